@@ -1,0 +1,90 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "../generated/prisma/client.ts";
+
+/** An open ledger database: the Prisma client plus what migrations and health checks need. */
+export interface Database {
+  readonly kind: "postgres" | "pglite";
+  readonly prisma: PrismaClient;
+  /** The driver adapter factory, also handed to Prisma's schema engine for migrations. */
+  readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** Runs fn while holding a database-wide lock, so concurrent starts migrate one at a time. */
+  withMigrationLock<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; when absent an embedded, file-backed PGlite database is used. */
+  databaseUrl?: string;
+  /** Folder for the embedded database; "memory://" keeps it in memory (tests). */
+  dataDir: string;
+  /** Connections in the pool (PostgreSQL only). */
+  poolMax?: number;
+  /** How long a query may wait for a free connection before failing (PostgreSQL only). */
+  connectionTimeoutMs?: number;
+}
+
+// Any constant works as long as every instance uses the same one; it differs from the key
+// Prisma's own engine takes so that the two never wait on each other.
+const MIGRATION_LOCK_KEY = 727_073_690;
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
+}
+
+function openPostgres(url: string, options: DatabaseOptions): Database {
+  const adapterFactory = new PrismaPg({
+    connectionString: url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+  });
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  return {
+    kind: "postgres",
+    prisma,
+    adapterFactory,
+    async withMigrationLock(fn) {
+      // A session-level advisory lock on a connection of its own: it is released when the
+      // connection ends, so a crashed migrator cannot leave it held.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+        return await fn();
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
+        await client.end().catch(() => undefined);
+      }
+    },
+    async close() {
+      await prisma.$disconnect();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  let location = dataDir;
+  if (!dataDir.startsWith("memory://")) {
+    location = join(dataDir, "pglite");
+    mkdirSync(location, { recursive: true });
+  }
+  const pglite = await PGlite.create(location);
+  const adapterFactory = new PrismaPGlite(pglite);
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  return {
+    kind: "pglite",
+    prisma,
+    adapterFactory,
+    // PGlite lives in this process and takes a lock on its folder: nothing else can migrate it.
+    withMigrationLock: (fn) => fn(),
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
