@@ -13,6 +13,12 @@ type EngineModule = typeof import("@prisma/schema-engine-wasm");
 
 let modulePromise: Promise<EngineModule> | undefined;
 
+// Node has WebAssembly; TypeScript's ES libs do not describe it (lib.dom does).
+type WasmExports = Record<string, unknown>;
+declare const WebAssembly: {
+  instantiate(bytes: Uint8Array, imports: Record<string, unknown>): Promise<{ instance: { exports: WasmExports } }>;
+};
+
 async function loadEngineModule(): Promise<EngineModule> {
   // The package's entry imports the .wasm file as an ES module, which Node does not do by
   // default; load its JS glue and instantiate the WebAssembly ourselves.
@@ -20,10 +26,10 @@ async function loadEngineModule(): Promise<EngineModule> {
     const require = createRequire(import.meta.url);
     const gluePath = require.resolve("@prisma/schema-engine-wasm/schema_engine_bg");
     const glue = (await import(gluePath)) as EngineModule & {
-      __wbg_set_wasm(exports: WebAssembly.Exports): void;
+      __wbg_set_wasm(exports: WasmExports): void;
     };
     const bytes = await readFile(gluePath.replace(/schema_engine_bg\.js$/, "schema_engine_bg.wasm"));
-    const { instance } = await WebAssembly.instantiate(bytes, { "./schema_engine_bg.js": glue as unknown as WebAssembly.ModuleImports });
+    const { instance } = await WebAssembly.instantiate(bytes, { "./schema_engine_bg.js": glue });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as (() => void) | undefined)?.();
     return glue;

@@ -1,0 +1,132 @@
+import { Ajv } from "ajv";
+
+/** The relay's configuration, read from the environment once at start (see .env.example). */
+export interface Config {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  logLevel: string;
+  /** PostgreSQL URL; absent → embedded PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  databasePoolMax: number;
+  /** Svix API key; absent (outside production) → the in-process Svix emulator. */
+  svixApiKey: string | undefined;
+  svixServerUrl: string | undefined;
+  /** Time limit of one Svix call. */
+  svixTimeoutMs: number;
+  /** Total time one request may spend on Svix, retries included (keep under Pub/Sub's ack deadline). */
+  requestBudgetMs: number;
+  /** Retries of one Svix call inside a request, for 5xx, timeouts and resets. */
+  svixMaxRetries: number;
+  /** Svix calls this instance keeps in flight at most; past it, requests are shed with 503. */
+  svixMaxInFlight: number;
+  /** Consecutive Svix failures that open the circuit, and how long it stays open. */
+  circuitFailureThreshold: number;
+  circuitCooldownMs: number;
+  bodyLimitBytes: number;
+  /** How long a claim on an event lasts before another instance may take it over. */
+  claimTtlMs: number;
+  inFlightWaitMs: number;
+  redriveEnabled: boolean;
+  redriveIntervalMs: number;
+  redriveBatchSize: number;
+  redriveBaseDelayMs: number;
+  redriveMaxDelayMs: number;
+  /** Bearer tokens accepted on the API; empty → no authentication (development only). */
+  apiTokens: string[];
+  shutdownTimeoutMs: number;
+  svixEmulatorPort: number;
+}
+
+const int = (def: number, min = 0, max = 2_147_483_647) => ({ type: "integer", minimum: min, maximum: max, default: def });
+
+const schema = {
+  type: "object",
+  properties: {
+    NODE_ENV: { type: "string", default: "development" },
+    PORT: int(3000, 0, 65535),
+    HOST: { type: "string", default: "0.0.0.0" },
+    LOG_LEVEL: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
+    DATABASE_URL: { type: "string", pattern: "^postgres(ql)?://" },
+    DATA_DIR: { type: "string", minLength: 1, default: "./data" },
+    DATABASE_POOL_MAX: int(10, 1, 1000),
+    SVIX_API_KEY: { type: "string", minLength: 1 },
+    SVIX_SERVER_URL: { type: "string", pattern: "^https?://" },
+    SVIX_TIMEOUT_MS: int(3000, 100, 60_000),
+    REQUEST_BUDGET_MS: int(8000, 100, 600_000),
+    SVIX_MAX_RETRIES: int(2, 0, 10),
+    SVIX_MAX_IN_FLIGHT: int(64, 1, 10_000),
+    CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
+    CIRCUIT_COOLDOWN_MS: int(5000, 100, 600_000),
+    BODY_LIMIT_BYTES: int(2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    CLAIM_TTL_MS: int(30_000, 1000, 3_600_000),
+    IN_FLIGHT_WAIT_MS: int(2000, 0, 60_000),
+    REDRIVE_ENABLED: { type: "boolean", default: true },
+    REDRIVE_INTERVAL_MS: int(5000, 100, 3_600_000),
+    REDRIVE_BATCH_SIZE: int(20, 1, 1000),
+    REDRIVE_BASE_DELAY_MS: int(5000, 100, 3_600_000),
+    REDRIVE_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
+    API_TOKENS: { type: "string", default: "" },
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+    SVIX_EMULATOR_PORT: int(0, 0, 65535),
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
+const validate = ajv.compile(schema);
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates the environment; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || "environment"} ${e.message}`);
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  const v = raw as unknown as Record<keyof typeof schema.properties, never>;
+  const config: Config = {
+    nodeEnv: v.NODE_ENV,
+    port: v.PORT,
+    host: v.HOST,
+    logLevel: v.LOG_LEVEL,
+    databaseUrl: v.DATABASE_URL,
+    dataDir: v.DATA_DIR,
+    databasePoolMax: v.DATABASE_POOL_MAX,
+    svixApiKey: v.SVIX_API_KEY,
+    svixServerUrl: v.SVIX_SERVER_URL,
+    svixTimeoutMs: v.SVIX_TIMEOUT_MS,
+    requestBudgetMs: v.REQUEST_BUDGET_MS,
+    svixMaxRetries: v.SVIX_MAX_RETRIES,
+    svixMaxInFlight: v.SVIX_MAX_IN_FLIGHT,
+    circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
+    circuitCooldownMs: v.CIRCUIT_COOLDOWN_MS,
+    bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    claimTtlMs: v.CLAIM_TTL_MS,
+    inFlightWaitMs: v.IN_FLIGHT_WAIT_MS,
+    redriveEnabled: v.REDRIVE_ENABLED,
+    redriveIntervalMs: v.REDRIVE_INTERVAL_MS,
+    redriveBatchSize: v.REDRIVE_BATCH_SIZE,
+    redriveBaseDelayMs: v.REDRIVE_BASE_DELAY_MS,
+    redriveMaxDelayMs: v.REDRIVE_MAX_DELAY_MS,
+    apiTokens: (v.API_TOKENS as string).split(",").map((t) => t.trim()).filter(Boolean),
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    svixEmulatorPort: v.SVIX_EMULATOR_PORT,
+  };
+  const problems: string[] = [];
+  if (config.nodeEnv === "production") {
+    if (!config.svixApiKey) problems.push("SVIX_API_KEY is required when NODE_ENV=production (the Svix emulator is for development only)");
+    if (!config.databaseUrl) problems.push("DATABASE_URL is required when NODE_ENV=production (the embedded database serves one instance only)");
+  }
+  if (config.svixServerUrl && !config.svixApiKey) problems.push("SVIX_SERVER_URL is set without SVIX_API_KEY");
+  if (config.claimTtlMs <= config.requestBudgetMs) problems.push("CLAIM_TTL_MS must be longer than REQUEST_BUDGET_MS, or a slow delivery could be taken over while it runs");
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  return Object.freeze(config);
+}

@@ -1,0 +1,209 @@
+import { AppError, isAppError } from "../errors.ts";
+import type { PlatformEvent } from "../notifications/event.ts";
+import type {
+  ApplicationDirectory,
+  AttemptOutcome,
+  AttemptTrigger,
+  AttemptView,
+  Completion,
+  NotificationFilter,
+  NotificationLedger,
+  NotificationRecord,
+  SvixApp,
+} from "../notifications/ports.ts";
+import type { Transport, TransportKind } from "../notifications/transport.ts";
+import type { Notification, PrismaClient } from "../generated/prisma/client.ts";
+
+/** Turns any database failure into a retryable AppError: the caller answers 503, Pub/Sub redelivers. */
+async function db<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    throw new AppError("database_unavailable", `The ledger is unavailable (${what})`, { cause: error, retryAfterSeconds: 2 });
+  }
+}
+
+function toRecord(row: Notification): NotificationRecord {
+  return {
+    eventId: row.eventId,
+    project: row.project,
+    type: row.type,
+    status: row.status,
+    attempts: row.attempts,
+    svixAppId: row.svixAppId,
+    svixMessageId: row.svixMessageId,
+    lastErrorCode: row.lastErrorCode,
+    lastError: row.lastError,
+    payload: row.payload as unknown as PlatformEvent,
+    transport: {
+      kind: row.transport as TransportKind,
+      pubsubMessageId: row.pubsubMessageId ?? undefined,
+      subscription: row.subscription ?? undefined,
+      deliveryAttempt: row.deliveryAttempt ?? undefined,
+    },
+    claimExpiresAt: row.claimExpiresAt,
+    nextAttemptAt: row.nextAttemptAt,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    deliveredAt: row.deliveredAt,
+  };
+}
+
+/** The ledger on Prisma: one implementation for PostgreSQL and the embedded PGlite. */
+export class NotificationStore implements NotificationLedger, ApplicationDirectory {
+  private readonly prisma: PrismaClient;
+
+  constructor(options: { prisma: PrismaClient }) {
+    this.prisma = options.prisma;
+  }
+
+  insertClaimed(event: PlatformEvent, transport: Transport, claimToken: string, claimExpiresAt: Date): Promise<boolean> {
+    return db("insert", async () => {
+      // ON CONFLICT DO NOTHING: the unique event id decides who owns the event, without an
+      // exception and without a transaction that a concurrent insert could abort.
+      const { count } = await this.prisma.notification.createMany({
+        data: [
+          {
+            eventId: event.id,
+            project: event.project,
+            type: event.type,
+            status: "received",
+            payload: event as object,
+            transport: transport.kind,
+            pubsubMessageId: transport.pubsubMessageId,
+            subscription: transport.subscription,
+            deliveryAttempt: transport.deliveryAttempt,
+            claimToken,
+            claimExpiresAt,
+          },
+        ],
+        skipDuplicates: true,
+      });
+      return count === 1;
+    });
+  }
+
+  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date): Promise<boolean> {
+    return db("take over", async () => {
+      const { count } = await this.prisma.notification.updateMany({
+        where: {
+          eventId,
+          OR: [{ status: "failed" }, { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] }],
+        },
+        data: { status: "received", claimToken, claimExpiresAt },
+      });
+      return count === 1;
+    });
+  }
+
+  complete(eventId: string, claimToken: string, completion: Completion): Promise<void> {
+    return db("complete", async () => {
+      const { attempt } = completion;
+      const delivered = completion.status === "delivered";
+      const data = {
+        status: completion.status,
+        attempts: { increment: 1 },
+        claimToken: null,
+        claimExpiresAt: null,
+        ...(completion.svixAppId ? { svixAppId: completion.svixAppId } : {}),
+        ...(completion.svixMessageId ? { svixMessageId: completion.svixMessageId } : {}),
+        lastErrorCode: attempt.errorCode ?? null,
+        lastError: attempt.error ?? null,
+        nextAttemptAt: completion.nextAttemptAt ?? null,
+        ...(delivered ? { deliveredAt: attempt.startedAt } : {}),
+      };
+      const [, owned] = await this.prisma.$transaction([
+        this.prisma.deliveryAttempt.create({
+          data: {
+            eventId,
+            trigger: attempt.trigger,
+            startedAt: attempt.startedAt,
+            durationMs: attempt.durationMs,
+            outcome: attempt.outcome,
+            httpStatus: attempt.httpStatus,
+            errorCode: attempt.errorCode,
+            error: attempt.error,
+            svixMessageId: attempt.svixMessageId,
+          },
+        }),
+        this.prisma.notification.updateMany({ where: { eventId, claimToken }, data }),
+      ]);
+      if (owned.count === 0 && delivered) {
+        // Our claim expired and someone else holds the event now; Svix's answer is still the
+        // truth, so a delivery is recorded unless the row already says delivered.
+        await this.prisma.notification.updateMany({ where: { eventId, status: { not: "delivered" } }, data });
+      }
+    });
+  }
+
+  get(eventId: string): Promise<NotificationRecord | null> {
+    return db("get", async () => {
+      const row = await this.prisma.notification.findUnique({ where: { eventId } });
+      return row ? toRecord(row) : null;
+    });
+  }
+
+  attemptsOf(eventId: string): Promise<AttemptView[]> {
+    return db("attempts", async () => {
+      const rows = await this.prisma.deliveryAttempt.findMany({ where: { eventId }, orderBy: { id: "asc" } });
+      return rows.map((r) => ({
+        id: r.id.toString(),
+        trigger: r.trigger as AttemptTrigger,
+        startedAt: r.startedAt,
+        durationMs: r.durationMs,
+        outcome: r.outcome as AttemptOutcome,
+        httpStatus: r.httpStatus ?? undefined,
+        errorCode: r.errorCode ?? undefined,
+        error: r.error ?? undefined,
+        svixMessageId: r.svixMessageId ?? undefined,
+      }));
+    });
+  }
+
+  list(filter: NotificationFilter): Promise<NotificationRecord[]> {
+    return db("list", async () => {
+      const rows = await this.prisma.notification.findMany({
+        where: { status: filter.status, project: filter.project },
+        orderBy: [{ createdAt: "desc" }, { eventId: "asc" }],
+        take: filter.limit,
+      });
+      return rows.map(toRecord);
+    });
+  }
+
+  due(now: Date, limit: number): Promise<NotificationRecord[]> {
+    return db("due", async () => {
+      const rows = await this.prisma.notification.findMany({
+        where: {
+          OR: [
+            { status: "failed", OR: [{ nextAttemptAt: null }, { nextAttemptAt: { lte: now } }] },
+            { status: "received", claimExpiresAt: { lte: now } },
+          ],
+        },
+        orderBy: { updatedAt: "asc" },
+        take: limit,
+      });
+      return rows.map(toRecord);
+    });
+  }
+
+  ping(): Promise<void> {
+    return db("ping", async () => {
+      await this.prisma.$queryRaw`SELECT 1`;
+    });
+  }
+
+  find(project: string): Promise<SvixApp | null> {
+    return db("find application", async () => {
+      const row = await this.prisma.svixApplication.findUnique({ where: { project } });
+      return row ? { id: row.svixAppId, uid: row.uid } : null;
+    });
+  }
+
+  save(project: string, app: SvixApp): Promise<void> {
+    return db("save application", async () => {
+      await this.prisma.svixApplication.createMany({ data: [{ project, uid: app.uid, svixAppId: app.id }], skipDuplicates: true });
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import type { NextFunction, Request, Response } from "express";
+import { AppError, isAppError, type ErrorCode } from "../errors.ts";
+
+// body-parser's error types, as our codes.
+const BODY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
+  "entity.too.large": { code: "payload_too_large", message: "The request body is over the size limit" },
+  "entity.parse.failed": { code: "invalid_json", message: "The request body is not valid JSON" },
+  "encoding.unsupported": { code: "unsupported_media_type", message: "The content encoding is not supported" },
+  "charset.unsupported": { code: "unsupported_media_type", message: "The charset is not supported; send UTF-8 JSON" },
+  "request.aborted": { code: "invalid_json", message: "The request was aborted before its body arrived" },
+  "request.size.invalid": { code: "invalid_json", message: "The request body is shorter than its Content-Length" },
+};
+
+export function toAppError(error: unknown): AppError {
+  if (isAppError(error)) return error;
+  const type = (error as { type?: unknown } | null)?.type;
+  const known = typeof type === "string" ? BODY_ERRORS[type] : undefined;
+  if (known) return new AppError(known.code, known.message, { cause: error });
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new AppError("invalid_json", "The request could not be read", { cause: error });
+  }
+  return new AppError("internal", "Internal error", { cause: error });
+}
+
+/** The one place errors become HTTP answers: `{ error: { code, message, details, requestId } }`. */
+export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const appError = toAppError(error);
+  const requestId = String(req.id ?? "");
+  if (appError.status >= 500) req.log?.error({ err: error, code: appError.code }, appError.message);
+  else req.log?.info({ code: appError.code, status: appError.status }, appError.message);
+  if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
+  if (res.headersSent) return void res.end();
+  res.status(appError.status).json({
+    error: { code: appError.code, message: appError.message, details: appError.details, requestId },
+  });
+}
+
+export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
+  next(new AppError("not_found", `No route for ${req.method} ${req.path}`));
+}

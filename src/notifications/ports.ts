@@ -1,0 +1,123 @@
+import type { PlatformEvent } from "./event.ts";
+import type { Transport } from "./transport.ts";
+
+export type NotificationStatus = "received" | "delivered" | "failed" | "rejected";
+/** What one Svix call ended in. `duplicate`: Svix already had the message (409 on eventId). */
+export type AttemptOutcome = "delivered" | "duplicate" | "retryable" | "rejected";
+/** What started a delivery attempt. */
+export type AttemptTrigger = "ingress" | "redrive" | "replay";
+
+export interface NotificationRecord {
+  eventId: string;
+  project: string;
+  type: string;
+  status: NotificationStatus;
+  attempts: number;
+  svixAppId: string | null;
+  svixMessageId: string | null;
+  lastErrorCode: string | null;
+  lastError: string | null;
+  payload: PlatformEvent;
+  transport: Transport;
+  claimExpiresAt: Date | null;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  deliveredAt: Date | null;
+}
+
+export interface AttemptRecord {
+  trigger: AttemptTrigger;
+  startedAt: Date;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  httpStatus?: number;
+  errorCode?: string;
+  error?: string;
+  svixMessageId?: string;
+}
+
+export interface AttemptView extends AttemptRecord {
+  id: string;
+}
+
+/** The end of a claimed delivery: the attempt made and the status it leads to. */
+export interface Completion {
+  attempt: AttemptRecord;
+  status: Exclude<NotificationStatus, "received">;
+  svixAppId?: string;
+  svixMessageId?: string;
+  /** For `failed`: when a redrive may try again. */
+  nextAttemptAt?: Date;
+}
+
+export interface NotificationFilter {
+  status?: NotificationStatus;
+  project?: string;
+  /** 1..500 */
+  limit: number;
+}
+
+/** The ledger the core needs (implemented by src/db/notificationStore.ts). */
+export interface NotificationLedger {
+  /** Inserts the event as `received`, owned by claimToken until claimExpiresAt; false if the id exists. */
+  insertClaimed(event: PlatformEvent, transport: Transport, claimToken: string, claimExpiresAt: Date): Promise<boolean>;
+  /**
+   * Takes over an existing notification that is `failed`, or `received` with an expired claim.
+   * Conditional on the row's state, so only one caller can win.
+   */
+  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date): Promise<boolean>;
+  /** Records the attempt and moves the notification out of `received`, if claimToken still owns it. */
+  complete(eventId: string, claimToken: string, completion: Completion): Promise<void>;
+  get(eventId: string): Promise<NotificationRecord | null>;
+  attemptsOf(eventId: string): Promise<AttemptView[]>;
+  list(filter: NotificationFilter): Promise<NotificationRecord[]>;
+  /** Notifications due for a redrive: failed with nextAttemptAt passed, or received with an expired claim. */
+  due(now: Date, limit: number): Promise<NotificationRecord[]>;
+  ping(): Promise<void>;
+}
+
+/** Project ↔ Svix Application mapping. */
+export interface ApplicationDirectory {
+  find(project: string): Promise<SvixApp | null>;
+  save(project: string, app: SvixApp): Promise<void>;
+}
+
+export interface SvixApp {
+  /** Svix's own id, app_… */
+  id: string;
+  uid: string;
+}
+
+export interface OutgoingMessage {
+  appUid: string;
+  appName: string;
+  project: string;
+  eventType: string;
+  /** The id Svix deduplicates on (the event id, or a digest of it where Svix cannot take it). */
+  eventId: string;
+  idempotencyKey: string;
+  payload: PlatformEvent;
+}
+
+export interface SentMessage {
+  /** null when Svix answered 409: it already holds a message with this eventId. */
+  messageId: string | null;
+  duplicate: boolean;
+  httpStatus: number;
+}
+
+/**
+ * The part of Svix the core uses (implemented by src/svix). Failures are thrown as AppError:
+ * svix_rejected (permanent), svix_rate_limited / svix_unavailable / svix_circuit_open (retryable).
+ */
+export interface SvixGateway {
+  getOrCreateApplication(input: { uid: string; name: string; project: string }): Promise<SvixApp>;
+  createMessage(message: OutgoingMessage): Promise<SentMessage>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

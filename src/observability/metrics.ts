@@ -1,0 +1,42 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Prometheus metrics of one relay instance (own registry, so tests can build several). */
+export interface Metrics {
+  registry: Registry;
+  /** Deliveries by outcome: delivered, duplicate, retryable, rejected, ledger_error. */
+  notifications: Counter<"outcome">;
+  /** Events answered from the ledger without a Svix call. */
+  duplicates: Counter;
+  /** Duration of the Svix part of a delivery, seconds. */
+  svixLatency: Histogram<"outcome">;
+  /** Svix calls by operation and result (ok, rate_limited, unavailable, rejected, timeout, network). */
+  svixCalls: Counter<"operation" | "result">;
+  /** Requests refused without calling Svix, by reason (cooldown, circuit_open, overloaded). */
+  shed: Counter<"reason">;
+  svixInFlight: Gauge;
+  circuitOpen: Gauge;
+  redrive: Counter<"outcome">;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    notifications: new Counter({ name: "relay_notifications_total", help: "Deliveries by outcome", labelNames: ["outcome"], registers }),
+    duplicates: new Counter({ name: "relay_duplicates_total", help: "Duplicate events answered from the ledger", registers }),
+    svixLatency: new Histogram({
+      name: "relay_svix_delivery_seconds",
+      help: "Time spent delivering to Svix",
+      labelNames: ["outcome"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    svixCalls: new Counter({ name: "relay_svix_calls_total", help: "Svix API calls", labelNames: ["operation", "result"], registers }),
+    shed: new Counter({ name: "relay_shed_total", help: "Requests refused without calling Svix", labelNames: ["reason"], registers }),
+    svixInFlight: new Gauge({ name: "relay_svix_in_flight", help: "Svix calls in flight", registers }),
+    circuitOpen: new Gauge({ name: "relay_svix_circuit_open", help: "1 while the Svix circuit is open", registers }),
+    redrive: new Counter({ name: "relay_redrive_total", help: "Redrive attempts by outcome", labelNames: ["outcome"], registers }),
+  };
+}

@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+
+export interface EmulatedApp {
+  id: string;
+  uid: string | null;
+  name: string;
+  metadata: Record<string, string>;
+  throttleRate: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EmulatedMessage {
+  id: string;
+  eventId: string | null;
+  eventType: string;
+  payload: Record<string, unknown>;
+  channels: string[] | null;
+  tags: string[] | null;
+  timestamp: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+const ALPHANUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Svix-shaped ids: a prefix and 27 alphanumerics (app_…, msg_…). */
+export function svixId(prefix: string): string {
+  const bytes = randomBytes(27);
+  let out = "";
+  for (const b of bytes) out += ALPHANUM[b % ALPHANUM.length];
+  return `${prefix}_${out}`;
+}
+
+/** What the emulated Svix account holds. */
+export class EmulatorState {
+  readonly apps = new Map<string, EmulatedApp>();
+  readonly messages = new Map<string, EmulatedMessage[]>();
+  readonly eventTypes = new Map<string, { name: string; description: string; createdAt: string }>();
+  /** idempotency key → the 2xx answer it got, or the call still working on it. */
+  readonly idempotency = new Map<string, StoredResponse | Promise<StoredResponse>>();
+
+  findApp(idOrUid: string): EmulatedApp | undefined {
+    const byId = this.apps.get(idOrUid);
+    if (byId) return byId;
+    for (const app of this.apps.values()) if (app.uid === idOrUid) return app;
+    return undefined;
+  }
+
+  createApp(input: { name: string; uid?: string | null; metadata?: Record<string, string>; throttleRate?: number | null }): EmulatedApp {
+    const now = new Date().toISOString();
+    const app: EmulatedApp = {
+      id: svixId("app"),
+      uid: input.uid ?? null,
+      name: input.name,
+      metadata: input.metadata ?? {},
+      throttleRate: input.throttleRate ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.apps.set(app.id, app);
+    this.messages.set(app.id, []);
+    return app;
+  }
+
+  messagesOf(appId: string): EmulatedMessage[] {
+    return this.messages.get(appId) ?? [];
+  }
+
+  /** Every message in every application, oldest first. */
+  allMessages(): Array<EmulatedMessage & { appId: string; appUid: string | null }> {
+    const out: Array<EmulatedMessage & { appId: string; appUid: string | null }> = [];
+    for (const [appId, list] of this.messages) {
+      const app = this.apps.get(appId);
+      for (const m of list) out.push({ ...m, appId, appUid: app?.uid ?? null });
+    }
+    return out.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+  }
+
+  clear(): void {
+    this.apps.clear();
+    this.messages.clear();
+    this.eventTypes.clear();
+    this.idempotency.clear();
+  }
+}

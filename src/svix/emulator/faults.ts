@@ -1,0 +1,94 @@
+/** Svix operations the emulator tells apart, for fault rules and the call log. */
+export type EmulatorOperation =
+  | "application.create"
+  | "application.get"
+  | "message.create"
+  | "message.list"
+  | "message.get"
+  | "appPortalAccess"
+  | "eventType.create"
+  | "eventType.get"
+  | "health";
+
+/**
+ * One injected fault. `times` counts down per matching call (absent: forever).
+ * - status: answer with that HTTP status (Svix's error body), optionally with Retry-After;
+ * - hang: never answer (the connection stays open until the emulator closes);
+ * - reset: destroy the connection;
+ * - latency: delay the real answer by a random time in [minMs, maxMs].
+ * `phase: "after"` applies the fault after the call took effect (the message exists, the
+ * answer is lost): the window between Svix's 2xx and the relay's commit.
+ */
+export type FaultRule = {
+  operation?: EmulatorOperation | "*";
+  times?: number;
+  phase?: "before" | "after";
+} & (
+  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "hang" }
+  | { kind: "reset" }
+  | { kind: "latency"; minMs: number; maxMs: number }
+);
+
+/** A token bucket per second, like Svix's own API limits. */
+export interface RateLimit {
+  perSecond: number;
+  /** Retry-After header value sent with the 429 (omit to send none). */
+  retryAfterSeconds?: number;
+  operation?: EmulatorOperation | "*";
+}
+
+export interface CallRecord {
+  at: number;
+  operation: EmulatorOperation;
+  status: number;
+  idempotencyKey?: string;
+  /** Retry-After sent with this answer, seconds. */
+  retryAfter?: number;
+}
+
+function matches(rule: { operation?: EmulatorOperation | "*" }, op: EmulatorOperation): boolean {
+  return rule.operation === undefined || rule.operation === "*" || rule.operation === op;
+}
+
+export class FaultPlan {
+  private rules: FaultRule[] = [];
+  private rateLimit: RateLimit | undefined;
+  private windowStart = 0;
+  private windowCount = 0;
+
+  add(...rules: FaultRule[]): void {
+    this.rules.push(...rules.map((r) => ({ ...r })));
+  }
+
+  setRateLimit(limit: RateLimit | undefined): void {
+    this.rateLimit = limit;
+    this.windowStart = 0;
+    this.windowCount = 0;
+  }
+
+  clear(): void {
+    this.rules = [];
+    this.setRateLimit(undefined);
+  }
+
+  /** The first live rule for this call and phase, consuming one of its `times`. */
+  take(op: EmulatorOperation, phase: "before" | "after"): FaultRule | undefined {
+    const rule = this.rules.find((r) => matches(r, op) && (r.phase ?? "before") === phase && (r.times ?? 1) > 0);
+    if (rule && rule.times !== undefined) rule.times -= 1;
+    return rule;
+  }
+
+  /** Undefined when the call may go on; the rate limit when it must be answered 429. */
+  throttled(op: EmulatorOperation, now: number): RateLimit | undefined {
+    const limit = this.rateLimit;
+    if (!limit || !matches(limit, op)) return undefined;
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    if (this.windowCount >= limit.perSecond) return limit;
+    this.windowCount += 1;
+    return undefined;
+  }
+}

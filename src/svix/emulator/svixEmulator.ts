@@ -1,0 +1,236 @@
+import type { Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { validationDetail, validators } from "./emulatorSchemas.ts";
+import { EmulatorState, svixId, type EmulatedApp, type StoredResponse } from "./emulatorState.ts";
+import { FaultPlan, type CallRecord, type EmulatorOperation } from "./faults.ts";
+
+/** Svix's limit on a message payload. */
+export const SVIX_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+export interface SvixEmulatorOptions {
+  /** Bearer token the emulator accepts; any non-empty token when absent. */
+  apiKey?: string;
+}
+
+type Handler = (req: Request) => StoredResponse | Promise<StoredResponse>;
+
+const httpError = (status: number, code: string, detail: string): StoredResponse => ({ status, body: { code, detail } });
+
+/**
+ * An in-process stand-in for the part of the Svix API the relay uses, with Svix's status codes
+ * and body shapes, idempotency-key replay, and fault injection (`faults`) for tests. The real
+ * svix SDK talks to it over HTTP.
+ */
+export class SvixEmulator {
+  readonly state = new EmulatorState();
+  readonly faults = new FaultPlan();
+  readonly calls: CallRecord[] = [];
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly apiKey: string | undefined;
+
+  constructor(options: SvixEmulatorOptions = {}) {
+    this.apiKey = options.apiKey;
+  }
+
+  /** Starts listening on 127.0.0.1 (port 0: any free port) and returns the base URL. */
+  async start(port = 0, host = "127.0.0.1"): Promise<string> {
+    const server = this.app().listen(port, host);
+    await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
+    this.server = server;
+    return this.url;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error("the Svix emulator is not listening");
+    return `http://${address.address}:${address.port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+
+  /** Forgets every application, message, fault and recorded call. */
+  reset(): void {
+    this.state.clear();
+    this.faults.clear();
+    this.calls.length = 0;
+  }
+
+  app(): express.Express {
+    const app = express();
+    app.disable("x-powered-by");
+    app.use(express.json({ limit: "8mb" }));
+    const route = (op: EmulatorOperation, handler: Handler) => (req: Request, res: Response) => void this.serve(op, handler, req, res);
+    app.get("/api/v1/health", route("health", () => ({ status: 204, body: undefined })));
+    app.post("/api/v1/app", route("application.create", (req) => this.createApplication(req)));
+    app.get("/api/v1/app/:appId", route("application.get", (req) => this.getApplication(req)));
+    app.post("/api/v1/app/:appId/msg", route("message.create", (req) => this.createMessage(req)));
+    app.get("/api/v1/app/:appId/msg", route("message.list", (req) => this.listMessages(req)));
+    app.get("/api/v1/app/:appId/msg/:msgId", route("message.get", (req) => this.getMessage(req)));
+    app.post("/api/v1/auth/app-portal-access/:appId", route("appPortalAccess", (req) => this.appPortalAccess(req)));
+    app.post("/api/v1/event-type", route("eventType.create", (req) => this.createEventType(req)));
+    app.get("/api/v1/event-type/:name", route("eventType.get", (req) => this.getEventType(req)));
+    app.use((_req: Request, res: Response) => void res.status(404).json({ code: "not_found", detail: "Entity not found" }));
+    app.use((err: { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+      if (err.type === "entity.too.large") return void res.status(413).json({ code: "payload_too_large", detail: "Payload too large" });
+      res.status(err.status ?? 400).json({ code: "invalid_request", detail: "Malformed request body" });
+    });
+    return app;
+  }
+
+  private async serve(op: EmulatorOperation, handler: Handler, req: Request, res: Response): Promise<void> {
+    const record = (status: number, retryAfter?: number) =>
+      this.calls.push({ at: Date.now(), operation: op, status, idempotencyKey: req.header("idempotency-key"), retryAfter });
+    const auth = req.header("authorization") ?? "";
+    const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+    if (!token || (this.apiKey !== undefined && token !== this.apiKey)) {
+      record(401);
+      return void res.status(401).json({ code: "authentication_failed", detail: "Invalid token" });
+    }
+    const limited = this.faults.throttled(op, Date.now());
+    if (limited) {
+      record(429, limited.retryAfterSeconds);
+      if (limited.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(limited.retryAfterSeconds));
+      return void res.status(429).json({ code: "rate_limited", detail: "Too many requests" });
+    }
+    if (await this.injectFault(op, "before", res, record)) return;
+    const key = req.method === "POST" ? req.header("idempotency-key") : undefined;
+    const answer = key ? await this.idempotent(`${token}:${req.path}:${key}`, () => handler(req)) : await handler(req);
+    if (await this.injectFault(op, "after", res, record)) return;
+    record(answer.status);
+    if (answer.body === undefined) return void res.status(answer.status).end();
+    res.status(answer.status).json(answer.body);
+  }
+
+  /** Applies the fault planned for this call, if any; true when it has answered (or will never). */
+  private async injectFault(op: EmulatorOperation, phase: "before" | "after", res: Response, record: (s: number, ra?: number) => void): Promise<boolean> {
+    const fault = this.faults.take(op, phase);
+    if (!fault) return false;
+    switch (fault.kind) {
+      case "latency":
+        await new Promise((r) => setTimeout(r, fault.minMs + Math.random() * (fault.maxMs - fault.minMs)));
+        return false;
+      case "hang":
+        record(0);
+        return true;
+      case "reset":
+        record(0);
+        res.socket?.destroy();
+        return true;
+      case "status": {
+        const ra = fault.retryAfter;
+        record(fault.status, ra !== undefined && /^\d+$/.test(ra) ? Number(ra) : undefined);
+        if (ra !== undefined) res.setHeader("retry-after", ra);
+        const code = fault.status === 429 ? "rate_limited" : fault.status >= 500 ? "server_error" : "bad_request";
+        res.status(fault.status).json({ code, detail: `injected ${fault.status}` });
+        return true;
+      }
+    }
+  }
+
+  /** Svix replays the 2xx answer of a key it has seen; a concurrent call with the key waits for it. */
+  private async idempotent(key: string, run: () => StoredResponse | Promise<StoredResponse>): Promise<StoredResponse> {
+    const seen = this.state.idempotency.get(key);
+    if (seen) return seen;
+    const pending = Promise.resolve().then(run);
+    this.state.idempotency.set(key, pending);
+    const answer = await pending.catch((): StoredResponse => httpError(500, "server_error", "internal error"));
+    if (answer.status >= 200 && answer.status < 300) this.state.idempotency.set(key, answer);
+    else this.state.idempotency.delete(key);
+    return answer;
+  }
+
+  private createApplication(req: Request): StoredResponse {
+    if (!validators.applicationIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.applicationIn.errors) } };
+    const body = req.body as { name: string; uid?: string | null; metadata?: Record<string, string>; throttleRate?: number | null };
+    const existing = body.uid ? this.state.findApp(body.uid) : undefined;
+    if (existing) {
+      if (req.query.get_if_exists === "true") return { status: 200, body: existing };
+      return httpError(409, "conflict", "An application with this uid already exists");
+    }
+    return { status: 201, body: this.state.createApp(body) };
+  }
+
+  private getApplication(req: Request): StoredResponse {
+    const app = this.state.findApp(String(req.params.appId));
+    return app ? { status: 200, body: app } : httpError(404, "not_found", "Application not found");
+  }
+
+  private createMessage(req: Request): StoredResponse {
+    if (!validators.messageIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.messageIn.errors) } };
+    const body = req.body as { eventId?: string | null; eventType: string; payload: Record<string, unknown>; channels?: string[] | null; tags?: string[] | null; application?: { name: string; uid?: string | null; metadata?: Record<string, string> } | null };
+    if (Buffer.byteLength(JSON.stringify(body.payload)) > SVIX_MAX_PAYLOAD_BYTES) return httpError(413, "payload_too_large", "Payload too large");
+    const appId = String(req.params.appId);
+    let app: EmulatedApp | undefined = this.state.findApp(appId);
+    if (!app && body.application) app = this.state.createApp({ ...body.application, uid: body.application.uid ?? appId });
+    if (!app) return httpError(404, "not_found", "Application not found");
+    const messages = this.state.messagesOf(app.id);
+    if (body.eventId && messages.some((m) => m.eventId === body.eventId)) {
+      return httpError(409, "conflict", "A message with this eventId already exists");
+    }
+    const message = {
+      id: svixId("msg"),
+      eventId: body.eventId ?? null,
+      eventType: body.eventType,
+      payload: body.payload,
+      channels: body.channels ?? null,
+      tags: body.tags ?? null,
+      timestamp: new Date().toISOString(),
+    };
+    messages.push(message);
+    const withContent = req.query.with_content !== "false";
+    return { status: 202, body: withContent ? message : { ...message, payload: {} } };
+  }
+
+  private listMessages(req: Request): StoredResponse {
+    const app = this.state.findApp(String(req.params.appId));
+    if (!app) return httpError(404, "not_found", "Application not found");
+    const limit = Math.min(Number(req.query.limit ?? 50) || 50, 250);
+    const all = [...this.state.messagesOf(app.id)].reverse();
+    const start = req.query.iterator ? all.findIndex((m) => m.id === req.query.iterator) + 1 : 0;
+    const data = all.slice(start, start + limit);
+    const done = start + limit >= all.length;
+    return { status: 200, body: { data, iterator: data.at(-1)?.id ?? null, prevIterator: null, done } };
+  }
+
+  private getMessage(req: Request): StoredResponse {
+    const app = this.state.findApp(String(req.params.appId));
+    const id = String(req.params.msgId);
+    const message = app && this.state.messagesOf(app.id).find((m) => m.id === id || m.eventId === id);
+    return message ? { status: 200, body: message } : httpError(404, "not_found", "Message not found");
+  }
+
+  private appPortalAccess(req: Request): StoredResponse {
+    if (!validators.appPortalAccessIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.appPortalAccessIn.errors) } };
+    const appId = String(req.params.appId);
+    let app = this.state.findApp(appId);
+    const inline = (req.body as { application?: { name: string; uid?: string | null } | null }).application;
+    if (!app && inline) app = this.state.createApp({ ...inline, uid: inline.uid ?? appId });
+    if (!app) return httpError(404, "not_found", "Application not found");
+    const token = `appsk_${svixId("x").slice(2)}`;
+    return { status: 200, body: { token, url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}` } };
+  }
+
+  private createEventType(req: Request): StoredResponse {
+    if (!validators.eventTypeIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.eventTypeIn.errors) } };
+    const { name, description } = req.body as { name: string; description: string };
+    if (this.state.eventTypes.has(name)) return httpError(409, "conflict", "Event type already exists");
+    const eventType = { name, description, createdAt: new Date().toISOString() };
+    this.state.eventTypes.set(name, eventType);
+    return { status: 201, body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt } };
+  }
+
+  private getEventType(req: Request): StoredResponse {
+    const eventType = this.state.eventTypes.get(String(req.params.name));
+    return eventType ? { status: 200, body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt } } : httpError(404, "not_found", "Event type not found");
+  }
+}

@@ -1,0 +1,155 @@
+import { ApiException, Svix } from "svix";
+import { AppError } from "../errors.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { OutgoingMessage, SentMessage, SvixApp, SvixGateway } from "../notifications/ports.ts";
+
+export interface SvixGatewayOptions {
+  apiKey: string;
+  /** Base URL for self-hosted Svix or the emulator; Svix's cloud (by key region) when absent. */
+  serverUrl?: string;
+  /** Time limit of one Svix call. */
+  requestTimeoutMs: number;
+  metrics: Metrics;
+}
+
+/**
+ * The only user of the `svix` SDK. It turns every failure into one AppError, once:
+ * 409 on a message → duplicate (delivered); 429 → svix_rate_limited with Retry-After;
+ * 5xx, timeouts, network errors → svix_unavailable; any other 4xx → svix_rejected.
+ * The SDK's own retries are switched off: retrying is the caller's decision (resilience layer).
+ */
+export class SdkSvixGateway implements SvixGateway {
+  private readonly svix: Svix;
+  private readonly metrics: Metrics;
+
+  constructor(options: SvixGatewayOptions) {
+    this.svix = new Svix(options.apiKey, {
+      serverUrl: options.serverUrl,
+      requestTimeout: options.requestTimeoutMs,
+      retryScheduleInMs: [],
+    });
+    this.metrics = options.metrics;
+  }
+
+  async getOrCreateApplication(input: { uid: string; name: string; project: string }): Promise<SvixApp> {
+    const app = await this.call("application.getOrCreate", () =>
+      this.svix.application.getOrCreate(
+        { name: input.name, uid: input.uid, metadata: { gigsProject: input.project } },
+        { idempotencyKey: `gigs-relay-app-${input.uid}` },
+      ),
+    );
+    return { id: app.id, uid: app.uid ?? input.uid };
+  }
+
+  async createMessage(message: OutgoingMessage): Promise<SentMessage> {
+    try {
+      const out = await this.call("message.create", () =>
+        this.svix.message.create(
+          message.appUid,
+          {
+            eventType: message.eventType,
+            eventId: message.eventId,
+            payload: message.payload,
+            // Recreates the application if it was deleted after we cached it.
+            application: { name: message.appName, uid: message.appUid, metadata: { gigsProject: message.project } },
+          },
+          { idempotencyKey: message.idempotencyKey },
+        ),
+      );
+      return { messageId: out.id, duplicate: false, httpStatus: 202 };
+    } catch (error) {
+      if (error instanceof AppError && error.upstreamStatus === 409) {
+        return { messageId: null, duplicate: true, httpStatus: 409 };
+      }
+      throw error;
+    }
+  }
+
+  /** Portal link for a project's application (customer dashboard). */
+  async appPortalUrl(appUid: string): Promise<{ url: string; token: string }> {
+    return this.call("authentication.appPortalAccess", () => this.svix.authentication.appPortalAccess(appUid, {}));
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      this.metrics.svixCalls.inc({ operation, result: "ok" });
+      return result;
+    } catch (error) {
+      const appError = classifySvixError(error);
+      this.metrics.svixCalls.inc({ operation, result: resultLabel(appError) });
+      throw appError;
+    }
+  }
+}
+
+function resultLabel(error: AppError): string {
+  if (error.upstreamStatus === 409) return "conflict";
+  if (error.code === "svix_rate_limited") return "rate_limited";
+  if (error.code === "svix_rejected") return "rejected";
+  return error.upstreamStatus ? "unavailable" : "network";
+}
+
+/** Seconds from a Retry-After header (delta-seconds or HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.max(0, Number(trimmed));
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - now) / 1000);
+}
+
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (headers && typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined;
+  const record = headers as Record<string, string> | undefined;
+  return record?.[name] ?? record?.[name.toLowerCase()];
+}
+
+function describeBody(body: unknown): string {
+  if (body && typeof body === "object") {
+    const { code, detail } = body as { code?: unknown; detail?: unknown };
+    if (typeof detail === "string") return typeof code === "string" ? `${code}: ${detail}` : detail;
+    if (Array.isArray(detail)) {
+      return detail
+        .map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).join(".")}: ${d.msg ?? "invalid"}`)
+        .join("; ");
+    }
+  }
+  return typeof body === "string" ? body.slice(0, 200) : "no detail";
+}
+
+export function classifySvixError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ApiException) {
+    const status = error.code;
+    const detail = describeBody(error.body);
+    if (status === 429) {
+      return new AppError("svix_rate_limited", `Svix is rate limiting (${detail})`, {
+        upstreamStatus: status,
+        retryAfterSeconds: parseRetryAfter(headerOf(error.headers, "retry-after")),
+        cause: error,
+      });
+    }
+    if (status === 409) return new AppError("svix_rejected", `Svix conflict: ${detail}`, { upstreamStatus: status, cause: error });
+    if (status >= 500 || status === 408) {
+      return new AppError("svix_unavailable", `Svix answered ${status}`, {
+        upstreamStatus: status,
+        retryAfterSeconds: parseRetryAfter(headerOf(error.headers, "retry-after")),
+        cause: error,
+      });
+    }
+    return new AppError("svix_rejected", `Svix rejected the request (${status}): ${detail}`, { upstreamStatus: status, cause: error });
+  }
+  const name = (error as { name?: string } | undefined)?.name;
+  if (name === "TimeoutError" || name === "AbortError") {
+    return new AppError("svix_unavailable", "Svix did not answer in time", { cause: error });
+  }
+  if (error instanceof SyntaxError) {
+    // The SDK parses error bodies as JSON: a proxy's HTML error page lands here.
+    return new AppError("svix_unavailable", "Svix answered with an unreadable body", { cause: error });
+  }
+  return new AppError("svix_unavailable", `Svix could not be reached (${(error as Error | undefined)?.message ?? "unknown error"})`, {
+    cause: error,
+  });
+}
