@@ -1,0 +1,60 @@
+import { Writable } from "node:stream";
+import supertest from "supertest";
+import { loadConfig } from "../../src/config.ts";
+import { buildContainer, type Container } from "../../src/container.ts";
+import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
+import { createPostgresDatabase, usingPostgres } from "./testDatabase.ts";
+
+export interface Harness {
+  container: Container;
+  emulator: SvixEmulator;
+  http: ReturnType<typeof supertest>;
+  /** The PostgreSQL database URL the relay uses (undefined on PGlite, which lives in the relay). */
+  databaseUrl: string | undefined;
+  /** Every log line the relay wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  rawLogs: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * The relay as `npm start` builds it (buildContainer), on a fresh test database, talking to its
+ * own Svix emulator over HTTP through the real svix SDK. Served in-process through supertest.
+ */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const emulator = new SvixEmulator({ apiKey: "test-key" });
+  const svixUrl = await emulator.start();
+  const pgDb = usingPostgres() ? await createPostgresDatabase() : undefined;
+  const rawLogs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      rawLogs.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const config = loadConfig({
+    LOG_LEVEL: "info",
+    DATA_DIR: "memory://",
+    SVIX_API_KEY: "test-key",
+    SVIX_SERVER_URL: svixUrl,
+    REDRIVE_ENABLED: "false",
+    ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
+    ...env,
+  });
+  const container = await buildContainer(config, { logDestination: destination });
+  return {
+    container,
+    emulator,
+    http: supertest(container.app),
+    databaseUrl: pgDb?.url,
+    rawLogs,
+    get logs() {
+      return rawLogs.map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    async close() {
+      await container.close();
+      await emulator.stop();
+      await pgDb?.drop();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { makeEvent, unwrappedHeaders, wrapped } from "../helpers/events.ts";
+import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.close());
+beforeEach(() => h.emulator.reset());
+
+const messages = () => h.emulator.state.allMessages();
+
+describe("POST /notifications — happy paths", () => {
+  it("relays an event posted as the body to one Svix message in the project's application", async () => {
+    const event = makeEvent({ project: "acme-mobile", type: "subscription.activated" });
+    const res = await h.http.post("/notifications").send(event);
+    expect(res.status).toBe(202);
+    expect(res.body.data).toMatchObject({ eventId: event.id, status: "delivered", duplicate: false });
+    expect(res.body.data.svixMessageId).toMatch(/^msg_[A-Za-z0-9]{27}$/);
+    const [message, ...rest] = messages();
+    expect(rest).toHaveLength(0);
+    expect(message).toMatchObject({ eventId: event.id, eventType: "subscription.activated", appUid: "acme-mobile", payload: event });
+    expect(h.emulator.state.findApp("acme-mobile")?.name).toBe("acme-mobile");
+  });
+
+  it("sends every message create with an idempotency key derived from the event, never the SDK's random one", async () => {
+    const event = makeEvent();
+    await h.http.post("/notifications").send(event).expect(202);
+    const creates = h.emulator.calls.filter((c) => c.operation === "message.create");
+    expect(creates).toHaveLength(1);
+    expect(creates[0]?.idempotencyKey).toMatch(/^gigs-relay-msg-[0-9a-f]{40}$/);
+  });
+
+  it("unwraps a Pub/Sub push envelope and records the Pub/Sub metadata", async () => {
+    const event = makeEvent();
+    const envelope = wrapped(event, { deliveryAttempt: 3 });
+    await h.http.post("/notifications").send(envelope).expect(202);
+    expect(messages().map((m) => m.payload)).toEqual([event]);
+    const stored = await h.http.get(`/notifications/${event.id}`).expect(200);
+    expect(stored.body.data.transport).toEqual({
+      kind: "push_wrapped",
+      pubsubMessageId: envelope.message.messageId,
+      subscription: "projects/gigs-prod/subscriptions/relay-push",
+      deliveryAttempt: 3,
+    });
+  });
+
+  it("accepts an unwrapped Pub/Sub push, whatever its content type", async () => {
+    const event = makeEvent();
+    const headers = unwrappedHeaders("4242");
+    await h.http.post("/notifications").set(headers).set("content-type", "application/octet-stream").send(JSON.stringify(event)).expect(202);
+    const stored = await h.http.get(`/notifications/${event.id}`).expect(200);
+    expect(stored.body.data.transport).toMatchObject({ kind: "push_unwrapped", pubsubMessageId: "4242" });
+    expect(messages()).toHaveLength(1);
+  });
+
+  it("answers a repeated event 200 from the ledger, without calling Svix again", async () => {
+    const event = makeEvent();
+    const first = await h.http.post("/notifications").send(event).expect(202);
+    const callsBefore = h.emulator.calls.length;
+    const second = await h.http.post("/notifications").send(wrapped(event)).expect(200);
+    const third = await h.http.post("/notifications").set(unwrappedHeaders()).send(event).expect(200);
+    expect(second.body.data).toEqual({ ...first.body.data, duplicate: true });
+    expect(third.body.data.duplicate).toBe(true);
+    expect(h.emulator.calls.length).toBe(callsBefore);
+    expect(messages()).toHaveLength(1);
+  });
+
+  it("makes one message and one ledger row from 30 concurrent copies of an event in all three forms", async () => {
+    const event = makeEvent();
+    const sends = Array.from({ length: 30 }, (_, i) => {
+      const req = h.http.post("/notifications");
+      if (i % 3 === 0) return req.send(event);
+      if (i % 3 === 1) return req.send(wrapped(event));
+      return req.set(unwrappedHeaders()).send(event);
+    });
+    const responses = await Promise.all(sends);
+    const codes = responses.map((r) => r.status);
+    expect(codes.every((c) => c === 200 || c === 202 || c === 503)).toBe(true);
+    expect(codes.filter((c) => c === 202)).toHaveLength(1);
+    expect(messages()).toHaveLength(1);
+    const list = await h.http.get("/notifications").query({ project: event.project, limit: 500 }).expect(200);
+    expect(list.body.data.filter((n: { eventId: string }) => n.eventId === event.id)).toHaveLength(1);
+  });
+
+  it("keeps the event's id, type, time, version and data unchanged in the webhook payload", async () => {
+    const event = makeEvent({ time: "2022-03-16T14:12:42.123+01:00", data: { nested: { list: [1, "two", null], unicode: "Grüße ☎" } } });
+    await h.http.post("/notifications").send(event).expect(202);
+    expect(messages()[0]?.payload).toStrictEqual(event);
+  });
+
+  it("gives a project id Svix cannot take as a uid a stable digest uid, and still delivers", async () => {
+    const event = makeEvent({ project: "Acme Mobile/EU ✓" });
+    await h.http.post("/notifications").send(event).expect(202);
+    const again = makeEvent({ project: "Acme Mobile/EU ✓" });
+    await h.http.post("/notifications").send(again).expect(202);
+    const uids = new Set(messages().map((m) => m.appUid));
+    expect(uids.size).toBe(1);
+    expect([...uids][0]).toMatch(/^prj_[0-9a-f]{40}$/);
+    expect(h.emulator.state.findApp([...uids][0]!)?.name).toBe("Acme Mobile/EU ✓");
+  });
+
+  it("delivers an event whose id Svix cannot take as eventId, deduplicated on a digest of it", async () => {
+    const event = makeEvent({ id: "evt with spaces/and slashes" });
+    await h.http.post("/notifications").send(event).expect(202);
+    await h.http.post("/notifications").send(event).expect(200);
+    expect(messages()).toHaveLength(1);
+    expect(messages()[0]?.eventId).toMatch(/^evt_[0-9a-f]{40}$/);
+    await h.http.get(`/notifications/${encodeURIComponent(event.id)}`).expect(200);
+  });
+});
