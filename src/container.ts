@@ -6,10 +6,12 @@ import { openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { NotificationStore } from "./db/notificationStore.ts";
 import { NotificationService } from "./notifications/notificationService.ts";
+import { RedriveWorker } from "./notifications/redriveWorker.ts";
 import { systemClock, type Clock } from "./notifications/ports.ts";
 import { createLogger } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SvixEmulator } from "./svix/emulator/svixEmulator.ts";
+import { ResilientSvixGateway } from "./svix/resilientGateway.ts";
 import { SdkSvixGateway } from "./svix/svixGateway.ts";
 
 export interface Container {
@@ -19,6 +21,10 @@ export interface Container {
   db: Database;
   store: NotificationStore;
   service: NotificationService;
+  /** The Svix gateway with its rate-limit window, circuit and bulkhead. */
+  svix: ResilientSvixGateway;
+  /** Started when REDRIVE_ENABLED; tests may call tick() themselves. */
+  redrive: RedriveWorker;
   app: ReturnType<typeof createApp>;
   /** Set when no Svix was configured and the in-process emulator stands in. */
   emulator: SvixEmulator | undefined;
@@ -53,7 +59,15 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       closers.unshift(() => emulator!.stop());
       logger.warn({ svixServerUrl }, "SVIX_API_KEY is not set: using the in-process Svix emulator; no webhook leaves this machine");
     }
-    const gateway = new SdkSvixGateway({ apiKey: svixApiKey, serverUrl: svixServerUrl, requestTimeoutMs: config.svixTimeoutMs, metrics });
+    const gateway = new ResilientSvixGateway({
+      inner: new SdkSvixGateway({ apiKey: svixApiKey, serverUrl: svixServerUrl, requestTimeoutMs: config.svixTimeoutMs, metrics }),
+      logger,
+      metrics,
+      maxRetries: config.svixMaxRetries,
+      maxInFlight: config.svixMaxInFlight,
+      circuitFailureThreshold: config.circuitFailureThreshold,
+      circuitCooldownMs: config.circuitCooldownMs,
+    });
     const store = new NotificationStore({ prisma: db.prisma });
     const service = new NotificationService({
       ledger: store,
@@ -62,11 +76,26 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       logger,
       metrics,
       clock: overrides.clock ?? systemClock,
+      requestBudgetMs: config.requestBudgetMs,
       claimTtlMs: config.claimTtlMs,
       inFlightWaitMs: config.inFlightWaitMs,
       redriveBaseDelayMs: config.redriveBaseDelayMs,
       redriveMaxDelayMs: config.redriveMaxDelayMs,
     });
+    const redrive = new RedriveWorker({
+      service,
+      ledger: store,
+      svix: gateway,
+      logger,
+      metrics,
+      clock: overrides.clock ?? systemClock,
+      intervalMs: config.redriveIntervalMs,
+      batchSize: config.redriveBatchSize,
+    });
+    if (config.redriveEnabled) {
+      redrive.start();
+      closers.unshift(() => redrive.stop());
+    }
     const container: Container = {
       config,
       logger,
@@ -74,6 +103,8 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       db,
       store,
       service,
+      svix: gateway,
+      redrive,
       emulator,
       accepting: true,
       app: undefined as unknown as ReturnType<typeof createApp>,

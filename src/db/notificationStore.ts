@@ -84,12 +84,15 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
     });
   }
 
-  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date): Promise<boolean> {
+  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options: { dueOnly?: boolean } = {}): Promise<boolean> {
     return db("take over", async () => {
+      const failed = options.dueOnly
+        ? { status: "failed" as const, OR: [{ nextAttemptAt: null }, { nextAttemptAt: { lte: now } }] }
+        : { status: "failed" as const };
       const { count } = await this.prisma.notification.updateMany({
         where: {
           eventId,
-          OR: [{ status: "failed" }, { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] }],
+          OR: [failed, { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] }],
         },
         data: { status: "received", claimToken, claimExpiresAt },
       });
@@ -99,33 +102,34 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
 
   complete(eventId: string, claimToken: string, completion: Completion): Promise<void> {
     return db("complete", async () => {
-      const { attempt } = completion;
+      const attempt = completion.attempts.at(-1);
       const delivered = completion.status === "delivered";
       const data = {
         status: completion.status,
-        attempts: { increment: 1 },
+        attempts: { increment: completion.attempts.length },
         claimToken: null,
         claimExpiresAt: null,
         ...(completion.svixAppId ? { svixAppId: completion.svixAppId } : {}),
         ...(completion.svixMessageId ? { svixMessageId: completion.svixMessageId } : {}),
-        lastErrorCode: attempt.errorCode ?? null,
-        lastError: attempt.error ?? null,
+        lastErrorCode: completion.errorCode ?? null,
+        lastError: completion.error ?? null,
         nextAttemptAt: completion.nextAttemptAt ?? null,
-        ...(delivered ? { deliveredAt: attempt.startedAt } : {}),
+        ...(delivered ? { deliveredAt: attempt?.startedAt ?? new Date() } : {}),
       };
       const [, owned] = await this.prisma.$transaction([
-        this.prisma.deliveryAttempt.create({
-          data: {
+        this.prisma.deliveryAttempt.createMany({
+          data: completion.attempts.map((a) => ({
             eventId,
-            trigger: attempt.trigger,
-            startedAt: attempt.startedAt,
-            durationMs: attempt.durationMs,
-            outcome: attempt.outcome,
-            httpStatus: attempt.httpStatus,
-            errorCode: attempt.errorCode,
-            error: attempt.error,
-            svixMessageId: attempt.svixMessageId,
-          },
+            trigger: a.trigger,
+            operation: a.operation,
+            startedAt: a.startedAt,
+            durationMs: a.durationMs,
+            outcome: a.outcome,
+            httpStatus: a.httpStatus,
+            errorCode: a.errorCode,
+            error: a.error,
+            svixMessageId: a.svixMessageId,
+          })),
         }),
         this.prisma.notification.updateMany({ where: { eventId, claimToken }, data }),
       ]);
@@ -150,6 +154,7 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
       return rows.map((r) => ({
         id: r.id.toString(),
         trigger: r.trigger as AttemptTrigger,
+        operation: r.operation,
         startedAt: r.startedAt,
         durationMs: r.durationMs,
         outcome: r.outcome as AttemptOutcome,

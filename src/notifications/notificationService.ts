@@ -6,12 +6,16 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { PlatformEvent } from "./event.ts";
 import type {
   ApplicationDirectory,
+  AttemptRecord,
   AttemptTrigger,
+  CallOptions,
   Clock,
   Completion,
   NotificationLedger,
   NotificationRecord,
+  SentMessage,
   SvixApp,
+  SvixCall,
   SvixGateway,
 } from "./ports.ts";
 import { appUidFor, idempotencyKeyFor, svixEventIdFor } from "./svixIdentifiers.ts";
@@ -24,6 +28,8 @@ export interface NotificationServiceOptions {
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
+  /** Time all Svix calls of one delivery may take, retries included. */
+  requestBudgetMs: number;
   /** How long a claim on an event lasts; a crashed owner's claim expires after it. */
   claimTtlMs: number;
   /** How long a duplicate waits for an in-flight delivery of the same event before giving up. */
@@ -45,6 +51,10 @@ export interface RelayResult {
 export interface RelayOptions {
   /** What started this delivery; "ingress" unless said otherwise. */
   trigger?: AttemptTrigger;
+  /** How long to wait for a concurrent delivery of the same event (default: inFlightWaitMs). */
+  waitMs?: number;
+  /** Take over a failed notification only once its nextAttemptAt has passed (redrive). */
+  dueOnly?: boolean;
 }
 
 const POLL_MS = 50;
@@ -66,7 +76,7 @@ export class NotificationService {
     const trigger = options.trigger ?? "ingress";
     const claimToken = randomUUID();
     const started = Date.now();
-    const deadline = started + this.opts.inFlightWaitMs;
+    const deadline = started + (options.waitMs ?? this.opts.inFlightWaitMs);
     if (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry())) {
       return this.deliver(event, claimToken, trigger);
     }
@@ -85,7 +95,7 @@ export class NotificationService {
       const settled = this.settledOutcome(existing);
       if (settled) return settled;
       const mayTakeOver = existing.status !== "received" || (existing.claimExpiresAt?.getTime() ?? 0) <= clock.now().getTime();
-      if (mayTakeOver && (await ledger.takeOver(event.id, claimToken, this.claimExpiry(), clock.now()))) {
+      if (mayTakeOver && (await ledger.takeOver(event.id, claimToken, this.claimExpiry(), clock.now(), { dueOnly: options.dueOnly }))) {
         return this.deliver(existing.payload, claimToken, trigger);
       }
       if (Date.now() >= deadline) {
@@ -115,53 +125,43 @@ export class NotificationService {
   }
 
   private async deliver(event: PlatformEvent, claimToken: string, trigger: AttemptTrigger): Promise<RelayResult> {
-    const { ledger, logger, metrics, clock } = this.opts;
-    const startedAt = clock.now();
+    const { ledger, logger, metrics } = this.opts;
     const t0 = performance.now();
+    const attempts: AttemptRecord[] = [];
+    const call: CallOptions = {
+      deadline: Date.now() + this.opts.requestBudgetMs,
+      onCall: (c) => attempts.push(toAttempt(c, trigger)),
+    };
     let completion: Completion;
-    let app: SvixApp | undefined;
     let failure: AppError | undefined;
+    let app: SvixApp | undefined;
+    let sent: SentMessage | undefined;
     try {
-      app = await this.application(event.project);
-      const sent = await this.opts.svix.createMessage({
-        appUid: app.uid,
-        appName: event.project,
-        project: event.project,
-        eventType: event.type,
-        eventId: svixEventIdFor(event.id),
-        idempotencyKey: idempotencyKeyFor(event.project, event.id),
-        payload: event,
-      });
-      completion = {
-        status: "delivered",
-        svixAppId: app.id,
-        svixMessageId: sent.messageId ?? undefined,
-        attempt: {
-          trigger,
-          startedAt,
-          durationMs: Math.round(performance.now() - t0),
-          outcome: sent.duplicate ? "duplicate" : "delivered",
-          httpStatus: sent.httpStatus,
-          svixMessageId: sent.messageId ?? undefined,
+      app = await this.application(event.project, call);
+      sent = await this.opts.svix.createMessage(
+        {
+          appUid: app.uid,
+          appName: event.project,
+          project: event.project,
+          eventType: event.type,
+          eventId: svixEventIdFor(event.id),
+          idempotencyKey: idempotencyKeyFor(event.project, event.id),
+          payload: event,
         },
-      };
+        call,
+      );
+      completion = { status: "delivered", attempts, svixAppId: app.id, svixMessageId: sent.messageId ?? undefined };
     } catch (error) {
       failure = isAppError(error) ? error : new AppError("svix_unavailable", "Unexpected failure calling Svix", { cause: error });
       const permanent = !failure.retryable;
-      const attempts = (await ledger.get(event.id).catch(() => null))?.attempts ?? 0;
+      const previous = (await ledger.get(event.id).catch(() => null))?.attempts ?? 0;
       completion = {
         status: permanent ? "rejected" : "failed",
+        attempts,
         svixAppId: app?.id,
-        nextAttemptAt: permanent ? undefined : this.nextAttemptAt(attempts + 1, failure.retryAfterSeconds),
-        attempt: {
-          trigger,
-          startedAt,
-          durationMs: Math.round(performance.now() - t0),
-          outcome: permanent ? "rejected" : "retryable",
-          httpStatus: failure.upstreamStatus,
-          errorCode: failure.code,
-          error: failure.message,
-        },
+        errorCode: failure.code,
+        error: failure.message,
+        nextAttemptAt: permanent ? undefined : this.nextAttemptAt(previous + 1, failure.retryAfterSeconds),
       };
     }
     try {
@@ -173,9 +173,10 @@ export class NotificationService {
       logger.error({ eventId: event.id, err: error }, "could not record the delivery outcome");
       throw isAppError(error) ? error : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
     }
-    const outcome = completion.attempt.outcome;
+    const outcome = failure ? (failure.retryable ? "retryable" : "rejected") : sent?.duplicate ? "duplicate" : "delivered";
+    const durationMs = Math.round(performance.now() - t0);
     metrics.notifications.inc({ outcome });
-    metrics.svixLatency.observe({ outcome }, completion.attempt.durationMs / 1000);
+    metrics.svixLatency.observe({ outcome }, durationMs / 1000);
     logger[failure && !failure.retryable ? "warn" : "info"](
       {
         eventId: event.id,
@@ -184,7 +185,8 @@ export class NotificationService {
         trigger,
         outcome,
         status: completion.status,
-        durationMs: completion.attempt.durationMs,
+        svixCalls: attempts.length,
+        durationMs,
         svixMessageId: completion.svixMessageId,
         errorCode: failure?.code,
         upstreamStatus: failure?.upstreamStatus,
@@ -202,12 +204,12 @@ export class NotificationService {
   }
 
   /** The project's Svix application: memory, then the ledger, then Svix's get-or-create. */
-  private async application(project: string): Promise<SvixApp> {
+  private async application(project: string, call: CallOptions): Promise<SvixApp> {
     const cached = this.appCache.get(project);
     if (cached) return cached;
     let app = await this.opts.applications.find(project);
     if (!app) {
-      app = await this.opts.svix.getOrCreateApplication({ uid: appUidFor(project), name: project, project });
+      app = await this.opts.svix.getOrCreateApplication({ uid: appUidFor(project), name: project, project }, call);
       await this.opts.applications.save(project, app);
     }
     this.appCache.set(project, app);
@@ -224,6 +226,11 @@ export class NotificationService {
     const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000);
     return new Date(this.opts.clock.now().getTime() + delay);
   }
+}
+
+function toAttempt(call: SvixCall, trigger: AttemptTrigger): AttemptRecord {
+  const { messageId, ...rest } = call;
+  return { trigger, ...rest, svixMessageId: messageId };
 }
 
 function sleep(ms: number): Promise<void> {

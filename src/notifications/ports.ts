@@ -2,8 +2,11 @@ import type { PlatformEvent } from "./event.ts";
 import type { Transport } from "./transport.ts";
 
 export type NotificationStatus = "received" | "delivered" | "failed" | "rejected";
-/** What one Svix call ended in. `duplicate`: Svix already had the message (409 on eventId). */
-export type AttemptOutcome = "delivered" | "duplicate" | "retryable" | "rejected";
+/**
+ * What one Svix call ended in. `duplicate`: Svix already had the message (409 on eventId);
+ * `ok`: a successful call that is not the message itself (the application get-or-create).
+ */
+export type AttemptOutcome = "delivered" | "duplicate" | "ok" | "retryable" | "rejected";
 /** What started a delivery attempt. */
 export type AttemptTrigger = "ingress" | "redrive" | "replay";
 
@@ -28,6 +31,7 @@ export interface NotificationRecord {
 
 export interface AttemptRecord {
   trigger: AttemptTrigger;
+  operation: string;
   startedAt: Date;
   durationMs: number;
   outcome: AttemptOutcome;
@@ -41,10 +45,13 @@ export interface AttemptView extends AttemptRecord {
   id: string;
 }
 
-/** The end of a claimed delivery: the attempt made and the status it leads to. */
+/** The end of a claimed delivery: the Svix calls made (one attempt each) and the status they lead to. */
 export interface Completion {
-  attempt: AttemptRecord;
+  attempts: AttemptRecord[];
   status: Exclude<NotificationStatus, "received">;
+  /** Why it failed or was rejected (the last error). */
+  errorCode?: string;
+  error?: string;
   svixAppId?: string;
   svixMessageId?: string;
   /** For `failed`: when a redrive may try again. */
@@ -64,9 +71,10 @@ export interface NotificationLedger {
   insertClaimed(event: PlatformEvent, transport: Transport, claimToken: string, claimExpiresAt: Date): Promise<boolean>;
   /**
    * Takes over an existing notification that is `failed`, or `received` with an expired claim.
-   * Conditional on the row's state, so only one caller can win.
+   * Conditional on the row's state, so only one caller can win. `dueOnly`: a failed one only
+   * once its nextAttemptAt has passed (the redrive loop's rule; a redelivery need not wait).
    */
-  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date): Promise<boolean>;
+  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options?: { dueOnly?: boolean }): Promise<boolean>;
   /** Records the attempt and moves the notification out of `received`, if claimToken still owns it. */
   complete(eventId: string, claimToken: string, completion: Completion): Promise<void>;
   get(eventId: string): Promise<NotificationRecord | null>;
@@ -107,13 +115,38 @@ export interface SentMessage {
   httpStatus: number;
 }
 
+/** One HTTP call made to Svix (a delivery may make several: retries, the application lookup). */
+export interface SvixCall {
+  operation: string;
+  outcome: AttemptOutcome;
+  /** The message Svix created or returned (message.create). */
+  messageId?: string;
+  startedAt: Date;
+  durationMs: number;
+  /** Svix's status; undefined for timeouts and network errors. */
+  httpStatus?: number;
+  /** The failure, as an AppError code and message; undefined on success. */
+  errorCode?: string;
+  error?: string;
+}
+
+export interface CallOptions {
+  /** Epoch ms after which no further Svix call may start (the request's time budget). */
+  deadline?: number;
+  /** Told about every Svix call actually made. */
+  onCall?: (call: SvixCall) => void;
+}
+
 /**
  * The part of Svix the core uses (implemented by src/svix). Failures are thrown as AppError:
- * svix_rejected (permanent), svix_rate_limited / svix_unavailable / svix_circuit_open (retryable).
+ * svix_rejected (permanent), svix_rate_limited / svix_unavailable / svix_circuit_open /
+ * overloaded (retryable, often without any call made).
  */
 export interface SvixGateway {
-  getOrCreateApplication(input: { uid: string; name: string; project: string }): Promise<SvixApp>;
-  createMessage(message: OutgoingMessage): Promise<SentMessage>;
+  getOrCreateApplication(input: { uid: string; name: string; project: string }, options?: CallOptions): Promise<SvixApp>;
+  createMessage(message: OutgoingMessage, options?: CallOptions): Promise<SentMessage>;
+  /** Seconds until this instance may call Svix again (a Retry-After window, an open circuit); 0 when it may. */
+  pausedForSeconds?(): number;
 }
 
 export interface Clock {

@@ -1,7 +1,8 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { ApiException, Svix } from "svix";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { OutgoingMessage, SentMessage, SvixApp, SvixGateway } from "../notifications/ports.ts";
+import type { AttemptOutcome, CallOptions, OutgoingMessage, SentMessage, SvixApp, SvixGateway } from "../notifications/ports.ts";
 
 export interface SvixGatewayOptions {
   apiKey: string;
@@ -21,18 +22,23 @@ export interface SvixGatewayOptions {
 export class SdkSvixGateway implements SvixGateway {
   private readonly svix: Svix;
   private readonly metrics: Metrics;
+  private readonly timeoutMs: number;
+  /** Time limit of the call being made: the SDK's own timeout is fixed, ours shrinks with the request's budget. */
+  private readonly callTimeout = new AsyncLocalStorage<number>();
 
   constructor(options: SvixGatewayOptions) {
+    this.timeoutMs = options.requestTimeoutMs;
     this.svix = new Svix(options.apiKey, {
       serverUrl: options.serverUrl,
-      requestTimeout: options.requestTimeoutMs,
       retryScheduleInMs: [],
+      fetch: (input, init) =>
+        fetch(input, { ...init, signal: AbortSignal.timeout(this.callTimeout.getStore() ?? this.timeoutMs) }),
     });
     this.metrics = options.metrics;
   }
 
-  async getOrCreateApplication(input: { uid: string; name: string; project: string }): Promise<SvixApp> {
-    const app = await this.call("application.getOrCreate", () =>
+  async getOrCreateApplication(input: { uid: string; name: string; project: string }, options: CallOptions = {}): Promise<SvixApp> {
+    const app = await this.call("application.getOrCreate", options, () =>
       this.svix.application.getOrCreate(
         { name: input.name, uid: input.uid, metadata: { gigsProject: input.project } },
         { idempotencyKey: `gigs-relay-app-${input.uid}` },
@@ -41,9 +47,9 @@ export class SdkSvixGateway implements SvixGateway {
     return { id: app.id, uid: app.uid ?? input.uid };
   }
 
-  async createMessage(message: OutgoingMessage): Promise<SentMessage> {
+  async createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {
     try {
-      const out = await this.call("message.create", () =>
+      const out = await this.call("message.create", options, () =>
         this.svix.message.create(
           message.appUid,
           {
@@ -67,18 +73,36 @@ export class SdkSvixGateway implements SvixGateway {
 
   /** Portal link for a project's application (customer dashboard). */
   async appPortalUrl(appUid: string): Promise<{ url: string; token: string }> {
-    return this.call("authentication.appPortalAccess", () => this.svix.authentication.appPortalAccess(appUid, {}));
+    return this.call("authentication.appPortalAccess", {}, () => this.svix.authentication.appPortalAccess(appUid, {}));
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /** One HTTP call to Svix, within the time left of the request, reported to options.onCall. */
+  private async call<T extends object>(operation: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
+    const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - Date.now();
+    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, remaining));
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const report = (outcome: AttemptOutcome, extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string }) =>
+      options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
+    this.metrics.svixInFlight.inc();
     try {
-      const result = await fn();
+      const result = await this.callTimeout.run(timeoutMs, fn);
       this.metrics.svixCalls.inc({ operation, result: "ok" });
+      const messageId = operation === "message.create" ? (result as { id?: string }).id : undefined;
+      report(messageId ? "delivered" : "ok", { messageId, httpStatus: messageId ? 202 : undefined });
       return result;
     } catch (error) {
       const appError = classifySvixError(error);
       this.metrics.svixCalls.inc({ operation, result: resultLabel(appError) });
+      const duplicate = operation === "message.create" && appError.upstreamStatus === 409;
+      report(duplicate ? "duplicate" : appError.retryable ? "retryable" : "rejected", {
+        httpStatus: appError.upstreamStatus,
+        errorCode: duplicate ? undefined : appError.code,
+        error: duplicate ? undefined : appError.message,
+      });
       throw appError;
+    } finally {
+      this.metrics.svixInFlight.dec();
     }
   }
 }

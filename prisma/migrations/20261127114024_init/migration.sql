@@ -35,6 +35,7 @@ CREATE TABLE "delivery_attempts" (
     "id" BIGSERIAL NOT NULL,
     "event_id" TEXT NOT NULL,
     "trigger" TEXT NOT NULL,
+    "operation" TEXT NOT NULL DEFAULT 'message.create',
     "started_at" TIMESTAMPTZ(3) NOT NULL,
     "duration_ms" INTEGER NOT NULL,
     "outcome" TEXT NOT NULL,

@@ -1,0 +1,161 @@
+import type { Logger } from "pino";
+import { AppError, isAppError } from "../errors.ts";
+import type { CallOptions, OutgoingMessage, SentMessage, SvixApp, SvixGateway } from "../notifications/ports.ts";
+import type { Metrics } from "../observability/metrics.ts";
+
+export interface ResilientGatewayOptions {
+  inner: SvixGateway;
+  logger: Logger;
+  metrics: Metrics;
+  /** Retries of one call for 5xx, timeouts and resets, within the caller's deadline. */
+  maxRetries: number;
+  /** Svix calls in flight at most; more are shed at once with 503. */
+  maxInFlight: number;
+  /** Consecutive transient failures that open the circuit. */
+  circuitFailureThreshold: number;
+  /** How long the circuit stays open before one probe call may go through. */
+  circuitCooldownMs: number;
+  /** Pause after a 429 without Retry-After, doubled per consecutive 429 up to rateLimitMaxMs. */
+  rateLimitBaseMs?: number;
+  rateLimitMaxMs?: number;
+  /** First in-request retry delay, doubled per retry (with jitter). */
+  retryBaseMs?: number;
+  now?: () => number;
+}
+
+type Circuit = { state: "closed" } | { state: "open"; until: number } | { state: "half_open" };
+
+/**
+ * Wraps the Svix gateway with what the SDK lacks, per instance:
+ * - a Retry-After window: after a 429 nothing is sent to Svix until it has passed (exponential
+ *   backoff with jitter when Svix gives no Retry-After); calls meanwhile fail fast with 429;
+ * - a bound on calls in flight (503 past it, instead of an unbounded queue);
+ * - short retries of 5xx / timeouts / resets inside the caller's deadline;
+ * - a circuit that opens after repeated failures and lets one probe through after a cool-down.
+ * State changes are logged once, not once per request.
+ */
+export class ResilientSvixGateway implements SvixGateway {
+  private readonly o: Required<ResilientGatewayOptions>;
+  private pausedUntil = 0;
+  private consecutive429 = 0;
+  private consecutiveFailures = 0;
+  private circuit: Circuit = { state: "closed" };
+  private probeInFlight = false;
+  private inFlight = 0;
+
+  constructor(options: ResilientGatewayOptions) {
+    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, retryBaseMs: 100, now: Date.now, ...options };
+  }
+
+  getOrCreateApplication(input: { uid: string; name: string; project: string }, options: CallOptions = {}): Promise<SvixApp> {
+    return this.run((o) => this.o.inner.getOrCreateApplication(input, o), options);
+  }
+
+  createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {
+    return this.run((o) => this.o.inner.createMessage(message, o), options);
+  }
+
+  pausedForSeconds(): number {
+    const now = this.o.now();
+    const circuitWait = this.circuit.state === "open" ? this.circuit.until - now : 0;
+    return Math.max(0, this.pausedUntil - now, circuitWait) / 1000;
+  }
+
+  private async run<T>(fn: (options: CallOptions) => Promise<T>, options: CallOptions): Promise<T> {
+    if (this.inFlight >= this.o.maxInFlight) {
+      this.o.metrics.shed.inc({ reason: "overloaded" });
+      throw new AppError("overloaded", "Too many Svix calls in flight on this instance", { retryAfterSeconds: 1 });
+    }
+    this.inFlight += 1;
+    try {
+      for (let retry = 0; ; retry += 1) {
+        const probe = this.admit();
+        try {
+          const result = await fn(options);
+          this.succeeded();
+          return result;
+        } catch (error) {
+          const failure = isAppError(error) ? error : new AppError("svix_unavailable", "Svix call failed", { cause: error });
+          this.failed(failure, probe);
+          const transient = failure.code === "svix_unavailable";
+          const delay = this.o.retryBaseMs * 2 ** retry * (0.5 + Math.random() / 2);
+          const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+          // A retry needs time left for the call itself, not only for the wait before it.
+          if (!transient || probe || retry >= this.o.maxRetries || this.o.now() + delay + 2 * this.o.retryBaseMs > deadline) throw failure;
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  /** Throws when Svix may not be called now; returns true when this call is the circuit's probe. */
+  private admit(): boolean {
+    const now = this.o.now();
+    if (now < this.pausedUntil) {
+      this.o.metrics.shed.inc({ reason: "cooldown" });
+      throw new AppError("svix_rate_limited", "Svix asked us to slow down; not calling it until its Retry-After has passed", {
+        retryAfterSeconds: Math.ceil((this.pausedUntil - now) / 1000),
+      });
+    }
+    if (this.circuit.state === "open" && now >= this.circuit.until) this.circuit = { state: "half_open" };
+    if (this.circuit.state === "open" || (this.circuit.state === "half_open" && this.probeInFlight)) {
+      this.o.metrics.shed.inc({ reason: "circuit_open" });
+      const wait = this.circuit.state === "open" ? this.circuit.until - now : this.o.circuitCooldownMs;
+      throw new AppError("svix_circuit_open", "Svix is failing; calls are paused until a probe succeeds", {
+        retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
+      });
+    }
+    if (this.circuit.state === "half_open") {
+      this.probeInFlight = true;
+      return true;
+    }
+    return false;
+  }
+
+  private succeeded(): void {
+    this.consecutive429 = 0;
+    this.consecutiveFailures = 0;
+    this.probeInFlight = false;
+    if (this.circuit.state !== "closed") {
+      this.circuit = { state: "closed" };
+      this.o.metrics.circuitOpen.set(0);
+      this.o.logger.info("Svix answers again: circuit closed");
+    }
+  }
+
+  private failed(failure: AppError, probe: boolean): void {
+    if (probe) this.probeInFlight = false;
+    if (failure.code === "svix_rate_limited") {
+      this.consecutive429 += 1;
+      const backoff = Math.min(this.o.rateLimitMaxMs, this.o.rateLimitBaseMs * 2 ** (this.consecutive429 - 1));
+      const waitMs = failure.retryAfterSeconds !== undefined ? failure.retryAfterSeconds * 1000 : backoff * (0.5 + Math.random() / 2);
+      const until = this.o.now() + waitMs;
+      if (until > this.pausedUntil) {
+        if (this.pausedUntil <= this.o.now()) {
+          this.o.logger.warn({ waitMs: Math.round(waitMs), retryAfterGiven: failure.retryAfterSeconds !== undefined }, "Svix rate limit: pausing Svix calls");
+        }
+        this.pausedUntil = until;
+      }
+      // Svix answered, so it is up: a throttled probe still closes the circuit.
+      if (this.circuit.state !== "closed") this.succeeded();
+      return;
+    }
+    if (failure.code !== "svix_unavailable") {
+      // A permanent rejection is an answer: Svix is up.
+      this.consecutiveFailures = 0;
+      if (this.circuit.state !== "closed") this.succeeded();
+      return;
+    }
+    this.consecutiveFailures += 1;
+    if (probe || (this.circuit.state === "closed" && this.consecutiveFailures >= this.o.circuitFailureThreshold)) {
+      const first = this.circuit.state === "closed";
+      this.circuit = { state: "open", until: this.o.now() + this.o.circuitCooldownMs };
+      this.o.metrics.circuitOpen.set(1);
+      if (first) {
+        this.o.logger.warn({ failures: this.consecutiveFailures, cooldownMs: this.o.circuitCooldownMs, lastError: failure.code }, "Svix keeps failing: circuit opened");
+      }
+    }
+  }
+}
