@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
+import { makeEvent, wrapped } from "../helpers/events.ts";
+import { pushUntilAcked, startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
+import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
+
+// kill -9 the relay (a real child process running src/main.ts) at chosen moments, restart it on
+// the same database, let Pub/Sub-style redelivery run, and compare Svix with the ledger.
+let emulator: SvixEmulator;
+let env: Record<string, string>;
+let cleanup: () => Promise<void>;
+let relay: RelayProcess | undefined;
+
+beforeEach(async () => {
+  emulator = new SvixEmulator({ apiKey: "crash-key" });
+  const svixUrl = await emulator.start();
+  env = {
+    SVIX_API_KEY: "crash-key",
+    SVIX_SERVER_URL: svixUrl,
+    SVIX_TIMEOUT_MS: "1000",
+    REQUEST_BUDGET_MS: "1500",
+    CLAIM_TTL_MS: "2000",
+    REDRIVE_ENABLED: "false",
+  };
+  if (usingPostgres()) {
+    const db = await createPostgresDatabase();
+    env.DATABASE_URL = db.url;
+    cleanup = db.drop;
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), "relay-crash-"));
+    env.DATA_DIR = dir;
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+afterEach(async () => {
+  relay?.child.kill("SIGKILL");
+  await relay?.exited;
+  relay = undefined;
+  await emulator.stop();
+  await cleanup();
+});
+
+async function killHard(): Promise<void> {
+  relay!.child.kill("SIGKILL");
+  await relay!.exited;
+}
+
+async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The ledger as the relay reports it. */
+async function ledger(): Promise<Map<string, { status: string; svixMessageId: string | null }>> {
+  const res = await fetch(`${relay!.url}/notifications?limit=500`);
+  const body = (await res.json()) as { data: Array<{ eventId: string; status: string; svixMessageId: string | null }> };
+  return new Map(body.data.map((n) => [n.eventId, n]));
+}
+
+function expectExactlyOnce(eventIds: string[], rows: Map<string, { status: string; svixMessageId: string | null }>): void {
+  const messages = emulator.state.allMessages();
+  expect(messages.map((m) => m.eventId).sort()).toEqual([...eventIds].sort());
+  expect(rows.size).toBe(eventIds.length);
+  for (const m of messages) {
+    const row = rows.get(m.eventId!);
+    expect(row?.status).toBe("delivered");
+    if (row?.svixMessageId) expect(row.svixMessageId).toBe(m.id);
+  }
+}
+
+describe("crashes (kill -9) and restarts", () => {
+  it("loses and duplicates nothing when killed twice with requests in flight and Svix answering in 100–300 ms", async () => {
+    emulator.faults.add({ kind: "latency", minMs: 100, maxMs: 300, operation: "message.create" });
+    relay = await startRelayProcess(env);
+    const port = new URL(relay.url).port;
+    const events = Array.from({ length: 30 }, (_, i) => makeEvent({ project: `project-${i % 3}` }));
+    const pushes = Promise.all(events.map((e) => pushUntilAcked(() => relay!.url, wrapped(e))));
+    for (let kill = 0; kill < 2; kill += 1) {
+      await waitFor(() => emulator.state.allMessages().length > (kill + 1) * 5);
+      await killHard();
+      relay = await startRelayProcess(env, Number(port));
+    }
+    const statuses = await pushes;
+    expect(statuses.some((s) => s.includes(0))).toBe(true);
+    expectExactlyOnce(events.map((e) => e.id), await ledger());
+  });
+
+  it("between Svix's 2xx and the ledger commit: the idempotency key returns the same message after restart", async () => {
+    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "after", times: 1 });
+    relay = await startRelayProcess(env);
+    const port = Number(new URL(relay.url).port);
+    const event = makeEvent();
+    void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
+    await waitFor(() => emulator.state.allMessages().length === 1);
+    await killHard();
+    relay = await startRelayProcess(env, port);
+    const statuses = await pushUntilAcked(() => relay!.url, event);
+    // The claim of the killed process blocks the event until it expires, then it is taken over.
+    expect(statuses.at(-1)).toBe(202);
+    const rows = await ledger();
+    expectExactlyOnce([event.id], rows);
+    expect(rows.get(event.id)?.svixMessageId).toBe(emulator.state.allMessages()[0]?.id);
+  });
+
+  it("between Svix's 2xx and the commit, with the idempotency key forgotten: Svix's 409 on the event id counts as delivered", async () => {
+    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "after", times: 1 });
+    relay = await startRelayProcess(env);
+    const port = Number(new URL(relay.url).port);
+    const event = makeEvent();
+    void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
+    await waitFor(() => emulator.state.allMessages().length === 1);
+    await killHard();
+    emulator.state.idempotency.clear();
+    relay = await startRelayProcess(env, port);
+    const statuses = await pushUntilAcked(() => relay!.url, event);
+    expect(statuses.at(-1)).toBe(200);
+    expectExactlyOnce([event.id], await ledger());
+  });
+
+  it("during the Svix call, before Svix acted: the event is sent once after restart", async () => {
+    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "before", times: 1 });
+    relay = await startRelayProcess(env);
+    const port = Number(new URL(relay.url).port);
+    const event = makeEvent();
+    void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
+    await waitFor(() => emulator.calls.some((c) => c.operation === "message.create"));
+    await killHard();
+    relay = await startRelayProcess(env, port);
+    await pushUntilAcked(() => relay!.url, event);
+    expectExactlyOnce([event.id], await ledger());
+  });
+});
