@@ -16,7 +16,7 @@ const db = await openDatabase({ dataDir: "memory://" });
 try {
   const migrations = await loadMigrations();
   const from = migrations.migrationDirectories.length ? { tag: "migrations" as const, ...migrations } : { tag: "empty" as const };
-  const sql = await withSchemaEngine(db.adapterFactory, async (engine, schema) => {
+  const sql = await db.withMigrationAdapter((adapterFactory) => withSchemaEngine(adapterFactory, async (engine, schema) => {
     const result = await engine.diff({
       from,
       to: { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: schema }] },
@@ -25,7 +25,7 @@ try {
       filters: NO_FILTER,
     });
     return result.stdout ?? "";
-  });
+  }));
   if (!sql.trim() || sql.includes("This is an empty migration")) {
     process.stdout.write("schema.prisma matches the migrations: nothing to write\n");
   } else {

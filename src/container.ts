@@ -36,6 +36,8 @@ export interface Container {
 export interface ContainerOverrides {
   logDestination?: pino.DestinationStream;
   clock?: Clock;
+  /** An already open (and migrated) database to use instead of opening one; left open on close. */
+  database?: Database;
 }
 
 /** Builds every dependency with plain constructors, migrates the database, and wires the app. */
@@ -43,11 +45,13 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
   const metrics = createMetrics({ defaultMetrics: true });
 
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
-  const closers: Array<() => Promise<void>> = [() => db.close()];
+  const db = overrides.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));
+  const closers: Array<() => Promise<void>> = overrides.database ? [] : [() => db.close()];
   try {
-    const applied = await migrate(db);
-    logger.info({ database: db.kind, applied }, applied.length ? "database migrated" : "database schema up to date");
+    if (!overrides.database) {
+      const applied = await migrate(db);
+      logger.info({ database: db.kind, applied }, applied.length ? "database migrated" : "database schema up to date");
+    }
 
     let emulator: SvixEmulator | undefined;
     let svixServerUrl = config.svixServerUrl;

@@ -11,10 +11,13 @@ import { PrismaClient } from "../generated/prisma/client.ts";
 export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly prisma: PrismaClient;
-  /** The driver adapter factory, also handed to Prisma's schema engine for migrations. */
-  readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
-  /** Runs fn while holding a database-wide lock, so concurrent starts migrate one at a time. */
-  withMigrationLock<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs fn with a driver adapter for Prisma's schema engine, while holding a database-wide lock
+   * so that concurrent starts migrate one at a time. On PostgreSQL the adapter has a pool of its
+   * own, ended afterwards: the engine takes session-level advisory locks and a pooled connection
+   * would otherwise keep them for the life of the process.
+   */
+  withMigrationAdapter<T>(fn: (adapterFactory: SqlMigrationAwareDriverAdapterFactory) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -47,15 +50,19 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   return {
     kind: "postgres",
     prisma,
-    adapterFactory,
-    async withMigrationLock(fn) {
+    async withMigrationAdapter(fn) {
       // A session-level advisory lock on a connection of its own: it is released when the
       // connection ends, so a crashed migrator cannot leave it held.
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
         await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-        return await fn();
+        const pool = new pg.Pool({ connectionString: url, max: 2 });
+        try {
+          return await fn(new PrismaPg(pool));
+        } finally {
+          await pool.end().catch(() => undefined);
+        }
       } finally {
         await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => undefined);
         await client.end().catch(() => undefined);
@@ -79,9 +86,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     kind: "pglite",
     prisma,
-    adapterFactory,
-    // PGlite lives in this process and takes a lock on its folder: nothing else can migrate it.
-    withMigrationLock: (fn) => fn(),
+    // PGlite lives in this process, with one connection: nothing else can migrate it.
+    withMigrationAdapter: (fn) => fn(adapterFactory),
     async close() {
       await prisma.$disconnect();
       await pglite.close();

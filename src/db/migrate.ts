@@ -7,8 +7,8 @@ import { loadMigrations, NO_FILTER, withSchemaEngine } from "./schemaEngine.ts";
  */
 export async function migrate(db: Database): Promise<string[]> {
   const migrationsList = await loadMigrations();
-  return db.withMigrationLock(() =>
-    withSchemaEngine(db.adapterFactory, async (engine) => {
+  return db.withMigrationAdapter((adapterFactory) =>
+    withSchemaEngine(adapterFactory, async (engine) => {
       const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: NO_FILTER });
       return appliedMigrationNames;
     }),

@@ -25,7 +25,8 @@ export class RedriveWorker {
   private readonly o: RedriveWorkerOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private stopped = true;
+  /** Set by stop(): an ongoing pass ends after its current notification. */
+  private stopped = false;
 
   constructor(options: RedriveWorkerOptions) {
     this.o = options;

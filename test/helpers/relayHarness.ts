@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import supertest from "supertest";
 import { loadConfig } from "../../src/config.ts";
 import { buildContainer, type Container } from "../../src/container.ts";
+import type { Database } from "../../src/db/database.ts";
 import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
 import { createPostgresDatabase, usingPostgres } from "./testDatabase.ts";
 
@@ -21,10 +22,20 @@ export interface Harness {
  * The relay as `npm start` builds it (buildContainer), on a fresh test database, talking to its
  * own Svix emulator over HTTP through the real svix SDK. Served in-process through supertest.
  */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const emulator = new SvixEmulator({ apiKey: "test-key" });
-  const svixUrl = await emulator.start();
-  const pgDb = usingPostgres() ? await createPostgresDatabase() : undefined;
+export interface HarnessShared {
+  /** Use this emulator (owned by the caller) instead of starting one. */
+  emulator?: SvixEmulator;
+  /** Use this PostgreSQL database (owned by the caller) instead of creating one. */
+  databaseUrl?: string;
+  /** Use this open database (PGlite: how two "instances" share one embedded database in a process). */
+  database?: Database;
+}
+
+export async function startHarness(env: Record<string, string> = {}, shared: HarnessShared = {}): Promise<Harness> {
+  const emulator = shared.emulator ?? new SvixEmulator({ apiKey: "test-key" });
+  const svixUrl = shared.emulator ? shared.emulator.url : await emulator.start();
+  const pgDb = shared.databaseUrl || shared.database || !usingPostgres() ? undefined : await createPostgresDatabase();
+  const databaseUrl = shared.databaseUrl ?? pgDb?.url;
   const rawLogs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -38,22 +49,22 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     SVIX_API_KEY: "test-key",
     SVIX_SERVER_URL: svixUrl,
     REDRIVE_ENABLED: "false",
-    ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });
-  const container = await buildContainer(config, { logDestination: destination });
+  const container = await buildContainer(config, { logDestination: destination, database: shared.database });
   return {
     container,
     emulator,
     http: supertest(container.app),
-    databaseUrl: pgDb?.url,
+    databaseUrl,
     rawLogs,
     get logs() {
       return rawLogs.map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     async close() {
       await container.close();
-      await emulator.stop();
+      if (!shared.emulator) await emulator.stop();
       await pgDb?.drop();
     },
   };
