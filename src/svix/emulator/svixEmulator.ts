@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
+import { controlRouter } from "./controlRouter.ts";
 import { validationDetail, validators } from "./emulatorSchemas.ts";
 import { EmulatorState, svixId, type EmulatedApp, type StoredResponse } from "./emulatorState.ts";
 import { FaultPlan, type CallRecord, type EmulatorOperation } from "./faults.ts";
@@ -68,6 +69,7 @@ export class SvixEmulator {
   app(): express.Express {
     const app = express();
     app.disable("x-powered-by");
+    app.use(controlRouter(this));
     app.use(express.json({ limit: "8mb" }));
     const route = (op: EmulatorOperation, handler: Handler) => (req: Request, res: Response) => void this.serve(op, handler, req, res);
     app.get("/api/v1/health", route("health", () => ({ status: 204, body: undefined })));

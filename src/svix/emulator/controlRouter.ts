@@ -1,0 +1,54 @@
+import express, { type Request, type Response, Router } from "express";
+import type { SvixEmulator } from "./svixEmulator.ts";
+import type { FaultRule, RateLimit } from "./faults.ts";
+
+const KINDS = new Set(["status", "hang", "reset", "latency"]);
+
+function badRequest(res: Response, detail: string): void {
+  res.status(400).json({ code: "bad_request", detail });
+}
+
+/**
+ * `/_emulator/*`: drive the emulator from outside the process (curl, another test runner):
+ * add faults, set a rate limit, read what it received. Not part of Svix's API.
+ */
+export function controlRouter(emulator: SvixEmulator): Router {
+  const router = Router();
+  router.use(express.json());
+  router.post("/_emulator/faults", (req: Request, res: Response) => {
+    const rules = (Array.isArray(req.body) ? req.body : [req.body]) as FaultRule[];
+    if (rules.some((r) => !r || typeof r !== "object" || !KINDS.has(r.kind))) {
+      return badRequest(res, "each fault needs kind: status | hang | reset | latency");
+    }
+    emulator.faults.add(...rules);
+    res.status(201).json({ added: rules.length });
+  });
+  router.put("/_emulator/rate-limit", (req: Request, res: Response) => {
+    const limit = req.body as RateLimit | null;
+    if (limit !== null && !(Number.isInteger(limit?.perSecond) && limit.perSecond > 0)) {
+      return badRequest(res, "perSecond must be a positive integer (or send null to remove the limit)");
+    }
+    emulator.faults.setRateLimit(limit ?? undefined);
+    res.json({ rateLimit: limit });
+  });
+  router.delete("/_emulator/faults", (_req: Request, res: Response) => {
+    emulator.faults.clear();
+    res.status(204).end();
+  });
+  router.post("/_emulator/reset", (_req: Request, res: Response) => {
+    emulator.reset();
+    res.status(204).end();
+  });
+  router.get("/_emulator/calls", (_req: Request, res: Response) => void res.json({ data: emulator.calls }));
+  router.get("/_emulator/messages", (_req: Request, res: Response) => {
+    const messages = emulator.state.allMessages();
+    const byEvent = new Map<string, number>();
+    for (const m of messages) if (m.eventId) byEvent.set(m.eventId, (byEvent.get(m.eventId) ?? 0) + 1);
+    res.json({
+      count: messages.length,
+      duplicates: [...byEvent].filter(([, n]) => n > 1).map(([eventId, n]) => ({ eventId, count: n })),
+      data: messages.map(({ payload: _payload, ...m }) => m),
+    });
+  });
+  return router;
+}
