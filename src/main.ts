@@ -31,8 +31,11 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     force.unref();
+    // close() waits for every connection; a keep-alive one that finishes its request goes idle
+    // and would hold shutdown until its timeout, so idle ones are closed as they appear.
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    clearInterval(idle);
     clearTimeout(force);
     await container.close();
     logger.info("stopped");

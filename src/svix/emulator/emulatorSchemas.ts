@@ -48,8 +48,16 @@ export const validators = {
 
 /** Svix's HTTPValidationError items: `{ loc: ["body", "field"], msg, type }`. */
 export function validationDetail(errors: ErrorObject[] | null | undefined): Array<{ loc: string[]; msg: string; type: string }> {
+  // anyOf(value, null) reports both branches; one error per field is what Svix answers.
+  const seen = new Set<string>();
   return (errors ?? [])
-    .filter((e) => e.keyword !== "anyOf")
+    .filter((e) => e.keyword !== "anyOf" && !(e.keyword === "type" && e.params.type === "null"))
+    .filter((e) => {
+      const key = `${e.instancePath}/${(e.params as { missingProperty?: string }).missingProperty ?? ""}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
     .map((e) => {
       const path = e.instancePath.split("/").filter(Boolean);
       if (e.keyword === "required") path.push((e.params as { missingProperty: string }).missingProperty);
