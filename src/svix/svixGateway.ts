@@ -71,11 +71,6 @@ export class SdkSvixGateway implements SvixGateway {
     }
   }
 
-  /** Portal link for a project's application (customer dashboard). */
-  async appPortalUrl(appUid: string): Promise<{ url: string; token: string }> {
-    return this.call("authentication.appPortalAccess", {}, () => this.svix.authentication.appPortalAccess(appUid, {}));
-  }
-
   /** One HTTP call to Svix, within the time left of the request, reported to options.onCall. */
   private async call<T extends object>(operation: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
     const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - Date.now();

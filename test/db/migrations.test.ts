@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "../../src/db/database.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { loadMigrations, NO_FILTER, withSchemaEngine } from "../../src/db/schemaEngine.ts";
+import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+describe("migrations", () => {
+  it("prisma/migrations produce exactly schema.prisma (no forgotten migration)", async () => {
+    const db = await openDatabase({ dataDir: "memory://" });
+    cleanups.push(() => db.close());
+    const migrations = await loadMigrations();
+    const diff = await db.withMigrationAdapter((factory) =>
+      withSchemaEngine(factory, (engine, schema) =>
+        engine.diff({
+          from: { tag: "migrations", ...migrations },
+          to: { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: schema }] },
+          script: false,
+          exitCode: true,
+          filters: NO_FILTER,
+        }),
+      ),
+    );
+    expect(diff.exitCode).toBe(0);
+  });
+
+  it("apply once, record themselves as Prisma does, and are a no-op the second time", async () => {
+    let url: string | undefined;
+    if (usingPostgres()) {
+      const created = await createPostgresDatabase();
+      cleanups.push(created.drop);
+      url = created.url;
+    }
+    const db = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
+    cleanups.unshift(() => db.close());
+    const names = (await loadMigrations()).migrationDirectories.map((m) => m.path);
+    expect(await migrate(db)).toEqual(names);
+    expect(await migrate(db)).toEqual([]);
+    const rows = await db.prisma.$queryRaw<Array<{ migration_name: string; finished_at: Date | null }>>`SELECT migration_name, finished_at FROM _prisma_migrations`;
+    expect(rows.map((r) => r.migration_name)).toEqual(names);
+    expect(rows.every((r) => r.finished_at !== null)).toBe(true);
+  });
+
+  it("keeps a second process out of the embedded database's folder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "relay-lock-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const first = await openDatabase({ dataDir: dir });
+    // Pretend another live process (our parent) holds the lock.
+    const { writeFileSync } = await import("node:fs");
+    await first.close();
+    writeFileSync(join(dir, "relay.lock"), String(process.ppid));
+    await expect(openDatabase({ dataDir: dir })).rejects.toThrow(/in use by another relay/);
+    // A lock left by a dead process is taken over.
+    writeFileSync(join(dir, "relay.lock"), "999999999");
+    const again = await openDatabase({ dataDir: dir });
+    await again.close();
+  });
+});
