@@ -14,7 +14,7 @@ function badRequest(res: Response, detail: string): void {
  */
 export function controlRouter(emulator: SvixEmulator): Router {
   const router = Router();
-  router.use(express.json());
+  router.use("/_emulator", express.json());
   router.post("/_emulator/faults", (req: Request, res: Response) => {
     const rules = (Array.isArray(req.body) ? req.body : [req.body]) as FaultRule[];
     if (rules.some((r) => !r || typeof r !== "object" || !KINDS.has(r.kind))) {
