@@ -92,48 +92,41 @@ describe("crashes (kill -9) and restarts", () => {
     expectExactlyOnce(events.map((e) => e.id), await ledger());
   });
 
-  it("between Svix's 2xx and the ledger commit: the idempotency key returns the same message after restart", async () => {
-    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "after", times: 1 });
+  /**
+   * Holds one event's message.create in the emulator (phase "before": Svix has not acted; "after":
+   * the message exists, the answer is withheld), kills the relay there, restarts it on the same
+   * database and redelivers until acknowledged.
+   */
+  async function crashWhileSvixHolds(phase: "before" | "after", beforeRestart: () => void = () => undefined) {
+    emulator.faults.add({ kind: "hang", operation: "message.create", phase, times: 1 });
     relay = await startRelayProcess(env);
     const port = Number(new URL(relay.url).port);
     const event = makeEvent();
     void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
-    await waitFor(() => emulator.state.allMessages().length === 1);
+    await waitFor(() => (phase === "after" ? emulator.state.allMessages().length === 1 : emulator.calls.some((c) => c.operation === "message.create")));
     await killHard();
+    beforeRestart();
     relay = await startRelayProcess(env, port);
+    // The killed process's claim blocks the event until it expires; then it is taken over.
     const statuses = await pushUntilAcked(() => relay!.url, event);
-    // The claim of the killed process blocks the event until it expires, then it is taken over.
-    expect(statuses.at(-1)).toBe(202);
     const rows = await ledger();
     expectExactlyOnce([event.id], rows);
-    expect(rows.get(event.id)?.svixMessageId).toBe(emulator.state.allMessages()[0]?.id);
+    return { statuses, row: rows.get(event.id) };
+  }
+
+  it("between Svix's 2xx and the ledger commit: the idempotency key returns the same message after restart", async () => {
+    const { statuses, row } = await crashWhileSvixHolds("after");
+    expect(statuses.at(-1)).toBe(202);
+    expect(row?.svixMessageId).toBe(emulator.state.allMessages()[0]?.id);
   });
 
   it("between Svix's 2xx and the commit, with the idempotency key forgotten: Svix's 409 on the event id counts as delivered", async () => {
-    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "after", times: 1 });
-    relay = await startRelayProcess(env);
-    const port = Number(new URL(relay.url).port);
-    const event = makeEvent();
-    void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
-    await waitFor(() => emulator.state.allMessages().length === 1);
-    await killHard();
-    emulator.state.idempotency.clear();
-    relay = await startRelayProcess(env, port);
-    const statuses = await pushUntilAcked(() => relay!.url, event);
+    const { statuses } = await crashWhileSvixHolds("after", () => emulator.state.idempotency.clear());
     expect(statuses.at(-1)).toBe(200);
-    expectExactlyOnce([event.id], await ledger());
   });
 
   it("during the Svix call, before Svix acted: the event is sent once after restart", async () => {
-    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "before", times: 1 });
-    relay = await startRelayProcess(env);
-    const port = Number(new URL(relay.url).port);
-    const event = makeEvent();
-    void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
-    await waitFor(() => emulator.calls.some((c) => c.operation === "message.create"));
-    await killHard();
-    relay = await startRelayProcess(env, port);
-    await pushUntilAcked(() => relay!.url, event);
-    expectExactlyOnce([event.id], await ledger());
+    const { statuses } = await crashWhileSvixHolds("before");
+    expect(statuses.at(-1)).toBe(202);
   });
 });
