@@ -35,7 +35,7 @@ function toRecord(row: Notification): NotificationRecord {
     svixMessageId: row.svixMessageId,
     lastErrorCode: row.lastErrorCode,
     lastError: row.lastError,
-    payload: row.payload as unknown as PlatformEvent,
+    payload: JSON.parse(row.payload) as PlatformEvent,
     transport: {
       kind: row.transport as TransportKind,
       pubsubMessageId: row.pubsubMessageId ?? undefined,
@@ -69,7 +69,7 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
             project: event.project,
             type: event.type,
             status: "received",
-            payload: event as object,
+            payload: JSON.stringify(event),
             transport: transport.kind,
             pubsubMessageId: transport.pubsubMessageId,
             subscription: transport.subscription,

@@ -45,3 +45,12 @@ describe("the event schema", () => {
     for (const value of [null, 42, "event", [makeEvent()]]) expect(violations(value)).toHaveLength(1);
   });
 });
+
+describe("identifiers the ledger must store exactly", () => {
+  it("rejects NUL and unpaired surrogates in id, project and type, but not in data", () => {
+    expect(violations(makeEvent({ id: "evt\u0000x" })).map((d) => d.path)).toEqual(["/id"]);
+    expect(violations(makeEvent({ project: "p\ud800" })).map((d) => d.path)).toEqual(["/project"]);
+    expect(violations(makeEvent({ type: "t\udc00" })).map((d) => d.path)).toEqual(["/type"]);
+    expect(violations(makeEvent({ id: "evt_😀", data: { note: "a\u0000b\ud800" } }))).toEqual([]);
+  });
+});

@@ -29,6 +29,10 @@ function toDetail(error: ErrorObject): ErrorDetail {
     const missing = (error.params as { missingProperty: string }).missingProperty;
     return { path: `${error.instancePath}/${missing}`, message: `is required` };
   }
+  if (error.keyword === "pattern") {
+    // The schema's only pattern: identifiers PostgreSQL can store exactly.
+    return { path: error.instancePath, message: "must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" };
+  }
   if (error.keyword === "const") {
     const allowed = (error.params as { allowedValue: unknown }).allowedValue;
     return { path: error.instancePath || "/", message: `must be ${JSON.stringify(allowed)}` };

@@ -85,9 +85,11 @@ describe("POST /notifications — happy paths", () => {
   });
 
   it("keeps the event's id, type, time, version and data unchanged in the webhook payload", async () => {
-    const event = makeEvent({ time: "2022-03-16T14:12:42.123+01:00", data: { nested: { list: [1, "two", null], unicode: "Grüße ☎" } } });
+    const event = makeEvent({ time: "2022-03-16T14:12:42.123+01:00", data: { nested: { list: [1, "two", null, 1.5e300], unicode: "Grüße ☎ 😀", nul: "a\u0000b", lone: "\ud800" } } });
     await h.http.post("/notifications").send(event).expect(202);
     expect(messages()[0]?.payload).toStrictEqual(event);
+    // The ledger keeps it exactly too: the same event again is a duplicate, not a conflict.
+    await h.http.post("/notifications").send(event).expect(200);
   });
 
   it("gives a project id Svix cannot take as a uid a stable digest uid, and still delivers", async () => {

@@ -15,7 +15,7 @@ CREATE TABLE "notifications" (
     "svix_message_id" TEXT,
     "last_error_code" TEXT,
     "last_error" TEXT,
-    "payload" JSONB NOT NULL,
+    "payload" TEXT NOT NULL,
     "transport" TEXT NOT NULL,
     "pubsub_message_id" TEXT,
     "subscription" TEXT,
