@@ -8,6 +8,7 @@ import { healthRouter } from "./http/healthRouter.ts";
 import { notificationsRouter } from "./http/notificationsRouter.ts";
 import type { NotificationService } from "./notifications/notificationService.ts";
 import type { NotificationLedger } from "./notifications/ports.ts";
+import { safeError } from "./observability/logger.ts";
 import type { Metrics } from "./observability/metrics.ts";
 
 export interface AppDeps {
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): express.Express {
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split("?")[0] }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        err: safeError,
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
       autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
