@@ -54,14 +54,14 @@ const schema = {
     SVIX_API_KEY: { type: "string", minLength: 1 },
     SVIX_SERVER_URL: { type: "string", pattern: "^https?://" },
     SVIX_TIMEOUT_MS: int(3000, 100, 60_000),
-    REQUEST_BUDGET_MS: int(8000, 100, 600_000),
+    REQUEST_BUDGET_MS: int(7000, 100, 600_000),
     SVIX_MAX_RETRIES: int(2, 0, 10),
     SVIX_MAX_IN_FLIGHT: int(64, 1, 10_000),
     CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
     CIRCUIT_COOLDOWN_MS: int(5000, 100, 600_000),
     BODY_LIMIT_BYTES: int(2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     CLAIM_TTL_MS: int(30_000, 1000, 3_600_000),
-    IN_FLIGHT_WAIT_MS: int(2000, 0, 60_000),
+    IN_FLIGHT_WAIT_MS: int(1000, 0, 60_000),
     REDRIVE_ENABLED: { type: "boolean", default: true },
     REDRIVE_INTERVAL_MS: int(5000, 100, 3_600_000),
     REDRIVE_BATCH_SIZE: int(20, 1, 1000),
@@ -75,6 +75,21 @@ const schema = {
 
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
 const validate = ajv.compile(schema);
+
+/** Pub/Sub's default push acknowledgement deadline: an answer later than this is redelivered anyway. */
+export const PUBSUB_ACK_DEADLINE_MS = 10_000;
+
+/** Settings that work but that an operator should know about (logged at start). */
+export function configWarnings(config: Readonly<Config>): string[] {
+  const warnings: string[] = [];
+  if (config.nodeEnv === "production" && config.apiTokens.length === 0) {
+    warnings.push("API_TOKENS is empty: the API is open to anyone who can reach it; keep the service private (e.g. Cloud Run without unauthenticated access) or set tokens");
+  }
+  if (config.inFlightWaitMs + config.requestBudgetMs >= PUBSUB_ACK_DEADLINE_MS) {
+    warnings.push("IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running");
+  }
+  return warnings;
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type pino from "pino";
 import { createApp } from "./app.ts";
-import type { Config } from "./config.ts";
+import { configWarnings, type Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { NotificationStore } from "./db/notificationStore.ts";
@@ -43,6 +43,7 @@ export interface ContainerOverrides {
 /** Builds every dependency with plain constructors, migrates the database, and wires the app. */
 export async function buildContainer(config: Readonly<Config>, overrides: ContainerOverrides = {}): Promise<Container> {
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
+  for (const warning of configWarnings(config)) logger.warn(warning);
   const metrics = createMetrics({ defaultMetrics: true });
 
   const db = overrides.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));

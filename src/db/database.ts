@@ -54,8 +54,12 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
       // A session-level advisory lock on a connection of its own: it is released when the
       // connection ends, so a crashed migrator cannot leave it held.
       const client = new pg.Client({ connectionString: url });
+      // A dropped connection fails the queries below; without a listener it would crash the process.
+      client.on("error", () => undefined);
       await client.connect();
       try {
+        // Waits for another instance's migration, but not forever.
+        await client.query("SET lock_timeout = '120s'");
         await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
         const pool = new pg.Pool({ connectionString: url, max: 2 });
         try {

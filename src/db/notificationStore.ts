@@ -9,6 +9,7 @@ import type {
   NotificationFilter,
   NotificationLedger,
   NotificationRecord,
+  NotificationSummary,
   SvixApp,
 } from "../notifications/ports.ts";
 import type { Transport, TransportKind } from "../notifications/transport.ts";
@@ -24,18 +25,18 @@ async function db<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function toRecord(row: Notification): NotificationRecord {
+function toSummary(row: Omit<Notification, "payload">): NotificationSummary {
   return {
     eventId: row.eventId,
     project: row.project,
     type: row.type,
     status: row.status,
     attempts: row.attempts,
+    failures: row.failures,
     svixAppId: row.svixAppId,
     svixMessageId: row.svixMessageId,
     lastErrorCode: row.lastErrorCode,
     lastError: row.lastError,
-    payload: JSON.parse(row.payload) as PlatformEvent,
     transport: {
       kind: row.transport as TransportKind,
       pubsubMessageId: row.pubsubMessageId ?? undefined,
@@ -48,6 +49,10 @@ function toRecord(row: Notification): NotificationRecord {
     updatedAt: row.updatedAt,
     deliveredAt: row.deliveredAt,
   };
+}
+
+function toRecord(row: Notification): NotificationRecord {
+  return { ...toSummary(row), payload: JSON.parse(row.payload) as PlatformEvent };
 }
 
 /** The ledger on Prisma: one implementation for PostgreSQL and the embedded PGlite. */
@@ -84,7 +89,7 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
     });
   }
 
-  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options: { dueOnly?: boolean } = {}): Promise<boolean> {
+  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options: { dueOnly?: boolean; includeRejected?: boolean } = {}): Promise<boolean> {
     return db("take over", async () => {
       const failed = options.dueOnly
         ? { status: "failed" as const, OR: [{ nextAttemptAt: null }, { nextAttemptAt: { lte: now } }] }
@@ -92,7 +97,11 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
       const { count } = await this.prisma.notification.updateMany({
         where: {
           eventId,
-          OR: [failed, { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] }],
+          OR: [
+            failed,
+            { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] },
+            ...(options.includeRejected ? [{ status: "rejected" as const }] : []),
+          ],
         },
         data: { status: "received", claimToken, claimExpiresAt },
       });
@@ -107,6 +116,7 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
       const data = {
         status: completion.status,
         attempts: { increment: completion.attempts.length },
+        failures: { increment: completion.status === "failed" ? 1 : 0 },
         claimToken: null,
         claimExpiresAt: null,
         ...(completion.svixAppId ? { svixAppId: completion.svixAppId } : {}),
@@ -166,14 +176,15 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
     });
   }
 
-  list(filter: NotificationFilter): Promise<NotificationRecord[]> {
+  list(filter: NotificationFilter): Promise<NotificationSummary[]> {
     return db("list", async () => {
       const rows = await this.prisma.notification.findMany({
         where: { status: filter.status, project: filter.project },
         orderBy: [{ createdAt: "desc" }, { eventId: "asc" }],
         take: filter.limit,
+        omit: { payload: true },
       });
-      return rows.map(toRecord);
+      return rows.map(toSummary);
     });
   }
 

@@ -29,8 +29,8 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
   const requestId = String(req.id ?? "");
   if (appError.status >= 500) req.log?.error({ err: error, code: appError.code }, appError.message);
   else req.log?.info({ code: appError.code, status: appError.status }, appError.message);
-  if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
   if (res.headersSent) return void res.end();
+  if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
   res.status(appError.status).json({
     error: { code: appError.code, message: appError.message, details: appError.details, requestId },
   });

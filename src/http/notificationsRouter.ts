@@ -1,8 +1,8 @@
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import { parseEvent } from "../notifications/event.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier, parseEvent } from "../notifications/event.ts";
 import type { NotificationService } from "../notifications/notificationService.ts";
-import type { AttemptView, NotificationLedger, NotificationRecord, NotificationStatus } from "../notifications/ports.ts";
+import type { AttemptView, NotificationLedger, NotificationStatus, NotificationSummary } from "../notifications/ports.ts";
 import { decodeBody } from "../pubsub/pushEnvelope.ts";
 
 const STATUSES: readonly NotificationStatus[] = ["received", "delivered", "failed", "rejected"];
@@ -27,7 +27,7 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
   next(new AppError("unsupported_media_type", `Content-Type ${req.header("content-type") ?? "(none)"} is not supported; send application/json`));
 }
 
-export function notificationView(n: NotificationRecord, attempts?: AttemptView[]) {
+export function notificationView(n: NotificationSummary, attempts?: AttemptView[]) {
   return {
     eventId: n.eventId,
     project: n.project,
@@ -52,7 +52,9 @@ function parseListQuery(query: Request["query"]) {
   if (status !== undefined && !STATUSES.includes(status as NotificationStatus)) {
     details.push({ path: "status", message: `must be one of ${STATUSES.join(", ")}` });
   }
-  if (project !== undefined && (typeof project !== "string" || project.length === 0)) details.push({ path: "project", message: "must be a non-empty string" });
+  if (project !== undefined && (typeof project !== "string" || !isStorableIdentifier(project))) {
+    details.push({ path: "project", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` });
+  }
   const n = limit === undefined ? 50 : Number(limit);
   if (!Number.isInteger(n) || n < 1 || n > 500) details.push({ path: "limit", message: "must be an integer from 1 to 500" });
   if (details.length) throw new AppError("invalid_query", "Invalid query parameters", { details });
@@ -76,11 +78,25 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   });
 
   router.get("/notifications/:eventId", async (req: Request, res: Response) => {
-    const eventId = String(req.params.eventId);
+    const eventId = eventIdParam(req);
     const record = await options.ledger.get(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
     res.json({ data: notificationView(record, await options.ledger.attemptsOf(eventId)) });
   });
 
+  // Operators: deliver a failed or rejected notification now, e.g. after fixing what Svix refused.
+  router.post("/notifications/:eventId/replay", async (req: Request, res: Response) => {
+    const result = await options.service.replay(eventIdParam(req));
+    res.status(202).json({ data: result });
+  });
+
   return router;
+}
+
+function eventIdParam(req: Request): string {
+  const eventId = String(req.params.eventId);
+  if (!isStorableIdentifier(eventId)) {
+    throw new AppError("invalid_query", "Invalid event id", { details: [{ path: "eventId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }] });
+  }
+  return eventId;
 }

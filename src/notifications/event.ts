@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
 import { AppError, type ErrorDetail } from "../errors.ts";
+import { jsonDepth } from "./canonicalJson.ts";
 
 /** A Gigs platform event (schemas/event.schema.json). `data` is passed through untouched. */
 export interface PlatformEvent {
@@ -19,6 +20,12 @@ export interface PlatformEvent {
   [extra: string]: unknown;
 }
 
+export const IDENTIFIER_RULE = "must not contain NUL (\\u0000) or unpaired UTF-16 surrogates";
+/** The schema's rule for id, project and type, for identifiers arriving elsewhere (paths, queries). */
+export function isStorableIdentifier(value: string): boolean {
+  return value.length > 0 && value.length <= 256 && /^[^\u0000\ud800-\udfff]*$/u.test(value);
+}
+
 const schemaPath = join(import.meta.dirname, "..", "..", "schemas", "event.schema.json");
 const ajv = new Ajv({ allErrors: true, strict: true });
 (addFormats as unknown as (ajv: Ajv) => void)(ajv);
@@ -31,7 +38,7 @@ function toDetail(error: ErrorObject): ErrorDetail {
   }
   if (error.keyword === "pattern") {
     // The schema's only pattern: identifiers PostgreSQL can store exactly.
-    return { path: error.instancePath, message: "must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" };
+    return { path: error.instancePath, message: IDENTIFIER_RULE };
   }
   if (error.keyword === "const") {
     const allowed = (error.params as { allowedValue: unknown }).allowedValue;
@@ -40,8 +47,20 @@ function toDetail(error: ErrorObject): ErrorDetail {
   return { path: error.instancePath || "/", message: error.message ?? error.keyword };
 }
 
+/**
+ * How deeply an event may nest. Far beyond any API resource, and it keeps the work done on an
+ * event (comparison, storage, Svix) bounded: a body of a few kilobytes could otherwise nest
+ * thousands of levels.
+ */
+export const MAX_EVENT_DEPTH = 64;
+
 /** Checks a decoded body against the event schema; throws invalid_event naming every violation. */
 export function parseEvent(value: unknown): PlatformEvent {
+  if (jsonDepth(value, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH) {
+    throw new AppError("invalid_event", `The event nests deeper than ${MAX_EVENT_DEPTH} levels`, {
+      details: [{ path: "/", message: `must not nest deeper than ${MAX_EVENT_DEPTH} levels` }],
+    });
+  }
   if (validate(value)) return value;
   const details = (validate.errors ?? []).map(toDetail);
   throw new AppError("invalid_event", `The event does not match the event schema (${details.length} violation${details.length === 1 ? "" : "s"})`, { details });

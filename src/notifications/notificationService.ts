@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
 import type {
   ApplicationDirectory,
@@ -58,6 +58,7 @@ export interface RelayOptions {
 }
 
 const POLL_MS = 50;
+const APP_CACHE_MAX = 10_000;
 
 /**
  * The core: every entry point (HTTP ingress, redrive, replay) delivers through relay(). It makes
@@ -75,29 +76,27 @@ export class NotificationService {
     const { ledger, clock } = this.opts;
     const trigger = options.trigger ?? "ingress";
     const claimToken = randomUUID();
-    const started = Date.now();
-    const deadline = started + (options.waitMs ?? this.opts.inFlightWaitMs);
-    if (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry())) {
-      return this.deliver(event, claimToken, trigger);
-    }
+    const deadline = Date.now() + (options.waitMs ?? this.opts.inFlightWaitMs);
+    let canonical: string | undefined;
     for (;;) {
+      if (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry())) {
+        return this.deliver(event, claimToken, trigger, 0);
+      }
       const existing = await ledger.get(event.id);
-      if (!existing) {
-        // Deleted between our insert and read (retention): start over as a new event.
-        if (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry())) {
-          return this.deliver(event, claimToken, trigger);
+      if (existing) {
+        canonical ??= canonicalJson(event);
+        if (canonicalJson(existing.payload) !== canonical) {
+          throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
         }
-        continue;
+        const settled = this.settledOutcome(existing);
+        if (settled) return settled;
+        const mayTakeOver = existing.status !== "received" || (existing.claimExpiresAt?.getTime() ?? 0) <= clock.now().getTime();
+        if (mayTakeOver && (await ledger.takeOver(event.id, claimToken, this.claimExpiry(), clock.now(), { dueOnly: options.dueOnly }))) {
+          return this.deliver(existing.payload, claimToken, trigger, existing.failures);
+        }
       }
-      if (!isDeepStrictEqual(existing.payload, event)) {
-        throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
-      }
-      const settled = this.settledOutcome(existing);
-      if (settled) return settled;
-      const mayTakeOver = existing.status !== "received" || (existing.claimExpiresAt?.getTime() ?? 0) <= clock.now().getTime();
-      if (mayTakeOver && (await ledger.takeOver(event.id, claimToken, this.claimExpiry(), clock.now(), { dueOnly: options.dueOnly }))) {
-        return this.deliver(existing.payload, claimToken, trigger);
-      }
+      // Either another delivery holds the event, or its row vanished between our insert and read
+      // (retention): wait a little and look again, within the wait budget.
       if (Date.now() >= deadline) {
         throw new AppError("event_in_flight", `Event ${event.id} is being delivered by another request; try again shortly`, {
           retryAfterSeconds: 1,
@@ -105,6 +104,24 @@ export class NotificationService {
       }
       await sleep(POLL_MS);
     }
+  }
+
+  /**
+   * Operator replay: delivers a failed or rejected notification now (after fixing what made Svix
+   * refuse it), whatever its backoff. A delivered one is refused: Svix already holds it.
+   */
+  async replay(eventId: string): Promise<RelayResult> {
+    const { ledger, clock } = this.opts;
+    const record = await ledger.get(eventId);
+    if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
+    if (record.status === "delivered") {
+      throw new AppError("already_delivered", `Event ${eventId} is already delivered (Svix message ${record.svixMessageId ?? "unknown"}); resend it from Svix`);
+    }
+    const claimToken = randomUUID();
+    if (!(await ledger.takeOver(eventId, claimToken, this.claimExpiry(), clock.now(), { includeRejected: true }))) {
+      throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, { retryAfterSeconds: 1 });
+    }
+    return this.deliver(record.payload, claimToken, "replay", record.failures);
   }
 
   private settledOutcome(existing: NotificationRecord): RelayResult | undefined {
@@ -124,7 +141,8 @@ export class NotificationService {
     return undefined;
   }
 
-  private async deliver(event: PlatformEvent, claimToken: string, trigger: AttemptTrigger): Promise<RelayResult> {
+  /** Sends a claimed event to Svix and records the outcome. `failures`: earlier failed deliveries (backoff). */
+  private async deliver(event: PlatformEvent, claimToken: string, trigger: AttemptTrigger, failures: number): Promise<RelayResult> {
     const { ledger, logger, metrics } = this.opts;
     const t0 = performance.now();
     const attempts: AttemptRecord[] = [];
@@ -154,14 +172,13 @@ export class NotificationService {
     } catch (error) {
       failure = isAppError(error) ? error : new AppError("svix_unavailable", "Unexpected failure calling Svix", { cause: error });
       const permanent = !failure.retryable;
-      const previous = (await ledger.get(event.id).catch(() => null))?.attempts ?? 0;
       completion = {
         status: permanent ? "rejected" : "failed",
         attempts,
         svixAppId: app?.id,
         errorCode: failure.code,
         error: failure.message,
-        nextAttemptAt: permanent ? undefined : this.nextAttemptAt(previous + 1, failure.retryAfterSeconds),
+        nextAttemptAt: permanent ? undefined : this.nextAttemptAt(failures + 1, failure.retryAfterSeconds),
       };
     }
     try {
@@ -212,6 +229,8 @@ export class NotificationService {
       app = await this.opts.svix.getOrCreateApplication({ uid: appUidFor(project), name: project, project }, call);
       await this.opts.applications.save(project, app);
     }
+    // Bounded: a caller inventing project ids must not grow memory without limit.
+    if (this.appCache.size >= APP_CACHE_MAX) this.appCache.delete(this.appCache.keys().next().value!);
     this.appCache.set(project, app);
     return app;
   }
@@ -220,8 +239,9 @@ export class NotificationService {
     return new Date(this.opts.clock.now().getTime() + this.opts.claimTtlMs);
   }
 
-  private nextAttemptAt(attempts: number, retryAfterSeconds?: number): Date {
-    const backoff = Math.min(this.opts.redriveMaxDelayMs, this.opts.redriveBaseDelayMs * 2 ** Math.max(0, attempts - 1));
+  /** When a redrive may try again after the n-th failed delivery: exponential, jittered, never inside a Retry-After. */
+  private nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
+    const backoff = Math.min(this.opts.redriveMaxDelayMs, this.opts.redriveBaseDelayMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
     const jittered = backoff / 2 + Math.random() * (backoff / 2);
     const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000);
     return new Date(this.opts.clock.now().getTime() + delay);

@@ -15,7 +15,10 @@ export interface NotificationRecord {
   project: string;
   type: string;
   status: NotificationStatus;
+  /** Svix calls made for it (one DeliveryAttempt each). */
   attempts: number;
+  /** Deliveries that ended `failed`; drives the redrive backoff. */
+  failures: number;
   svixAppId: string | null;
   svixMessageId: string | null;
   lastErrorCode: string | null;
@@ -28,6 +31,8 @@ export interface NotificationRecord {
   updatedAt: Date;
   deliveredAt: Date | null;
 }
+
+export type NotificationSummary = Omit<NotificationRecord, "payload">;
 
 export interface AttemptRecord {
   trigger: AttemptTrigger;
@@ -73,13 +78,15 @@ export interface NotificationLedger {
    * Takes over an existing notification that is `failed`, or `received` with an expired claim.
    * Conditional on the row's state, so only one caller can win. `dueOnly`: a failed one only
    * once its nextAttemptAt has passed (the redrive loop's rule; a redelivery need not wait).
+   * `includeRejected`: a rejected one too (operator replay).
    */
-  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options?: { dueOnly?: boolean }): Promise<boolean>;
+  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options?: { dueOnly?: boolean; includeRejected?: boolean }): Promise<boolean>;
   /** Records the attempt and moves the notification out of `received`, if claimToken still owns it. */
   complete(eventId: string, claimToken: string, completion: Completion): Promise<void>;
   get(eventId: string): Promise<NotificationRecord | null>;
   attemptsOf(eventId: string): Promise<AttemptView[]>;
-  list(filter: NotificationFilter): Promise<NotificationRecord[]>;
+  /** Newest first, without payloads (a page of 500 events near 1 MiB each would not fit in memory). */
+  list(filter: NotificationFilter): Promise<NotificationSummary[]>;
   /** Notifications due for a redrive: failed with nextAttemptAt passed, or received with an expired claim. */
   due(now: Date, limit: number): Promise<NotificationRecord[]>;
   ping(): Promise<void>;

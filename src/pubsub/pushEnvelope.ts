@@ -13,6 +13,8 @@ export interface DecodedBody {
   transport: Transport;
 }
 
+// Pub/Sub counts to 100 at most; the ledger's column is a 32-bit integer.
+const MAX_DELIVERY_ATTEMPT = 2_147_483_647;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -62,8 +64,8 @@ function decodeWrapped(envelope: Record<string, unknown>): DecodedBody {
     details.push({ path: "/subscription", message: "must be a string" });
   }
   const attempt = envelope.deliveryAttempt;
-  if (attempt !== undefined && !(Number.isInteger(attempt) && (attempt as number) >= 0)) {
-    details.push({ path: "/deliveryAttempt", message: "must be a non-negative integer" });
+  if (attempt !== undefined && !(Number.isInteger(attempt) && (attempt as number) >= 0 && (attempt as number) <= MAX_DELIVERY_ATTEMPT)) {
+    details.push({ path: "/deliveryAttempt", message: `must be an integer from 0 to ${MAX_DELIVERY_ATTEMPT}` });
   }
   if (details.length > 0) throw envelopeError(details);
 

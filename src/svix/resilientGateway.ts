@@ -18,6 +18,8 @@ export interface ResilientGatewayOptions {
   /** Pause after a 429 without Retry-After, doubled per consecutive 429 up to rateLimitMaxMs. */
   rateLimitBaseMs?: number;
   rateLimitMaxMs?: number;
+  /** Longest pause a Retry-After can impose. */
+  maxPauseMs?: number;
   /** First in-request retry delay, doubled per retry (with jitter). */
   retryBaseMs?: number;
   now?: () => number;
@@ -44,7 +46,7 @@ export class ResilientSvixGateway implements SvixGateway {
   private inFlight = 0;
 
   constructor(options: ResilientGatewayOptions) {
-    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, retryBaseMs: 100, now: Date.now, ...options };
+    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, maxPauseMs: 300_000, retryBaseMs: 100, now: Date.now, ...options };
   }
 
   getOrCreateApplication(input: { uid: string; name: string; project: string }, options: CallOptions = {}): Promise<SvixApp> {
@@ -130,7 +132,8 @@ export class ResilientSvixGateway implements SvixGateway {
     if (failure.code === "svix_rate_limited") {
       this.consecutive429 += 1;
       const backoff = Math.min(this.o.rateLimitMaxMs, this.o.rateLimitBaseMs * 2 ** (this.consecutive429 - 1));
-      const waitMs = failure.retryAfterSeconds !== undefined ? failure.retryAfterSeconds * 1000 : backoff * (0.5 + Math.random() / 2);
+      // Svix's Retry-After is obeyed, up to maxPauseMs: a bogus "wait a day" must not stop the instance.
+      const waitMs = failure.retryAfterSeconds !== undefined ? Math.min(failure.retryAfterSeconds * 1000, this.o.maxPauseMs) : backoff * (0.5 + Math.random() / 2);
       const until = this.o.now() + waitMs;
       if (until > this.pausedUntil) {
         if (this.pausedUntil <= this.o.now()) {
@@ -142,7 +145,7 @@ export class ResilientSvixGateway implements SvixGateway {
       if (this.circuit.state !== "closed") this.succeeded();
       return;
     }
-    if (failure.code !== "svix_unavailable") {
+    if (failure.code !== "svix_unavailable" && failure.code !== "svix_unauthorized") {
       // A permanent rejection is an answer: Svix is up.
       this.consecutiveFailures = 0;
       if (this.circuit.state !== "closed") this.succeeded();

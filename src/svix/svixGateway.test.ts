@@ -47,7 +47,22 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
     expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unavailable", upstreamStatus: status, retryable: true });
   });
 
-  it.each([400, 401, 403, 404, 413, 422])("%i → svix_rejected (permanent)", async (status) => {
+  it.each([401, 403])("%i → svix_unauthorized (retryable: our key, not the event)", async (status) => {
+    emulator.faults.add({ kind: "status", status, times: 1 });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unauthorized", upstreamStatus: status, retryable: true });
+  });
+
+  it("a non-JSON 429 from a proxy → still svix_rate_limited, with its Retry-After", async () => {
+    emulator.faults.add({ kind: "status", status: 429, retryAfter: "4", rawBody: "<html>Too Many Requests</html>", times: 1 });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_rate_limited", upstreamStatus: 429, retryAfterSeconds: 4 });
+  });
+
+  it("a non-JSON 413 → svix_rejected, not retried as an outage", async () => {
+    emulator.faults.add({ kind: "status", status: 413, rawBody: "<html>Request Entity Too Large</html>", times: 1 });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_rejected", upstreamStatus: 413, retryable: false });
+  });
+
+  it.each([400, 404, 413, 422])("%i → svix_rejected (permanent)", async (status) => {
     emulator.faults.add({ kind: "status", status, times: 1 });
     expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_rejected", upstreamStatus: status, retryable: false });
   });

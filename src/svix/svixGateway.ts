@@ -23,16 +23,23 @@ export class SdkSvixGateway implements SvixGateway {
   private readonly svix: Svix;
   private readonly metrics: Metrics;
   private readonly timeoutMs: number;
-  /** Time limit of the call being made: the SDK's own timeout is fixed, ours shrinks with the request's budget. */
-  private readonly callTimeout = new AsyncLocalStorage<number>();
+  /**
+   * The call being made: its time limit (the SDK's own timeout is fixed, ours shrinks with the
+   * request's budget) and the answer's status and headers, for bodies the SDK cannot parse.
+   */
+  private readonly current = new AsyncLocalStorage<CallContext>();
 
   constructor(options: SvixGatewayOptions) {
     this.timeoutMs = options.requestTimeoutMs;
     this.svix = new Svix(options.apiKey, {
       serverUrl: options.serverUrl,
       retryScheduleInMs: [],
-      fetch: (input, init) =>
-        fetch(input, { ...init, signal: AbortSignal.timeout(this.callTimeout.getStore() ?? this.timeoutMs) }),
+      fetch: async (input, init) => {
+        const context = this.current.getStore();
+        const response = await fetch(input, { ...init, signal: AbortSignal.timeout(context?.timeoutMs ?? this.timeoutMs) });
+        if (context) context.response = { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined };
+        return response;
+      },
     });
     this.metrics = options.metrics;
   }
@@ -74,20 +81,20 @@ export class SdkSvixGateway implements SvixGateway {
   /** One HTTP call to Svix, within the time left of the request, reported to options.onCall. */
   private async call<T extends object>(operation: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
     const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - Date.now();
-    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, remaining));
+    const context: CallContext = { timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
     const startedAt = new Date();
     const t0 = performance.now();
     const report = (outcome: AttemptOutcome, extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string }) =>
       options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
     this.metrics.svixInFlight.inc();
     try {
-      const result = await this.callTimeout.run(timeoutMs, fn);
+      const result = await this.current.run(context, fn);
       this.metrics.svixCalls.inc({ operation, result: "ok" });
       const messageId = operation === "message.create" ? (result as { id?: string }).id : undefined;
       report(messageId ? "delivered" : "ok", { messageId, httpStatus: messageId ? 202 : undefined });
       return result;
     } catch (error) {
-      const appError = classifySvixError(error);
+      const appError = classifySvixError(error, context.response);
       this.metrics.svixCalls.inc({ operation, result: resultLabel(appError) });
       const duplicate = operation === "message.create" && appError.upstreamStatus === 409;
       report(duplicate ? "duplicate" : appError.retryable ? "retryable" : "rejected", {
@@ -105,6 +112,7 @@ export class SdkSvixGateway implements SvixGateway {
 function resultLabel(error: AppError): string {
   if (error.upstreamStatus === 409) return "conflict";
   if (error.code === "svix_rate_limited") return "rate_limited";
+  if (error.code === "svix_unauthorized") return "unauthorized";
   if (error.code === "svix_rejected") return "rejected";
   return error.upstreamStatus ? "unavailable" : "network";
 }
@@ -138,34 +146,44 @@ function describeBody(body: unknown): string {
   return typeof body === "string" ? body.slice(0, 200) : "no detail";
 }
 
-export function classifySvixError(error: unknown): AppError {
+interface CallContext {
+  timeoutMs: number;
+  response?: { status: number; retryAfter: string | undefined };
+}
+
+/** One status, one meaning: what Svix's answer says about the message and about Svix. */
+function classifyStatus(status: number, detail: string, retryAfter: string | undefined, cause: unknown): AppError {
+  const upstream = { upstreamStatus: status, cause };
+  if (status === 429) {
+    return new AppError("svix_rate_limited", `Svix is rate limiting (${detail})`, { ...upstream, retryAfterSeconds: parseRetryAfter(retryAfter) });
+  }
+  if (status === 401 || status === 403) {
+    // Our key, not the event: a rotated or wrong SVIX_API_KEY must not reject events for good.
+    return new AppError("svix_unauthorized", `Svix refused our credentials (${status}); check SVIX_API_KEY`, upstream);
+  }
+  if (status >= 500 || status === 408) {
+    return new AppError("svix_unavailable", `Svix answered ${status}`, { ...upstream, retryAfterSeconds: parseRetryAfter(retryAfter) });
+  }
+  if (status === 409) return new AppError("svix_rejected", `Svix conflict: ${detail}`, upstream);
+  return new AppError("svix_rejected", `Svix rejected the request (${status}): ${detail}`, upstream);
+}
+
+/**
+ * Every failure of a Svix call as one AppError. `response`: the status and Retry-After seen on
+ * the wire, for answers the SDK could not turn into an ApiException (it JSON-parses 4xx bodies,
+ * so a proxy's HTML 429 arrives here as a SyntaxError).
+ */
+export function classifySvixError(error: unknown, response?: { status: number; retryAfter: string | undefined }): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof ApiException) {
-    const status = error.code;
-    const detail = describeBody(error.body);
-    if (status === 429) {
-      return new AppError("svix_rate_limited", `Svix is rate limiting (${detail})`, {
-        upstreamStatus: status,
-        retryAfterSeconds: parseRetryAfter(headerOf(error.headers, "retry-after")),
-        cause: error,
-      });
-    }
-    if (status === 409) return new AppError("svix_rejected", `Svix conflict: ${detail}`, { upstreamStatus: status, cause: error });
-    if (status >= 500 || status === 408) {
-      return new AppError("svix_unavailable", `Svix answered ${status}`, {
-        upstreamStatus: status,
-        retryAfterSeconds: parseRetryAfter(headerOf(error.headers, "retry-after")),
-        cause: error,
-      });
-    }
-    return new AppError("svix_rejected", `Svix rejected the request (${status}): ${detail}`, { upstreamStatus: status, cause: error });
+    return classifyStatus(error.code, describeBody(error.body), headerOf(error.headers, "retry-after"), error);
   }
   const name = (error as { name?: string } | undefined)?.name;
   if (name === "TimeoutError" || name === "AbortError") {
     return new AppError("svix_unavailable", "Svix did not answer in time", { cause: error });
   }
   if (error instanceof SyntaxError) {
-    // The SDK parses error bodies as JSON: a proxy's HTML error page lands here.
+    if (response && response.status >= 300) return classifyStatus(response.status, "unreadable body", response.retryAfter, error);
     return new AppError("svix_unavailable", "Svix answered with an unreadable body", { cause: error });
   }
   return new AppError("svix_unavailable", `Svix could not be reached (${(error as Error | undefined)?.message ?? "unknown error"})`, {

@@ -11,6 +11,12 @@ beforeEach(() => h.emulator.reset());
 
 const svixCalls = () => h.emulator.calls.length;
 
+/** An event whose data is `{"a":{"a":…}}` n levels deep, as JSON text (JSON.stringify would overflow). */
+function deepEvent(n: number): string {
+  const json = JSON.stringify({ ...makeEvent(), data: "DEEP" });
+  return json.replace('"DEEP"', `${'{"a":'.repeat(n)}{}${"}".repeat(n)}`);
+}
+
 describe("POST /notifications — malformed requests get a 4xx and reach nothing", () => {
   const cases: Array<[string, (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>, number, string]> = [
     ["a body that is not JSON", (r) => r.set("content-type", "application/json").send("{not json"), 400, "invalid_json"],
@@ -31,6 +37,10 @@ describe("POST /notifications — malformed requests get a 4xx and reach nothing
     ],
     ["an envelope holding an invalid event", (r) => r.send(wrapped({ object: "event" })), 400, "invalid_event"],
     ["an envelope with a negative deliveryAttempt", (r) => r.send(wrapped(makeEvent(), { deliveryAttempt: -1 })), 400, "invalid_envelope"],
+    ["an envelope with a deliveryAttempt too large to store", (r) => r.send(wrapped(makeEvent(), { deliveryAttempt: 2 ** 31 })), 400, "invalid_envelope"],
+    ["an event nesting thousands of levels", (r) => r.set("content-type", "application/json").send(deepEvent(5000)), 400, "invalid_event"],
+    ["an event id longer than Svix and the ledger take", (r) => r.send(makeEvent({ id: `evt_${"x".repeat(3000)}` })), 400, "invalid_event"],
+    ["an event type longer than Svix takes", (r) => r.send(makeEvent({ type: "t".repeat(300) })), 400, "invalid_event"],
     ["a charset other than UTF-8", (r) => r.set("content-type", "application/json; charset=latin1").send("{}"), 415, "unsupported_media_type"],
   ];
   it.each(cases)("%s", async (_name, build, status, code) => {
@@ -70,6 +80,12 @@ describe("POST /notifications — malformed requests get a 4xx and reach nothing
   it("answers 404 with the error shape for unknown routes and notifications", async () => {
     expect((await h.http.get("/nope").expect(404)).body.error.code).toBe("not_found");
     expect((await h.http.get("/notifications/evt_unknown").expect(404)).body.error.code).toBe("not_found");
+  });
+
+  it("rejects event ids and projects the ledger cannot hold, in paths and queries, with 400", async () => {
+    expect((await h.http.get("/notifications/a%00b").expect(400)).body.error.code).toBe("invalid_query");
+    expect((await h.http.get(`/notifications/${"x".repeat(300)}`).expect(400)).body.error.code).toBe("invalid_query");
+    expect((await h.http.get("/notifications").query({ project: "p\u0000" }).expect(400)).body.error.details[0].path).toBe("project");
   });
 
   it("rejects bad list queries with 400", async () => {
@@ -123,6 +139,24 @@ describe("POST /notifications — Svix failures map to the truth", () => {
     } finally {
       await h.emulator.start(Number(new URL(h.container.config.svixServerUrl!).port));
     }
+  });
+
+  it("treats an event as the same event after its round trip through the ledger (-0, key order)", async () => {
+    const event = makeEvent({ data: { zero: -0, nested: { b: 1, a: 2 } } });
+    await h.http.post("/notifications").send(event).expect(202);
+    const reordered = { ...event, data: { nested: { a: 2, b: 1 }, zero: 0 } };
+    await h.http.post("/notifications").send(reordered).expect(200);
+    await h.http.post("/notifications").send(wrapped(event)).expect(200);
+    expect(h.emulator.state.allMessages()).toHaveLength(1);
+  });
+
+  it("answers 503, not a permanent rejection, when Svix refuses our API key, and delivers once the key works", async () => {
+    h.emulator.faults.add({ kind: "status", status: 401, operation: "message.create", times: 1 });
+    const event = makeEvent();
+    const res = await h.http.post("/notifications").send(event).expect(503);
+    expect(res.body.error.code).toBe("svix_unauthorized");
+    expect((await h.http.get(`/notifications/${event.id}`).expect(200)).body.data.status).toBe("failed");
+    await h.http.post("/notifications").send(event).expect(202);
   });
 
   it("refuses a second event with the same id but a different body (422), keeping the first", async () => {

@@ -132,8 +132,12 @@ export class SvixEmulator {
         const ra = fault.retryAfter;
         record(fault.status, ra !== undefined && /^\d+$/.test(ra) ? Number(ra) : undefined);
         if (ra !== undefined) res.setHeader("retry-after", ra);
-        const code = fault.status === 429 ? "rate_limited" : fault.status >= 500 ? "server_error" : "bad_request";
-        res.status(fault.status).json({ code, detail: `injected ${fault.status}` });
+        if (fault.rawBody !== undefined) {
+          res.status(fault.status).type("text/html").send(fault.rawBody);
+        } else {
+          const code = fault.status === 429 ? "rate_limited" : fault.status >= 500 ? "server_error" : "bad_request";
+          res.status(fault.status).json({ code, detail: `injected ${fault.status}` });
+        }
         return true;
       }
     }

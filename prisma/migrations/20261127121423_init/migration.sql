@@ -11,6 +11,7 @@ CREATE TABLE "notifications" (
     "type" TEXT NOT NULL,
     "status" "NotificationStatus" NOT NULL DEFAULT 'received',
     "attempts" INTEGER NOT NULL DEFAULT 0,
+    "failures" INTEGER NOT NULL DEFAULT 0,
     "svix_app_id" TEXT,
     "svix_message_id" TEXT,
     "last_error_code" TEXT,
