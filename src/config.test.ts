@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 
 describe("loadConfig", () => {
   it("has defaults that start with no configuration at all", () => {
@@ -35,5 +35,15 @@ describe("loadConfig", () => {
 
   it("refuses a claim that could expire while its delivery still runs", () => {
     expect(() => loadConfig({ CLAIM_TTL_MS: "5000", REQUEST_BUDGET_MS: "8000" })).toThrow(/CLAIM_TTL_MS must be longer/);
+  });
+});
+
+describe("configWarnings", () => {
+  it("warns about an open API in production and about answers later than Pub/Sub's ack deadline", () => {
+    expect(configWarnings(loadConfig({}))).toEqual([]);
+    const open = configWarnings(loadConfig({ NODE_ENV: "production", SVIX_API_KEY: "k", DATABASE_URL: "postgresql://db/x" }));
+    expect(open).toEqual([expect.stringContaining("API_TOKENS is empty")]);
+    const slow = configWarnings(loadConfig({ REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }));
+    expect(slow).toEqual([expect.stringContaining("ack deadline")]);
   });
 });

@@ -1,0 +1,108 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { AppError } from "../errors.ts";
+import type { OutgoingMessage, SentMessage, SvixGateway } from "../notifications/ports.ts";
+import { createMetrics } from "../observability/metrics.ts";
+import { ResilientSvixGateway } from "./resilientGateway.ts";
+
+// The state machine on a fake clock, with a scripted inner gateway (a fake of our own port).
+type Step = "ok" | "503" | "429" | "400" | { retryAfter: number };
+
+function setup(steps: Step[], options: Partial<ConstructorParameters<typeof ResilientSvixGateway>[0]> = {}) {
+  let now = 1_000_000;
+  const calls: number[] = [];
+  const inner: SvixGateway = {
+    getOrCreateApplication: async () => ({ id: "app_1", uid: "p" }),
+    createMessage: async (): Promise<SentMessage> => {
+      calls.push(now);
+      const step = steps.shift() ?? "ok";
+      if (step === "ok") return { messageId: "msg_1", duplicate: false, httpStatus: 202 };
+      if (step === "503") throw new AppError("svix_unavailable", "Svix answered 503", { upstreamStatus: 503 });
+      if (step === "400") throw new AppError("svix_rejected", "bad", { upstreamStatus: 400 });
+      const retryAfterSeconds = typeof step === "object" ? step.retryAfter : undefined;
+      throw new AppError("svix_rate_limited", "slow down", { upstreamStatus: 429, retryAfterSeconds });
+    },
+  };
+  const gateway = new ResilientSvixGateway({
+    inner,
+    logger: pino({ level: "silent" }),
+    metrics: createMetrics(),
+    maxRetries: 0,
+    maxInFlight: 10,
+    circuitFailureThreshold: 3,
+    circuitCooldownMs: 5000,
+    now: () => now,
+    ...options,
+  });
+  const send = () => gateway.createMessage({} as OutgoingMessage).then(() => "ok", (e: AppError) => e.code);
+  return { gateway, calls, send, advance: (ms: number) => (now += ms) };
+}
+
+describe("ResilientSvixGateway", () => {
+  it("after a 429 with Retry-After, makes no call until the window has passed", async () => {
+    const t = setup([{ retryAfter: 10 }]);
+    expect(await t.send()).toBe("svix_rate_limited");
+    t.advance(9_999);
+    expect(await t.send()).toBe("svix_rate_limited");
+    expect(t.calls).toHaveLength(1);
+    expect(t.gateway.pausedForSeconds()).toBeCloseTo(0.001, 3);
+    t.advance(1);
+    expect(await t.send()).toBe("ok");
+    expect(t.calls).toHaveLength(2);
+  });
+
+  it("caps an absurd Retry-After", async () => {
+    const t = setup([{ retryAfter: 86_400 }], { maxPauseMs: 60_000 });
+    await t.send();
+    expect(t.gateway.pausedForSeconds()).toBe(60);
+  });
+
+  it("doubles the pause for consecutive 429s without Retry-After, and resets after a success", async () => {
+    const t = setup(["429", "429", "429", "ok", "429"], { rateLimitBaseMs: 1000 });
+    const pauses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      await t.send();
+      pauses.push(t.gateway.pausedForSeconds());
+      t.advance(t.gateway.pausedForSeconds() * 1000);
+    }
+    expect(pauses[0]).toBeGreaterThanOrEqual(0.5);
+    expect(pauses[0]).toBeLessThanOrEqual(1);
+    expect(pauses[1]).toBeGreaterThanOrEqual(1);
+    expect(pauses[1]).toBeLessThanOrEqual(2);
+    expect(pauses[2]).toBeGreaterThanOrEqual(2);
+    expect(pauses[2]).toBeLessThanOrEqual(4);
+    expect(await t.send()).toBe("ok");
+    await t.send();
+    expect(t.gateway.pausedForSeconds()).toBeLessThanOrEqual(1);
+  });
+
+  it("opens after the threshold, lets exactly one probe through after the cool-down, and closes on its success", async () => {
+    const t = setup(["503", "503", "503"]);
+    for (let i = 0; i < 3; i += 1) expect(await t.send()).toBe("svix_unavailable");
+    expect(await t.send()).toBe("svix_circuit_open");
+    expect(t.calls).toHaveLength(3);
+    t.advance(5000);
+    // Three at once: one probe, two refused while it runs.
+    const results = await Promise.all([t.send(), t.send(), t.send()]);
+    expect(results.filter((r) => r === "ok")).toHaveLength(1);
+    expect(results.filter((r) => r === "svix_circuit_open")).toHaveLength(2);
+    expect(await t.send()).toBe("ok");
+    expect(t.calls).toHaveLength(5);
+  });
+
+  it("does not count permanent rejections or throttling as failures of Svix", async () => {
+    const t = setup(["503", "503", "400", "503", "503", "ok"]);
+    for (let i = 0; i < 5; i += 1) await t.send();
+    expect(await t.send()).toBe("ok");
+  });
+
+  it("retries transient failures within the deadline only", async () => {
+    const t = setup(["503", "503", "ok"], { maxRetries: 2, retryBaseMs: 1 });
+    expect(await t.send()).toBe("ok");
+    expect(t.calls).toHaveLength(3);
+    const late = setup(["503", "ok"], { maxRetries: 2, retryBaseMs: 1 });
+    const outcome = await late.gateway.createMessage({} as OutgoingMessage, { deadline: 1_000_000 }).then(() => "ok", (e: AppError) => e.code);
+    expect(outcome).toBe("svix_unavailable");
+    expect(late.calls).toHaveLength(1);
+  });
+});
