@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { makeEvent } from "../helpers/events.ts";
+import { expectEachBetween } from "../helpers/ranges.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 
 let h: Harness | undefined;
@@ -53,11 +54,6 @@ describe("the redrive loop", () => {
       await h.container.redrive.tick();
     }
     // base × 2^(n-1), jittered into [half, full]: 100–200, 200–400, 400–800 ms.
-    expect(delays[0]).toBeGreaterThanOrEqual(90);
-    expect(delays[0]).toBeLessThanOrEqual(210);
-    expect(delays[1]).toBeGreaterThanOrEqual(190);
-    expect(delays[1]).toBeLessThanOrEqual(410);
-    expect(delays[2]).toBeGreaterThanOrEqual(390);
-    expect(delays[2]).toBeLessThanOrEqual(810);
+    expectEachBetween(delays, [[90, 210], [190, 410], [390, 810]]);
   });
 });
