@@ -77,23 +77,27 @@ export class NotificationService {
     const trigger = options.trigger ?? "ingress";
     const claimToken = randomUUID();
     const deadline = Date.now() + (options.waitMs ?? this.opts.inFlightWaitMs);
-    let canonical: string | undefined;
+    // Whether a row for this id is known (and its body already compared with ours).
+    let known = false;
     for (;;) {
-      if (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry())) {
+      // Insert only while no row is known: a poll for an in-flight delivery is one read.
+      if (!known && (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry()))) {
         return this.deliver(event, claimToken, trigger, 0);
       }
       const existing = await ledger.get(event.id);
       if (existing) {
-        canonical ??= canonicalJson(event);
-        if (canonicalJson(existing.payload) !== canonical) {
+        if (!known && canonicalJson(existing.payload) !== canonicalJson(event)) {
           throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
         }
+        known = true;
         const settled = this.settledOutcome(existing);
         if (settled) return settled;
         const mayTakeOver = existing.status !== "received" || (existing.claimExpiresAt?.getTime() ?? 0) <= clock.now().getTime();
         if (mayTakeOver && (await ledger.takeOver(event.id, claimToken, this.claimExpiry(), clock.now(), { dueOnly: options.dueOnly }))) {
           return this.deliver(existing.payload, claimToken, trigger, existing.failures);
         }
+      } else {
+        known = false;
       }
       // Either another delivery holds the event, or its row vanished between our insert and read
       // (retention): wait a little and look again, within the wait budget.

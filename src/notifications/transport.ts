@@ -1,5 +1,5 @@
 /** How an event reached the relay; stored with the notification and each attempt. */
-export type TransportKind = "body" | "push_wrapped" | "push_unwrapped" | "replay";
+export type TransportKind = "body" | "push_wrapped" | "push_unwrapped";
 
 export interface Transport {
   kind: TransportKind;

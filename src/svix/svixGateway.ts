@@ -14,9 +14,10 @@ export interface SvixGatewayOptions {
 }
 
 /**
- * The only user of the `svix` SDK. It turns every failure into one AppError, once:
- * 409 on a message → duplicate (delivered); 429 → svix_rate_limited with Retry-After;
- * 5xx, timeouts, network errors → svix_unavailable; any other 4xx → svix_rejected.
+ * The only user of the `svix` SDK. It turns every failure into one AppError, once
+ * (classifySvixError): 409 on a message → duplicate (delivered); 429 → svix_rate_limited with
+ * Retry-After; 401/403 → svix_unauthorized; 5xx, timeouts, network errors → svix_unavailable;
+ * any other 4xx → svix_rejected.
  * The SDK's own retries are switched off: retrying is the caller's decision (resilience layer).
  */
 export class SdkSvixGateway implements SvixGateway {
@@ -91,7 +92,7 @@ export class SdkSvixGateway implements SvixGateway {
       const result = await this.current.run(context, fn);
       this.metrics.svixCalls.inc({ operation, result: "ok" });
       const messageId = operation === "message.create" ? (result as { id?: string }).id : undefined;
-      report(messageId ? "delivered" : "ok", { messageId, httpStatus: messageId ? 202 : undefined });
+      report(messageId ? "delivered" : "ok", { messageId, httpStatus: context.response?.status });
       return result;
     } catch (error) {
       const appError = classifySvixError(error, context.response);
