@@ -19,6 +19,7 @@ const STATUS_BY_CODE = {
   event_id_conflict: 422,
   svix_rate_limited: 429,
   internal: 500,
+  auth_unavailable: 503,
   svix_unavailable: 503,
   svix_unauthorized: 503,
   svix_circuit_open: 503,
