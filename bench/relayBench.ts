@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config.ts";
 import { buildContainer } from "../src/container.ts";
-import { SvixEmulator } from "../src/svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "../src/emulator/svixEmulator.ts";
 
 const { values } = parseArgs({
   options: {

@@ -10,7 +10,7 @@ import { RedriveWorker } from "./notifications/redriveWorker.ts";
 import { systemClock, type Clock } from "./notifications/ports.ts";
 import { createLogger } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
-import { SvixEmulator } from "./svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "./emulator/svixEmulator.ts";
 import { ResilientSvixGateway } from "./svix/resilientGateway.ts";
 import { SdkSvixGateway } from "./svix/svixGateway.ts";
 

@@ -1,6 +1,6 @@
 import { ApiException, Svix } from "svix";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../src/svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "../src/emulator/svixEmulator.ts";
 
 // The emulator's contract, driven through the real svix SDK over HTTP: the status codes and
 // body shapes of Svix's OpenAPI spec for the operations the relay uses.

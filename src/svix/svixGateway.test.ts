@@ -3,7 +3,7 @@ import { AppError } from "../errors.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import type { SvixCall } from "../notifications/ports.ts";
 import { makeEvent } from "../../test/helpers/events.ts";
-import { SvixEmulator } from "./emulator/svixEmulator.ts";
+import { SvixEmulator } from "../emulator/svixEmulator.ts";
 import { parseRetryAfter, SdkSvixGateway } from "./svixGateway.ts";
 
 let emulator: SvixEmulator;

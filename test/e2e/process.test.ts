@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Svix } from "svix";
 import { afterEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { freePort, startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
 

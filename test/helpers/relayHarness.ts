@@ -3,7 +3,7 @@ import supertest from "supertest";
 import { loadConfig } from "../../src/config.ts";
 import { buildContainer, type Container } from "../../src/container.ts";
 import type { Database } from "../../src/db/database.ts";
-import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { createPostgresDatabase, usingPostgres } from "./testDatabase.ts";
 
 export interface Harness {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { makeEvent, wrapped } from "../helpers/events.ts";
 import { pushUntilAcked, startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";

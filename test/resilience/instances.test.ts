@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../../src/svix/emulator/svixEmulator.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { makeEvent, unwrappedHeaders, wrapped } from "../helpers/events.ts";
 import { untilAcked } from "../helpers/redeliver.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
