@@ -7,7 +7,7 @@ import { expectEachBetween } from "../../test/helpers/ranges.ts";
 import { ResilientSvixGateway } from "./resilientGateway.ts";
 
 // The state machine on a fake clock, with a scripted inner gateway (a fake of our own port).
-type Step = "ok" | "503" | "429" | "400" | { retryAfter: number };
+type Step = "ok" | "503" | "401" | "429" | "400" | { retryAfter: number };
 
 function setup(steps: Step[], options: Partial<ConstructorParameters<typeof ResilientSvixGateway>[0]> = {}) {
   let now = 1_000_000;
@@ -20,6 +20,7 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
       if (step === "ok") return { messageId: "msg_1", duplicate: false, httpStatus: 202 };
       if (step === "503") throw new AppError("svix_unavailable", "Svix answered 503", { upstreamStatus: 503 });
       if (step === "400") throw new AppError("svix_rejected", "bad", { upstreamStatus: 400 });
+      if (step === "401") throw new AppError("svix_unauthorized", "bad key", { upstreamStatus: 401 });
       const retryAfterSeconds = typeof step === "object" ? step.retryAfter : undefined;
       throw new AppError("svix_rate_limited", "slow down", { upstreamStatus: 429, retryAfterSeconds });
     },
@@ -87,9 +88,33 @@ describe("ResilientSvixGateway", () => {
   });
 
   it("does not count permanent rejections or throttling as failures of Svix", async () => {
-    const t = setup(["503", "503", "400", "503", "503", "ok"]);
-    for (let i = 0; i < 5; i += 1) await t.send();
+    const t = setup(["503", "503", "400", "503", "503", { retryAfter: 1 }, "503", "503", "ok"]);
+    for (let i = 0; i < 5; i += 1) expect(await t.send()).not.toBe("svix_circuit_open");
+    expect(await t.send()).toBe("svix_rate_limited");
+    t.advance(1000);
+    // Two failures after the 429: with the 429 counted, this would be the third in a row.
+    for (let i = 0; i < 2; i += 1) expect(await t.send()).toBe("svix_unavailable");
     expect(await t.send()).toBe("ok");
+  });
+
+  it("counts Svix refusing our key (401/403) towards opening the circuit: a wrong key is an outage of ours", async () => {
+    const t = setup(["401", "401", "401"]);
+    for (let i = 0; i < 3; i += 1) expect(await t.send()).toBe("svix_unauthorized");
+    expect(await t.send()).toBe("svix_circuit_open");
+    expect(t.calls).toHaveLength(3);
+  });
+
+  it("never pauses longer than rateLimitMaxMs after consecutive 429s without Retry-After", async () => {
+    const t = setup(Array.from({ length: 12 }, () => "429" as const), { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000 });
+    let longest = 0;
+    for (let i = 0; i < 12; i += 1) {
+      await t.send();
+      longest = Math.max(longest, t.gateway.pausedForSeconds());
+      t.advance(t.gateway.pausedForSeconds() * 1000);
+    }
+    // 2^11 s uncapped; jittered into [half, full] of the 60 s cap.
+    expect(longest).toBeGreaterThanOrEqual(30);
+    expect(longest).toBeLessThanOrEqual(60);
   });
 
   it("retries transient failures within the deadline only", async () => {

@@ -141,7 +141,8 @@ export class ResilientSvixGateway implements SvixGateway {
         }
         this.pausedUntil = until;
       }
-      // Svix answered, so it is up: a throttled probe still closes the circuit.
+      // Svix answered, so it is up: the failure streak ends, and a throttled probe closes the circuit.
+      this.consecutiveFailures = 0;
       if (this.circuit.state !== "closed") this.succeeded();
       return;
     }

@@ -103,6 +103,21 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     expect(await store.list({ project, limit: 1 })).toHaveLength(1);
   });
 
+  it("lists newest first by arrival", async () => {
+    const project = `proj-${randomUUID()}`;
+    const events = [makeEvent({ project }), makeEvent({ project }), makeEvent({ project })];
+    const base = Date.parse("2026-11-01T00:00:00Z");
+    // Arrival times set apart explicitly, and in an order that differs from the insert order.
+    const arrivals = [base + 2000, base, base + 1000];
+    for (const [i, e] of events.entries()) {
+      await store.insertClaimed(e, { kind: "body" }, "c", inMs(30_000));
+      await t.db.prisma.notification.update({ where: { eventId: e.id }, data: { createdAt: new Date(arrivals[i]!) } });
+    }
+    const listed = await store.list({ project, limit: 10 });
+    expect(listed.map((n) => n.eventId)).toEqual([events[0]!.id, events[2]!.id, events[1]!.id]);
+    expect(listed[0]!.createdAt.getTime()).toBe(base + 2000);
+  });
+
   it("remembers a project's Svix application once", async () => {
     await store.save("proj-x", { id: "app_1", uid: "proj-x" });
     await store.save("proj-x", { id: "app_2", uid: "proj-x" });

@@ -58,6 +58,17 @@ describe("the database going away", () => {
     await h.http.post("/notifications").send(makeEvent()).expect(202);
   });
 
+  it("turns readiness to 503 once shutdown begins, while liveness stays 200", async () => {
+    h.container.accepting = false;
+    try {
+      expect((await h.http.get("/readyz").expect(503)).body.status).toBe("shutting_down");
+      await h.http.get("/healthz").expect(200);
+    } finally {
+      h.container.accepting = true;
+    }
+    await h.http.get("/readyz").expect(200);
+  });
+
   it("reports readiness 503 when the database cannot answer", async () => {
     if (h.databaseUrl) {
       // PostgreSQL: the database disappears under the relay (its connections are terminated).
