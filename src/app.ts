@@ -6,14 +6,18 @@ import { requireToken } from "./http/auth.ts";
 import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
 import { healthRouter } from "./http/healthRouter.ts";
 import { notificationsRouter } from "./http/notificationsRouter.ts";
+import { quarantineRouter } from "./http/quarantineRouter.ts";
+import type { IngestService } from "./notifications/ingestService.ts";
 import type { NotificationService } from "./notifications/notificationService.ts";
-import type { NotificationLedger } from "./notifications/ports.ts";
+import type { NotificationLedger, QuarantineLedger } from "./notifications/ports.ts";
 import { safeError } from "./observability/logger.ts";
 import type { Metrics } from "./observability/metrics.ts";
 
 export interface AppDeps {
   service: NotificationService;
+  ingest: IngestService;
   ledger: NotificationLedger;
+  quarantine: QuarantineLedger;
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
@@ -50,7 +54,8 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(healthRouter({ ping: () => deps.ledger.ping(), metrics: deps.metrics, accepting: deps.accepting ?? (() => true) }));
   app.use(requireToken(deps.apiTokens));
-  app.use(notificationsRouter({ service: deps.service, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes }));
+  app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes }));
+  app.use(quarantineRouter({ quarantine: deps.quarantine }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -11,7 +11,7 @@ describe("loadConfig", () => {
   });
 
   it("coerces numbers and booleans and splits tokens", () => {
-    const config = loadConfig({ PORT: "8080", REDRIVE_ENABLED: "false", API_TOKENS: "a, b,,c" });
+    const config = loadConfig({ PORT: "8080", DISPATCH_ENABLED: "false", API_TOKENS: "a, b,,c" });
     expect(config).toMatchObject({ port: 8080, redriveEnabled: false, apiTokens: ["a", "b", "c"] });
   });
 

@@ -28,11 +28,20 @@ export interface Config {
   /** How long a claim on an event lasts before another instance may take it over. */
   claimTtlMs: number;
   inFlightWaitMs: number;
-  redriveEnabled: boolean;
-  redriveIntervalMs: number;
-  redriveBatchSize: number;
-  redriveBaseDelayMs: number;
-  redriveMaxDelayMs: number;
+  /** The dispatcher of queued notifications runs on this instance. */
+  dispatchEnabled: boolean;
+  /** Pause between dispatcher passes that found nothing due. */
+  dispatchIntervalMs: number;
+  dispatchBatchSize: number;
+  /** Deliveries the dispatcher keeps in flight. */
+  dispatchConcurrency: number;
+  /** First retry delay after a failed delivery, doubled per failure up to retryMaxDelayMs. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** After this long since arrival, a notification Svix keeps failing on is marked failed. */
+  retryHorizonMs: number;
+  /** Most values one event may hold (bounds the memory a body can cost). */
+  eventMaxValues: number;
   /** Bearer tokens accepted on the API; empty → no authentication (development only). */
   apiTokens: string[];
   shutdownTimeoutMs: number;
@@ -59,14 +68,18 @@ const schema = {
     SVIX_MAX_IN_FLIGHT: int(64, 1, 10_000),
     CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
     CIRCUIT_COOLDOWN_MS: int(5000, 100, 600_000),
-    BODY_LIMIT_BYTES: int(2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    // Svix's 1 MiB payload, base64-encoded in a Pub/Sub envelope, with room for its metadata.
+    BODY_LIMIT_BYTES: int(1536 * 1024, 1024, 64 * 1024 * 1024),
     CLAIM_TTL_MS: int(30_000, 1000, 3_600_000),
     IN_FLIGHT_WAIT_MS: int(1000, 0, 60_000),
-    REDRIVE_ENABLED: { type: "boolean", default: true },
-    REDRIVE_INTERVAL_MS: int(5000, 100, 3_600_000),
-    REDRIVE_BATCH_SIZE: int(20, 1, 1000),
-    REDRIVE_BASE_DELAY_MS: int(5000, 100, 3_600_000),
-    REDRIVE_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
+    DISPATCH_ENABLED: { type: "boolean", default: true },
+    DISPATCH_INTERVAL_MS: int(1000, 50, 3_600_000),
+    DISPATCH_BATCH_SIZE: int(32, 1, 1000),
+    DISPATCH_CONCURRENCY: int(8, 1, 256),
+    RETRY_BASE_DELAY_MS: int(1000, 10, 3_600_000),
+    RETRY_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
+    RETRY_HORIZON_HOURS: int(72, 1, 24 * 365),
+    EVENT_MAX_VALUES: int(20_000, 100, 10_000_000),
     API_TOKENS: { type: "string", default: "" },
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
     SVIX_EMULATOR_PORT: int(0, 0, 65535),
@@ -96,7 +109,20 @@ export class ConfigError extends Error {
 }
 
 /** Validates the environment; throws ConfigError listing every problem. */
+/** Variables that were renamed: a deployment still setting them is told, not silently ignored. */
+const RENAMED: Record<string, string> = {
+  REDRIVE_ENABLED: "DISPATCH_ENABLED",
+  REDRIVE_INTERVAL_MS: "DISPATCH_INTERVAL_MS",
+  REDRIVE_BATCH_SIZE: "DISPATCH_BATCH_SIZE",
+  REDRIVE_BASE_DELAY_MS: "RETRY_BASE_DELAY_MS",
+  REDRIVE_MAX_DELAY_MS: "RETRY_MAX_DELAY_MS",
+};
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const renamed = Object.keys(RENAMED).filter((k) => env[k] !== undefined && env[k] !== "");
+  if (renamed.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  - ${renamed.map((k) => `${k} was renamed to ${RENAMED[k]}`).join("\n  - ")}`);
+  }
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
     const value = env[key];
@@ -126,11 +152,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
     claimTtlMs: v.CLAIM_TTL_MS,
     inFlightWaitMs: v.IN_FLIGHT_WAIT_MS,
-    redriveEnabled: v.REDRIVE_ENABLED,
-    redriveIntervalMs: v.REDRIVE_INTERVAL_MS,
-    redriveBatchSize: v.REDRIVE_BATCH_SIZE,
-    redriveBaseDelayMs: v.REDRIVE_BASE_DELAY_MS,
-    redriveMaxDelayMs: v.REDRIVE_MAX_DELAY_MS,
+    dispatchEnabled: v.DISPATCH_ENABLED,
+    dispatchIntervalMs: v.DISPATCH_INTERVAL_MS,
+    dispatchBatchSize: v.DISPATCH_BATCH_SIZE,
+    dispatchConcurrency: v.DISPATCH_CONCURRENCY,
+    retryBaseDelayMs: v.RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: v.RETRY_MAX_DELAY_MS,
+    retryHorizonMs: (v.RETRY_HORIZON_HOURS as number) * 3_600_000,
+    eventMaxValues: v.EVENT_MAX_VALUES,
     apiTokens: (v.API_TOKENS as string).split(",").map((t) => t.trim()).filter(Boolean),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     svixEmulatorPort: v.SVIX_EMULATOR_PORT,

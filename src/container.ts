@@ -5,8 +5,10 @@ import { configWarnings, type Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { NotificationStore } from "./db/notificationStore.ts";
+import { QuarantineStore } from "./db/quarantineStore.ts";
+import { Dispatcher } from "./notifications/dispatcher.ts";
+import { IngestService } from "./notifications/ingestService.ts";
 import { NotificationService } from "./notifications/notificationService.ts";
-import { RedriveWorker } from "./notifications/redriveWorker.ts";
 import { systemClock, type Clock } from "./notifications/ports.ts";
 import { createLogger } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
@@ -20,11 +22,13 @@ export interface Container {
   metrics: Metrics;
   db: Database;
   store: NotificationStore;
+  quarantine: QuarantineStore;
   service: NotificationService;
+  ingest: IngestService;
   /** The Svix gateway with its rate-limit window, circuit and bulkhead. */
   svix: ResilientSvixGateway;
-  /** Started when REDRIVE_ENABLED; tests may call tick() themselves. */
-  redrive: RedriveWorker;
+  /** Started when DISPATCH_ENABLED; tests may call pass() themselves. */
+  dispatcher: Dispatcher;
   app: ReturnType<typeof createApp>;
   /** Set when no Svix was configured and the in-process emulator stands in. */
   emulator: SvixEmulator | undefined;
@@ -64,6 +68,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       closers.unshift(() => emulator!.stop());
       logger.warn({ svixServerUrl }, "SVIX_API_KEY is not set: using the in-process Svix emulator; no webhook leaves this machine");
     }
+    let dispatcher: Dispatcher | undefined;
     const gateway = new ResilientSvixGateway({
       inner: new SdkSvixGateway({ apiKey: svixApiKey, serverUrl: svixServerUrl, requestTimeoutMs: config.svixTimeoutMs, metrics }),
       logger,
@@ -72,11 +77,12 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       maxInFlight: config.svixMaxInFlight,
       circuitFailureThreshold: config.circuitFailureThreshold,
       circuitCooldownMs: config.circuitCooldownMs,
+      onRecovered: () => dispatcher?.wake(),
     });
     const store = new NotificationStore({ prisma: db.prisma });
+    const quarantine = new QuarantineStore({ prisma: db.prisma });
     const service = new NotificationService({
       ledger: store,
-      applications: store,
       svix: gateway,
       logger,
       metrics,
@@ -84,22 +90,27 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       requestBudgetMs: config.requestBudgetMs,
       claimTtlMs: config.claimTtlMs,
       inFlightWaitMs: config.inFlightWaitMs,
-      redriveBaseDelayMs: config.redriveBaseDelayMs,
-      redriveMaxDelayMs: config.redriveMaxDelayMs,
+      retryBaseDelayMs: config.retryBaseDelayMs,
+      retryMaxDelayMs: config.retryMaxDelayMs,
+      retryHorizonMs: config.retryHorizonMs,
     });
-    const redrive = new RedriveWorker({
+    const ingest = new IngestService({ service, quarantine, logger, metrics, maxEventValues: config.eventMaxValues });
+    dispatcher = new Dispatcher({
       service,
       ledger: store,
       svix: gateway,
       logger,
       metrics,
       clock: overrides.clock ?? systemClock,
-      intervalMs: config.redriveIntervalMs,
-      batchSize: config.redriveBatchSize,
+      intervalMs: config.dispatchIntervalMs,
+      batchSize: config.dispatchBatchSize,
+      concurrency: config.dispatchConcurrency,
+      claimTtlMs: config.claimTtlMs,
     });
-    if (config.redriveEnabled) {
-      redrive.start();
-      closers.unshift(() => redrive.stop());
+    if (config.dispatchEnabled) {
+      dispatcher.start();
+      const started = dispatcher;
+      closers.unshift(() => started.stop());
     }
     const container: Container = {
       config,
@@ -107,9 +118,11 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       metrics,
       db,
       store,
+      quarantine,
       service,
+      ingest,
       svix: gateway,
-      redrive,
+      dispatcher,
       emulator,
       accepting: true,
       app: undefined as unknown as ReturnType<typeof createApp>,
@@ -120,7 +133,9 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     };
     container.app = createApp({
       service,
+      ingest,
       ledger: store,
+      quarantine,
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,

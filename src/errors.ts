@@ -16,6 +16,7 @@ const STATUS_BY_CODE = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   svix_rejected: 422,
+  delivery_failed: 422,
   event_id_conflict: 422,
   svix_rate_limited: 429,
   internal: 500,

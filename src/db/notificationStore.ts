@@ -1,47 +1,43 @@
-import { AppError, isAppError } from "../errors.ts";
+import { Prisma } from "../generated/prisma/client.ts";
+import type { Notification, PrismaClient } from "../generated/prisma/client.ts";
 import type { PlatformEvent } from "../notifications/event.ts";
 import type {
-  ApplicationDirectory,
   AttemptOutcome,
   AttemptTrigger,
   AttemptView,
+  Claim,
   Completion,
+  NewNotification,
   NotificationFilter,
   NotificationLedger,
   NotificationRecord,
+  NotificationStatus,
   NotificationSummary,
-  SvixApp,
 } from "../notifications/ports.ts";
-import type { Transport, TransportKind } from "../notifications/transport.ts";
-import type { Notification, PrismaClient } from "../generated/prisma/client.ts";
+import type { TransportKind } from "../notifications/transport.ts";
+import { db } from "./ledgerErrors.ts";
 
-/** Turns any database failure into a retryable AppError: the caller answers 503, Pub/Sub redelivers. */
-async function db<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (isAppError(error)) throw error;
-    throw new AppError("database_unavailable", `The ledger is unavailable (${what})`, { cause: error, retryAfterSeconds: 2 });
-  }
-}
+type SummaryRow = Omit<Notification, "payload">;
 
-function toSummary(row: Omit<Notification, "payload">): NotificationSummary {
+export function toSummary(row: SummaryRow): NotificationSummary {
   return {
     eventId: row.eventId,
     project: row.project,
     type: row.type,
-    status: row.status,
-    attempts: row.attempts,
+    status: row.status as NotificationStatus,
+    attemptCount: row.attempts,
     failures: row.failures,
-    svixAppId: row.svixAppId,
+    svixAppUid: row.svixAppUid,
     svixMessageId: row.svixMessageId,
     lastErrorCode: row.lastErrorCode,
     lastError: row.lastError,
+    payloadDigest: row.payloadDigest,
     transport: {
       kind: row.transport as TransportKind,
       pubsubMessageId: row.pubsubMessageId ?? undefined,
       subscription: row.subscription ?? undefined,
       deliveryAttempt: row.deliveryAttempt ?? undefined,
+      publishTime: row.publishTime?.toISOString(),
     },
     claimExpiresAt: row.claimExpiresAt,
     nextAttemptAt: row.nextAttemptAt,
@@ -55,16 +51,48 @@ function toRecord(row: Notification): NotificationRecord {
   return { ...toSummary(row), payload: JSON.parse(row.payload) as PlatformEvent };
 }
 
+/** A raw `notifications` row (snake_case, from $queryRaw) as the Prisma model. */
+function fromRaw(r: Record<string, unknown>): Notification {
+  return {
+    eventId: r.event_id,
+    project: r.project,
+    type: r.type,
+    status: r.status,
+    attempts: r.attempts,
+    failures: r.failures,
+    svixAppUid: r.svix_app_uid,
+    svixMessageId: r.svix_message_id,
+    lastErrorCode: r.last_error_code,
+    lastError: r.last_error,
+    payload: r.payload,
+    payloadDigest: r.payload_digest,
+    transport: r.transport,
+    pubsubMessageId: r.pubsub_message_id,
+    subscription: r.subscription,
+    deliveryAttempt: r.delivery_attempt,
+    publishTime: r.publish_time,
+    claimToken: r.claim_token,
+    claimExpiresAt: r.claim_expires_at,
+    nextAttemptAt: r.next_attempt_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deliveredAt: r.delivered_at,
+  } as Notification;
+}
+
+const OMIT_PAYLOAD = { payload: true } as const;
+
 /** The ledger on Prisma: one implementation for PostgreSQL and the embedded PGlite. */
-export class NotificationStore implements NotificationLedger, ApplicationDirectory {
+export class NotificationStore implements NotificationLedger {
   private readonly prisma: PrismaClient;
 
   constructor(options: { prisma: PrismaClient }) {
     this.prisma = options.prisma;
   }
 
-  insertClaimed(event: PlatformEvent, transport: Transport, claimToken: string, claimExpiresAt: Date): Promise<boolean> {
+  insert(entry: NewNotification): Promise<NotificationSummary | null> {
     return db("insert", async () => {
+      const { event, transport } = entry;
       // ON CONFLICT DO NOTHING: the unique event id decides who owns the event, without an
       // exception and without a transaction that a concurrent insert could abort.
       const { count } = await this.prisma.notification.createMany({
@@ -73,39 +101,39 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
             eventId: event.id,
             project: event.project,
             type: event.type,
-            status: "received",
+            status: entry.status,
             payload: JSON.stringify(event),
+            payloadDigest: entry.payloadDigest,
             transport: transport.kind,
             pubsubMessageId: transport.pubsubMessageId,
             subscription: transport.subscription,
             deliveryAttempt: transport.deliveryAttempt,
-            claimToken,
-            claimExpiresAt,
+            publishTime: transport.publishTime ? new Date(transport.publishTime) : undefined,
+            claimToken: entry.claimToken,
+            claimExpiresAt: entry.claimExpiresAt,
+            nextAttemptAt: entry.nextAttemptAt,
           },
         ],
         skipDuplicates: true,
       });
-      return count === 1;
+      if (count === 1) return null;
+      const existing = await this.prisma.notification.findUnique({ where: { eventId: event.id }, omit: OMIT_PAYLOAD });
+      // Gone between the two statements (retention): as good as inserted by someone else and settled.
+      return existing ? toSummary(existing) : null;
     });
   }
 
-  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options: { dueOnly?: boolean; includeRejected?: boolean } = {}): Promise<boolean> {
-    return db("take over", async () => {
-      const failed = options.dueOnly
-        ? { status: "failed" as const, OR: [{ nextAttemptAt: null }, { nextAttemptAt: { lte: now } }] }
-        : { status: "failed" as const };
-      const { count } = await this.prisma.notification.updateMany({
-        where: {
-          eventId,
-          OR: [
-            failed,
-            { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] },
-            ...(options.includeRejected ? [{ status: "rejected" as const }] : []),
-          ],
-        },
-        data: { status: "received", claimToken, claimExpiresAt },
-      });
-      return count === 1;
+  summary(eventId: string): Promise<NotificationSummary | null> {
+    return db("summary", async () => {
+      const row = await this.prisma.notification.findUnique({ where: { eventId }, omit: OMIT_PAYLOAD });
+      return row ? toSummary(row) : null;
+    });
+  }
+
+  get(eventId: string): Promise<NotificationRecord | null> {
+    return db("get", async () => {
+      const row = await this.prisma.notification.findUnique({ where: { eventId } });
+      return row ? toRecord(row) : null;
     });
   }
 
@@ -116,10 +144,10 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
       const data = {
         status: completion.status,
         attempts: { increment: completion.attempts.length },
-        failures: { increment: completion.status === "failed" ? 1 : 0 },
+        failures: { increment: completion.countsAsFailure ? 1 : 0 },
         claimToken: null,
         claimExpiresAt: null,
-        ...(completion.svixAppId ? { svixAppId: completion.svixAppId } : {}),
+        ...(completion.svixAppUid ? { svixAppUid: completion.svixAppUid } : {}),
         ...(completion.svixMessageId ? { svixMessageId: completion.svixMessageId } : {}),
         lastErrorCode: completion.errorCode ?? null,
         lastError: completion.error ?? null,
@@ -151,10 +179,43 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
     });
   }
 
-  get(eventId: string): Promise<NotificationRecord | null> {
-    return db("get", async () => {
-      const row = await this.prisma.notification.findUnique({ where: { eventId } });
-      return row ? toRecord(row) : null;
+  claimDue(now: Date, limit: number, claim: Claim, recoveredAt?: Date): Promise<NotificationRecord[]> {
+    return db("claim due", async () => {
+      // SKIP LOCKED: instances claiming at the same moment take different rows instead of
+      // waiting on each other; the lock re-checks the condition on the row's latest version.
+      const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
+        UPDATE notifications SET status = 'received', claim_token = ${claim.token}, claim_expires_at = ${claim.expiresAt}, updated_at = ${now}
+        WHERE event_id IN (
+          SELECT event_id FROM notifications
+          WHERE (status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ${now} OR updated_at < ${recoveredAt ?? null}::timestamptz))
+             OR (status = 'received' AND claim_expires_at <= ${now})
+          ORDER BY created_at, event_id
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED)
+        RETURNING *`;
+      return rows.map((r) => toRecord(fromRaw(r))).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.eventId.localeCompare(b.eventId));
+    });
+  }
+
+  release(eventIds: string[], claimToken: string, nextAttemptAt: Date): Promise<void> {
+    return db("release", async () => {
+      await this.prisma.notification.updateMany({
+        where: { eventId: { in: eventIds }, claimToken, status: "received" },
+        data: { status: "queued", claimToken: null, claimExpiresAt: null, nextAttemptAt },
+      });
+    });
+  }
+
+  claimForReplay(eventId: string, claim: Claim, now: Date): Promise<boolean> {
+    return db("claim for replay", async () => {
+      const { count } = await this.prisma.notification.updateMany({
+        where: {
+          eventId,
+          OR: [{ status: { in: ["queued", "failed", "rejected"] } }, { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] }],
+        },
+        data: { status: "received", claimToken: claim.token, claimExpiresAt: claim.expiresAt },
+      });
+      return count === 1;
     });
   }
 
@@ -182,44 +243,15 @@ export class NotificationStore implements NotificationLedger, ApplicationDirecto
         where: { status: filter.status, project: filter.project },
         orderBy: [{ createdAt: "desc" }, { eventId: "asc" }],
         take: filter.limit,
-        omit: { payload: true },
+        omit: OMIT_PAYLOAD,
       });
       return rows.map(toSummary);
     });
   }
 
-  due(now: Date, limit: number): Promise<NotificationRecord[]> {
-    return db("due", async () => {
-      const rows = await this.prisma.notification.findMany({
-        where: {
-          OR: [
-            { status: "failed", OR: [{ nextAttemptAt: null }, { nextAttemptAt: { lte: now } }] },
-            { status: "received", claimExpiresAt: { lte: now } },
-          ],
-        },
-        orderBy: { updatedAt: "asc" },
-        take: limit,
-      });
-      return rows.map(toRecord);
-    });
-  }
-
   ping(): Promise<void> {
     return db("ping", async () => {
-      await this.prisma.$queryRaw`SELECT 1`;
-    });
-  }
-
-  find(project: string): Promise<SvixApp | null> {
-    return db("find application", async () => {
-      const row = await this.prisma.svixApplication.findUnique({ where: { project } });
-      return row ? { id: row.svixAppId, uid: row.uid } : null;
-    });
-  }
-
-  save(project: string, app: SvixApp): Promise<void> {
-    return db("save application", async () => {
-      await this.prisma.svixApplication.createMany({ data: [{ project, uid: app.uid, svixAppId: app.id }], skipDuplicates: true });
+      await this.prisma.$queryRaw(Prisma.sql`SELECT 1`);
     });
   }
 }

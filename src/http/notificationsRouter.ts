@@ -1,14 +1,14 @@
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import { IDENTIFIER_RULE, isStorableIdentifier, parseEvent } from "../notifications/event.ts";
-import type { NotificationService } from "../notifications/notificationService.ts";
-import type { AttemptView, NotificationLedger, NotificationStatus, NotificationSummary } from "../notifications/ports.ts";
-import { decodeBody } from "../pubsub/pushEnvelope.ts";
-
-const STATUSES: readonly NotificationStatus[] = ["received", "delivered", "failed", "rejected"];
+import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
+import type { IngestService, QuarantineOutcome } from "../notifications/ingestService.ts";
+import type { NotificationService, RelayOutcome } from "../notifications/notificationService.ts";
+import { NOTIFICATION_STATUSES, type AttemptView, type NotificationLedger, type NotificationStatus, type NotificationSummary } from "../notifications/ports.ts";
+import { isPubsub } from "../notifications/transport.ts";
 
 export interface NotificationsRouterOptions {
   service: NotificationService;
+  ingest: IngestService;
   ledger: NotificationLedger;
   bodyLimitBytes: number;
 }
@@ -18,13 +18,18 @@ function hasBody(req: Request): boolean {
 }
 
 /**
- * JSON only, except that an unwrapped Pub/Sub push (recognised by its x-goog-pubsub headers) is
- * read as JSON whatever its content type: refusing it would only send it round Pub/Sub forever.
+ * JSON only, in UTF-8, except that an unwrapped Pub/Sub push (recognised by its x-goog-pubsub
+ * headers) is read whatever its content type: refusing it would only send it round Pub/Sub forever.
  */
 function requireJson(req: Request, _res: Response, next: NextFunction): void {
   if (!hasBody(req)) return next(new AppError("invalid_json", "The request body is empty; send the event as JSON"));
-  if (req.header("x-goog-pubsub-message-id") !== undefined || req.is(["application/json", "application/*+json"])) return next();
-  next(new AppError("unsupported_media_type", `Content-Type ${req.header("content-type") ?? "(none)"} is not supported; send application/json`));
+  if (req.header("x-goog-pubsub-message-id") !== undefined) return next();
+  if (!req.is(["application/json", "application/*+json"])) {
+    return next(new AppError("unsupported_media_type", `Content-Type ${req.header("content-type") ?? "(none)"} is not supported; send application/json`));
+  }
+  const charset = /;\s*charset=("?)([^";]+)\1/i.exec(req.header("content-type") ?? "")?.[2]?.toLowerCase();
+  if (charset && charset !== "utf-8" && charset !== "utf8") return next(new AppError("unsupported_media_type", "The charset is not supported; send UTF-8 JSON"));
+  next();
 }
 
 export function notificationView(n: NotificationSummary, attempts?: AttemptView[]) {
@@ -33,9 +38,9 @@ export function notificationView(n: NotificationSummary, attempts?: AttemptView[
     project: n.project,
     type: n.type,
     status: n.status,
-    attempts: attempts ?? n.attempts,
-    ...(attempts ? { attemptCount: n.attempts } : {}),
-    svixAppId: n.svixAppId,
+    attemptCount: n.attemptCount,
+    ...(attempts ? { attempts } : {}),
+    svixAppUid: n.svixAppUid,
     svixMessageId: n.svixMessageId,
     lastError: n.lastErrorCode ? { code: n.lastErrorCode, message: n.lastError } : null,
     transport: n.transport,
@@ -46,11 +51,28 @@ export function notificationView(n: NotificationSummary, attempts?: AttemptView[
   };
 }
 
+/** An internal caller's status for an outcome; Pub/Sub gets 200 for anything recorded. */
+function statusFor(outcome: RelayOutcome | QuarantineOutcome): number {
+  if (outcome.status === "delivered") return 200;
+  if (outcome.status === "queued") return 202;
+  return 422;
+}
+
+/** Outcomes Svix will not deliver by itself also carry the error model's `error`. */
+function answer(res: Response, req: Request, status: number, outcome: RelayOutcome | QuarantineOutcome): void {
+  const body: Record<string, unknown> = { data: outcome };
+  if (status >= 400 && outcome.status !== "quarantined" && outcome.lastError) {
+    const code = outcome.status === "rejected" ? "svix_rejected" : "delivery_failed";
+    body.error = { code, message: outcome.lastError.message, details: [], requestId: String(req.id ?? "") };
+  }
+  res.status(status).json(body);
+}
+
 function parseListQuery(query: Request["query"]) {
   const details: { path: string; message: string }[] = [];
   const { status, project, limit } = query;
-  if (status !== undefined && !STATUSES.includes(status as NotificationStatus)) {
-    details.push({ path: "status", message: `must be one of ${STATUSES.join(", ")}` });
+  if (status !== undefined && !NOTIFICATION_STATUSES.includes(status as NotificationStatus)) {
+    details.push({ path: "status", message: `must be one of ${NOTIFICATION_STATUSES.join(", ")}` });
   }
   if (project !== undefined && (typeof project !== "string" || !isStorableIdentifier(project))) {
     details.push({ path: "project", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` });
@@ -63,13 +85,15 @@ function parseListQuery(query: Request["query"]) {
 
 export function notificationsRouter(options: NotificationsRouterOptions): Router {
   const router = Router();
-  const json = express.json({ limit: options.bodyLimitBytes, strict: true, type: () => true });
+  // The raw bytes: the ingest service reads them strictly (UTF-8, exact JSON, bounded) and a
+  // quarantined Pub/Sub message keeps them as they came.
+  const raw = express.raw({ limit: options.bodyLimitBytes, type: () => true });
 
-  router.post("/notifications", requireJson, json, async (req: Request, res: Response) => {
-    const { event: candidate, transport } = decodeBody({ body: req.body, header: (name) => req.header(name) });
-    const event = parseEvent(candidate);
-    const result = await options.service.relay(event, transport);
-    res.status(result.duplicate ? 200 : 202).json({ data: result });
+  router.post("/notifications", requireJson, raw, async (req: Request, res: Response) => {
+    const fromPubsub = req.credential?.kind === "pubsub";
+    const { transport, outcome } = await options.ingest.accept({ body: req.body as Buffer, header: (name) => req.header(name), fromPubsub });
+    // Store and forward: Pub/Sub is acknowledged for everything the ledger (or the quarantine) now owns.
+    answer(res, req, isPubsub(transport) || fromPubsub ? 200 : statusFor(outcome), outcome);
   });
 
   router.get("/notifications", async (req: Request, res: Response) => {
@@ -79,15 +103,15 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
 
   router.get("/notifications/:eventId", async (req: Request, res: Response) => {
     const eventId = eventIdParam(req);
-    const record = await options.ledger.get(eventId);
+    const record = await options.ledger.summary(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
     res.json({ data: notificationView(record, await options.ledger.attemptsOf(eventId)) });
   });
 
-  // Operators: deliver a failed or rejected notification now, e.g. after fixing what Svix refused.
+  // Operators: deliver a queued, failed or rejected notification now, e.g. after fixing what Svix refused.
   router.post("/notifications/:eventId/replay", async (req: Request, res: Response) => {
-    const result = await options.service.replay(eventIdParam(req));
-    res.status(202).json({ data: result });
+    const outcome = await options.service.replay(eventIdParam(req));
+    answer(res, req, statusFor(outcome), outcome);
   });
 
   return router;

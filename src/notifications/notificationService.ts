@@ -4,17 +4,17 @@ import { AppError, isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
+import { eventDigest } from "./eventDigest.ts";
 import type {
-  ApplicationDirectory,
   AttemptRecord,
   AttemptTrigger,
-  CallOptions,
+  Claim,
   Clock,
   Completion,
   NotificationLedger,
   NotificationRecord,
-  SentMessage,
-  SvixApp,
+  NotificationStatus,
+  NotificationSummary,
   SvixCall,
   SvixGateway,
 } from "./ports.ts";
@@ -23,7 +23,6 @@ import type { Transport } from "./transport.ts";
 
 export interface NotificationServiceOptions {
   ledger: NotificationLedger;
-  applications: ApplicationDirectory;
   svix: SvixGateway;
   logger: Logger;
   metrics: Metrics;
@@ -32,137 +31,161 @@ export interface NotificationServiceOptions {
   requestBudgetMs: number;
   /** How long a claim on an event lasts; a crashed owner's claim expires after it. */
   claimTtlMs: number;
-  /** How long a duplicate waits for an in-flight delivery of the same event before giving up. */
+  /** How long an internal caller's duplicate waits for an in-flight delivery of the same event. */
   inFlightWaitMs: number;
-  /** Delay before a redrive may retry a failed notification, doubled per attempt. */
-  redriveBaseDelayMs: number;
-  redriveMaxDelayMs: number;
+  /** Delay before the dispatcher retries after a failed delivery, doubled per failure. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** After this long since arrival, a notification Svix keeps failing on is marked failed. */
+  retryHorizonMs: number;
 }
 
-export interface RelayResult {
+/** What became of an event: the answer every entry point maps to its own protocol. */
+export interface RelayOutcome {
   eventId: string;
-  status: "delivered";
-  /** true when Svix already held the message before this call (no new Svix message). */
+  /** delivered: Svix holds it; queued: the ledger holds it and the dispatcher will deliver it. */
+  status: Exclude<NotificationStatus, "received">;
+  /** True when the event was known before this call (nothing new was sent or recorded). */
   duplicate: boolean;
-  svixAppId: string | null;
+  svixAppUid: string | null;
   svixMessageId: string | null;
+  /** For queued: the earliest time of the next attempt. */
+  nextAttemptAt: Date | null;
+  /** For queued, rejected and failed: why. */
+  lastError: { code: string; message: string } | null;
 }
 
 export interface RelayOptions {
-  /** What started this delivery; "ingress" unless said otherwise. */
-  trigger?: AttemptTrigger;
-  /** How long to wait for a concurrent delivery of the same event (default: inFlightWaitMs). */
+  /** How long to wait for a concurrent delivery of the same event to settle (default: inFlightWaitMs). */
   waitMs?: number;
-  /** Take over a failed notification only once its nextAttemptAt has passed (redrive). */
-  dueOnly?: boolean;
 }
 
 const POLL_MS = 50;
-const APP_CACHE_MAX = 10_000;
 
 /**
- * The core: every entry point (HTTP ingress, redrive, replay) delivers through relay(). It makes
- * one Svix message per event however often, however concurrently, the event arrives.
+ * The core: every entry point (HTTP ingress, the pull worker, the dispatcher, operator replay)
+ * delivers through this service. It makes one Svix message per event however often, however
+ * concurrently, the event arrives, and once an event is in the ledger it is never dropped:
+ * what Svix does not take now is queued for the dispatcher.
  */
 export class NotificationService {
-  private readonly opts: NotificationServiceOptions;
-  private readonly appCache = new Map<string, SvixApp>();
+  private readonly o: NotificationServiceOptions;
 
   constructor(options: NotificationServiceOptions) {
-    this.opts = options;
+    this.o = options;
   }
 
-  async relay(event: PlatformEvent, transport: Transport, options: RelayOptions = {}): Promise<RelayResult> {
-    const { ledger, clock } = this.opts;
-    const trigger = options.trigger ?? "ingress";
-    const claimToken = randomUUID();
-    const deadline = Date.now() + (options.waitMs ?? this.opts.inFlightWaitMs);
-    // Whether a row for this id is known (and its body already compared with ours).
-    let known = false;
-    for (;;) {
-      // Insert only while no row is known: a poll for an in-flight delivery is one read.
-      if (!known && (await ledger.insertClaimed(event, transport, claimToken, this.claimExpiry()))) {
-        return this.deliver(event, claimToken, trigger, 0);
-      }
-      const existing = await ledger.get(event.id);
-      if (existing) {
-        if (!known && canonicalJson(existing.payload) !== canonicalJson(event)) {
-          throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
-        }
-        known = true;
-        const settled = this.settledOutcome(existing);
-        if (settled) return settled;
-        const mayTakeOver = existing.status !== "received" || (existing.claimExpiresAt?.getTime() ?? 0) <= clock.now().getTime();
-        if (mayTakeOver && (await ledger.takeOver(event.id, claimToken, this.claimExpiry(), clock.now(), { dueOnly: options.dueOnly }))) {
-          return this.deliver(existing.payload, claimToken, trigger, existing.failures);
-        }
-      } else {
-        known = false;
-      }
-      // Either another delivery holds the event, or its row vanished between our insert and read
-      // (retention): wait a little and look again, within the wait budget.
-      if (Date.now() >= deadline) {
-        throw new AppError("event_in_flight", `Event ${event.id} is being delivered by another request; try again shortly`, {
-          retryAfterSeconds: 1,
-        });
-      }
-      await sleep(POLL_MS);
+  /** Records a new event and delivers it now when Svix may be called, or queues it. */
+  async relay(event: PlatformEvent, transport: Transport, options: RelayOptions = {}): Promise<RelayOutcome> {
+    const { ledger, svix, clock } = this.o;
+    const payloadDigest = eventDigest(event);
+    const now = clock.now();
+    // Store and forward: while Svix has asked this instance to wait (or the circuit is open),
+    // an event is handed straight to the dispatcher: one write, no call.
+    const waitMs = svix.waitMs();
+    const claim = this.newClaim();
+    const existing = await ledger.insert(
+      waitMs > 0
+        ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now.getTime() + waitMs) }
+        : { event, transport, payloadDigest, status: "received", claimToken: claim.token, claimExpiresAt: claim.expiresAt },
+    );
+    if (!existing) {
+      if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now.getTime() + waitMs));
+      return this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: now });
     }
+    await this.assertSameBody(existing, event, payloadDigest);
+    return this.settled(existing, options.waitMs ?? this.o.inFlightWaitMs);
+  }
+
+  /** The dispatcher's delivery of a notification it claimed with claimToken. */
+  dispatch(record: NotificationRecord, claimToken: string): Promise<RelayOutcome> {
+    return this.deliver(record.payload, claimToken, "dispatch", { failures: record.failures, createdAt: record.createdAt });
   }
 
   /**
-   * Operator replay: delivers a failed or rejected notification now (after fixing what made Svix
-   * refuse it), whatever its backoff. A delivered one is refused: Svix already holds it.
+   * Operator replay: delivers a queued, failed or rejected notification now (after fixing what
+   * made Svix refuse it), whatever its backoff; while the circuit is open it may be the probe.
+   * A delivered one is refused: Svix already holds it.
    */
-  async replay(eventId: string): Promise<RelayResult> {
-    const { ledger, clock } = this.opts;
+  async replay(eventId: string): Promise<RelayOutcome> {
+    const { ledger, clock } = this.o;
     const record = await ledger.get(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
     if (record.status === "delivered") {
       throw new AppError("already_delivered", `Event ${eventId} is already delivered (Svix message ${record.svixMessageId ?? "unknown"}); resend it from Svix`);
     }
-    const claimToken = randomUUID();
-    if (!(await ledger.takeOver(eventId, claimToken, this.claimExpiry(), clock.now(), { includeRejected: true }))) {
+    const claim = this.newClaim();
+    if (!(await ledger.claimForReplay(eventId, claim, clock.now()))) {
       throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, { retryAfterSeconds: 1 });
     }
-    return this.deliver(record.payload, claimToken, "replay", record.failures);
+    return this.deliver(record.payload, claim.token, "replay", { failures: record.failures, createdAt: record.createdAt, probe: true });
   }
 
-  private settledOutcome(existing: NotificationRecord): RelayResult | undefined {
-    if (existing.status === "delivered") {
-      this.opts.metrics.duplicates.inc();
-      return {
-        eventId: existing.eventId,
-        status: "delivered",
-        duplicate: true,
-        svixAppId: existing.svixAppId,
-        svixMessageId: existing.svixMessageId,
-      };
-    }
-    if (existing.status === "rejected") {
-      throw new AppError("svix_rejected", `Svix rejected event ${existing.eventId} earlier: ${existing.lastError ?? "no reason recorded"}`);
-    }
-    return undefined;
+  private newClaim(): Claim {
+    return { token: randomUUID(), expiresAt: new Date(this.o.clock.now().getTime() + this.o.claimTtlMs) };
   }
 
-  /** Sends a claimed event to Svix and records the outcome. `failures`: earlier failed deliveries (backoff). */
-  private async deliver(event: PlatformEvent, claimToken: string, trigger: AttemptTrigger, failures: number): Promise<RelayResult> {
-    const { ledger, logger, metrics } = this.opts;
+  private async assertSameBody(existing: NotificationSummary, event: PlatformEvent, digest: string): Promise<void> {
+    let same: boolean;
+    if (existing.payloadDigest) same = existing.payloadDigest === digest;
+    else {
+      // A row from before digests were kept: compare the bodies themselves.
+      const stored = await this.o.ledger.get(existing.eventId);
+      same = !stored || canonicalJson(stored.payload) === canonicalJson(event);
+    }
+    if (!same) throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
+  }
+
+  /** The outcome of an event known before: waits up to waitMs for a delivery in flight to settle. */
+  private async settled(existing: NotificationSummary, waitMs: number): Promise<RelayOutcome> {
+    const deadline = Date.now() + waitMs;
+    let current: NotificationSummary | null = existing;
+    while (current?.status === "received" && Date.now() < deadline) {
+      await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+      current = await this.o.ledger.summary(existing.eventId);
+    }
+    // A row can vanish only through retention; what it said last is still the answer.
+    const row = current ?? existing;
+    if (row.status === "delivered") this.o.metrics.duplicates.inc();
+    return {
+      eventId: row.eventId,
+      // Still in flight elsewhere: the ledger owns it, and the dispatcher finishes it if its owner dies.
+      status: row.status === "received" ? "queued" : row.status,
+      duplicate: true,
+      svixAppUid: row.svixAppUid,
+      svixMessageId: row.svixMessageId,
+      nextAttemptAt: row.status === "received" ? row.claimExpiresAt : row.status === "queued" ? row.nextAttemptAt : null,
+      lastError: row.lastErrorCode ? { code: row.lastErrorCode, message: row.lastError ?? "" } : null,
+    };
+  }
+
+  private queuedAtOnce(event: PlatformEvent, transport: Transport, nextAttemptAt: Date): RelayOutcome {
+    this.o.metrics.notifications.inc({ outcome: "queued" });
+    this.o.logger.info(
+      { eventId: event.id, project: event.project, eventType: event.type, trigger: "ingress", transport: transport.kind, outcome: "queued", svixCalls: 0 },
+      "notification queued: Svix asked to wait",
+    );
+    return { eventId: event.id, status: "queued", duplicate: false, svixAppUid: null, svixMessageId: null, nextAttemptAt, lastError: null };
+  }
+
+  /** Sends a claimed event to Svix and records the outcome. */
+  private async deliver(
+    event: PlatformEvent,
+    claimToken: string,
+    trigger: AttemptTrigger,
+    history: { failures: number; createdAt: Date; probe?: boolean },
+  ): Promise<RelayOutcome> {
+    const { ledger, logger, metrics, svix } = this.o;
     const t0 = performance.now();
     const attempts: AttemptRecord[] = [];
-    const call: CallOptions = {
-      deadline: Date.now() + this.opts.requestBudgetMs,
-      onCall: (c) => attempts.push(toAttempt(c, trigger)),
-    };
+    const appUid = appUidFor(event.project);
     let completion: Completion;
     let failure: AppError | undefined;
-    let app: SvixApp | undefined;
-    let sent: SentMessage | undefined;
+    let duplicate = false;
     try {
-      app = await this.application(event.project, call);
-      sent = await this.opts.svix.createMessage(
+      const sent = await svix.createMessage(
         {
-          appUid: app.uid,
+          appUid,
           appName: event.project,
           project: event.project,
           eventType: event.type,
@@ -170,91 +193,83 @@ export class NotificationService {
           idempotencyKey: idempotencyKeyFor(event.project, event.id),
           payload: event,
         },
-        call,
+        { deadline: Date.now() + this.o.requestBudgetMs, onCall: (c) => attempts.push(toAttempt(c, trigger)), probe: history.probe },
       );
-      completion = { status: "delivered", attempts, svixAppId: app.id, svixMessageId: sent.messageId ?? undefined };
+      duplicate = sent.duplicate;
+      completion = { status: "delivered", countsAsFailure: false, attempts, svixAppUid: appUid, svixMessageId: sent.messageId ?? undefined };
     } catch (error) {
       failure = isAppError(error) ? error : new AppError("svix_unavailable", "Unexpected failure calling Svix", { cause: error });
-      const permanent = !failure.retryable;
-      completion = {
-        status: permanent ? "rejected" : "failed",
-        attempts,
-        svixAppId: app?.id,
-        errorCode: failure.code,
-        error: failure.message,
-        nextAttemptAt: permanent ? undefined : this.nextAttemptAt(failures + 1, failure.retryAfterSeconds),
-      };
+      completion = this.failedCompletion(failure, attempts, history);
     }
     try {
       await ledger.complete(event.id, claimToken, completion);
     } catch (error) {
-      // Svix may hold the message but the ledger does not say so: answer retryable, so the
-      // redelivery (deduplicated by Svix's idempotency key) brings the ledger in line.
+      // Svix may hold the message but the ledger does not say so: the caller gets a retryable
+      // error; the claim expires and the dispatcher (or a redelivery) tries again, deduplicated
+      // by Svix's idempotency key.
       metrics.notifications.inc({ outcome: "ledger_error" });
       logger.error({ eventId: event.id, err: error }, "could not record the delivery outcome");
       throw isAppError(error) ? error : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
     }
-    const outcome = failure ? (failure.retryable ? "retryable" : "rejected") : sent?.duplicate ? "duplicate" : "delivered";
+    const outcome = completion.status === "delivered" && duplicate ? "duplicate" : completion.status;
     const durationMs = Math.round(performance.now() - t0);
     metrics.notifications.inc({ outcome });
-    metrics.svixLatency.observe({ outcome }, durationMs / 1000);
-    logger[failure && !failure.retryable ? "warn" : "info"](
+    if (attempts.length > 0) metrics.svixLatency.observe({ outcome }, durationMs / 1000);
+    logger[completion.status === "rejected" || completion.status === "failed" ? "warn" : "info"](
       {
         eventId: event.id,
         project: event.project,
         eventType: event.type,
         trigger,
         outcome,
-        status: completion.status,
         svixCalls: attempts.length,
         durationMs,
         svixMessageId: completion.svixMessageId,
         errorCode: failure?.code,
         upstreamStatus: failure?.upstreamStatus,
+        nextAttemptAt: completion.nextAttemptAt,
       },
       "notification relayed",
     );
-    if (failure) throw failure;
     return {
       eventId: event.id,
-      status: "delivered",
-      duplicate: outcome === "duplicate",
-      svixAppId: completion.svixAppId ?? null,
+      status: completion.status,
+      duplicate,
+      svixAppUid: completion.svixAppUid ?? null,
       svixMessageId: completion.svixMessageId ?? null,
+      nextAttemptAt: completion.nextAttemptAt ?? null,
+      lastError: failure ? { code: failure.code, message: failure.message } : null,
     };
   }
 
-  /** The project's Svix application: memory, then the ledger, then Svix's get-or-create. */
-  private async application(project: string, call: CallOptions): Promise<SvixApp> {
-    const cached = this.appCache.get(project);
-    if (cached) return cached;
-    let app = await this.opts.applications.find(project);
-    if (!app) {
-      app = await this.opts.svix.getOrCreateApplication({ uid: appUidFor(project), name: project, project }, call);
-      await this.opts.applications.save(project, app);
+  private failedCompletion(failure: AppError, attempts: AttemptRecord[], history: { failures: number; createdAt: Date }): Completion {
+    const base = { attempts, errorCode: failure.code, error: failure.message };
+    if (!failure.retryable) return { ...base, status: "rejected", countsAsFailure: false };
+    const now = this.o.clock.now().getTime();
+    if (now - history.createdAt.getTime() >= this.o.retryHorizonMs) {
+      return { ...base, status: "failed", countsAsFailure: attempts.length > 0, error: `${failure.message} (gave up: older than the retry horizon)` };
     }
-    // Bounded: a caller inventing project ids must not grow memory without limit.
-    if (this.appCache.size >= APP_CACHE_MAX) this.appCache.delete(this.appCache.keys().next().value!);
-    this.appCache.set(project, app);
-    return app;
+    // Shed without a call (circuit open, paused, no room): not the event's fault, no backoff.
+    const countsAsFailure = attempts.length > 0;
+    const failures = history.failures + (countsAsFailure ? 1 : 0);
+    return { ...base, status: "queued", countsAsFailure, nextAttemptAt: this.nextAttemptAt(failures, failure.retryAfterSeconds) };
   }
 
-  private claimExpiry(): Date {
-    return new Date(this.opts.clock.now().getTime() + this.opts.claimTtlMs);
-  }
-
-  /** When a redrive may try again after the n-th failed delivery: exponential, jittered, never inside a Retry-After. */
-  private nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
-    const backoff = Math.min(this.opts.redriveMaxDelayMs, this.opts.redriveBaseDelayMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
+  /**
+   * When the dispatcher may try again after the n-th failed delivery: exponential, jittered,
+   * capped at retryMaxDelayMs, never inside a Retry-After or while this instance must wait.
+   */
+  nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
+    const backoff = failures <= 0 ? 0 : Math.min(this.o.retryMaxDelayMs, this.o.retryBaseDelayMs * 2 ** Math.min(30, failures - 1));
     const jittered = backoff / 2 + Math.random() * (backoff / 2);
-    const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000);
-    return new Date(this.opts.clock.now().getTime() + delay);
+    const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000, this.o.svix.waitMs());
+    return new Date(this.o.clock.now().getTime() + delay);
   }
 }
 
 function toAttempt(call: SvixCall, trigger: AttemptTrigger): AttemptRecord {
-  const { messageId, ...rest } = call;
-  return { trigger, ...rest, svixMessageId: messageId };
+  const { messageId, outcome, ...rest } = call;
+  return { trigger, ...rest, outcome: outcome === "ok" ? "delivered" : outcome, svixMessageId: messageId };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,29 +1,36 @@
+import type { ErrorDetail } from "../errors.ts";
 import type { PlatformEvent } from "./event.ts";
 import type { Transport } from "./transport.ts";
 
-export type NotificationStatus = "received" | "delivered" | "failed" | "rejected";
 /**
- * What one Svix call ended in. `duplicate`: Svix already had the message (409 on eventId);
- * `ok`: a successful call that is not the message itself (the application get-or-create).
+ * received: claimed, a delivery is running (or its owner died and the claim will expire);
+ * queued: the ledger owns it and the dispatcher will deliver it; delivered: Svix holds it;
+ * rejected: Svix refused it for good; failed: the dispatcher gave up after the retry horizon.
  */
-export type AttemptOutcome = "delivered" | "duplicate" | "ok" | "retryable" | "rejected";
-/** What started a delivery attempt. */
-export type AttemptTrigger = "ingress" | "redrive" | "replay";
+export type NotificationStatus = "received" | "queued" | "delivered" | "rejected" | "failed";
+export const NOTIFICATION_STATUSES: readonly NotificationStatus[] = ["received", "queued", "delivered", "rejected", "failed"];
 
-export interface NotificationRecord {
+/** What one Svix call ended in. `duplicate`: Svix already had the message (409 on eventId). */
+export type AttemptOutcome = "delivered" | "duplicate" | "retryable" | "rejected";
+/** What started a delivery attempt. */
+export type AttemptTrigger = "ingress" | "dispatch" | "replay";
+
+/** A notification without its payload: what lists, duplicates and polls read. */
+export interface NotificationSummary {
   eventId: string;
   project: string;
   type: string;
   status: NotificationStatus;
   /** Svix calls made for it (one DeliveryAttempt each). */
-  attempts: number;
-  /** Deliveries that ended `failed`; drives the redrive backoff. */
+  attemptCount: number;
+  /** Deliveries that ended in a retryable failure; drives the dispatcher's backoff. */
   failures: number;
-  svixAppId: string | null;
+  svixAppUid: string | null;
   svixMessageId: string | null;
   lastErrorCode: string | null;
   lastError: string | null;
-  payload: PlatformEvent;
+  /** sha256 of the event's canonical JSON (null on rows from before it was kept). */
+  payloadDigest: string | null;
   transport: Transport;
   claimExpiresAt: Date | null;
   nextAttemptAt: Date | null;
@@ -32,7 +39,9 @@ export interface NotificationRecord {
   deliveredAt: Date | null;
 }
 
-export type NotificationSummary = Omit<NotificationRecord, "payload">;
+export interface NotificationRecord extends NotificationSummary {
+  payload: PlatformEvent;
+}
 
 export interface AttemptRecord {
   trigger: AttemptTrigger;
@@ -50,17 +59,35 @@ export interface AttemptView extends AttemptRecord {
   id: string;
 }
 
+/** A new notification: owned by a running delivery (`received`), or handed to the dispatcher (`queued`). */
+export interface NewNotification {
+  event: PlatformEvent;
+  transport: Transport;
+  payloadDigest: string;
+  status: "received" | "queued";
+  claimToken?: string;
+  claimExpiresAt?: Date;
+  nextAttemptAt?: Date;
+}
+
 /** The end of a claimed delivery: the Svix calls made (one attempt each) and the status they lead to. */
 export interface Completion {
   attempts: AttemptRecord[];
   status: Exclude<NotificationStatus, "received">;
-  /** Why it failed or was rejected (the last error). */
+  /** True when Svix was called and failed retryably: counts towards the backoff. */
+  countsAsFailure: boolean;
+  /** Why it is queued, failed or rejected (the last error). */
   errorCode?: string;
   error?: string;
-  svixAppId?: string;
+  svixAppUid?: string;
   svixMessageId?: string;
-  /** For `failed`: when a redrive may try again. */
+  /** For `queued`: when the dispatcher may try again. */
   nextAttemptAt?: Date;
+}
+
+export interface Claim {
+  token: string;
+  expiresAt: Date;
 }
 
 export interface NotificationFilter {
@@ -72,36 +99,59 @@ export interface NotificationFilter {
 
 /** The ledger the core needs (implemented by src/db/notificationStore.ts). */
 export interface NotificationLedger {
-  /** Inserts the event as `received`, owned by claimToken until claimExpiresAt; false if the id exists. */
-  insertClaimed(event: PlatformEvent, transport: Transport, claimToken: string, claimExpiresAt: Date): Promise<boolean>;
   /**
-   * Takes over an existing notification that is `failed`, or `received` with an expired claim.
-   * Conditional on the row's state, so only one caller can win. `dueOnly`: a failed one only
-   * once its nextAttemptAt has passed (the redrive loop's rule; a redelivery need not wait).
-   * `includeRejected`: a rejected one too (operator replay).
+   * Records a new notification. Null when it was inserted (the caller owns it); the existing
+   * notification's summary when its event id was known already (nothing is written).
    */
-  takeOver(eventId: string, claimToken: string, claimExpiresAt: Date, now: Date, options?: { dueOnly?: boolean; includeRejected?: boolean }): Promise<boolean>;
-  /** Records the attempt and moves the notification out of `received`, if claimToken still owns it. */
-  complete(eventId: string, claimToken: string, completion: Completion): Promise<void>;
+  insert(entry: NewNotification): Promise<NotificationSummary | null>;
+  summary(eventId: string): Promise<NotificationSummary | null>;
   get(eventId: string): Promise<NotificationRecord | null>;
+  /**
+   * Records the attempts and the outcome, if claimToken still owns the notification. A delivery
+   * is recorded even after a takeover (Svix's answer is the truth) unless the row says delivered.
+   */
+  complete(eventId: string, claimToken: string, completion: Completion): Promise<void>;
+  /**
+   * The dispatcher's claim: up to `limit` notifications, oldest first, that are queued and due
+   * (nextAttemptAt passed, or last tried before `recoveredAt`: Svix came back since), or received
+   * with an expired claim. Each is claimed by a conditional update, so one instance gets it.
+   */
+  claimDue(now: Date, limit: number, claim: Claim, recoveredAt?: Date): Promise<NotificationRecord[]>;
+  /** Gives back claimed notifications not sent after all (Svix asked to wait), without an attempt. */
+  release(eventIds: string[], claimToken: string, nextAttemptAt: Date): Promise<void>;
+  /** Operator replay: claims a queued, failed or rejected notification, or one whose claim expired. */
+  claimForReplay(eventId: string, claim: Claim, now: Date): Promise<boolean>;
   attemptsOf(eventId: string): Promise<AttemptView[]>;
   /** Newest first, without payloads (a page of 500 events near 1 MiB each would not fit in memory). */
   list(filter: NotificationFilter): Promise<NotificationSummary[]>;
-  /** Notifications due for a redrive: failed with nextAttemptAt passed, or received with an expired claim. */
-  due(now: Date, limit: number): Promise<NotificationRecord[]>;
   ping(): Promise<void>;
 }
 
-/** Project ↔ Svix Application mapping. */
-export interface ApplicationDirectory {
-  find(project: string): Promise<SvixApp | null>;
-  save(project: string, app: SvixApp): Promise<void>;
+/** Why a Pub/Sub message was quarantined: the code of the error that stopped it. */
+export type QuarantineReason = "invalid_json" | "invalid_envelope" | "invalid_event" | "event_id_conflict" | "payload_too_large";
+
+export interface QuarantineEntry {
+  reason: QuarantineReason;
+  message: string;
+  details: ErrorDetail[];
+  transport: Transport;
+  eventId?: string;
+  /** The body as received (the store keeps at most 64 KiB of it). */
+  body: Buffer;
 }
 
-export interface SvixApp {
-  /** Svix's own id, app_… */
+export interface QuarantinedMessage extends Omit<QuarantineEntry, "body"> {
   id: string;
-  uid: string;
+  /** Null once purged. */
+  body: Buffer | null;
+  bodyBytes: number;
+  receivedAt: Date;
+}
+
+export interface QuarantineLedger {
+  /** Records the message; a redelivery of one already quarantined (same subscription and message id) is recorded once. */
+  add(entry: QuarantineEntry): Promise<{ id: string; duplicate: boolean }>;
+  list(filter: { limit: number }): Promise<QuarantinedMessage[]>;
 }
 
 export interface OutgoingMessage {
@@ -122,10 +172,10 @@ export interface SentMessage {
   httpStatus: number;
 }
 
-/** One HTTP call made to Svix (a delivery may make several: retries, the application lookup). */
+/** One HTTP call made to Svix (a delivery may make several: retries). */
 export interface SvixCall {
   operation: string;
-  outcome: AttemptOutcome;
+  outcome: AttemptOutcome | "ok";
   /** The message Svix created or returned (message.create). */
   messageId?: string;
   startedAt: Date;
@@ -142,18 +192,23 @@ export interface CallOptions {
   deadline?: number;
   /** Told about every Svix call actually made. */
   onCall?: (call: SvixCall) => void;
+  /** An operator's deliberate call: while the circuit is open it may go through as the probe. */
+  probe?: boolean;
 }
 
 /**
  * The part of Svix the core uses (implemented by src/svix). Failures are thrown as AppError:
- * svix_rejected (permanent), svix_rate_limited / svix_unavailable / svix_circuit_open /
- * overloaded (retryable, often without any call made).
+ * svix_rejected (permanent), svix_rate_limited / svix_unavailable / svix_unauthorized /
+ * svix_circuit_open / overloaded (retryable, the last two without any call made).
  */
 export interface SvixGateway {
-  getOrCreateApplication(input: { uid: string; name: string; project: string }, options?: CallOptions): Promise<SvixApp>;
   createMessage(message: OutgoingMessage, options?: CallOptions): Promise<SentMessage>;
-  /** Seconds until this instance may call Svix again (a Retry-After window, an open circuit); 0 when it may. */
-  pausedForSeconds?(): number;
+  /** Milliseconds until this instance may call Svix again (Retry-After window, open circuit); 0 when it may. */
+  waitMs(): number;
+  /** True while the circuit is half-open: the next call is the one probe. */
+  probing(): boolean;
+  /** Epoch ms of the last time Svix answered again after failing (the circuit closed); 0 if never. */
+  recoveredAt(): number;
 }
 
 export interface Clock {

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** Prometheus metrics of one relay instance (own registry, so tests can build several). */
 export interface Metrics {
   registry: Registry;
-  /** Deliveries by outcome: delivered, duplicate, retryable, rejected, ledger_error. */
+  /** Deliveries by outcome: delivered, duplicate, queued, rejected, failed, ledger_error. */
   notifications: Counter<"outcome">;
   /** Events answered from the ledger without a Svix call. */
   duplicates: Counter;
@@ -15,7 +15,10 @@ export interface Metrics {
   shed: Counter<"reason">;
   svixInFlight: Gauge;
   circuitOpen: Gauge;
-  redrive: Counter<"outcome">;
+  /** The dispatcher's deliveries by outcome (delivered, queued, rejected, failed, or an error code). */
+  dispatch: Counter<"outcome">;
+  /** Pub/Sub messages quarantined, by reason. */
+  quarantined: Counter<"reason">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -37,6 +40,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     shed: new Counter({ name: "relay_shed_total", help: "Requests refused without calling Svix", labelNames: ["reason"], registers }),
     svixInFlight: new Gauge({ name: "relay_svix_in_flight", help: "Svix calls in flight", registers }),
     circuitOpen: new Gauge({ name: "relay_svix_circuit_open", help: "1 while the Svix circuit is open", registers }),
-    redrive: new Counter({ name: "relay_redrive_total", help: "Redrive attempts by outcome", labelNames: ["outcome"], registers }),
+    dispatch: new Counter({ name: "relay_dispatch_total", help: "Dispatcher deliveries by outcome", labelNames: ["outcome"], registers }),
+    quarantined: new Counter({ name: "relay_quarantined_total", help: "Pub/Sub messages quarantined, by reason", labelNames: ["reason"], registers }),
   };
 }

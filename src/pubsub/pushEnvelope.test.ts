@@ -1,21 +1,37 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
 import { makeEvent, wrapped } from "../../test/helpers/events.ts";
-import { decodeBody } from "./pushEnvelope.ts";
+import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "./pushEnvelope.ts";
 
 const noHeaders = () => undefined;
 
-describe("decodeBody", () => {
-  it("reads a direct post as the event", () => {
-    const event = makeEvent();
-    expect(decodeBody({ body: event, header: noHeaders })).toEqual({ event, transport: { kind: "body" } });
-  });
+function envelopeFailure(fn: () => unknown): EnvelopeError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(EnvelopeError);
+    expect((error as EnvelopeError).code).toBe("invalid_envelope");
+    return error as EnvelopeError;
+  }
+  throw new Error("expected an envelope error");
+}
 
-  it("unwraps a push envelope and keeps its metadata", () => {
+describe("isEnvelope", () => {
+  it("tells an envelope from an event: an event has `object`, an envelope has `message` and no `object`", () => {
+    expect(isEnvelope(wrapped(makeEvent()))).toBe(true);
+    expect(isEnvelope(makeEvent())).toBe(false);
+    expect(isEnvelope({ ...makeEvent(), message: "hello" })).toBe(false);
+    expect(isEnvelope([{ message: {} }])).toBe(false);
+    expect(isEnvelope(null)).toBe(false);
+  });
+});
+
+describe("decodeEnvelope", () => {
+  it("returns the data's bytes and Pub/Sub's metadata", () => {
     const event = makeEvent();
     const envelope = wrapped(event, { deliveryAttempt: 5 });
-    const decoded = decodeBody({ body: envelope, header: noHeaders });
-    expect(decoded.event).toEqual(event);
+    const decoded = decodeEnvelope(envelope);
+    expect(JSON.parse(decoded.data.toString("utf8"))).toEqual(event);
+    expect(decoded.attributes).toEqual({ origin: "platform" });
     expect(decoded.transport).toEqual({
       kind: "push_wrapped",
       pubsubMessageId: envelope.message.messageId,
@@ -25,38 +41,72 @@ describe("decodeBody", () => {
     });
   });
 
-  it("accepts the snake_case message_id Pub/Sub also sends", () => {
-    const body = { message: { data: Buffer.from("{}").toString("base64"), message_id: "77" }, subscription: "s" };
-    expect(decodeBody({ body, header: noHeaders }).transport.pubsubMessageId).toBe("77");
+  it("accepts the snake_case message_id and publish_time Pub/Sub also sends", () => {
+    const decoded = decodeEnvelope({ message: { data: "e30=", message_id: "77", publish_time: "2026-11-27T10:00:01Z" }, subscription: "projects/p/subscriptions/s" });
+    expect(decoded.transport).toMatchObject({ pubsubMessageId: "77", publishTime: "2026-11-27T10:00:01Z" });
   });
 
-  it("recognises an unwrapped push by its headers", () => {
-    const headers: Record<string, string> = { "x-goog-pubsub-message-id": "9", "x-goog-pubsub-subscription-name": "projects/p/subscriptions/s" };
-    const decoded = decodeBody({ body: makeEvent(), header: (n) => headers[n] });
-    expect(decoded.transport).toMatchObject({ kind: "push_unwrapped", pubsubMessageId: "9", subscription: "projects/p/subscriptions/s" });
-  });
-
-  it("treats an event that happens to have a message field as an event", () => {
-    const event = { ...makeEvent(), message: "hello" };
-    expect(decodeBody({ body: event, header: noHeaders }).transport.kind).toBe("body");
-  });
-
+  const sub = "projects/p/subscriptions/s";
   it.each([
     [{ message: null }, "/message"],
     [{ message: { data: 5 } }, "/message/data"],
     [{ message: { data: "" } }, "/message/data"],
     [{ message: { data: "not base64!" } }, "/message/data"],
-    [{ message: { data: Buffer.from("{").toString("base64") } }, "/message/data"],
     [{ message: { data: "e30=", messageId: 5 } }, "/message/messageId"],
+    [{ message: { data: "e30=", messageId: "1".repeat(129) } }, "/message/messageId"],
+    [{ message: { data: "e30=", messageId: "a\u0000b" } }, "/message/messageId"],
+    [{ message: { data: "e30=", messageId: "\ud800" } }, "/message/messageId"],
     [{ message: { data: "e30=" }, subscription: 1 }, "/subscription"],
+    [{ message: { data: "e30=" }, subscription: "relay-push" }, "/subscription"],
+    [{ message: { data: "e30=" }, subscription: `projects/p/subscriptions/${"s".repeat(250)}` }, "/subscription"],
+    [{ message: { data: "e30=", publishTime: "yesterday" }, subscription: sub }, "/message/publishTime"],
+    [{ message: { data: "e30=", attributes: [] }, subscription: sub }, "/message/attributes"],
+    [{ message: { data: "e30=", attributes: { a: 1 } }, subscription: sub }, "/message/attributes/a"],
+    [{ message: { data: "e30=", attributes: { a: "x".repeat(1025) } }, subscription: sub }, "/message/attributes/a"],
+    [{ message: { data: "e30=", attributes: { ["k".repeat(257)]: "v" } }, subscription: sub }, `/message/attributes/${"k".repeat(257)}`],
+    [{ message: { data: "e30=", attributes: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, "v"])) }, subscription: sub }, "/message/attributes"],
     [{ message: { data: "e30=" }, deliveryAttempt: 1.5 }, "/deliveryAttempt"],
-  ])("rejects a broken envelope %j at %s", (body, path) => {
-    try {
-      decodeBody({ body, header: noHeaders });
-      expect.unreachable();
-    } catch (error) {
-      expect((error as AppError).code).toBe("invalid_envelope");
-      expect((error as AppError).details.map((d) => d.path)).toContain(path);
-    }
+    [{ message: { data: "e30=" }, deliveryAttempt: -1 }, "/deliveryAttempt"],
+    [{ message: { data: "e30=" }, deliveryAttempt: 2 ** 31 }, "/deliveryAttempt"],
+  ])("refuses a broken envelope %j at %s", (body, path) => {
+    const error = envelopeFailure(() => decodeEnvelope(body as Record<string, unknown>));
+    expect(error.details.map((d) => d.path)).toContain(path);
+  });
+
+  it("keeps the valid fields of a broken envelope, for the quarantine", () => {
+    const error = envelopeFailure(() => decodeEnvelope({ message: { data: "***", messageId: "42" }, subscription: "projects/p/subscriptions/s" }));
+    expect(error.transport).toMatchObject({ kind: "push_wrapped", pubsubMessageId: "42", subscription: "projects/p/subscriptions/s" });
+  });
+
+  it("accepts Pub/Sub's own limits exactly", () => {
+    const attributes = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`${"k".repeat(250)}${i}`.slice(0, 256), "v".repeat(1024)]));
+    const decoded = decodeEnvelope({ message: { data: "e30=", messageId: "9".repeat(128), attributes }, subscription: `projects/p/subscriptions/${"s".repeat(255 - 25)}` });
+    expect(decoded.transport.pubsubMessageId).toHaveLength(128);
+  });
+});
+
+describe("unwrappedTransport", () => {
+  it("is undefined for a direct post (no Pub/Sub headers)", () => {
+    expect(unwrappedTransport(noHeaders)).toBeUndefined();
+  });
+
+  it("reads Pub/Sub's metadata from its headers", () => {
+    const headers: Record<string, string> = {
+      "x-goog-pubsub-message-id": "9",
+      "x-goog-pubsub-subscription-name": "projects/p/subscriptions/s",
+      "x-goog-pubsub-publish-time": "2026-11-27T10:00:01.123Z",
+    };
+    expect(unwrappedTransport((n) => headers[n])).toEqual({
+      kind: "push_unwrapped",
+      pubsubMessageId: "9",
+      subscription: "projects/p/subscriptions/s",
+      publishTime: "2026-11-27T10:00:01.123Z",
+    });
+  });
+
+  it("refuses headers beyond Pub/Sub's limits", () => {
+    const headers: Record<string, string> = { "x-goog-pubsub-message-id": "1".repeat(200), "x-goog-pubsub-subscription-name": "nope" };
+    const error = envelopeFailure(() => unwrappedTransport((n) => headers[n]));
+    expect(error.details.map((d) => d.path).sort()).toEqual(["x-goog-pubsub-message-id", "x-goog-pubsub-subscription-name"]);
   });
 });

@@ -1,10 +1,11 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.ts";
-import type { OutgoingMessage, SentMessage, SvixGateway } from "../notifications/ports.ts";
+import type { OutgoingMessage, SentMessage } from "../notifications/ports.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { expectEachBetween } from "../../test/helpers/ranges.ts";
 import { ResilientSvixGateway } from "./resilientGateway.ts";
+import type { SvixApi } from "./svixGateway.ts";
 
 // The state machine on a fake clock, with a scripted inner gateway (a fake of our own port).
 type Step = "ok" | "503" | "401" | "429" | "400" | { retryAfter: number };
@@ -12,7 +13,7 @@ type Step = "ok" | "503" | "401" | "429" | "400" | { retryAfter: number };
 function setup(steps: Step[], options: Partial<ConstructorParameters<typeof ResilientSvixGateway>[0]> = {}) {
   let now = 1_000_000;
   const calls: number[] = [];
-  const inner: SvixGateway = {
+  const inner: SvixApi = {
     getOrCreateApplication: async () => ({ id: "app_1", uid: "p" }),
     createMessage: async (): Promise<SentMessage> => {
       calls.push(now);
@@ -47,7 +48,7 @@ describe("ResilientSvixGateway", () => {
     t.advance(9_999);
     expect(await t.send()).toBe("svix_rate_limited");
     expect(t.calls).toHaveLength(1);
-    expect(t.gateway.pausedForSeconds()).toBeCloseTo(0.001, 3);
+    expect(t.gateway.waitMs() / 1000).toBeCloseTo(0.001, 3);
     t.advance(1);
     expect(await t.send()).toBe("ok");
     expect(t.calls).toHaveLength(2);
@@ -56,7 +57,7 @@ describe("ResilientSvixGateway", () => {
   it("caps an absurd Retry-After", async () => {
     const t = setup([{ retryAfter: 86_400 }], { maxPauseMs: 60_000 });
     await t.send();
-    expect(t.gateway.pausedForSeconds()).toBe(60);
+    expect(t.gateway.waitMs() / 1000).toBe(60);
   });
 
   it("doubles the pause for consecutive 429s without Retry-After, and resets after a success", async () => {
@@ -64,13 +65,13 @@ describe("ResilientSvixGateway", () => {
     const pauses: number[] = [];
     for (let i = 0; i < 3; i += 1) {
       await t.send();
-      pauses.push(t.gateway.pausedForSeconds());
-      t.advance(t.gateway.pausedForSeconds() * 1000);
+      pauses.push(t.gateway.waitMs() / 1000);
+      t.advance(t.gateway.waitMs());
     }
     expectEachBetween(pauses, [[0.5, 1], [1, 2], [2, 4]]);
     expect(await t.send()).toBe("ok");
     await t.send();
-    expect(t.gateway.pausedForSeconds()).toBeLessThanOrEqual(1);
+    expect(t.gateway.waitMs() / 1000).toBeLessThanOrEqual(1);
   });
 
   it("opens after the threshold, lets exactly one probe through after the cool-down, and closes on its success", async () => {
@@ -109,8 +110,8 @@ describe("ResilientSvixGateway", () => {
     let longest = 0;
     for (let i = 0; i < 12; i += 1) {
       await t.send();
-      longest = Math.max(longest, t.gateway.pausedForSeconds());
-      t.advance(t.gateway.pausedForSeconds() * 1000);
+      longest = Math.max(longest, t.gateway.waitMs() / 1000);
+      t.advance(t.gateway.waitMs());
     }
     // 2^11 s uncapped; jittered into [half, full] of the 60 s cap.
     expect(longest).toBeGreaterThanOrEqual(30);

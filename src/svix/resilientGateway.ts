@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
-import type { CallOptions, OutgoingMessage, SentMessage, SvixApp, SvixGateway } from "../notifications/ports.ts";
+import type { CallOptions, OutgoingMessage, SentMessage, SvixGateway } from "../notifications/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { SvixApi, SvixApp } from "./svixGateway.ts";
 
 export interface ResilientGatewayOptions {
-  inner: SvixGateway;
+  inner: SvixApi;
   logger: Logger;
   metrics: Metrics;
   /** Retries of one call for 5xx, timeouts and resets, within the caller's deadline. */
@@ -23,6 +24,8 @@ export interface ResilientGatewayOptions {
   /** First in-request retry delay, doubled per retry (with jitter). */
   retryBaseMs?: number;
   now?: () => number;
+  /** Told when Svix answers again after the circuit opened (the dispatcher wakes up). */
+  onRecovered?: () => void;
 }
 
 type Circuit = { state: "closed" } | { state: "open"; until: number } | { state: "half_open" };
@@ -44,11 +47,13 @@ export class ResilientSvixGateway implements SvixGateway {
   private circuit: Circuit = { state: "closed" };
   private probeInFlight = false;
   private inFlight = 0;
+  private lastRecovery = 0;
 
   constructor(options: ResilientGatewayOptions) {
-    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, maxPauseMs: 300_000, retryBaseMs: 100, now: Date.now, ...options };
+    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, maxPauseMs: 300_000, retryBaseMs: 100, now: Date.now, onRecovered: () => undefined, ...options };
   }
 
+  /** Not part of the core's port: the operators' app-portal link creates the application. */
   getOrCreateApplication(input: { uid: string; name: string; project: string }, options: CallOptions = {}): Promise<SvixApp> {
     return this.run((o) => this.o.inner.getOrCreateApplication(input, o), options);
   }
@@ -57,10 +62,18 @@ export class ResilientSvixGateway implements SvixGateway {
     return this.run((o) => this.o.inner.createMessage(message, o), options);
   }
 
-  pausedForSeconds(): number {
+  waitMs(): number {
     const now = this.o.now();
     const circuitWait = this.circuit.state === "open" ? this.circuit.until - now : 0;
-    return Math.max(0, this.pausedUntil - now, circuitWait) / 1000;
+    return Math.max(0, this.pausedUntil - now, circuitWait);
+  }
+
+  probing(): boolean {
+    return this.circuit.state !== "closed";
+  }
+
+  recoveredAt(): number {
+    return this.lastRecovery;
   }
 
   private async run<T>(fn: (options: CallOptions) => Promise<T>, options: CallOptions): Promise<T> {
@@ -71,7 +84,7 @@ export class ResilientSvixGateway implements SvixGateway {
     this.inFlight += 1;
     try {
       for (let retry = 0; ; retry += 1) {
-        const probe = this.admit();
+        const probe = this.admit(options.probe === true && retry === 0);
         try {
           const result = await fn(options);
           this.succeeded();
@@ -92,8 +105,11 @@ export class ResilientSvixGateway implements SvixGateway {
     }
   }
 
-  /** Throws when Svix may not be called now; returns true when this call is the circuit's probe. */
-  private admit(): boolean {
+  /**
+   * Throws when Svix may not be called now; returns true when this call is the circuit's probe.
+   * `operatorProbe`: an operator's replay may be the probe before the cool-down has passed.
+   */
+  private admit(operatorProbe: boolean): boolean {
     const now = this.o.now();
     if (now < this.pausedUntil) {
       this.o.metrics.shed.inc({ reason: "cooldown" });
@@ -101,7 +117,7 @@ export class ResilientSvixGateway implements SvixGateway {
         retryAfterSeconds: Math.ceil((this.pausedUntil - now) / 1000),
       });
     }
-    if (this.circuit.state === "open" && now >= this.circuit.until) this.circuit = { state: "half_open" };
+    if (this.circuit.state === "open" && (now >= this.circuit.until || (operatorProbe && !this.probeInFlight))) this.circuit = { state: "half_open" };
     if (this.circuit.state === "open" || (this.circuit.state === "half_open" && this.probeInFlight)) {
       this.o.metrics.shed.inc({ reason: "circuit_open" });
       const wait = this.circuit.state === "open" ? this.circuit.until - now : this.o.circuitCooldownMs;
@@ -122,8 +138,10 @@ export class ResilientSvixGateway implements SvixGateway {
     this.probeInFlight = false;
     if (this.circuit.state !== "closed") {
       this.circuit = { state: "closed" };
+      this.lastRecovery = this.o.now();
       this.o.metrics.circuitOpen.set(0);
       this.o.logger.info("Svix answers again: circuit closed");
+      this.o.onRecovered();
     }
   }
 

@@ -2,7 +2,20 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { ApiException, Svix } from "svix";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { AttemptOutcome, CallOptions, OutgoingMessage, SentMessage, SvixApp, SvixGateway } from "../notifications/ports.ts";
+import type { CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../notifications/ports.ts";
+
+/** A Svix application as the relay knows it. */
+export interface SvixApp {
+  /** Svix's own id, app_… */
+  id: string;
+  uid: string;
+}
+
+/** The Svix calls the relay makes, one HTTP call each (no retries, no guards). */
+export interface SvixApi {
+  createMessage(message: OutgoingMessage, options?: CallOptions): Promise<SentMessage>;
+  getOrCreateApplication(input: { uid: string; name: string; project: string }, options?: CallOptions): Promise<SvixApp>;
+}
 
 export interface SvixGatewayOptions {
   apiKey: string;
@@ -20,7 +33,7 @@ export interface SvixGatewayOptions {
  * any other 4xx → svix_rejected.
  * The SDK's own retries are switched off: retrying is the caller's decision (resilience layer).
  */
-export class SdkSvixGateway implements SvixGateway {
+export class SdkSvixGateway implements SvixApi {
   private readonly svix: Svix;
   private readonly metrics: Metrics;
   private readonly timeoutMs: number;
@@ -85,7 +98,7 @@ export class SdkSvixGateway implements SvixGateway {
     const context: CallContext = { timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
     const startedAt = new Date();
     const t0 = performance.now();
-    const report = (outcome: AttemptOutcome, extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string }) =>
+    const report = (outcome: SvixCall["outcome"], extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string }) =>
       options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
     this.metrics.svixInFlight.inc();
     try {

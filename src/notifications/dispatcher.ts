@@ -1,0 +1,129 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { isAppError } from "../errors.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { NotificationService } from "./notificationService.ts";
+import type { Clock, NotificationLedger, NotificationRecord, SvixGateway } from "./ports.ts";
+
+export interface DispatcherOptions {
+  service: NotificationService;
+  ledger: NotificationLedger;
+  svix: Pick<SvixGateway, "waitMs" | "probing" | "recoveredAt">;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** Pause between passes that found nothing to do (jittered), ms. */
+  intervalMs: number;
+  /** Notifications claimed per pass. */
+  batchSize: number;
+  /** Deliveries one instance's dispatcher keeps in flight. */
+  concurrency: number;
+  /** How long the dispatcher's claim on a notification lasts, ms. */
+  claimTtlMs: number;
+}
+
+/**
+ * Delivers what the ledger holds and Svix has not taken yet: queued notifications (Svix was
+ * failing, throttling, or this instance had to wait) and received ones whose owner died. Runs on
+ * every instance; each notification is claimed by a conditional update, so exactly one instance
+ * sends it. Oldest first. It shares the fast path's Svix guards: it sleeps through a Retry-After
+ * window or an open circuit, sends one notification as the circuit's probe, and once Svix answers
+ * again it takes every queued notification at once, whatever its backoff.
+ */
+export class Dispatcher {
+  private readonly o: DispatcherOptions;
+  private stopped = true;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.o = options;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  /** Stops claiming; a pass in progress finishes its deliveries in flight and gives back the rest. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Ends the current pause at once (Svix came back, something was queued). */
+  wake(): void {
+    clearTimeout(this.timer);
+    this.wakeUp?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let pauseMs = this.o.intervalMs * (0.75 + Math.random() / 2);
+      try {
+        const wait = this.o.svix.waitMs();
+        if (wait > 0) pauseMs = wait;
+        else if ((await this.pass()).claimed >= this.o.batchSize) pauseMs = 0;
+      } catch (error) {
+        this.o.logger.warn({ err: error }, "dispatcher pass failed");
+      }
+      if (pauseMs > 0 && !this.stopped) await this.pause(pauseMs);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wakeUp = () => resolve();
+      this.timer = setTimeout(resolve, ms);
+      this.timer.unref();
+    }).finally(() => {
+      this.wakeUp = undefined;
+    });
+  }
+
+  /** One pass: claims due notifications, oldest first, and delivers them. */
+  async pass(): Promise<{ claimed: number; delivered: number }> {
+    const { ledger, svix, clock } = this.o;
+    if (svix.waitMs() > 0) return { claimed: 0, delivered: 0 };
+    const now = clock.now();
+    const claim = { token: randomUUID(), expiresAt: new Date(now.getTime() + this.o.claimTtlMs) };
+    const recoveredAt = svix.recoveredAt();
+    // While the circuit is half-open only one call may go: the probe.
+    const limit = svix.probing() ? 1 : this.o.batchSize;
+    const rows = await ledger.claimDue(now, limit, claim, recoveredAt > 0 ? new Date(recoveredAt) : undefined);
+    const left: string[] = [];
+    let delivered = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < rows.length) {
+        const row = rows[next++] as NotificationRecord;
+        if (this.stopped || svix.waitMs() > 0) {
+          left.push(row.eventId);
+          continue;
+        }
+        if (await this.deliverOne(row, claim.token)) delivered += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, rows.length) }, worker));
+    // Claimed but not sent (Svix asked to wait, or shutdown): back to the queue, untouched.
+    if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now().getTime() + svix.waitMs()));
+    return { claimed: rows.length, delivered };
+  }
+
+  private async deliverOne(row: NotificationRecord, claimToken: string): Promise<boolean> {
+    try {
+      const outcome = await this.o.service.dispatch(row, claimToken);
+      this.o.metrics.dispatch.inc({ outcome: outcome.status });
+      return outcome.status === "delivered";
+    } catch (error) {
+      // The ledger failed to record the outcome: the claim expires and a later pass retries.
+      this.o.metrics.dispatch.inc({ outcome: isAppError(error) ? error.code : "internal" });
+      if (!isAppError(error)) this.o.logger.error({ err: error, eventId: row.eventId }, "dispatch failed unexpectedly");
+      return false;
+    }
+  }
+}
