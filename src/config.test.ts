@@ -4,7 +4,7 @@ import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 describe("loadConfig", () => {
   it("has defaults that start with no configuration at all", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3000, databaseUrl: undefined, dataDir: "./data", svixApiKey: undefined, redriveEnabled: true, apiTokens: [] });
+    expect(config).toMatchObject({ port: 3000, databaseUrl: undefined, dataDir: "./data", svixApiKey: undefined, dispatchEnabled: true, apiTokens: [] });
     expect(config.bodyLimitBytes).toBeGreaterThan(Math.ceil((1024 * 1024 * 4) / 3));
     expect(config.requestBudgetMs).toBeLessThan(10_000);
     expect(Object.isFrozen(config)).toBe(true);
@@ -12,7 +12,7 @@ describe("loadConfig", () => {
 
   it("coerces numbers and booleans and splits tokens", () => {
     const config = loadConfig({ PORT: "8080", DISPATCH_ENABLED: "false", API_TOKENS: "a, b,,c" });
-    expect(config).toMatchObject({ port: 8080, redriveEnabled: false, apiTokens: ["a", "b", "c"] });
+    expect(config).toMatchObject({ port: 8080, dispatchEnabled: false, apiTokens: ["a", "b", "c"] });
   });
 
   it("refuses production without Svix and PostgreSQL", () => {
@@ -31,6 +31,10 @@ describe("loadConfig", () => {
       expect(message).toMatch(/SVIX_TIMEOUT_MS must be integer/);
       expect(message).toMatch(/SVIX_SERVER_URL must match pattern/);
     }
+  });
+
+  it("names a renamed variable instead of ignoring it", () => {
+    expect(() => loadConfig({ REDRIVE_BASE_DELAY_MS: "5000" })).toThrow(/REDRIVE_BASE_DELAY_MS was renamed to RETRY_BASE_DELAY_MS/);
   });
 
   it("refuses a claim that could expire while its delivery still runs", () => {

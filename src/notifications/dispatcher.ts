@@ -32,7 +32,8 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   private readonly o: DispatcherOptions;
-  private stopped = true;
+  /** Set by stop(): a pass gives back what it has not sent yet. */
+  private stopping = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -42,14 +43,14 @@ export class Dispatcher {
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
+    if (this.loop) return;
+    this.stopping = false;
     this.loop = this.run();
   }
 
   /** Stops claiming; a pass in progress finishes its deliveries in flight and gives back the rest. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping = true;
     this.wake();
     await this.loop;
     this.loop = undefined;
@@ -62,7 +63,7 @@ export class Dispatcher {
   }
 
   private async run(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopping) {
       let pauseMs = this.o.intervalMs * (0.75 + Math.random() / 2);
       try {
         const wait = this.o.svix.waitMs();
@@ -71,7 +72,7 @@ export class Dispatcher {
       } catch (error) {
         this.o.logger.warn({ err: error }, "dispatcher pass failed");
       }
-      if (pauseMs > 0 && !this.stopped) await this.pause(pauseMs);
+      if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs);
     }
   }
 
@@ -101,7 +102,7 @@ export class Dispatcher {
     const worker = async () => {
       while (next < rows.length) {
         const row = rows[next++] as NotificationRecord;
-        if (this.stopped || svix.waitMs() > 0) {
+        if (this.stopping || svix.waitMs() > 0) {
           left.push(row.eventId);
           continue;
         }

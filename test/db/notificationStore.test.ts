@@ -1,7 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotificationStore } from "../../src/db/notificationStore.ts";
-import type { Completion } from "../../src/notifications/ports.ts";
+import { QuarantineStore } from "../../src/db/quarantineStore.ts";
+import type { PlatformEvent } from "../../src/notifications/event.ts";
+import { eventDigest } from "../../src/notifications/eventDigest.ts";
+import type { Claim, Completion, NewNotification } from "../../src/notifications/ports.ts";
+import type { Transport } from "../../src/notifications/transport.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.ts";
 
@@ -15,14 +19,26 @@ beforeAll(async () => {
 afterAll(() => t.drop());
 
 const inMs = (ms: number) => new Date(Date.now() + ms);
+const claimed = (event: PlatformEvent, token: string, expiresAt: Date, transport: Transport = { kind: "body" }): NewNotification => ({
+  event,
+  transport,
+  payloadDigest: eventDigest(event),
+  status: "received",
+  claimToken: token,
+  claimExpiresAt: expiresAt,
+});
+const queued = (event: PlatformEvent, nextAttemptAt: Date): NewNotification => ({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt });
+const claim = (ms = 30_000): Claim => ({ token: randomUUID(), expiresAt: inMs(ms) });
 const delivered = (messageId = "msg_1"): Completion => ({
   status: "delivered",
-  svixAppId: "app_1",
+  countsAsFailure: false,
+  svixAppUid: "acme-mobile",
   svixMessageId: messageId,
   attempts: [{ trigger: "ingress", operation: "message.create", startedAt: new Date(), durationMs: 12, outcome: "delivered", httpStatus: 202, svixMessageId: messageId }],
 });
-const failed = (nextAttemptAt: Date): Completion => ({
-  status: "failed",
+const failedOnce = (nextAttemptAt: Date): Completion => ({
+  status: "queued",
+  countsAsFailure: true,
   errorCode: "svix_unavailable",
   error: "Svix answered 503",
   nextAttemptAt,
@@ -30,99 +46,140 @@ const failed = (nextAttemptAt: Date): Completion => ({
 });
 
 describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"}`, () => {
-  it("inserts an event once: the unique event id decides, under concurrency too", async () => {
+  it("inserts an event once: the unique event id decides, under concurrency too; the others read the winner", async () => {
     const event = makeEvent();
-    const results = await Promise.all(Array.from({ length: 10 }, () => store.insertClaimed(event, { kind: "body" }, randomUUID(), inMs(30_000))));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    const row = await store.get(event.id);
-    expect(row).toMatchObject({ eventId: event.id, project: event.project, type: event.type, status: "received", attempts: 0, payload: event });
+    const results = await Promise.all(Array.from({ length: 10 }, () => store.insert(claimed(event, randomUUID(), inMs(30_000)))));
+    expect(results.filter((r) => r === null)).toHaveLength(1);
+    for (const existing of results.filter((r) => r !== null)) {
+      expect(existing).toMatchObject({ eventId: event.id, status: "received", payloadDigest: eventDigest(event) });
+    }
+    expect(await store.get(event.id)).toMatchObject({ eventId: event.id, project: event.project, type: event.type, status: "received", attemptCount: 0, payload: event });
   });
 
   it("stores the transport metadata", async () => {
     const event = makeEvent();
-    await store.insertClaimed(event, { kind: "push_wrapped", pubsubMessageId: "42", subscription: "projects/p/subscriptions/s", deliveryAttempt: 2 }, "c", inMs(1000));
-    expect((await store.get(event.id))?.transport).toEqual({ kind: "push_wrapped", pubsubMessageId: "42", subscription: "projects/p/subscriptions/s", deliveryAttempt: 2 });
+    const transport: Transport = { kind: "push_wrapped", pubsubMessageId: "42", subscription: "projects/p/subscriptions/s", deliveryAttempt: 2, publishTime: "2026-11-27T10:00:01.000Z" };
+    await store.insert(claimed(event, "c", inMs(1000), transport));
+    expect((await store.summary(event.id))?.transport).toEqual(transport);
   });
 
-  it("completes only for the claim's owner, recording each attempt", async () => {
+  it("completes only for the claim's owner, recording each attempt and the failure count", async () => {
     const event = makeEvent();
-    await store.insertClaimed(event, { kind: "body" }, "owner", inMs(30_000));
-    await store.complete(event.id, "someone-else", failed(inMs(1000)));
-    expect((await store.get(event.id))?.status).toBe("received");
-    await store.complete(event.id, "owner", delivered("msg_a"));
-    const row = await store.get(event.id);
-    expect(row).toMatchObject({ status: "delivered", svixMessageId: "msg_a", svixAppId: "app_1", attempts: 1, claimExpiresAt: null });
-    expect(row?.deliveredAt).toBeInstanceOf(Date);
-    const attempts = await store.attemptsOf(event.id);
-    expect(attempts.map((a) => a.outcome)).toEqual(["retryable", "delivered"]);
+    await store.insert(claimed(event, "owner", inMs(30_000)));
+    await store.complete(event.id, "someone-else", failedOnce(inMs(1000)));
+    expect((await store.summary(event.id))?.status).toBe("received");
+    await store.complete(event.id, "owner", failedOnce(inMs(-1)));
+    expect(await store.summary(event.id)).toMatchObject({ status: "queued", failures: 1, attemptCount: 1, lastErrorCode: "svix_unavailable", claimExpiresAt: null });
+    const [row] = await store.claimDue(new Date(), 1000, { token: "owner-2", expiresAt: inMs(30_000) });
+    expect(row?.eventId).toBe(event.id);
+    await store.complete(event.id, "owner-2", delivered("msg_a"));
+    const done = await store.summary(event.id);
+    expect(done).toMatchObject({ status: "delivered", svixMessageId: "msg_a", svixAppUid: "acme-mobile", attemptCount: 2, failures: 1, claimExpiresAt: null });
+    expect(done?.deliveredAt).toBeInstanceOf(Date);
+    // Every Svix call is audited, even one whose claim had been lost: it was made.
+    expect((await store.attemptsOf(event.id)).map((a) => a.outcome)).toEqual(["retryable", "retryable", "delivered"]);
   });
 
   it("lets a delivery whose claim was taken over still record Svix's answer", async () => {
     const event = makeEvent();
-    await store.insertClaimed(event, { kind: "body" }, "first", inMs(-1));
-    expect(await store.takeOver(event.id, "second", inMs(30_000), new Date())).toBe(true);
+    await store.insert(claimed(event, "first", inMs(-1)));
+    const taken = await store.claimDue(new Date(), 1000, { token: "second", expiresAt: inMs(30_000) });
+    expect(taken.map((r) => r.eventId)).toContain(event.id);
     await store.complete(event.id, "first", delivered("msg_b"));
-    expect((await store.get(event.id))?.status).toBe("delivered");
+    expect((await store.summary(event.id))?.status).toBe("delivered");
   });
 
-  it("takes over failed rows and expired claims, once, but never a live claim or a settled row", async () => {
-    const live = makeEvent();
-    await store.insertClaimed(live, { kind: "body" }, "c1", inMs(30_000));
-    expect(await store.takeOver(live.id, "x", inMs(30_000), new Date())).toBe(false);
-
-    const stale = makeEvent();
-    await store.insertClaimed(stale, { kind: "body" }, "c2", inMs(-1000));
-    const winners = await Promise.all(Array.from({ length: 5 }, (_, i) => store.takeOver(stale.id, `t${i}`, inMs(30_000), new Date())));
-    expect(winners.filter(Boolean)).toHaveLength(1);
-
-    const done = makeEvent();
-    await store.insertClaimed(done, { kind: "body" }, "c3", inMs(30_000));
-    await store.complete(done.id, "c3", delivered());
-    expect(await store.takeOver(done.id, "x", inMs(30_000), new Date())).toBe(false);
-  });
-
-  it("respects nextAttemptAt only when asked (redrive), and lists what is due", async () => {
-    const later = makeEvent();
-    await store.insertClaimed(later, { kind: "body" }, "c", inMs(30_000));
-    await store.complete(later.id, "c", failed(inMs(60_000)));
-    expect(await store.takeOver(later.id, "r", inMs(30_000), new Date(), { dueOnly: true })).toBe(false);
-    expect((await store.due(new Date(), 1000)).map((r) => r.eventId)).not.toContain(later.id);
-    expect((await store.due(inMs(61_000), 1000)).map((r) => r.eventId)).toContain(later.id);
-    expect(await store.takeOver(later.id, "i", inMs(30_000), new Date())).toBe(true);
-  });
-
-  it("lists by status and project, newest first, limited", async () => {
+  it("claims due notifications once across concurrent claimers, oldest first, and never a live claim or a settled row", async () => {
     const project = `proj-${randomUUID()}`;
-    for (let i = 0; i < 3; i += 1) {
-      const e = makeEvent({ project });
-      await store.insertClaimed(e, { kind: "body" }, "c", inMs(30_000));
-      if (i < 2) await store.complete(e.id, "c", delivered(`msg_${i}`));
+    const due = [makeEvent({ project }), makeEvent({ project }), makeEvent({ project })];
+    for (const e of due) await store.insert(queued(e, inMs(-1000)));
+    // Arrival order differs from insert order.
+    const base = Date.parse("2026-11-01T00:00:00Z");
+    for (const [i, offset] of [2000, 0, 1000].entries()) {
+      await t.db.prisma.notification.update({ where: { eventId: due[i]!.id }, data: { createdAt: new Date(base + offset) } });
     }
-    expect(await store.list({ project, limit: 10 })).toHaveLength(3);
-    expect(await store.list({ project, status: "delivered", limit: 10 })).toHaveLength(2);
-    expect(await store.list({ project, limit: 1 })).toHaveLength(1);
+    const live = makeEvent({ project });
+    await store.insert(claimed(live, "c1", inMs(30_000)));
+    const later = makeEvent({ project });
+    await store.insert(queued(later, inMs(60_000)));
+    const settled = makeEvent({ project });
+    await store.insert(claimed(settled, "c3", inMs(-1)));
+    await store.complete(settled.id, "c3", delivered());
+
+    const claims = await Promise.all(Array.from({ length: 4 }, () => store.claimDue(new Date(), 1000, claim())));
+    const mine = claims.map((rows) => rows.filter((r) => r.project === project).map((r) => r.eventId));
+    const all = mine.flat();
+    expect(all.sort()).toEqual(due.map((e) => e.id).sort());
+    // Within one claimer's batch: oldest first.
+    const single = mine.find((ids) => ids.length === 3);
+    if (single) expect(single).toEqual([due[1]!.id, due[2]!.id, due[0]!.id]);
+    expect((await store.summary(due[0]!.id))?.status).toBe("received");
+    expect((await store.summary(live.id))?.claimExpiresAt?.getTime()).toBeGreaterThan(Date.now());
   });
 
-  it("lists newest first by arrival", async () => {
+  it("returns claimed rows in arrival order within a batch", async () => {
+    const project = `order-${randomUUID()}`;
+    const events = [makeEvent({ project }), makeEvent({ project }), makeEvent({ project })];
+    const base = Date.parse("2020-01-01T00:00:00Z");
+    for (const [i, e] of events.entries()) {
+      await store.insert(queued(e, inMs(-1000)));
+      await t.db.prisma.notification.update({ where: { eventId: e.id }, data: { createdAt: new Date(base - i * 1000) } });
+    }
+    const rows = (await store.claimDue(new Date(), 1000, claim())).filter((r) => r.project === project);
+    expect(rows.map((r) => r.eventId)).toEqual([events[2]!.id, events[1]!.id, events[0]!.id]);
+  });
+
+  it("takes a not-yet-due notification once Svix came back after it was last tried", async () => {
+    const event = makeEvent();
+    await store.insert(queued(event, inMs(60_000)));
+    expect((await store.claimDue(new Date(), 1000, claim())).map((r) => r.eventId)).not.toContain(event.id);
+    const lastTried = (await store.summary(event.id))!.updatedAt;
+    expect((await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() - 1))).map((r) => r.eventId)).not.toContain(event.id);
+    expect((await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() + 1))).map((r) => r.eventId)).toContain(event.id);
+  });
+
+  it("gives released rows back to the queue, only for their claim", async () => {
+    const event = makeEvent();
+    await store.insert(queued(event, inMs(-1)));
+    const c = claim();
+    expect((await store.claimDue(new Date(), 1000, c)).map((r) => r.eventId)).toContain(event.id);
+    await store.release([event.id], "not-mine", inMs(5000));
+    expect((await store.summary(event.id))?.status).toBe("received");
+    await store.release([event.id], c.token, inMs(5000));
+    const row = await store.summary(event.id);
+    expect(row).toMatchObject({ status: "queued", claimExpiresAt: null, failures: 0, attemptCount: 0 });
+    expect(row?.nextAttemptAt?.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it("claims for an operator's replay anything not delivered and not in flight", async () => {
+    const rejected = makeEvent();
+    await store.insert(claimed(rejected, "c", inMs(30_000)));
+    await store.complete(rejected.id, "c", { status: "rejected", countsAsFailure: false, attempts: [], errorCode: "svix_rejected", error: "no" });
+    expect(await store.claimForReplay(rejected.id, claim(), new Date())).toBe(true);
+    const inFlight = makeEvent();
+    await store.insert(claimed(inFlight, "c", inMs(30_000)));
+    expect(await store.claimForReplay(inFlight.id, claim(), new Date())).toBe(false);
+    const done = makeEvent();
+    await store.insert(claimed(done, "c", inMs(30_000)));
+    await store.complete(done.id, "c", delivered());
+    expect(await store.claimForReplay(done.id, claim(), new Date())).toBe(false);
+  });
+
+  it("lists by status and project, newest first by arrival, limited", async () => {
     const project = `proj-${randomUUID()}`;
     const events = [makeEvent({ project }), makeEvent({ project }), makeEvent({ project })];
     const base = Date.parse("2026-11-01T00:00:00Z");
-    // Arrival times set apart explicitly, and in an order that differs from the insert order.
     const arrivals = [base + 2000, base, base + 1000];
     for (const [i, e] of events.entries()) {
-      await store.insertClaimed(e, { kind: "body" }, "c", inMs(30_000));
+      await store.insert(claimed(e, "c", inMs(30_000)));
       await t.db.prisma.notification.update({ where: { eventId: e.id }, data: { createdAt: new Date(arrivals[i]!) } });
+      if (i < 2) await store.complete(e.id, "c", delivered(`msg_${i}`));
     }
     const listed = await store.list({ project, limit: 10 });
     expect(listed.map((n) => n.eventId)).toEqual([events[0]!.id, events[2]!.id, events[1]!.id]);
     expect(listed[0]!.createdAt.getTime()).toBe(base + 2000);
-  });
-
-  it("remembers a project's Svix application once", async () => {
-    await store.save("proj-x", { id: "app_1", uid: "proj-x" });
-    await store.save("proj-x", { id: "app_2", uid: "proj-x" });
-    expect(await store.find("proj-x")).toEqual({ id: "app_1", uid: "proj-x" });
-    expect(await store.find("nobody")).toBeNull();
+    expect(await store.list({ project, status: "delivered", limit: 10 })).toHaveLength(2);
+    expect(await store.list({ project, limit: 1 })).toHaveLength(1);
   });
 
   it("turns a lost database into a retryable database_unavailable error", async () => {
@@ -130,5 +187,24 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     const brokenStore = new NotificationStore({ prisma: broken.db.prisma });
     await broken.drop();
     await expect(brokenStore.ping()).rejects.toMatchObject({ code: "database_unavailable", retryable: true });
+  });
+});
+
+describe(`QuarantineStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"}`, () => {
+  it("keeps a message once per subscription and message id, with at most 64 KiB of its body, newest first", async () => {
+    const quarantine = new QuarantineStore({ prisma: t.db.prisma });
+    const transport: Transport = { kind: "push_wrapped", pubsubMessageId: "m-1", subscription: "projects/p/subscriptions/s", publishTime: "2026-11-27T10:00:01.000Z" };
+    const body = Buffer.alloc(100 * 1024, 0x61);
+    const entry = { reason: "invalid_event" as const, message: "bad", details: [{ path: "/time", message: "must match format" }], transport, eventId: "evt_q", body };
+    const first = await quarantine.add(entry);
+    const again = await quarantine.add(entry);
+    expect(again).toEqual({ id: first.id, duplicate: true });
+    const other = await quarantine.add({ ...entry, transport: { kind: "push_unwrapped" }, body: Buffer.from([0xff, 0x00]) });
+    const listed = await quarantine.list({ limit: 10 });
+    expect(listed.map((m) => m.id).slice(0, 2)).toEqual([other.id, first.id]);
+    const kept = listed.find((m) => m.id === first.id)!;
+    expect(kept).toMatchObject({ reason: "invalid_event", eventId: "evt_q", bodyBytes: 100 * 1024, transport, details: entry.details });
+    expect(kept.body).toHaveLength(64 * 1024);
+    expect(listed.find((m) => m.id === other.id)?.body).toEqual(Buffer.from([0xff, 0x00]));
   });
 });

@@ -38,10 +38,11 @@ describe("zero-configuration start", () => {
     expect(relay.output.some((l) => l.includes("in-process Svix emulator") && l.includes("no webhook leaves this machine"))).toBe(true);
     const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".json")).map((f) => join(EXAMPLES, f));
     expect(files.length).toBeGreaterThanOrEqual(3);
-    const first = await Promise.all(files.map(async (f) => (await postFile(relay!.url, f)).status));
-    expect(first.every((s) => s === 202)).toBe(true);
-    const second = await Promise.all(files.map(async (f) => (await postFile(relay!.url, f)).status));
-    expect(second.every((s) => s === 200)).toBe(true);
+    const answers = async () => Promise.all(files.map(async (f) => { const res = await postFile(relay!.url, f); return { status: res.status, body: (await res.json()) as { data: { status: string; duplicate: boolean } } }; }));
+    const first = await answers();
+    expect(first.map((a) => [a.status, a.body.data.status, a.body.data.duplicate])).toEqual(files.map(() => [200, "delivered", false]));
+    const second = await answers();
+    expect(second.map((a) => [a.status, a.body.data.duplicate])).toEqual(files.map(() => [200, true]));
 
     // Count through Svix's own API, with the real SDK, on the emulator the relay started.
     const svix = new Svix("any-key", { serverUrl: `http://127.0.0.1:${emulatorPort}` });
@@ -51,18 +52,30 @@ describe("zero-configuration start", () => {
     expect(total).toBe(files.length);
   });
 
-  it("shuts down gracefully on SIGTERM: finishes the request in flight, then exits 0", async () => {
+  it("shuts down gracefully on SIGTERM: refuses new requests, finishes the one in flight, then exits 0", async () => {
     const emulator = new SvixEmulator({ apiKey: "k" });
     const svixUrl = await emulator.start();
     try {
-      emulator.faults.add({ kind: "latency", minMs: 1500, maxMs: 1500, operation: "message.create" });
+      emulator.faults.add({ kind: "latency", minMs: 2000, maxMs: 2000, operation: "message.create" });
       relay = await startRelayProcess({ DATA_DIR: tempDir(), SVIX_API_KEY: "k", SVIX_SERVER_URL: svixUrl });
-      const inFlight = fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(makeEvent()) });
-      await new Promise((r) => setTimeout(r, 500));
+      const event = makeEvent();
+      const inFlight = fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) });
+      // In flight for sure: Svix has the call (and holds it for 2 s).
+      const deadline = Date.now() + 10_000;
+      while (!emulator.calls.some((c) => c.operation === "message.create") && !emulator.state.allMessages().length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       relay.child.kill("SIGTERM");
-      expect((await inFlight).status).toBe(202);
+      while (!relay.output.some((l) => l.includes("shutting down")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // A new request after the signal is refused (no new connections), or told the relay is not ready.
+      const late = await fetch(`${relay.url}/readyz`).then((r) => r.status, () => "refused");
+      expect([503, "refused"]).toContain(late);
+      const answer = await inFlight;
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { data: { status: string } }).data.status).toBe("delivered");
       expect(await relay.exited).toBe(0);
       expect(relay.output.some((l) => l.includes('"stopped"'))).toBe(true);
+      expect(emulator.state.allMessages().map((m) => m.eventId)).toEqual([event.id]);
     } finally {
       await emulator.stop();
     }

@@ -48,7 +48,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     DATA_DIR: "memory://",
     SVIX_API_KEY: "test-key",
     SVIX_SERVER_URL: svixUrl,
-    REDRIVE_ENABLED: "false",
+    DISPATCH_ENABLED: "false",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });

@@ -10,6 +10,8 @@ afterAll(() => h.close());
 beforeEach(() => h.emulator.reset());
 
 const svixCalls = () => h.emulator.calls.length;
+const ledgerRows = () => h.container.db.prisma.notification.count();
+const quarantined = () => h.container.db.prisma.quarantinedMessage.count();
 
 /** An event whose data is `{"a":{"a":…}}` n levels deep, as JSON text (JSON.stringify would overflow). */
 function deepEvent(n: number): string {
@@ -17,39 +19,34 @@ function deepEvent(n: number): string {
   return json.replace('"DEEP"', `${'{"a":'.repeat(n)}{}${"}".repeat(n)}`);
 }
 
-describe("POST /notifications — malformed requests get a 4xx and reach nothing", () => {
+describe("POST /notifications from internal callers — malformed requests get a 4xx and reach nothing", () => {
+  const json = (r: ReturnType<Harness["http"]["post"]>) => r.set("content-type", "application/json");
   const cases: Array<[string, (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>, number, string]> = [
-    ["a body that is not JSON", (r) => r.set("content-type", "application/json").send("{not json"), 400, "invalid_json"],
-    ["an empty body", (r) => r.set("content-type", "application/json"), 400, "invalid_json"],
-    ["a JSON string instead of an object", (r) => r.set("content-type", "application/json").send('"evt"'), 400, "invalid_json"],
+    ["a body that is not JSON", (r) => json(r).send("{not json"), 400, "invalid_json"],
+    ["an empty body", (r) => json(r), 400, "invalid_json"],
+    ["a body that is not UTF-8", (r) => json(r).serialize((b: Buffer) => b as unknown as string).send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), 400, "invalid_json"],
+    ["a JSON string instead of an object", (r) => json(r).send('"evt"'), 400, "invalid_event"],
     ["a JSON array", (r) => r.send([makeEvent()]), 400, "invalid_event"],
-    ["null", (r) => r.set("content-type", "application/json").send("null"), 400, "invalid_json"],
+    ["null", (r) => json(r).send("null"), 400, "invalid_event"],
     ["form data", (r) => r.type("form").send("a=b"), 415, "unsupported_media_type"],
     ["plain text", (r) => r.set("content-type", "text/plain").send(JSON.stringify(makeEvent())), 415, "unsupported_media_type"],
-    ["an envelope whose message is not an object", (r) => r.send({ message: "x", subscription: "s" }), 400, "invalid_envelope"],
-    ["an envelope without data", (r) => r.send({ message: { messageId: "1" }, subscription: "s" }), 400, "invalid_envelope"],
-    ["an envelope whose data is not base64", (r) => r.send({ message: { data: "***", messageId: "1" } }), 400, "invalid_envelope"],
-    [
-      "an envelope whose data is not JSON",
-      (r) => r.send({ message: { data: Buffer.from("hello").toString("base64"), messageId: "1" } }),
-      400,
-      "invalid_envelope",
-    ],
-    ["an envelope holding an invalid event", (r) => r.send(wrapped({ object: "event" })), 400, "invalid_event"],
-    ["an envelope with a negative deliveryAttempt", (r) => r.send(wrapped(makeEvent(), { deliveryAttempt: -1 })), 400, "invalid_envelope"],
-    ["an envelope with a deliveryAttempt too large to store", (r) => r.send(wrapped(makeEvent(), { deliveryAttempt: 2 ** 31 })), 400, "invalid_envelope"],
-    ["an event nesting thousands of levels", (r) => r.set("content-type", "application/json").send(deepEvent(5000)), 400, "invalid_event"],
+    ["an event nesting thousands of levels", (r) => json(r).send(deepEvent(5000)), 400, "invalid_json"],
     ["an event id longer than Svix and the ledger take", (r) => r.send(makeEvent({ id: `evt_${"x".repeat(3000)}` })), 400, "invalid_event"],
     ["an event type longer than Svix takes", (r) => r.send(makeEvent({ type: "t".repeat(300) })), 400, "invalid_event"],
     ["a charset other than UTF-8", (r) => r.set("content-type", "application/json; charset=latin1").send("{}"), 415, "unsupported_media_type"],
+    ["an event over Svix's 1 MiB limit", (r) => r.send(makeEvent({ data: { blob: "x".repeat(1024 * 1024) } })), 413, "payload_too_large"],
   ];
   it.each(cases)("%s", async (_name, build, status, code) => {
+    const rowsBefore = await ledgerRows();
     const res = await build(h.http.post("/notifications"));
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(typeof res.body.error.message).toBe("string");
     expect(res.body.error.requestId).toBe(res.headers["x-request-id"]);
     expect(svixCalls()).toBe(0);
+    expect(await ledgerRows()).toBe(rowsBefore);
+    // Internal callers get their error; only Pub/Sub's messages are quarantined.
+    expect(await quarantined()).toBe(0);
   });
 
   it("names every schema violation, one detail each", async () => {
@@ -69,9 +66,17 @@ describe("POST /notifications — malformed requests get a 4xx and reach nothing
     expect(svixCalls()).toBe(0);
   });
 
+  it("refuses an event that would not arrive unchanged, naming the path", async () => {
+    const text = JSON.stringify(makeEvent({ data: { amount: 1, nested: { big: 2 } } })).replace('"big":2', '"big":9007199254740993').replace('"amount":1', '"amount":1,"amount":2');
+    const res = await h.http.post("/notifications").set("content-type", "application/json").send(text).expect(400);
+    expect(res.body.error.code).toBe("invalid_event");
+    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["/data", "/data/nested/big"]);
+  });
+
   it("answers 413 over the body limit, and the limit leaves room for a 1 MiB event in base64", async () => {
     const nearlyMiB = makeEvent({ data: { blob: "x".repeat(1024 * 1024 - 1024) } });
-    await h.http.post("/notifications").send(wrapped(nearlyMiB)).expect(202);
+    const pushed = await h.http.post("/notifications").send(wrapped(nearlyMiB)).expect(200);
+    expect(pushed.body.data.status).toBe("delivered");
     const huge = makeEvent({ data: { blob: "x".repeat(2 * 1024 * 1024) } });
     const res = await h.http.post("/notifications").send(huge).expect(413);
     expect(res.body.error.code).toBe("payload_too_large");
@@ -94,28 +99,35 @@ describe("POST /notifications — malformed requests get a 4xx and reach nothing
   });
 });
 
-describe("POST /notifications — Svix failures map to the truth", () => {
-  it("answers 503 with Retry-After when Svix fails, and delivers once on redelivery", async () => {
+describe("POST /notifications from internal callers — Svix's answers map to the truth", () => {
+  it("answers 202 queued with the next attempt when Svix fails; the dispatcher delivers it once", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const event = makeEvent();
-    const res = await h.http.post("/notifications").send(event).expect(503);
-    expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);
-    await h.http.post("/notifications").send(event).expect(202);
+    const res = await h.http.post("/notifications").send(event).expect(202);
+    expect(res.body.data).toMatchObject({ eventId: event.id, status: "queued", duplicate: false, lastError: { code: "svix_unavailable" } });
+    expect(Date.parse(res.body.data.nextAttemptAt)).toBeGreaterThan(Date.now() - 1000);
+    // A redelivery while it is queued is told so, and sends nothing.
+    const again = await h.http.post("/notifications").send(event).expect(202);
+    expect(again.body.data).toMatchObject({ status: "queued", duplicate: true });
+    expect(svixCalls()).toBe(1);
+    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date() } });
+    expect(await h.container.dispatcher.pass()).toEqual({ claimed: 1, delivered: 1 });
     await h.http.post("/notifications").send(event).expect(200);
     expect(h.emulator.state.allMessages()).toHaveLength(1);
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
-    expect(stored.attempts.map((a: { outcome: string }) => a.outcome)).toEqual(["retryable", "delivered"]);
+    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual(["ingress:retryable", "dispatch:delivered"]);
   });
 
   it("answers 422 when Svix rejects the message for good, records it rejected, and keeps answering 422", async () => {
     const event = makeEvent({ type: "user created!" });
     const res = await h.http.post("/notifications").send(event).expect(422);
     expect(res.body.error.code).toBe("svix_rejected");
+    expect(res.body.data).toMatchObject({ status: "rejected", lastError: { code: "svix_rejected" } });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("rejected");
     expect(stored.lastError.code).toBe("svix_rejected");
     const calls = svixCalls();
-    await h.http.post("/notifications").send(event).expect(422);
+    expect((await h.http.post("/notifications").send(event).expect(422)).body.data).toMatchObject({ status: "rejected", duplicate: true });
     expect(svixCalls()).toBe(calls);
   });
 
@@ -131,48 +143,53 @@ describe("POST /notifications — Svix failures map to the truth", () => {
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
-  it("answers 503 when Svix cannot be reached at all", async () => {
+  it("queues the event when Svix cannot be reached at all", async () => {
+    const port = Number(new URL(h.container.config.svixServerUrl!).port);
     await h.emulator.stop();
     try {
-      const res = await h.http.post("/notifications").send(makeEvent({ project: "unreachable-project" })).expect(503);
-      expect(res.body.error.code).toBe("svix_unavailable");
+      const res = await h.http.post("/notifications").send(makeEvent({ project: "unreachable-project" })).expect(202);
+      expect(res.body.data).toMatchObject({ status: "queued", lastError: { code: "svix_unavailable" } });
     } finally {
-      await h.emulator.start(Number(new URL(h.container.config.svixServerUrl!).port));
+      await h.emulator.start(port);
     }
   });
 
   it("treats an event as the same event after its round trip through the ledger (-0, key order)", async () => {
     const event = makeEvent({ data: { zero: -0, nested: { b: 1, a: 2 } } });
-    await h.http.post("/notifications").send(event).expect(202);
+    await h.http.post("/notifications").send(event).expect(200);
     const reordered = { ...event, data: { nested: { a: 2, b: 1 }, zero: 0 } };
-    await h.http.post("/notifications").send(reordered).expect(200);
+    expect((await h.http.post("/notifications").send(reordered).expect(200)).body.data.duplicate).toBe(true);
     await h.http.post("/notifications").send(wrapped(event)).expect(200);
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
-  it("answers 503, not a permanent rejection, when Svix refuses our API key, and delivers once the key works", async () => {
+  it("queues, never rejects, when Svix refuses our API key, and delivers once the key works", async () => {
     h.emulator.faults.add({ kind: "status", status: 401, operation: "message.create", times: 1 });
     const event = makeEvent();
-    const res = await h.http.post("/notifications").send(event).expect(503);
-    expect(res.body.error.code).toBe("svix_unauthorized");
-    expect((await h.http.get(`/notifications/${event.id}`).expect(200)).body.data.status).toBe("failed");
-    await h.http.post("/notifications").send(event).expect(202);
+    const res = await h.http.post("/notifications").send(event).expect(202);
+    expect(res.body.data.lastError.code).toBe("svix_unauthorized");
+    expect((await h.http.get(`/notifications/${event.id}`).expect(200)).body.data.status).toBe("queued");
+    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date() } });
+    await h.container.dispatcher.pass();
+    expect((await h.http.get(`/notifications/${event.id}`).expect(200)).body.data.status).toBe("delivered");
   });
 
   it("refuses a second event with the same id but a different body (422), keeping the first", async () => {
     const event = makeEvent();
-    await h.http.post("/notifications").send(event).expect(202);
+    await h.http.post("/notifications").send(event).expect(200);
     const res = await h.http.post("/notifications").send({ ...event, data: { other: true } }).expect(422);
     expect(res.body.error.code).toBe("event_id_conflict");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
+    expect(await quarantined()).toBe(0);
   });
 });
 
 describe("logs", () => {
   it("never contain the payload's personal data or the Svix key", async () => {
     const event = makeEvent({ data: { email: "secret.person@example.com", phoneNumber: "+15550001111" } });
-    await h.http.post("/notifications").send(event).expect(202);
+    await h.http.post("/notifications").send(event).expect(200);
     await h.http.post("/notifications").send({ ...event, time: "bad" }).expect(400);
+    await h.http.post("/notifications").send(wrapped({ ...event, id: "evt_other", time: "bad" })).expect(200);
     const all = h.rawLogs.join("\n");
     expect(all).not.toContain("secret.person@example.com");
     expect(all).not.toContain("+15550001111");

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { eventDigest } from "../../src/notifications/eventDigest.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 
@@ -15,28 +16,61 @@ describe("POST /notifications/:eventId/replay", () => {
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(422);
     await h.http.post("/notifications").send(event).expect(422);
-    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(202);
+    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(200);
     expect(res.body.data).toMatchObject({ eventId: event.id, status: "delivered", duplicate: false });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("delivered");
-    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual(["ingress:ok", "ingress:rejected", "replay:delivered"]);
+    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual(["ingress:rejected", "replay:delivered"]);
     await h.http.post("/notifications").send(event).expect(200);
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
   it("refuses a delivered notification (409) and an unknown one (404)", async () => {
     const event = makeEvent();
-    await h.http.post("/notifications").send(event).expect(202);
+    await h.http.post("/notifications").send(event).expect(200);
     expect((await h.http.post(`/notifications/${event.id}/replay`).expect(409)).body.error.code).toBe("already_delivered");
     expect((await h.http.post("/notifications/evt_nothing/replay").expect(404)).body.error.code).toBe("not_found");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
-  it("delivers a failed notification now, whatever its backoff", async () => {
+  it("delivers a queued notification now, whatever its backoff", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const event = makeEvent();
-    await h.http.post("/notifications").send(event).expect(503);
-    await h.http.post(`/notifications/${event.id}/replay`).expect(202);
+    await h.http.post("/notifications").send(event).expect(202);
+    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date(Date.now() + 3_600_000) } });
+    expect((await h.http.post(`/notifications/${event.id}/replay`).expect(200)).body.data.status).toBe("delivered");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
+  });
+
+  it("answers 503 + Retry-After, not 409, for a notification being delivered right now: it is not done yet", async () => {
+    const event = makeEvent();
+    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "live", claimExpiresAt: new Date(Date.now() + 60_000) });
+    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(503);
+    expect(res.body.error.code).toBe("event_in_flight");
+    expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(h.emulator.calls).toHaveLength(0);
+  });
+});
+
+describe("an operator's replay while the circuit is open", () => {
+  let c: Harness;
+  beforeAll(async () => {
+    c = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1", CIRCUIT_COOLDOWN_MS: "600000" });
+  });
+  afterAll(() => c.close());
+
+  it("goes through as the circuit's probe, and closes it when Svix answers", async () => {
+    c.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
+    const event = makeEvent();
+    await c.http.post("/notifications").send(event).expect(202);
+    expect(c.container.svix.waitMs()).toBeGreaterThan(500_000);
+    // Ordinary traffic is queued without a call while the circuit is open …
+    const other = await c.http.post("/notifications").send(makeEvent()).expect(202);
+    expect(other.body.data.status).toBe("queued");
+    expect(c.emulator.calls).toHaveLength(1);
+    // … but the operator's replay is the probe, ten minutes early.
+    expect((await c.http.post(`/notifications/${event.id}/replay`).expect(200)).body.data.status).toBe("delivered");
+    expect(c.container.svix.waitMs()).toBe(0);
+    expect(c.logs.filter((l) => l.message === "Svix answers again: circuit closed")).toHaveLength(1);
   });
 });

@@ -60,48 +60,40 @@ describe("two or more instances on one database", () => {
     expect(rows.every((r) => r.status === "delivered" && r.claimToken === null)).toBe(true);
   });
 
-  it("redrive on every instance at once sends each failed notification once", async () => {
-    const { instances, emulator } = await startInstances(2, {
-      SVIX_MAX_RETRIES: "0",
-      CIRCUIT_FAILURE_THRESHOLD: "1000",
-      REDRIVE_BASE_DELAY_MS: "100",
-    });
+  it("the dispatchers of every instance at once send each queued notification once", async () => {
+    const { instances, emulator } = await startInstances(2, { SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000" });
     emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     const events = Array.from({ length: 20 }, () => makeEvent());
-    for (const [i, event] of events.entries()) await instances[i % 2]!.http.post("/notifications").send(event).expect(503);
-    const failed = await instances[0]!.container.db.prisma.notification.count({ where: { status: "failed" } });
-    expect(failed).toBe(20);
+    for (const [i, event] of events.entries()) await instances[i % 2]!.http.post("/notifications").send(event).expect(202);
+    expect(await instances[0]!.container.db.prisma.notification.count({ where: { status: "queued" } })).toBe(20);
 
     emulator.faults.clear();
     emulator.faults.add({ kind: "latency", minMs: 5, maxMs: 30, operation: "message.create" });
     const createsBefore = emulator.calls.filter((c) => c.operation === "message.create").length;
-    await new Promise((r) => setTimeout(r, 250));
+    await instances[0]!.container.db.prisma.notification.updateMany({ data: { nextAttemptAt: new Date(Date.now() - 1) } });
     for (let pass = 0; pass < 20; pass += 1) {
-      await Promise.all(instances.flatMap((i) => [i.container.redrive.tick(), i.container.redrive.tick()]));
+      await Promise.all(instances.flatMap((i) => [i.container.dispatcher.pass(), i.container.dispatcher.pass()]));
       const left = await instances[0]!.container.db.prisma.notification.count({ where: { status: { not: "delivered" } } });
       if (left === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
     }
     expect(emulator.state.allMessages()).toHaveLength(20);
     const creates = emulator.calls.filter((c) => c.operation === "message.create").length - createsBefore;
     expect(creates).toBe(20);
-    const attempts = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({ where: { trigger: "redrive", operation: "message.create" } });
+    const attempts = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({ where: { trigger: "dispatch" } });
     expect(attempts).toHaveLength(20);
     expect(attempts.every((a) => a.outcome === "delivered")).toBe(true);
   });
 
-  it("the background redrive loop delivers what an internal caller was told failed, with no call inside a Retry-After window", async () => {
+  it("the background dispatcher delivers what an internal caller was told is queued, with no call inside a Retry-After window", async () => {
     const { instances, emulator } = await startInstances(2, {
       SVIX_MAX_RETRIES: "0",
-      REDRIVE_ENABLED: "true",
-      REDRIVE_INTERVAL_MS: "100",
-      REDRIVE_BASE_DELAY_MS: "100",
+      DISPATCH_ENABLED: "true",
+      DISPATCH_INTERVAL_MS: "100",
     });
     emulator.faults.add({ kind: "status", status: 429, retryAfter: "1", operation: "message.create", times: 1 });
     const event = makeEvent();
-    const answer = await instances[0]!.http.post("/notifications").send(event).expect(429);
-    const throttledAt = Date.now();
-    expect(answer.headers["retry-after"]).toBe("1");
+    const answer = await instances[0]!.http.post("/notifications").send(event).expect(202);
+    expect(answer.body.data.status).toBe("queued");
     const deadline = Date.now() + 10_000;
     let row = await instances[1]!.container.db.prisma.notification.findUnique({ where: { eventId: event.id } });
     while (row?.status !== "delivered" && Date.now() < deadline) {
@@ -110,14 +102,10 @@ describe("two or more instances on one database", () => {
     }
     expect(row?.status).toBe("delivered");
     expect(emulator.state.allMessages()).toHaveLength(1);
-    const creates = emulator.calls.filter((c) => c.operation === "message.create");
-    // Instance 0 was told to wait 1 s; instance 1 was not told anything and may retry earlier.
-    const redrive = await instances[0]!.container.db.prisma.deliveryAttempt.findFirst({ where: { trigger: "redrive", outcome: "delivered" } });
-    expect(redrive).not.toBeNull();
-    expect(creates).toHaveLength(2);
-    if (creates[1]!.at < throttledAt + 950) {
-      // An early redrive must have come from the instance that was not throttled.
-      expect(instances[0]!.logs.some((l) => l.message === "notification relayed" && l.trigger === "redrive")).toBe(false);
-    }
+    // The queued row carries Svix's Retry-After, so no instance sends it inside the window.
+    const [throttled, delivered] = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({ where: { eventId: event.id }, orderBy: { startedAt: "asc" } });
+    expect(throttled?.httpStatus).toBe(429);
+    expect(delivered?.trigger).toBe("dispatch");
+    expect(delivered!.startedAt.getTime()).toBeGreaterThanOrEqual(throttled!.startedAt.getTime() + throttled!.durationMs + 1000 - 2);
   });
 });

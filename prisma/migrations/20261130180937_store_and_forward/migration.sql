@@ -6,7 +6,7 @@ ALTER TABLE "notifications" ADD COLUMN     "payload_digest" TEXT,
 ADD COLUMN     "publish_time" TIMESTAMPTZ(3),
 ADD COLUMN     "svix_app_uid" TEXT;
 
--- Existing rows: failed (waiting for a redrive) → queued; the application's uid from the mapping table.
+-- Existing rows: failed (waiting for a redrive) become queued, and take the application uid from the mapping table.
 UPDATE "notifications" SET "status" = 'queued' WHERE "status" = 'failed';
 UPDATE "notifications" AS n SET "svix_app_uid" = a."uid" FROM "svix_applications" AS a WHERE a."project" = n."project";
 
