@@ -48,6 +48,35 @@ describe("migrations", () => {
     expect(rows.every((r) => r.finished_at !== null)).toBe(true);
   });
 
+  it("carry a ledger written before store and forward over: waiting rows become queued, applications keep their uid", async () => {
+    let url: string | undefined;
+    if (usingPostgres()) {
+      const created = await createPostgresDatabase();
+      cleanups.push(created.drop);
+      url = created.url;
+    }
+    const db = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
+    cleanups.unshift(() => db.close());
+    const all = await loadMigrations();
+    const first = { ...all, migrationDirectories: all.migrationDirectories.filter((m) => m.path.endsWith("_init")) };
+    await db.withMigrationAdapter((factory) => withSchemaEngine(factory, (engine) => engine.applyMigrations({ migrationsList: first, filters: NO_FILTER })));
+    await db.prisma.$executeRawUnsafe(`INSERT INTO svix_applications (project, uid, svix_app_id) VALUES ('acme', 'acme', 'app_1')`);
+    for (const [id, status] of [["evt_waiting", "failed"], ["evt_done", "delivered"], ["evt_refused", "rejected"]]) {
+      await db.prisma.$executeRawUnsafe(
+        `INSERT INTO notifications (event_id, project, type, status, payload, transport, updated_at, svix_app_id) VALUES ($1, 'acme', 'user.created', $2::"NotificationStatus", '{}', 'body', now(), 'app_1')`,
+        id,
+        status,
+      );
+    }
+    expect(await migrate(db)).toEqual(all.migrationDirectories.map((m) => m.path).filter((p) => !p.endsWith("_init")));
+    const rows = await db.prisma.notification.findMany({ orderBy: { eventId: "asc" }, select: { eventId: true, status: true, svixAppUid: true } });
+    expect(rows).toEqual([
+      { eventId: "evt_done", status: "delivered", svixAppUid: "acme" },
+      { eventId: "evt_refused", status: "rejected", svixAppUid: "acme" },
+      { eventId: "evt_waiting", status: "queued", svixAppUid: "acme" },
+    ]);
+  });
+
   it("keeps a second process out of the embedded database's folder", async () => {
     const dir = mkdtempSync(join(tmpdir(), "relay-lock-"));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
