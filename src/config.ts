@@ -42,6 +42,11 @@ export interface Config {
   retryHorizonMs: number;
   /** Most values one event may hold (bounds the memory a body can cost). */
   eventMaxValues: number;
+  /** The pull worker's subscription, projects/<p>/subscriptions/<s>. */
+  pubsubSubscription: string | undefined;
+  /** The pull worker's flow control: messages and bytes held at once. */
+  pullMaxMessages: number;
+  pullMaxBytes: number;
   /** Bearer tokens accepted on the API; empty → no authentication (development only). */
   apiTokens: string[];
   shutdownTimeoutMs: number;
@@ -80,6 +85,9 @@ const schema = {
     RETRY_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
     RETRY_HORIZON_HOURS: int(72, 1, 24 * 365),
     EVENT_MAX_VALUES: int(20_000, 100, 10_000_000),
+    PUBSUB_SUBSCRIPTION: { type: "string", pattern: "^projects/[^/]+/subscriptions/[^/]+$", maxLength: 255 },
+    PULL_MAX_MESSAGES: int(32, 1, 10_000),
+    PULL_MAX_BYTES: int(64 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
     API_TOKENS: { type: "string", default: "" },
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
     SVIX_EMULATOR_PORT: int(0, 0, 65535),
@@ -160,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     retryMaxDelayMs: v.RETRY_MAX_DELAY_MS,
     retryHorizonMs: (v.RETRY_HORIZON_HOURS as number) * 3_600_000,
     eventMaxValues: v.EVENT_MAX_VALUES,
+    pubsubSubscription: v.PUBSUB_SUBSCRIPTION,
+    pullMaxMessages: v.PULL_MAX_MESSAGES,
+    pullMaxBytes: v.PULL_MAX_BYTES,
     apiTokens: (v.API_TOKENS as string).split(",").map((t) => t.trim()).filter(Boolean),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     svixEmulatorPort: v.SVIX_EMULATOR_PORT,

@@ -19,6 +19,8 @@ export interface Metrics {
   dispatch: Counter<"outcome">;
   /** Pub/Sub messages quarantined, by reason. */
   quarantined: Counter<"reason">;
+  /** Pulled messages by result (acked, nacked) and outcome (a relay status, or an error code). */
+  pulled: Counter<"result" | "status">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -42,5 +44,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     circuitOpen: new Gauge({ name: "relay_svix_circuit_open", help: "1 while the Svix circuit is open", registers }),
     dispatch: new Counter({ name: "relay_dispatch_total", help: "Dispatcher deliveries by outcome", labelNames: ["outcome"], registers }),
     quarantined: new Counter({ name: "relay_quarantined_total", help: "Pub/Sub messages quarantined, by reason", labelNames: ["reason"], registers }),
+    pulled: new Counter({ name: "relay_pulled_messages_total", help: "Pulled Pub/Sub messages by result", labelNames: ["result", "status"], registers }),
   };
 }
