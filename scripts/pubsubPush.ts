@@ -50,11 +50,14 @@ const deadline = Date.now() + Number(values["max-seconds"]) * 1000;
 async function push(event: Record<string, unknown>, index: number): Promise<void> {
   const form = values.form === "mixed" ? (["wrapped", "unwrapped", "body"] as const)[index % 3] : values.form;
   const messageId = String(1_000_000 + index);
+  // Pub/Sub counts deliveries of a message when a dead-letter policy is set; Google's emulator does not send it.
+  let deliveryAttempt = 0;
   while (Date.now() < deadline) {
+    deliveryAttempt += 1;
     const headers: Record<string, string> = { "content-type": "application/json" };
     let body = JSON.stringify(event);
     if (form === "wrapped") {
-      body = JSON.stringify({ message: { data: Buffer.from(body).toString("base64"), messageId, publishTime: new Date().toISOString() }, subscription: "projects/local/subscriptions/relay" });
+      body = JSON.stringify({ message: { data: Buffer.from(body).toString("base64"), messageId, publishTime: new Date().toISOString() }, subscription: "projects/local/subscriptions/relay", deliveryAttempt });
     } else if (form === "unwrapped") {
       headers["x-goog-pubsub-message-id"] = messageId;
       headers["x-goog-pubsub-subscription-name"] = "projects/local/subscriptions/relay";
