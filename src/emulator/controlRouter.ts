@@ -1,6 +1,7 @@
 import express, { type Request, type Response, Router } from "express";
 import type { SvixEmulator } from "./svixEmulator.ts";
 import type { FaultRule, RateLimit } from "./faults.ts";
+import { operationalConfigProblem, type OperationalWebhookConfig } from "./operationalWebhooks.ts";
 
 const KINDS = new Set(["status", "hang", "reset", "latency"]);
 
@@ -10,11 +11,13 @@ function badRequest(res: Response, detail: string): void {
 
 /**
  * `/_emulator/*`: drive the emulator from outside the process (curl, another test runner):
- * add faults, set a rate limit, read what it received. Not part of Svix's API.
+ * add faults, set a rate limit, read what it received, point operational webhooks somewhere.
+ * Not part of Svix's API.
  */
 export function controlRouter(emulator: SvixEmulator): Router {
   const router = Router();
-  router.use("/_emulator", express.json());
+  // Not strict: `null` is a valid body here (it removes a rate limit or the operational webhook).
+  router.use("/_emulator", express.json({ strict: false }));
   router.post("/_emulator/faults", (req: Request, res: Response) => {
     const rules = (Array.isArray(req.body) ? req.body : [req.body]) as FaultRule[];
     if (rules.some((r) => !r || typeof r !== "object" || !KINDS.has(r.kind))) {
@@ -38,6 +41,17 @@ export function controlRouter(emulator: SvixEmulator): Router {
   router.post("/_emulator/reset", (_req: Request, res: Response) => {
     emulator.reset();
     res.status(204).end();
+  });
+  router.put("/_emulator/operational-webhook", (req: Request, res: Response) => {
+    const config = req.body as OperationalWebhookConfig | null;
+    const problem = config === null ? undefined : operationalConfigProblem(config);
+    if (problem) return badRequest(res, problem);
+    emulator.operational.configure(config);
+    res.json({ url: emulator.operational.url });
+  });
+  // The secret is never echoed: this answer may end up in a terminal or a CI log.
+  router.get("/_emulator/operational-webhook", (_req: Request, res: Response) => {
+    res.json({ url: emulator.operational.url, deliveries: emulator.operational.deliveries });
   });
   router.get("/_emulator/calls", (_req: Request, res: Response) => void res.json({ data: emulator.calls }));
   router.get("/_emulator/messages", (_req: Request, res: Response) => {

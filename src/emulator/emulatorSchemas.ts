@@ -1,7 +1,10 @@
 import { Ajv, type ErrorObject } from "ajv";
+import addFormats from "ajv-formats";
+import type { EndpointInput } from "./endpointModel.ts";
 
 // Request bodies of the Svix operations the emulator serves, with the constraints of Svix's
-// OpenAPI spec (shared/reference/svix-openapi.json: ApplicationIn, MessageIn, EventTypeIn).
+// OpenAPI spec (shared/reference/svix-openapi.json: ApplicationIn, MessageIn, EventTypeIn,
+// EndpointIn, EndpointUpdate, EndpointPatch).
 const ID = { type: "string", minLength: 1, maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" };
 const applicationIn = {
   type: "object",
@@ -36,14 +39,58 @@ const eventTypeIn = {
   required: ["name", "description"],
   properties: { name: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" }, description: { type: "string" } },
 };
+const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
+const EVENT_TYPE = { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" };
+const CHANNEL = { type: "string", maxLength: 128, pattern: "^[a-zA-Z0-9\\-_.:+]+$" };
+// Svix delivers over HTTP(S) only; "uri" alone would accept mailto: and the like.
+const HTTP_URL = { type: "string", format: "uri", minLength: 1, maxLength: 65536, pattern: "^https?://" };
+const STRINGS = { type: "object", additionalProperties: { type: "string" } };
+const endpointFields = {
+  url: HTTP_URL,
+  description: { type: "string" },
+  throttleRate: nullable({ type: "integer", minimum: 1, maximum: 65535 }),
+  uid: nullable(ID),
+  disabled: { type: "boolean" },
+  eventTypes: nullable({ type: "array", minItems: 1, uniqueItems: true, items: EVENT_TYPE }),
+  // The field's name before Svix renamed it to eventTypes; older clients still send it.
+  filterTypes: nullable({ type: "array", minItems: 1, uniqueItems: true, items: EVENT_TYPE }),
+  channels: nullable({ type: "array", minItems: 1, maxItems: 10, uniqueItems: true, items: CHANNEL }),
+  metadata: STRINGS,
+};
+const endpointIn = {
+  type: "object",
+  required: ["url"],
+  properties: {
+    ...endpointFields,
+    // Only whsec_ keys: the emulator signs symmetrically (no whsk_/whpk_ asymmetric keys).
+    secret: nullable({ type: "string", pattern: "^(whsec_)?[a-zA-Z0-9+/=]{32,100}$" }),
+    headers: nullable(STRINGS),
+  },
+};
+const endpointUpdate = { type: "object", required: ["url"], properties: endpointFields };
+// EndpointPatch: every field optional; eventTypes/channels may be emptied.
+const endpointPatch = {
+  type: "object",
+  properties: {
+    ...endpointFields,
+    throttleRate: nullable({ type: "integer", minimum: 0, maximum: 65535 }),
+    eventTypes: nullable({ type: "array", uniqueItems: true, items: EVENT_TYPE }),
+    channels: nullable({ type: "array", uniqueItems: true, items: CHANNEL }),
+  },
+};
 const appPortalAccessIn = { type: "object", properties: { application: { anyOf: [applicationIn, { type: "null" }] } } };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
+// ajv-formats' CommonJS default export is typed as a namespace under NodeNext.
+(addFormats as unknown as (ajv: Ajv, formats: string[]) => void)(ajv, ["uri"]);
 export const validators = {
   applicationIn: ajv.compile(applicationIn),
   messageIn: ajv.compile(messageIn),
   eventTypeIn: ajv.compile(eventTypeIn),
   appPortalAccessIn: ajv.compile(appPortalAccessIn),
+  endpointIn: ajv.compile<EndpointInput & { url: string }>(endpointIn),
+  endpointUpdate: ajv.compile<EndpointInput & { url: string }>(endpointUpdate),
+  endpointPatch: ajv.compile<EndpointInput>(endpointPatch),
 };
 
 /** Svix's HTTPValidationError items: `{ loc: ["body", "field"], msg, type }`. */

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { EmulatedAttempt, EmulatedEndpoint } from "./endpointModel.ts";
 
 export interface EmulatedApp {
   id: string;
@@ -40,6 +41,10 @@ export class EmulatorState {
   readonly apps = new Map<string, EmulatedApp>();
   readonly messages = new Map<string, EmulatedMessage[]>();
   readonly eventTypes = new Map<string, { name: string; description: string; createdAt: string }>();
+  /** application id → its endpoints, oldest first. */
+  readonly endpoints = new Map<string, EmulatedEndpoint[]>();
+  /** message id → its delivery attempts to every endpoint, oldest first. */
+  readonly attempts = new Map<string, EmulatedAttempt[]>();
   /** idempotency key → the 2xx answer it got, or the call still working on it. */
   readonly idempotency = new Map<string, StoredResponse | Promise<StoredResponse>>();
 
@@ -66,6 +71,22 @@ export class EmulatorState {
     return app;
   }
 
+  endpointsOf(appId: string): EmulatedEndpoint[] {
+    let list = this.endpoints.get(appId);
+    if (!list) this.endpoints.set(appId, (list = []));
+    return list;
+  }
+
+  findEndpoint(appId: string, idOrUid: string): EmulatedEndpoint | undefined {
+    return this.endpoints.get(appId)?.find((ep) => ep.id === idOrUid || ep.uid === idOrUid);
+  }
+
+  attemptsOf(msgId: string): EmulatedAttempt[] {
+    let list = this.attempts.get(msgId);
+    if (!list) this.attempts.set(msgId, (list = []));
+    return list;
+  }
+
   messagesOf(appId: string): EmulatedMessage[] {
     return this.messages.get(appId) ?? [];
   }
@@ -84,6 +105,8 @@ export class EmulatorState {
     this.apps.clear();
     this.messages.clear();
     this.eventTypes.clear();
+    this.endpoints.clear();
+    this.attempts.clear();
     this.idempotency.clear();
   }
 }

@@ -8,6 +8,14 @@ export type EmulatorOperation =
   | "appPortalAccess"
   | "eventType.create"
   | "eventType.get"
+  | "endpoint.create"
+  | "endpoint.list"
+  | "endpoint.get"
+  | "endpoint.update"
+  | "endpoint.patch"
+  | "endpoint.delete"
+  | "endpoint.getSecret"
+  | "messageAttempt.listByMsg"
   | "health";
 
 /**

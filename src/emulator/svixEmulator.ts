@@ -2,21 +2,24 @@ import type { Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { controlRouter } from "./controlRouter.ts";
-import { validationDetail, validators } from "./emulatorSchemas.ts";
+import { DEFAULT_DELIVERY_TIMEOUT_MS, DEFAULT_DISABLE_ENDPOINT_AFTER, DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS, DEFAULT_RETRY_SCHEDULE_MS, type SvixEmulatorOptions } from "./emulatorOptions.ts";
+import { EndpointApi } from "./endpointApi.ts";
+import { isUsableSecret } from "./endpointModel.ts";
+import { validators } from "./emulatorSchemas.ts";
 import { EmulatorState, svixId, type EmulatedApp, type StoredResponse } from "./emulatorState.ts";
+import { applyFault } from "./faultResponse.ts";
 import { FaultPlan, type CallRecord, type EmulatorOperation } from "./faults.ts";
+import { OperationalWebhookSender } from "./operationalWebhooks.ts";
+import { httpError, validationFailed } from "./responses.ts";
+import { TaskTimers } from "./taskTimers.ts";
+import { WebhookDispatcher } from "./webhookDispatcher.ts";
 
 /** Svix's limit on a message payload. */
 export const SVIX_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-export interface SvixEmulatorOptions {
-  /** Bearer token the emulator accepts; any non-empty token when absent. */
-  apiKey?: string;
-}
+export type { SvixEmulatorOptions } from "./emulatorOptions.ts";
 
 type Handler = (req: Request) => StoredResponse | Promise<StoredResponse>;
-
-const httpError = (status: number, code: string, detail: string): StoredResponse => ({ status, body: { code, detail } });
 
 /**
  * An in-process stand-in for the part of the Svix API the relay uses, with Svix's status codes
@@ -30,9 +33,33 @@ export class SvixEmulator {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly apiKey: string | undefined;
+  private readonly timers = new TaskTimers();
+  readonly operational: OperationalWebhookSender;
+  private readonly dispatcher: WebhookDispatcher;
+  private readonly endpoints: EndpointApi;
+  private readonly defaultEndpoint: { url: string; secret: string } | undefined;
+  private readonly initialOperationalWebhook: SvixEmulatorOptions["operationalWebhook"];
 
   constructor(options: SvixEmulatorOptions = {}) {
     this.apiKey = options.apiKey;
+    const timeoutMs = options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
+    this.operational = new OperationalWebhookSender(this.timers, { retryScheduleMs: options.operationalRetryScheduleMs ?? DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS, timeoutMs, log: options.log });
+    this.initialOperationalWebhook = options.operationalWebhook ?? null;
+    this.operational.configure(this.initialOperationalWebhook);
+    this.dispatcher = new WebhookDispatcher(this.state, this.operational, this.timers, {
+      retryScheduleMs: options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
+      timeoutMs,
+      disableAfterExhausted: options.disableEndpointAfter ?? DEFAULT_DISABLE_ENDPOINT_AFTER,
+      log: options.log,
+    });
+    this.endpoints = new EndpointApi(this.state, this.dispatcher, this.operational);
+    if (options.defaultEndpoint && !isUsableSecret(options.defaultEndpoint.secret)) throw new Error("defaultEndpoint.secret must be whsec_ followed by base64");
+    this.defaultEndpoint = options.defaultEndpoint;
+  }
+
+  /** Delivery attempts, retries and operational webhooks scheduled or in flight. */
+  get pendingDeliveries(): number {
+    return this.timers.pending;
   }
 
   /** Starts listening on 127.0.0.1 (port 0: any free port) and returns the base URL. */
@@ -53,14 +80,23 @@ export class SvixEmulator {
     return `http://${address.address}:${address.port}`;
   }
 
+  /** Also cancels every pending delivery, retry and operational webhook. */
   async stop(): Promise<void> {
+    this.timers.cancelAll();
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = undefined;
   }
 
-  /** Forgets every application, message, fault and recorded call. */
+  /**
+   * Forgets every application, endpoint, message, attempt, fault and recorded call, cancels
+   * pending deliveries, and points operational webhooks back where the options said.
+   */
   reset(): void {
+    this.timers.cancelAll();
+    this.operational.clear();
+    // Back to the constructor's target: a test that re-pointed it must not leak into the next.
+    this.operational.configure(this.initialOperationalWebhook ?? null);
     this.state.clear();
     this.faults.clear();
     this.calls.length = 0;
@@ -81,6 +117,7 @@ export class SvixEmulator {
     app.post("/api/v1/auth/app-portal-access/:appId", route("appPortalAccess", (req) => this.appPortalAccess(req)));
     app.post("/api/v1/event-type", route("eventType.create", (req) => this.createEventType(req)));
     app.get("/api/v1/event-type/:name", route("eventType.get", (req) => this.getEventType(req)));
+    this.endpoints.mount(app, route);
     app.use((_req: Request, res: Response) => void res.status(404).json({ code: "not_found", detail: "Entity not found" }));
     app.use((err: { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
       if (err.type === "entity.too.large") return void res.status(413).json({ code: "payload_too_large", detail: "Payload too large" });
@@ -104,43 +141,13 @@ export class SvixEmulator {
       if (limited.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(limited.retryAfterSeconds));
       return void res.status(429).json({ code: "rate_limited", detail: "Too many requests" });
     }
-    if (await this.injectFault(op, "before", res, record)) return;
+    if (await applyFault(this.faults.take(op, "before"), res, record)) return;
     const key = req.method === "POST" ? req.header("idempotency-key") : undefined;
     const answer = key ? await this.idempotent(`${token}:${req.path}:${key}`, () => handler(req)) : await handler(req);
-    if (await this.injectFault(op, "after", res, record)) return;
+    if (await applyFault(this.faults.take(op, "after"), res, record)) return;
     record(answer.status);
     if (answer.body === undefined) return void res.status(answer.status).end();
     res.status(answer.status).json(answer.body);
-  }
-
-  /** Applies the fault planned for this call, if any; true when it has answered (or will never). */
-  private async injectFault(op: EmulatorOperation, phase: "before" | "after", res: Response, record: (s: number, ra?: number) => void): Promise<boolean> {
-    const fault = this.faults.take(op, phase);
-    if (!fault) return false;
-    switch (fault.kind) {
-      case "latency":
-        await new Promise((r) => setTimeout(r, fault.minMs + Math.random() * (fault.maxMs - fault.minMs)));
-        return false;
-      case "hang":
-        record(0);
-        return true;
-      case "reset":
-        record(0);
-        res.socket?.destroy();
-        return true;
-      case "status": {
-        const ra = fault.retryAfter;
-        record(fault.status, ra !== undefined && /^\d+$/.test(ra) ? Number(ra) : undefined);
-        if (ra !== undefined) res.setHeader("retry-after", ra);
-        if (fault.rawBody !== undefined) {
-          res.status(fault.status).type("text/html").send(fault.rawBody);
-        } else {
-          const code = fault.status === 429 ? "rate_limited" : fault.status >= 500 ? "server_error" : "bad_request";
-          res.status(fault.status).json({ code, detail: `injected ${fault.status}` });
-        }
-        return true;
-      }
-    }
   }
 
   /** Svix replays the 2xx answer of a key it has seen; a concurrent call with the key waits for it. */
@@ -156,14 +163,20 @@ export class SvixEmulator {
   }
 
   private createApplication(req: Request): StoredResponse {
-    if (!validators.applicationIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.applicationIn.errors) } };
+    if (!validators.applicationIn(req.body)) return validationFailed(validators.applicationIn.errors);
     const body = req.body as { name: string; uid?: string | null; metadata?: Record<string, string>; throttleRate?: number | null };
     const existing = body.uid ? this.state.findApp(body.uid) : undefined;
     if (existing) {
       if (req.query.get_if_exists === "true") return { status: 200, body: existing };
       return httpError(409, "conflict", "An application with this uid already exists");
     }
-    return { status: 201, body: this.state.createApp(body) };
+    return { status: 201, body: this.newApp(body) };
+  }
+
+  private newApp(input: Parameters<EmulatorState["createApp"]>[0]): EmulatedApp {
+    const app = this.state.createApp(input);
+    if (this.defaultEndpoint) this.endpoints.register(app, this.defaultEndpoint);
+    return app;
   }
 
   private getApplication(req: Request): StoredResponse {
@@ -172,12 +185,12 @@ export class SvixEmulator {
   }
 
   private createMessage(req: Request): StoredResponse {
-    if (!validators.messageIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.messageIn.errors) } };
+    if (!validators.messageIn(req.body)) return validationFailed(validators.messageIn.errors);
     const body = req.body as { eventId?: string | null; eventType: string; payload: Record<string, unknown>; channels?: string[] | null; tags?: string[] | null; application?: { name: string; uid?: string | null; metadata?: Record<string, string> } | null };
     if (Buffer.byteLength(JSON.stringify(body.payload)) > SVIX_MAX_PAYLOAD_BYTES) return httpError(413, "payload_too_large", "Payload too large");
     const appId = String(req.params.appId);
     let app: EmulatedApp | undefined = this.state.findApp(appId);
-    if (!app && body.application) app = this.state.createApp({ ...body.application, uid: body.application.uid ?? appId });
+    if (!app && body.application) app = this.newApp({ ...body.application, uid: body.application.uid ?? appId });
     if (!app) return httpError(404, "not_found", "Application not found");
     const messages = this.state.messagesOf(app.id);
     if (body.eventId && messages.some((m) => m.eventId === body.eventId)) {
@@ -193,6 +206,7 @@ export class SvixEmulator {
       timestamp: new Date().toISOString(),
     };
     messages.push(message);
+    this.dispatcher.dispatch(app, message);
     const withContent = req.query.with_content !== "false";
     return { status: 202, body: withContent ? message : { ...message, payload: {} } };
   }
@@ -216,18 +230,18 @@ export class SvixEmulator {
   }
 
   private appPortalAccess(req: Request): StoredResponse {
-    if (!validators.appPortalAccessIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.appPortalAccessIn.errors) } };
+    if (!validators.appPortalAccessIn(req.body)) return validationFailed(validators.appPortalAccessIn.errors);
     const appId = String(req.params.appId);
     let app = this.state.findApp(appId);
     const inline = (req.body as { application?: { name: string; uid?: string | null } | null }).application;
-    if (!app && inline) app = this.state.createApp({ ...inline, uid: inline.uid ?? appId });
+    if (!app && inline) app = this.newApp({ ...inline, uid: inline.uid ?? appId });
     if (!app) return httpError(404, "not_found", "Application not found");
     const token = `appsk_${svixId("x").slice(2)}`;
     return { status: 200, body: { token, url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}` } };
   }
 
   private createEventType(req: Request): StoredResponse {
-    if (!validators.eventTypeIn(req.body)) return { status: 422, body: { detail: validationDetail(validators.eventTypeIn.errors) } };
+    if (!validators.eventTypeIn(req.body)) return validationFailed(validators.eventTypeIn.errors);
     const { name, description } = req.body as { name: string; description: string };
     if (this.state.eventTypes.has(name)) return httpError(409, "conflict", "Event type already exists");
     const eventType = { name, description, createdAt: new Date().toISOString() };
