@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import express from "express";
+import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
-import { requireToken } from "./http/auth.ts";
+import { authenticate, requireScope, type AuthOptions } from "./auth/authenticate.ts";
 import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
-import { healthRouter } from "./http/healthRouter.ts";
+import { healthRouter, metricsRouter } from "./http/healthRouter.ts";
 import { notificationsRouter } from "./http/notificationsRouter.ts";
 import { quarantineRouter } from "./http/quarantineRouter.ts";
 import type { IngestService } from "./notifications/ingestService.ts";
 import type { NotificationService } from "./notifications/notificationService.ts";
 import type { NotificationLedger, QuarantineLedger } from "./notifications/ports.ts";
-import { safeError } from "./observability/logger.ts";
+import { requestLogLevel, safeError } from "./observability/logger.ts";
 import type { Metrics } from "./observability/metrics.ts";
 
 export interface AppDeps {
@@ -21,42 +21,62 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
-  apiTokens: readonly string[];
+  auth: AuthOptions;
+  /** /readyz reuses a database check this long (ms). */
+  readinessCacheMs?: number;
   /** False once shutdown began (readiness fails); defaults to always true. */
   accepting?: () => boolean;
+  svixStatus?: () => string;
+  /** Told about each request shed on purpose (for the periodic summary). */
+  onShed?: (code: string) => void;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** One pino-http logger: a line per request, with our own request id (a caller's is kept apart). */
+export function requestLogging(logger: Logger) {
+  return pinoHttp({
+    logger,
+    // Always ours, so ids stay unique; a caller's x-request-id is kept only as clientRequestId.
+    genReqId: (_req, res) => {
+      const id = randomUUID();
+      res.setHeader("x-request-id", id);
+      return id;
+    },
+    customProps: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? { clientRequestId: given } : {};
+    },
+    // Only method and path: query strings may carry a token, bodies carry personal data.
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split("?")[0] }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      err: safeError,
+    },
+    wrapSerializers: false,
+    customLogLevel: requestLogLevel,
+    customErrorMessage: (_req, res, err) => `request failed: ${res.statusCode} ${(err as { code?: string }).code ?? ""}`.trim(),
+    autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" },
+  });
+}
 
 /** Builds the Express app; never listens (src/main.ts does), so tests run it in-process. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers["x-request-id"];
-        const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader("x-request-id", id);
-        return id;
-      },
-      // Only method and path: query strings may carry a token, bodies carry personal data.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split("?")[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        err: safeError,
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
-    }),
-  );
-  app.use(healthRouter({ ping: () => deps.ledger.ping(), metrics: deps.metrics, accepting: deps.accepting ?? (() => true) }));
-  app.use(requireToken(deps.apiTokens));
+  app.use(requestLogging(deps.logger));
+  const accepting = deps.accepting ?? (() => true);
+  app.use(healthRouter({ ping: () => deps.ledger.ping(), accepting, cacheMs: deps.readinessCacheMs ?? 2000, svixStatus: deps.svixStatus }));
+  // Who is calling is settled before any body is read; then each route's scope.
+  app.use(authenticate(deps.auth));
+  const ingestScope = requireScope("ingest");
+  const operatorScope = requireScope("operator");
+  app.use((req: Request, res: Response, next: NextFunction) => (req.method === "POST" && req.path === "/notifications" ? ingestScope : operatorScope)(req, res, next));
+  app.use(metricsRouter(deps.metrics));
   app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes }));
   app.use(quarantineRouter({ quarantine: deps.quarantine }));
   app.use(notFoundHandler);
-  app.use(errorHandler);
+  app.use(errorHandler({ onShed: deps.onShed }));
   return app;
 }

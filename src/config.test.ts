@@ -1,36 +1,78 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, configWarnings, loadConfig } from "./config.ts";
+import { ConfigError, configWarnings, loadConfig, loadJobConfig } from "./config.ts";
+
+const PROD = { NODE_ENV: "production", SVIX_API_KEY: "sk_live_abc", DATABASE_URL: "postgresql://relay@db.internal:5432/relay", INGEST_TOKENS: "ingest-token-0123456789" };
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected the configuration to be refused");
+}
 
 describe("loadConfig", () => {
-  it("has defaults that start with no configuration at all", () => {
+  it("has defaults that start with no configuration at all: development, embedded database, in-process emulator", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3000, databaseUrl: undefined, dataDir: "./data", svixApiKey: undefined, dispatchEnabled: true, apiTokens: [] });
+    expect(config).toMatchObject({ production: false, port: 3000, databaseUrl: undefined, dataDir: "./data", svixApiKey: undefined, svixEmulator: true, dispatchEnabled: true, apiTokens: [] });
     expect(config.bodyLimitBytes).toBeGreaterThan(Math.ceil((1024 * 1024 * 4) / 3));
     expect(config.requestBudgetMs).toBeLessThan(10_000);
+    expect(config.shutdownTimeoutMs).toBeLessThan(10_000);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
   it("coerces numbers and booleans and splits tokens", () => {
-    const config = loadConfig({ PORT: "8080", DISPATCH_ENABLED: "false", API_TOKENS: "a, b,,c" });
-    expect(config).toMatchObject({ port: 8080, dispatchEnabled: false, apiTokens: ["a", "b", "c"] });
+    const config = loadConfig({ PORT: "8080", DISPATCH_ENABLED: "false", API_TOKENS: "operator-token-000001, operator-token-000002,,", INGEST_TOKENS: "ingest-token-00000001" });
+    expect(config).toMatchObject({ port: 8080, dispatchEnabled: false, apiTokens: ["operator-token-000001", "operator-token-000002"], ingestTokens: ["ingest-token-00000001"] });
   });
 
-  it("refuses production without Svix and PostgreSQL", () => {
-    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/SVIX_API_KEY is required[\s\S]*DATABASE_URL is required/);
-    expect(() => loadConfig({ NODE_ENV: "production", SVIX_API_KEY: "k", DATABASE_URL: "postgresql://db/relay" })).not.toThrow();
+  it("accepts a complete production configuration", () => {
+    expect(loadConfig(PROD)).toMatchObject({ production: true, svixEmulator: false });
+    expect(loadConfig({ ...PROD, INGEST_TOKENS: "", PUBSUB_AUDIENCE: "https://relay.example.com/notifications", PUBSUB_SERVICE_ACCOUNT: "push@p.iam.gserviceaccount.com" }).pubsubAudience).toBeDefined();
+    expect(loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform" }).ingestAuth).toBe("platform");
+  });
+
+  it("treats any NODE_ENV but development and test as production, spelled exactly", () => {
+    for (const nodeEnv of ["production", "Production", "prod", "staging", "Development"]) {
+      expect(problems({ NODE_ENV: nodeEnv })).toContain(`DATABASE_URL is required when NODE_ENV=${nodeEnv}`);
+    }
+    expect(loadConfig({ NODE_ENV: "test" }).production).toBe(false);
+  });
+
+  it("never starts the emulator where a real database is configured, or in production: a missing Svix key is named", () => {
+    // staging with a production database and no Svix key: the event would be "delivered" to a fake.
+    expect(problems({ ...PROD, NODE_ENV: "staging", SVIX_API_KEY: "" })).toMatch(/SVIX_API_KEY is required when NODE_ENV=staging/);
+    expect(problems({ DATABASE_URL: "postgresql://localhost/relay" })).toMatch(/SVIX_API_KEY is required/);
+    expect(problems({ ...PROD, SVIX_EMULATOR: "true" })).toMatch(/SVIX_EMULATOR=true is refused/);
+    expect(loadConfig({ DATABASE_URL: "postgresql://localhost/relay", SVIX_EMULATOR: "true" }).svixEmulator).toBe(true);
+  });
+
+  it("refuses production without an ingest credential, naming both ways to give one", () => {
+    expect(problems({ ...PROD, INGEST_TOKENS: "" })).toMatch(/PUBSUB_AUDIENCE or INGEST_TOKENS is required .*INGEST_AUTH=platform/);
+    expect(problems({ ...PROD, PUBSUB_AUDIENCE: "https://relay.example.com" })).toMatch(/PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE/);
+  });
+
+  it("validates URLs as URLs", () => {
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "http://" })).toMatch(/SVIX_SERVER_URL is not a URL/);
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "ftp://svix.example.com" })).toMatch(/SVIX_SERVER_URL must be a https or http URL/);
+    expect(problems({ ...PROD, DATABASE_URL: "mysql://x/y" })).toMatch(/DATABASE_URL must be a postgres or postgresql URL/);
+    expect(problems({ ...PROD, PUBSUB_JWKS_URL: "http://keys.example.com" })).toMatch(/PUBSUB_JWKS_URL must be a https URL/);
+    expect(loadConfig({ ...PROD, DATABASE_URL: "postgresql://relay:pw@/relay?host=/cloudsql/p:r:i" }).databaseUrl).toContain("/cloudsql/");
+  });
+
+  it("refuses short tokens and a token given two scopes", () => {
+    expect(problems({ API_TOKENS: "short" })).toMatch(/API_TOKENS: every token must be at least 16 characters/);
+    expect(problems({ INGEST_TOKENS: "0123456789abcdef,tiny" })).toMatch(/INGEST_TOKENS: every token/);
+    expect(problems({ API_TOKENS: "same-token-0123456789", INGEST_TOKENS: "same-token-0123456789" })).toMatch(/share a token/);
   });
 
   it("lists every invalid value at once", () => {
-    try {
-      loadConfig({ PORT: "70000", SVIX_TIMEOUT_MS: "fast", SVIX_SERVER_URL: "ftp://x" });
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      const message = (error as Error).message;
-      expect(message).toMatch(/PORT must be <= 65535/);
-      expect(message).toMatch(/SVIX_TIMEOUT_MS must be integer/);
-      expect(message).toMatch(/SVIX_SERVER_URL must match pattern/);
-    }
+    const message = problems({ PORT: "70000", SVIX_TIMEOUT_MS: "fast", LOG_LEVEL: "loud" });
+    expect(message).toMatch(/PORT must be <= 65535/);
+    expect(message).toMatch(/SVIX_TIMEOUT_MS must be integer/);
+    expect(message).toMatch(/LOG_LEVEL must be equal to one of the allowed values/);
   });
 
   it("names a renamed variable instead of ignoring it", () => {
@@ -38,15 +80,23 @@ describe("loadConfig", () => {
   });
 
   it("refuses a claim that could expire while its delivery still runs", () => {
-    expect(() => loadConfig({ CLAIM_TTL_MS: "5000", REQUEST_BUDGET_MS: "8000" })).toThrow(/CLAIM_TTL_MS must be longer/);
+    expect(problems({ CLAIM_TTL_MS: "5000", REQUEST_BUDGET_MS: "8000" })).toMatch(/CLAIM_TTL_MS must be longer/);
+  });
+});
+
+describe("loadJobConfig", () => {
+  it("needs only the database, and takes MIGRATE_DATABASE_URL for migrations", () => {
+    const env = { NODE_ENV: "production", DATABASE_URL: "postgresql://app@db/relay", MIGRATE_DATABASE_URL: "postgresql://owner@db/relay" };
+    expect(loadJobConfig(env).databaseUrl).toBe("postgresql://app@db/relay");
+    expect(loadJobConfig(env, { migrate: true }).databaseUrl).toBe("postgresql://owner@db/relay");
   });
 });
 
 describe("configWarnings", () => {
-  it("warns about an open API in production and about answers later than Pub/Sub's ack deadline", () => {
+  it("warns about closed operator routes, platform-only ingest, and answers later than Pub/Sub's ack deadline", () => {
     expect(configWarnings(loadConfig({}))).toEqual([]);
-    const open = configWarnings(loadConfig({ NODE_ENV: "production", SVIX_API_KEY: "k", DATABASE_URL: "postgresql://db/x" }));
-    expect(open).toEqual([expect.stringContaining("API_TOKENS is empty")]);
+    expect(configWarnings(loadConfig(PROD))).toEqual([expect.stringContaining("API_TOKENS is empty")]);
+    expect(configWarnings(loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform", API_TOKENS: "operator-token-000001" }))).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
     const slow = configWarnings(loadConfig({ REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }));
     expect(slow).toEqual([expect.stringContaining("ack deadline")]);
   });

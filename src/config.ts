@@ -1,8 +1,16 @@
 import { Ajv } from "ajv";
+import { configProblems, urlProblems } from "./configRules.ts";
+
+export { configWarnings, PUBSUB_ACK_DEADLINE_MS } from "./configRules.ts";
+
+/** NODE_ENV values that are not production; anything else (Production, prod, staging) is. */
+const NON_PRODUCTION: ReadonlySet<string> = new Set(["development", "test"]);
 
 /** The relay's configuration, read from the environment once at start (see .env.example). */
 export interface Config {
   nodeEnv: string;
+  /** Any NODE_ENV other than unset, "development" or "test" (exact spelling): fails closed. */
+  production: boolean;
   port: number;
   host: string;
   logLevel: string;
@@ -10,9 +18,11 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   databasePoolMax: number;
-  /** Svix API key; absent (outside production) → the in-process Svix emulator. */
+  /** Svix API key; absent only when the in-process emulator stands in (svixEmulator). */
   svixApiKey: string | undefined;
   svixServerUrl: string | undefined;
+  /** The in-process Svix emulator stands in for Svix: the zero-configuration start, or SVIX_EMULATOR=true outside production. */
+  svixEmulator: boolean;
   /** Time limit of one Svix call. */
   svixTimeoutMs: number;
   /** Total time one request may spend on Svix, retries included (keep under Pub/Sub's ack deadline). */
@@ -47,8 +57,25 @@ export interface Config {
   /** The pull worker's flow control: messages and bytes held at once. */
   pullMaxMessages: number;
   pullMaxBytes: number;
-  /** Bearer tokens accepted on the API; empty → no authentication (development only). */
+  /** Operator tokens (API_TOKENS): every route, from the Authorization header only. */
   apiTokens: string[];
+  /** Ingest tokens (INGEST_TOKENS): POST /notifications only, also as ?token= in a push URL. */
+  ingestTokens: string[];
+  /** Pub/Sub push OIDC: the expected audience; unset → no OIDC verification. */
+  pubsubAudience: string | undefined;
+  /** Service accounts whose OIDC tokens may push. */
+  pubsubServiceAccounts: string[];
+  pubsubJwksUrl: string;
+  /** INGEST_AUTH=platform: Cloud Run's IAM authenticates pushes; posting needs no credential of ours. */
+  ingestAuth: "tokens" | "platform";
+  /** Payloads of settled notifications and quarantined bodies are cleared after this many days. */
+  payloadRetentionDays: number;
+  /** How often each instance tries to purge (one runs at a time). */
+  purgeIntervalMs: number;
+  /** /readyz answers from a database check at most this old. */
+  readinessCacheMs: number;
+  /** Apply pending migrations at start (off when a migration job with its own role does it). */
+  migrateOnStart: boolean;
   shutdownTimeoutMs: number;
   svixEmulatorPort: number;
 }
@@ -62,11 +89,12 @@ const schema = {
     PORT: int(3000, 0, 65535),
     HOST: { type: "string", default: "0.0.0.0" },
     LOG_LEVEL: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
-    DATABASE_URL: { type: "string", pattern: "^postgres(ql)?://" },
+    DATABASE_URL: { type: "string" },
     DATA_DIR: { type: "string", minLength: 1, default: "./data" },
     DATABASE_POOL_MAX: int(10, 1, 1000),
     SVIX_API_KEY: { type: "string", minLength: 1 },
-    SVIX_SERVER_URL: { type: "string", pattern: "^https?://" },
+    SVIX_SERVER_URL: { type: "string" },
+    SVIX_EMULATOR: { type: "boolean", default: false },
     SVIX_TIMEOUT_MS: int(3000, 100, 60_000),
     REQUEST_BUDGET_MS: int(7000, 100, 600_000),
     SVIX_MAX_RETRIES: int(2, 0, 10),
@@ -89,7 +117,17 @@ const schema = {
     PULL_MAX_MESSAGES: int(32, 1, 10_000),
     PULL_MAX_BYTES: int(64 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
     API_TOKENS: { type: "string", default: "" },
-    SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+    INGEST_TOKENS: { type: "string", default: "" },
+    PUBSUB_AUDIENCE: { type: "string", minLength: 1, maxLength: 2048 },
+    PUBSUB_SERVICE_ACCOUNT: { type: "string", default: "" },
+    PUBSUB_JWKS_URL: { type: "string", default: "https://www.googleapis.com/oauth2/v3/certs" },
+    INGEST_AUTH: { enum: ["tokens", "platform"], default: "tokens" },
+    PAYLOAD_RETENTION_DAYS: int(30, 1, 3650),
+    PURGE_INTERVAL_MS: int(3_600_000, 1000, 86_400_000),
+    READINESS_CACHE_MS: int(2000, 0, 60_000),
+    MIGRATE_ON_START: { type: "boolean", default: true },
+    // Below Cloud Run's 10 s between SIGTERM and SIGKILL.
+    SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000),
     SVIX_EMULATOR_PORT: int(0, 0, 65535),
   },
 } as const;
@@ -97,23 +135,26 @@ const schema = {
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
 const validate = ajv.compile(schema);
 
-/** Pub/Sub's default push acknowledgement deadline: an answer later than this is redelivered anyway. */
-export const PUBSUB_ACK_DEADLINE_MS = 10_000;
-
-/** Settings that work but that an operator should know about (logged at start). */
-export function configWarnings(config: Readonly<Config>): string[] {
-  const warnings: string[] = [];
-  if (config.nodeEnv === "production" && config.apiTokens.length === 0) {
-    warnings.push("API_TOKENS is empty: the API is open to anyone who can reach it; keep the service private (e.g. Cloud Run without unauthenticated access) or set tokens");
-  }
-  if (config.inFlightWaitMs + config.requestBudgetMs >= PUBSUB_ACK_DEADLINE_MS) {
-    warnings.push("IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running");
-  }
-  return warnings;
-}
-
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/** What the database jobs (db:migrate, purge) need: no Svix, no credentials. */
+export interface JobConfig {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  payloadRetentionDays: number;
+  purgeIntervalMs: number;
+}
+
+/**
+ * Settings of the database jobs. `npm run db:migrate` takes MIGRATE_DATABASE_URL when set, so
+ * migrations can run with a role the serving relay does not have.
+ */
+export function loadJobConfig(env: NodeJS.ProcessEnv = process.env, options: { migrate?: boolean } = {}): JobConfig {
+  const url = (options.migrate ? env.MIGRATE_DATABASE_URL : undefined) || env.DATABASE_URL || undefined;
+  const full = loadConfig({ NODE_ENV: "development", DATABASE_URL: url, DATA_DIR: env.DATA_DIR, PAYLOAD_RETENTION_DAYS: env.PAYLOAD_RETENTION_DAYS, PURGE_INTERVAL_MS: env.PURGE_INTERVAL_MS, SVIX_EMULATOR: "true" });
+  return { databaseUrl: full.databaseUrl, dataDir: full.dataDir, payloadRetentionDays: full.payloadRetentionDays, purgeIntervalMs: full.purgeIntervalMs };
 }
 
 /** Validates the environment; throws ConfigError listing every problem. */
@@ -138,11 +179,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   if (!validate(raw)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || "environment"} ${e.message}`);
+    // The URL checks need no other setting: report them with the rest, all at once.
+    const given = raw as { DATABASE_URL?: string; SVIX_SERVER_URL?: string };
+    problems.push(...urlProblems({ databaseUrl: given.DATABASE_URL, svixServerUrl: given.SVIX_SERVER_URL }));
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }
   const v = raw as unknown as Record<keyof typeof schema.properties, never>;
+  const list = (value: string) => value.split(",").map((t) => t.trim()).filter(Boolean);
+  const nodeEnv: string = v.NODE_ENV;
+  const production = !NON_PRODUCTION.has(nodeEnv);
   const config: Config = {
-    nodeEnv: v.NODE_ENV,
+    nodeEnv,
+    production,
     port: v.PORT,
     host: v.HOST,
     logLevel: v.LOG_LEVEL,
@@ -151,6 +199,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     databasePoolMax: v.DATABASE_POOL_MAX,
     svixApiKey: v.SVIX_API_KEY,
     svixServerUrl: v.SVIX_SERVER_URL,
+    // The zero-configuration start (nothing says where the real Svix or database is), or asked for.
+    svixEmulator: !production && (v.SVIX_EMULATOR || (!v.SVIX_API_KEY && !v.DATABASE_URL)),
     svixTimeoutMs: v.SVIX_TIMEOUT_MS,
     requestBudgetMs: v.REQUEST_BUDGET_MS,
     svixMaxRetries: v.SVIX_MAX_RETRIES,
@@ -171,17 +221,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     pubsubSubscription: v.PUBSUB_SUBSCRIPTION,
     pullMaxMessages: v.PULL_MAX_MESSAGES,
     pullMaxBytes: v.PULL_MAX_BYTES,
-    apiTokens: (v.API_TOKENS as string).split(",").map((t) => t.trim()).filter(Boolean),
+    apiTokens: list(v.API_TOKENS),
+    ingestTokens: list(v.INGEST_TOKENS),
+    pubsubAudience: v.PUBSUB_AUDIENCE,
+    pubsubServiceAccounts: list(v.PUBSUB_SERVICE_ACCOUNT),
+    pubsubJwksUrl: v.PUBSUB_JWKS_URL,
+    ingestAuth: v.INGEST_AUTH,
+    payloadRetentionDays: v.PAYLOAD_RETENTION_DAYS,
+    purgeIntervalMs: v.PURGE_INTERVAL_MS,
+    readinessCacheMs: v.READINESS_CACHE_MS,
+    migrateOnStart: v.MIGRATE_ON_START,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     svixEmulatorPort: v.SVIX_EMULATOR_PORT,
   };
-  const problems: string[] = [];
-  if (config.nodeEnv === "production") {
-    if (!config.svixApiKey) problems.push("SVIX_API_KEY is required when NODE_ENV=production (the Svix emulator is for development only)");
-    if (!config.databaseUrl) problems.push("DATABASE_URL is required when NODE_ENV=production (the embedded database serves one instance only)");
-  }
-  if (config.svixServerUrl && !config.svixApiKey) problems.push("SVIX_SERVER_URL is set without SVIX_API_KEY");
-  if (config.claimTtlMs <= config.requestBudgetMs) problems.push("CLAIM_TTL_MS must be longer than REQUEST_BUDGET_MS, or a slow delivery could be taken over while it runs");
+  const problems = configProblems(config, env);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
   return Object.freeze(config);
 }

@@ -6,11 +6,14 @@ import { openDatabase, type Database } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
 import { NotificationStore } from "./db/notificationStore.ts";
 import { QuarantineStore } from "./db/quarantineStore.ts";
+import { RetentionStore } from "./db/retentionStore.ts";
+import { PurgeWorker } from "./notifications/purgeWorker.ts";
 import { Dispatcher } from "./notifications/dispatcher.ts";
 import { IngestService } from "./notifications/ingestService.ts";
 import { NotificationService } from "./notifications/notificationService.ts";
 import { systemClock, type Clock } from "./notifications/ports.ts";
-import { createLogger } from "./observability/logger.ts";
+import { authOptionsFrom } from "./auth/authOptions.ts";
+import { createLogger, ShedSummary } from "./observability/logger.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SvixEmulator } from "./emulator/svixEmulator.ts";
 import { ResilientSvixGateway } from "./svix/resilientGateway.ts";
@@ -29,6 +32,8 @@ export interface Container {
   svix: ResilientSvixGateway;
   /** Started when DISPATCH_ENABLED; tests may call pass() themselves. */
   dispatcher: Dispatcher;
+  /** Personal-data retention; tests may call purgeAll() themselves. */
+  purge: PurgeWorker;
   app: ReturnType<typeof createApp>;
   /** Set when no Svix was configured and the in-process emulator stands in. */
   emulator: SvixEmulator | undefined;
@@ -44,33 +49,58 @@ export interface ContainerOverrides {
   database?: Database;
 }
 
+/**
+ * One authenticated Svix call at start: a key Svix refuses stops a production start (every event
+ * would only queue up); an unreachable Svix is logged and shown by /readyz — events are queued
+ * until it answers.
+ */
+async function checkSvix(sdk: SdkSvixGateway, config: Readonly<Config>, logger: Logger): Promise<string> {
+  const { status, detail } = await sdk.checkCredentials();
+  if (status === "unauthorized") {
+    if (config.production) throw new StartupError(`SVIX_API_KEY was refused by Svix (${detail ?? "401"}): check the key and SVIX_SERVER_URL`);
+    logger.error({ detail }, "SVIX_API_KEY was refused by Svix: every event will be queued until the key works");
+  } else if (status === "unreachable") {
+    logger.warn({ detail }, "Svix could not be reached at start: events are queued until it answers");
+  }
+  return status;
+}
+
+/** A start-up failure to report in one line, without a stack. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
 /** Builds every dependency with plain constructors, migrates the database, and wires the app. */
 export async function buildContainer(config: Readonly<Config>, overrides: ContainerOverrides = {}): Promise<Container> {
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
   for (const warning of configWarnings(config)) logger.warn(warning);
   const metrics = createMetrics({ defaultMetrics: true });
 
-  const db = overrides.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));
-  const closers: Array<() => Promise<void>> = overrides.database ? [] : [() => db.close()];
+  const closers: Array<() => Promise<void>> = [];
   try {
-    if (!overrides.database) {
-      const applied = await migrate(db);
-      logger.info({ database: db.kind, applied }, applied.length ? "database migrated" : "database schema up to date");
-    }
-
+    // Svix first: a key Svix refuses stops a production start before anything else is touched.
     let emulator: SvixEmulator | undefined;
     let svixServerUrl = config.svixServerUrl;
     let svixApiKey = config.svixApiKey;
-    if (!svixApiKey) {
+    if (config.svixEmulator) {
       emulator = new SvixEmulator();
       svixServerUrl = await emulator.start(config.svixEmulatorPort);
       svixApiKey = "emulator";
       closers.unshift(() => emulator!.stop());
-      logger.warn({ svixServerUrl }, "SVIX_API_KEY is not set: using the in-process Svix emulator; no webhook leaves this machine");
+      logger.warn({ svixServerUrl }, "using the in-process Svix emulator (no SVIX_API_KEY, no DATABASE_URL, or SVIX_EMULATOR=true): no webhook leaves this machine");
+    }
+    const sdk = new SdkSvixGateway({ apiKey: svixApiKey!, serverUrl: svixServerUrl, requestTimeoutMs: config.svixTimeoutMs, metrics });
+    const svixStatus = await checkSvix(sdk, config, logger);
+
+    const db = overrides.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));
+    if (!overrides.database) closers.push(() => db.close());
+    if (!overrides.database && config.migrateOnStart) {
+      const applied = await migrate(db);
+      logger.info({ database: db.kind, applied }, applied.length ? "database migrated" : "database schema up to date");
     }
     let dispatcher: Dispatcher | undefined;
     const gateway = new ResilientSvixGateway({
-      inner: new SdkSvixGateway({ apiKey: svixApiKey, serverUrl: svixServerUrl, requestTimeoutMs: config.svixTimeoutMs, metrics }),
+      inner: sdk,
       logger,
       metrics,
       maxRetries: config.svixMaxRetries,
@@ -112,6 +142,10 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       const started = dispatcher;
       closers.unshift(() => started.stop());
     }
+    const retention = new RetentionStore({ prisma: db.prisma });
+    const purge = new PurgeWorker({ retention, logger, metrics, clock: overrides.clock ?? systemClock, retentionDays: config.payloadRetentionDays, intervalMs: config.purgeIntervalMs });
+    purge.start();
+    closers.unshift(() => purge.stop());
     const container: Container = {
       config,
       logger,
@@ -123,6 +157,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       ingest,
       svix: gateway,
       dispatcher,
+      purge,
       emulator,
       accepting: true,
       app: undefined as unknown as ReturnType<typeof createApp>,
@@ -131,6 +166,8 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
         for (const close of closers) await close().catch((err: unknown) => logger.error({ err }, "error while closing"));
       },
     };
+    const shed = new ShedSummary(logger);
+    closers.push(async () => shed.stop());
     container.app = createApp({
       service,
       ingest,
@@ -139,8 +176,11 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
-      apiTokens: config.apiTokens,
+      auth: authOptionsFrom(config),
+      readinessCacheMs: config.readinessCacheMs,
       accepting: () => container.accepting,
+      svixStatus: () => svixStatus,
+      onShed: (code) => shed.count(code),
     });
     return container;
   } catch (error) {

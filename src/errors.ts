@@ -14,6 +14,7 @@ const STATUS_BY_CODE = {
   not_found: 404,
   already_delivered: 409,
   payload_too_large: 413,
+  payload_purged: 410,
   unsupported_media_type: 415,
   svix_rejected: 422,
   delivery_failed: 422,

@@ -32,6 +32,7 @@ export function toSummary(row: SummaryRow): NotificationSummary {
     lastErrorCode: row.lastErrorCode,
     lastError: row.lastError,
     payloadDigest: row.payloadDigest,
+    payloadPurgedAt: row.payloadPurgedAt,
     transport: {
       kind: row.transport as TransportKind,
       pubsubMessageId: row.pubsubMessageId ?? undefined,
@@ -48,8 +49,11 @@ export function toSummary(row: SummaryRow): NotificationSummary {
 }
 
 function toRecord(row: Notification): NotificationRecord {
-  return { ...toSummary(row), payload: JSON.parse(row.payload) as PlatformEvent };
+  return { ...toSummary(row), payload: row.payload === null ? null : (JSON.parse(row.payload) as PlatformEvent) };
 }
+
+/** Error texts come from Svix and from us; bounded, so a row (and a page of them) stays small. */
+const ERROR_TEXT_MAX = 500;
 
 /** A raw `notifications` row (snake_case, from $queryRaw) as the Prisma model. */
 function fromRaw(r: Record<string, unknown>): Notification {
@@ -66,6 +70,7 @@ function fromRaw(r: Record<string, unknown>): Notification {
     lastError: r.last_error,
     payload: r.payload,
     payloadDigest: r.payload_digest,
+    payloadPurgedAt: r.payload_purged_at,
     transport: r.transport,
     pubsubMessageId: r.pubsub_message_id,
     subscription: r.subscription,
@@ -150,7 +155,7 @@ export class NotificationStore implements NotificationLedger {
         ...(completion.svixAppUid ? { svixAppUid: completion.svixAppUid } : {}),
         ...(completion.svixMessageId ? { svixMessageId: completion.svixMessageId } : {}),
         lastErrorCode: completion.errorCode ?? null,
-        lastError: completion.error ?? null,
+        lastError: completion.error?.slice(0, ERROR_TEXT_MAX) ?? null,
         nextAttemptAt: completion.nextAttemptAt ?? null,
         ...(delivered ? { deliveredAt: attempt?.startedAt ?? new Date() } : {}),
       };
@@ -165,7 +170,7 @@ export class NotificationStore implements NotificationLedger {
             outcome: a.outcome,
             httpStatus: a.httpStatus,
             errorCode: a.errorCode,
-            error: a.error,
+            error: a.error?.slice(0, ERROR_TEXT_MAX),
             svixMessageId: a.svixMessageId,
           })),
         }),
@@ -187,8 +192,9 @@ export class NotificationStore implements NotificationLedger {
         UPDATE notifications SET status = 'received', claim_token = ${claim.token}, claim_expires_at = ${claim.expiresAt}, updated_at = ${now}
         WHERE event_id IN (
           SELECT event_id FROM notifications
-          WHERE (status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ${now} OR updated_at < ${recoveredAt ?? null}::timestamptz))
-             OR (status = 'received' AND claim_expires_at <= ${now})
+          WHERE ((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ${now} OR updated_at < ${recoveredAt ?? null}::timestamptz))
+             OR (status = 'received' AND claim_expires_at <= ${now}))
+            AND payload IS NOT NULL
           ORDER BY created_at, event_id
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED)
@@ -246,6 +252,21 @@ export class NotificationStore implements NotificationLedger {
         omit: OMIT_PAYLOAD,
       });
       return rows.map(toSummary);
+    });
+  }
+
+  erasePayload(eventId: string, now: Date): Promise<"erased" | "in_flight" | "not_found"> {
+    return db("erase payload", async () => {
+      const erased = { payload: null, payloadPurgedAt: now };
+      // Settled, or waiting for the dispatcher: nothing holds it. A queued one can never be sent now.
+      const settled = await this.prisma.notification.updateMany({ where: { eventId, status: { in: ["delivered", "rejected", "failed"] } }, data: erased });
+      if (settled.count === 1) return "erased";
+      const waiting = await this.prisma.notification.updateMany({
+        where: { eventId, OR: [{ status: "queued" }, { status: "received", claimExpiresAt: { lte: now } }] },
+        data: { ...erased, status: "failed", claimToken: null, claimExpiresAt: null, nextAttemptAt: null, lastErrorCode: "payload_erased", lastError: "The payload was erased by an operator before delivery" },
+      });
+      if (waiting.count === 1) return "erased";
+      return (await this.prisma.notification.count({ where: { eventId } })) === 1 ? "in_flight" : "not_found";
     });
   }
 

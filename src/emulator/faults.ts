@@ -1,5 +1,6 @@
 /** Svix operations the emulator tells apart, for fault rules and the call log. */
 export type EmulatorOperation =
+  | "application.list"
   | "application.create"
   | "application.get"
   | "message.create"

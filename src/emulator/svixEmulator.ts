@@ -109,6 +109,7 @@ export class SvixEmulator {
     app.use(express.json({ limit: "8mb" }));
     const route = (op: EmulatorOperation, handler: Handler) => (req: Request, res: Response) => void this.serve(op, handler, req, res);
     app.get("/api/v1/health", route("health", () => ({ status: 204, body: undefined })));
+    app.get("/api/v1/app", route("application.list", (req) => this.listApplications(req)));
     app.post("/api/v1/app", route("application.create", (req) => this.createApplication(req)));
     app.get("/api/v1/app/:appId", route("application.get", (req) => this.getApplication(req)));
     app.post("/api/v1/app/:appId/msg", route("message.create", (req) => this.createMessage(req)));
@@ -209,6 +210,13 @@ export class SvixEmulator {
     this.dispatcher.dispatch(app, message);
     const withContent = req.query.with_content !== "false";
     return { status: 202, body: withContent ? message : { ...message, payload: {} } };
+  }
+
+  private listApplications(req: Request): StoredResponse {
+    const limit = Math.min(Number(req.query.limit ?? 50) || 50, 250);
+    const all = [...this.state.apps.values()];
+    const data = all.slice(0, limit);
+    return { status: 200, body: { data, iterator: data.at(-1)?.id ?? null, prevIterator: null, done: data.length === all.length } };
   }
 
   private listMessages(req: Request): StoredResponse {

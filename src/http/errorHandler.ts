@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import { AppError, isAppError, type ErrorCode } from "../errors.ts";
+import { SHEDDING_CODES } from "../observability/logger.ts";
 
 // body-parser's error types, as our codes.
 const BODY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
@@ -23,17 +24,23 @@ export function toAppError(error: unknown): AppError {
   return new AppError("internal", "Internal error", { cause: error });
 }
 
-/** The one place errors become HTTP answers: `{ error: { code, message, details, requestId } }`. */
-export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction): void {
-  const appError = toAppError(error);
-  const requestId = String(req.id ?? "");
-  if (appError.status >= 500) req.log?.error({ err: error, code: appError.code }, appError.message);
-  else req.log?.info({ code: appError.code, status: appError.status }, appError.message);
-  if (res.headersSent) return void res.end();
-  if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
-  res.status(appError.status).json({
-    error: { code: appError.code, message: appError.message, details: appError.details, requestId },
-  });
+/**
+ * The one place errors become HTTP answers: `{ error: { code, message, details, requestId } }`.
+ * It does not log: the request logger writes one line per failed request, with this error and
+ * its cause (res.err); expected shedding is counted for a periodic summary instead.
+ */
+export function errorHandler(options: { onShed?: (code: string) => void } = {}) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const appError = toAppError(error);
+    const requestId = String(req.id ?? "");
+    (res as Response & { err?: unknown }).err = appError;
+    if (SHEDDING_CODES.has(appError.code)) options.onShed?.(appError.code);
+    if (res.headersSent) return void res.end();
+    if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
+    res.status(appError.status).json({
+      error: { code: appError.code, message: appError.message, details: appError.details, requestId },
+    });
+  };
 }
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {

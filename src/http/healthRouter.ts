@@ -4,25 +4,40 @@ import type { Metrics } from "../observability/metrics.ts";
 export interface HealthRouterOptions {
   /** Resolves when the database answers; rejects otherwise. */
   ping: () => Promise<void>;
-  metrics: Metrics;
   /** False once shutdown has begun: load balancers should stop sending work. */
   accepting: () => boolean;
+  /** A database check is reused this long: a flood of probes costs one query per window. */
+  cacheMs: number;
+  /** What the start-up check found about Svix (shown, not judged: queued events wait for it). */
+  svixStatus?: () => string;
 }
 
+/** Open to the platform's probes: /healthz (the process is up) and /readyz (it can take work). */
 export function healthRouter(options: HealthRouterOptions): Router {
   const router = Router();
+  let last: { at: number; check: Promise<boolean> } | undefined;
+  const databaseUp = (): Promise<boolean> => {
+    const now = Date.now();
+    if (!last || now - last.at > options.cacheMs) {
+      last = { at: now, check: options.ping().then(() => true, () => false) };
+    }
+    return last.check;
+  };
   router.get("/healthz", (_req: Request, res: Response) => void res.json({ status: "ok" }));
   router.get("/readyz", async (_req: Request, res: Response) => {
     if (!options.accepting()) return void res.status(503).json({ status: "shutting_down" });
-    try {
-      await options.ping();
-      res.json({ status: "ready", database: "ok" });
-    } catch {
-      res.status(503).json({ status: "unavailable", database: "unreachable" });
-    }
+    const svix = options.svixStatus?.();
+    if (await databaseUp()) res.json({ status: "ready", database: "ok", ...(svix ? { svix } : {}) });
+    else res.status(503).json({ status: "unavailable", database: "unreachable", ...(svix ? { svix } : {}) });
   });
+  return router;
+}
+
+/** Prometheus metrics: an operator route (Prometheus scrapes with a bearer token). */
+export function metricsRouter(metrics: Metrics): Router {
+  const router = Router();
   router.get("/metrics", async (_req: Request, res: Response) => {
-    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return router;
 }

@@ -45,6 +45,7 @@ export function notificationView(n: NotificationSummary, attempts?: AttemptView[
     lastError: n.lastErrorCode ? { code: n.lastErrorCode, message: n.lastError } : null,
     transport: n.transport,
     nextAttemptAt: n.nextAttemptAt,
+    payloadPurgedAt: n.payloadPurgedAt,
     createdAt: n.createdAt,
     updatedAt: n.updatedAt,
     deliveredAt: n.deliveredAt,
@@ -112,6 +113,16 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   router.post("/notifications/:eventId/replay", async (req: Request, res: Response) => {
     const outcome = await options.service.replay(eventIdParam(req));
     answer(res, req, statusFor(outcome), outcome);
+  });
+
+  // Operators: an erasure request for one notification's personal data, now.
+  router.delete("/notifications/:eventId/payload", async (req: Request, res: Response) => {
+    const eventId = eventIdParam(req);
+    const result = await options.ledger.erasePayload(eventId, new Date());
+    if (result === "not_found") throw new AppError("not_found", `No notification for event ${eventId}`);
+    if (result === "in_flight") throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, { retryAfterSeconds: 1 });
+    const record = await options.ledger.summary(eventId);
+    res.json({ data: record ? notificationView(record) : { eventId } });
   });
 
   return router;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { PlatformEvent } from "./event.ts";
 import type { NotificationService } from "./notificationService.ts";
 import type { Clock, NotificationLedger, NotificationRecord, SvixGateway } from "./ports.ts";
 
@@ -106,7 +107,7 @@ export class Dispatcher {
           left.push(row.eventId);
           continue;
         }
-        if (await this.deliverOne(row, claim.token)) delivered += 1;
+        if (row.payload && (await this.deliverOne({ ...row, payload: row.payload }, claim.token))) delivered += 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency, rows.length) }, worker));
@@ -115,7 +116,7 @@ export class Dispatcher {
     return { claimed: rows.length, delivered };
   }
 
-  private async deliverOne(row: NotificationRecord, claimToken: string): Promise<boolean> {
+  private async deliverOne(row: NotificationRecord & { payload: PlatformEvent }, claimToken: string): Promise<boolean> {
     try {
       const outcome = await this.o.service.dispatch(row, claimToken);
       this.o.metrics.dispatch.inc({ outcome: outcome.status });

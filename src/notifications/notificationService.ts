@@ -97,8 +97,8 @@ export class NotificationService {
     return this.settled(existing, options.waitMs ?? this.o.inFlightWaitMs);
   }
 
-  /** The dispatcher's delivery of a notification it claimed with claimToken. */
-  dispatch(record: NotificationRecord, claimToken: string): Promise<RelayOutcome> {
+  /** The dispatcher's delivery of a notification it claimed with claimToken (never one without payload). */
+  dispatch(record: NotificationRecord & { payload: PlatformEvent }, claimToken: string): Promise<RelayOutcome> {
     return this.deliver(record.payload, claimToken, "dispatch", { failures: record.failures, createdAt: record.createdAt });
   }
 
@@ -113,6 +113,9 @@ export class NotificationService {
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
     if (record.status === "delivered") {
       throw new AppError("already_delivered", `Event ${eventId} is already delivered (Svix message ${record.svixMessageId ?? "unknown"}); resend it from Svix`);
+    }
+    if (record.payload === null) {
+      throw new AppError("payload_purged", `The payload of event ${eventId} was erased on ${record.payloadPurgedAt?.toISOString() ?? "an earlier date"} (personal-data retention); it cannot be replayed`);
     }
     const claim = this.newClaim();
     if (!(await ledger.claimForReplay(eventId, claim, clock.now()))) {
@@ -131,7 +134,7 @@ export class NotificationService {
     else {
       // A row from before digests were kept: compare the bodies themselves.
       const stored = await this.o.ledger.get(existing.eventId);
-      same = !stored || canonicalJson(stored.payload) === canonicalJson(event);
+      same = !stored?.payload || canonicalJson(stored.payload) === canonicalJson(event);
     }
     if (!same) throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
   }

@@ -31,6 +31,8 @@ export interface NotificationSummary {
   lastError: string | null;
   /** sha256 of the event's canonical JSON (null on rows from before it was kept). */
   payloadDigest: string | null;
+  /** When the payload was purged (retention) or erased; null while it is kept. */
+  payloadPurgedAt: Date | null;
   transport: Transport;
   claimExpiresAt: Date | null;
   nextAttemptAt: Date | null;
@@ -40,7 +42,8 @@ export interface NotificationSummary {
 }
 
 export interface NotificationRecord extends NotificationSummary {
-  payload: PlatformEvent;
+  /** Null once purged or erased. */
+  payload: PlatformEvent | null;
 }
 
 export interface AttemptRecord {
@@ -124,7 +127,22 @@ export interface NotificationLedger {
   attemptsOf(eventId: string): Promise<AttemptView[]>;
   /** Newest first, without payloads (a page of 500 events near 1 MiB each would not fit in memory). */
   list(filter: NotificationFilter): Promise<NotificationSummary[]>;
+  /**
+   * Erases one notification's payload now (an erasure request). One still queued can then never
+   * be delivered: it becomes failed, saying why. Refused while a delivery holds it.
+   */
+  erasePayload(eventId: string, now: Date): Promise<"erased" | "in_flight" | "not_found">;
   ping(): Promise<void>;
+}
+
+/** Personal-data retention across both stores. */
+export interface RetentionLedger {
+  /**
+   * Clears the payloads of settled notifications and the bodies of quarantined messages that
+   * arrived before `before`, at most batchSize of each, keeping the audit rows. Null when
+   * another instance is purging.
+   */
+  purge(before: Date, batchSize: number): Promise<{ notifications: number; quarantined: number } | null>;
 }
 
 /** Why a Pub/Sub message was quarantined: the code of the error that stopped it. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { pino, type Logger } from "pino";
 
 // Cloud Logging reads `severity` and `message`; pino's numeric level would be lost.
@@ -13,17 +14,68 @@ const SEVERITY: Record<string, string> = {
 // Prisma's request errors quote the query's arguments, which hold the event (emails, phone numbers).
 const QUOTES_ARGUMENTS = /^PrismaClient(KnownRequest|UnknownRequest|Validation)Error$/;
 
-/** An error as it may be logged: type, code, a message we trust not to carry payloads, the cause chain. */
+/**
+ * An error as it may be logged: type, code, a message we trust not to carry payloads, the cause
+ * chain. Also takes an error some library already turned into a plain object ({type, message,
+ * stack, code}), so its cause is not lost as `{"type":"object"}`.
+ */
 export function safeError(error: unknown, depth = 0): Record<string, unknown> {
-  if (!(error instanceof Error)) return { type: typeof error };
-  const { name, message, stack } = error;
-  const code = (error as { code?: unknown }).code;
+  if (error === null || typeof error !== "object") return { type: typeof error, ...(typeof error === "string" ? { message: error.slice(0, 200) } : {}) };
+  const e = error as { name?: unknown; type?: unknown; message?: unknown; stack?: unknown; code?: unknown; cause?: unknown; meta?: { code?: unknown } };
+  const name = error instanceof Error ? error.name : typeof e.type === "string" ? e.type : typeof e.name === "string" ? e.name : "Object";
   const out: Record<string, unknown> = { type: name };
-  if (code !== undefined) out.code = code;
-  if (!QUOTES_ARGUMENTS.test(name)) out.message = message.slice(0, 500);
-  if (stack && !QUOTES_ARGUMENTS.test(name)) out.stack = stack.split("\n").slice(0, 8).join("\n");
-  if (error.cause !== undefined && depth < 3) out.cause = safeError(error.cause, depth + 1);
+  const code = e.code ?? e.meta?.code;
+  if (typeof code === "string" || typeof code === "number") out.code = code;
+  // Prisma's pg driver errors carry the PostgreSQL SQLSTATE on the cause.
+  if (!QUOTES_ARGUMENTS.test(name)) {
+    if (typeof e.message === "string") out.message = e.message.slice(0, 500);
+    if (typeof e.stack === "string") out.stack = e.stack.split("\n").slice(0, 8).join("\n");
+  }
+  if (e.cause !== undefined && e.cause !== null && depth < 3) out.cause = safeError(e.cause, depth + 1);
   return out;
+}
+
+/** Codes of expected shedding: counted and summarized, not logged per request. */
+export const SHEDDING_CODES: ReadonlySet<string> = new Set(["overloaded", "svix_circuit_open", "svix_rate_limited"]);
+
+/** One line per request at the level its outcome deserves: 5xx error, shedding silent (summarized), else info. */
+export function requestLogLevel(_req: IncomingMessage, res: ServerResponse, err?: Error): "error" | "warn" | "info" | "silent" {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && SHEDDING_CODES.has(code)) return "silent";
+  return res.statusCode >= 500 ? "error" : "info";
+}
+
+/**
+ * Counts shed requests by reason and writes one WARN line per interval that had any, instead of
+ * one line per request (a flood of them would bury everything else and cost CPU while overloaded).
+ */
+export class ShedSummary {
+  private counts = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly logger: Logger,
+    intervalMs = 10_000,
+  ) {
+    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  count(reason: string): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+  }
+
+  flush(): void {
+    if (this.counts.size === 0) return;
+    const shed = Object.fromEntries(this.counts);
+    this.counts = new Map();
+    this.logger.warn({ shed }, "requests shed since the last summary");
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
 }
 
 /**

@@ -21,6 +21,8 @@ export interface Metrics {
   quarantined: Counter<"reason">;
   /** Pulled messages by result (acked, nacked) and outcome (a relay status, or an error code). */
   pulled: Counter<"result" | "status">;
+  /** Payloads and quarantined bodies cleared by retention. */
+  purged: Counter<"kind">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -45,5 +47,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     dispatch: new Counter({ name: "relay_dispatch_total", help: "Dispatcher deliveries by outcome", labelNames: ["outcome"], registers }),
     quarantined: new Counter({ name: "relay_quarantined_total", help: "Pub/Sub messages quarantined, by reason", labelNames: ["reason"], registers }),
     pulled: new Counter({ name: "relay_pulled_messages_total", help: "Pulled Pub/Sub messages by result", labelNames: ["result", "status"], registers }),
+    purged: new Counter({ name: "relay_payloads_purged_total", help: "Payloads and quarantined bodies cleared by retention", labelNames: ["kind"], registers }),
   };
 }

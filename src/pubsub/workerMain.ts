@@ -6,7 +6,10 @@ import { PubSub, Duration } from "@google-cloud/pubsub";
 import express from "express";
 import { ConfigError, loadConfig } from "../config.ts";
 import { buildContainer } from "../container.ts";
-import { healthRouter } from "../http/healthRouter.ts";
+import { authenticate, requireScope } from "../auth/authenticate.ts";
+import { authOptionsFrom } from "../auth/authOptions.ts";
+import { errorHandler } from "../http/errorHandler.ts";
+import { healthRouter, metricsRouter } from "../http/healthRouter.ts";
 import { PullWorker } from "./pullWorker.ts";
 
 const USAGE = `npm run worker — pull events from a Pub/Sub subscription and relay them to Svix
@@ -50,7 +53,9 @@ async function main(): Promise<void> {
 
   const probes = express();
   probes.disable("x-powered-by");
-  probes.use(healthRouter({ ping: () => container.store.ping(), metrics: container.metrics, accepting: () => container.accepting }));
+  probes.use(healthRouter({ ping: () => container.store.ping(), accepting: () => container.accepting, cacheMs: config.readinessCacheMs }));
+  probes.use(authenticate(authOptionsFrom(config)), requireScope("operator"), metricsRouter(container.metrics));
+  probes.use(errorHandler());
   const server: Server = probes.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   worker.start();

@@ -92,6 +92,21 @@ export class SdkSvixGateway implements SvixApi {
     }
   }
 
+  /**
+   * One authenticated call that changes nothing (list one application), to learn at start
+   * whether Svix takes our key: "ok", "unauthorized" (401/403), or "unreachable" (anything else).
+   */
+  async checkCredentials(): Promise<{ status: "ok" | "unauthorized" | "unreachable"; detail?: string }> {
+    try {
+      await this.call("application.list", {}, () => this.svix.application.list({ limit: 1 }));
+      return { status: "ok" };
+    } catch (error) {
+      const appError = classifySvixError(error);
+      if (appError.code === "svix_unauthorized") return { status: "unauthorized", detail: appError.message };
+      return { status: "unreachable", detail: appError.message };
+    }
+  }
+
   /** One HTTP call to Svix, within the time left of the request, reported to options.onCall. */
   private async call<T extends object>(operation: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
     const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - Date.now();

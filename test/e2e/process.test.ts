@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,18 +97,50 @@ describe("configuration errors", () => {
     return { code, output };
   }
 
-  it("refuses to start in production without SVIX_API_KEY and DATABASE_URL, saying why", async () => {
-    const { code, output } = await run({ NODE_ENV: "production", DATA_DIR: tempDir() });
-    expect(code).toBe(1);
-    expect(output).toContain("SVIX_API_KEY is required when NODE_ENV=production");
-    expect(output).toContain("DATABASE_URL is required when NODE_ENV=production");
+  it("refuses, in one process each, the six misconfigurations an attacker would love, naming the variable", async () => {
+    const emulator = new SvixEmulator({ apiKey: "the-real-key" });
+    const svixUrl = await emulator.start();
+    const prod = { NODE_ENV: "production", SVIX_API_KEY: "the-real-key", SVIX_SERVER_URL: svixUrl, DATABASE_URL: "postgresql://relay@127.0.0.1:1/never-reached", INGEST_TOKENS: "ingest-token-0123456789" };
+    try {
+      const cases: Array<[string, Record<string, string>, RegExp]> = [
+        ["staging with a database and no Svix key", { ...prod, NODE_ENV: "staging", SVIX_API_KEY: "", SVIX_SERVER_URL: "" }, /SVIX_API_KEY is required when NODE_ENV=staging/],
+        ["production with no ingest credential", { ...prod, INGEST_TOKENS: "" }, /PUBSUB_AUDIENCE or INGEST_TOKENS is required/],
+        ["a Svix URL that is not a URL", { ...prod, SVIX_SERVER_URL: "http://" }, /SVIX_SERVER_URL is not a URL/],
+        ["a short token", { ...prod, API_TOKENS: "hunter2" }, /API_TOKENS: every token must be at least 16 characters/],
+        ["a Svix key Svix refuses", { ...prod, SVIX_API_KEY: "a-wrong-key" }, /SVIX_API_KEY was refused by Svix/],
+        ["Production spelled with a capital", { NODE_ENV: "Production", DATA_DIR: tempDir() }, /DATABASE_URL is required when NODE_ENV=Production/],
+      ];
+      for (const [name, env, message] of cases) {
+        const { code, output } = await run(env);
+        expect(code, name).toBe(1);
+        expect(output, name).toMatch(message);
+        // One clear line (or a list of them), never a stack trace.
+        expect(output, name).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      await emulator.stop();
+    }
   });
 
   it("names every invalid variable", async () => {
     const { code, output } = await run({ PORT: "eighty", DATABASE_URL: "mysql://x", LOG_LEVEL: "loud" });
     expect(code).toBe(1);
     expect(output).toMatch(/PORT must be integer/);
-    expect(output).toMatch(/DATABASE_URL must match pattern/);
+    expect(output).toMatch(/DATABASE_URL must be a postgres or postgresql URL/);
     expect(output).toMatch(/LOG_LEVEL must be equal to one of the allowed values/);
+  });
+
+  it("says in one line that the port is taken", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const { code, output } = await run({ DATA_DIR: tempDir(), PORT: String(port), HOST: "127.0.0.1" });
+      expect(code).toBe(1);
+      expect(output).toMatch(new RegExp(`port ${port} on 127.0.0.1 is already in use`));
+      expect(output).not.toMatch(/\n\s+at /);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -1,0 +1,19 @@
+import type { Config } from "../config.ts";
+import type { AuthOptions } from "./authenticate.ts";
+import { PubsubTokenVerifier } from "./pubsubOidc.ts";
+
+/** The credentials the configuration allows (ARCHITECTURE.md section 6). */
+export function authOptionsFrom(config: Readonly<Config>): AuthOptions {
+  const pubsub = config.pubsubAudience
+    ? new PubsubTokenVerifier({ audience: config.pubsubAudience, serviceAccounts: config.pubsubServiceAccounts, jwksUrl: config.pubsubJwksUrl })
+    : undefined;
+  const nothingConfigured = config.apiTokens.length === 0 && config.ingestTokens.length === 0 && !pubsub && config.ingestAuth !== "platform";
+  return {
+    operatorTokens: config.apiTokens,
+    ingestTokens: config.ingestTokens,
+    pubsub,
+    platformIngest: config.ingestAuth === "platform",
+    // Development with no credential configured at all: open. Production never is.
+    open: nothingConfigured && !config.production,
+  };
+}
