@@ -245,9 +245,16 @@ export class NotificationStore implements NotificationLedger {
 
   list(filter: NotificationFilter): Promise<NotificationSummary[]> {
     return db("list", async () => {
+      const { after } = filter;
       const rows = await this.prisma.notification.findMany({
-        where: { status: filter.status, project: filter.project },
-        orderBy: [{ createdAt: "desc" }, { eventId: "asc" }],
+        where: {
+          status: filter.status,
+          project: filter.project,
+          type: filter.type,
+          createdAt: { gte: filter.since, lt: filter.until },
+          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, eventId: { lt: after.eventId } }] } : {}),
+        },
+        orderBy: [{ createdAt: "desc" }, { eventId: "desc" }],
         take: filter.limit,
         omit: OMIT_PAYLOAD,
       });

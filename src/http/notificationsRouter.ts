@@ -3,8 +3,9 @@ import { AppError } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
 import type { IngestService, QuarantineOutcome } from "../notifications/ingestService.ts";
 import type { NotificationService, RelayOutcome } from "../notifications/notificationService.ts";
-import { NOTIFICATION_STATUSES, type AttemptView, type NotificationLedger, type NotificationStatus, type NotificationSummary } from "../notifications/ports.ts";
+import type { AttemptView, NotificationLedger, NotificationSummary } from "../notifications/ports.ts";
 import { isPubsub } from "../notifications/transport.ts";
+import { boundedPage, parseListQuery } from "./listQuery.ts";
 
 export interface NotificationsRouterOptions {
   service: NotificationService;
@@ -69,21 +70,6 @@ function answer(res: Response, req: Request, status: number, outcome: RelayOutco
   res.status(status).json(body);
 }
 
-function parseListQuery(query: Request["query"]) {
-  const details: { path: string; message: string }[] = [];
-  const { status, project, limit } = query;
-  if (status !== undefined && !NOTIFICATION_STATUSES.includes(status as NotificationStatus)) {
-    details.push({ path: "status", message: `must be one of ${NOTIFICATION_STATUSES.join(", ")}` });
-  }
-  if (project !== undefined && (typeof project !== "string" || !isStorableIdentifier(project))) {
-    details.push({ path: "project", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` });
-  }
-  const n = limit === undefined ? 50 : Number(limit);
-  if (!Number.isInteger(n) || n < 1 || n > 500) details.push({ path: "limit", message: "must be an integer from 1 to 500" });
-  if (details.length) throw new AppError("invalid_query", "Invalid query parameters", { details });
-  return { status: status as NotificationStatus | undefined, project: project as string | undefined, limit: n };
-}
-
 export function notificationsRouter(options: NotificationsRouterOptions): Router {
   const router = Router();
   // The raw bytes: the ingest service reads them strictly (UTF-8, exact JSON, bounded) and a
@@ -98,8 +84,10 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   });
 
   router.get("/notifications", async (req: Request, res: Response) => {
-    const records = await options.ledger.list(parseListQuery(req.query));
-    res.json({ data: records.map((n) => notificationView(n)) });
+    const filter = parseListQuery(req.query);
+    // One row more than asked: whether another page follows.
+    const rows = await options.ledger.list({ ...filter, limit: filter.limit + 1 });
+    res.json(boundedPage(rows, filter.limit, (n) => notificationView(n)));
   });
 
   router.get("/notifications/:eventId", async (req: Request, res: Response) => {

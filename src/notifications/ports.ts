@@ -96,7 +96,14 @@ export interface Claim {
 export interface NotificationFilter {
   status?: NotificationStatus;
   project?: string;
-  /** 1..500 */
+  type?: string;
+  /** Arrived at or after. */
+  since?: Date;
+  /** Arrived before. */
+  until?: Date;
+  /** Continue after this notification (newest-first order: older than it). */
+  after?: { createdAt: Date; eventId: string };
+  /** 1..1000 */
   limit: number;
 }
 
@@ -125,7 +132,10 @@ export interface NotificationLedger {
   /** Operator replay: claims a queued, failed or rejected notification, or one whose claim expired. */
   claimForReplay(eventId: string, claim: Claim, now: Date): Promise<boolean>;
   attemptsOf(eventId: string): Promise<AttemptView[]>;
-  /** Newest first, without payloads (a page of 500 events near 1 MiB each would not fit in memory). */
+  /**
+   * Newest first (arrival time, then event id, both descending: a stable order for cursors),
+   * without payloads (a page of events near 1 MiB each would not fit in memory).
+   */
   list(filter: NotificationFilter): Promise<NotificationSummary[]>;
   /**
    * Erases one notification's payload now (an erasure request). One still queued can then never
