@@ -19,4 +19,4 @@ COPY --from=deps /app/src/generated ./src/generated
 USER node
 EXPOSE 8080
 # Pending migrations are applied at start, under a database lock (safe with many instances).
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "src/main.ts"]

@@ -19,7 +19,7 @@ interface Run {
 }
 
 function run(script: string, args: string[]): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", `src/emulator/${script}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [`src/emulator/${script}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   let err = "";

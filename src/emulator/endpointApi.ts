@@ -19,11 +19,15 @@ const uidTaken = (): StoredResponse => httpError(409, "conflict", "An endpoint w
  * operational webhook.
  */
 export class EndpointApi {
-  constructor(
-    private readonly state: EmulatorState,
-    private readonly dispatcher: WebhookDispatcher,
-    private readonly operational: OperationalWebhookSender,
-  ) {}
+  private readonly state: EmulatorState;
+  private readonly dispatcher: WebhookDispatcher;
+  private readonly operational: OperationalWebhookSender;
+
+  constructor(state: EmulatorState, dispatcher: WebhookDispatcher, operational: OperationalWebhookSender) {
+    this.state = state;
+    this.dispatcher = dispatcher;
+    this.operational = operational;
+  }
 
   mount(app: Express, route: Route): void {
     const base = "/api/v1/app/:appId/endpoint";

@@ -51,10 +51,13 @@ export class OperationalWebhookSender {
   readonly deliveries: OperationalDelivery[] = [];
   private config: OperationalWebhookConfig | null = null;
 
-  constructor(
-    private readonly timers: TaskTimers,
-    private readonly options: OperationalWebhookOptions,
-  ) {}
+  private readonly timers: TaskTimers;
+  private readonly options: OperationalWebhookOptions;
+
+  constructor(timers: TaskTimers, options: OperationalWebhookOptions) {
+    this.timers = timers;
+    this.options = options;
+  }
 
   /** Null turns them off; a delivery already under way keeps the config it started with. */
   configure(config: OperationalWebhookConfig | null): void {

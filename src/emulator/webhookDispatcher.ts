@@ -35,12 +35,17 @@ interface Delivery {
  * retrying on `retryScheduleMs`, and reports trouble as Svix's operational webhooks.
  */
 export class WebhookDispatcher {
-  constructor(
-    private readonly state: EmulatorState,
-    private readonly operational: OperationalWebhookSender,
-    private readonly timers: TaskTimers,
-    private readonly options: DeliveryOptions,
-  ) {}
+  private readonly state: EmulatorState;
+  private readonly operational: OperationalWebhookSender;
+  private readonly timers: TaskTimers;
+  private readonly options: DeliveryOptions;
+
+  constructor(state: EmulatorState, operational: OperationalWebhookSender, timers: TaskTimers, options: DeliveryOptions) {
+    this.state = state;
+    this.operational = operational;
+    this.timers = timers;
+    this.options = options;
+  }
 
   /** Schedules the deliveries; returns at once (the message.create answer never waits for them). */
   dispatch(app: EmulatedApp, message: EmulatedMessage): void {

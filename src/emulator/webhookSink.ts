@@ -61,7 +61,10 @@ export class WebhookSink {
   private readonly sockets = new Set<Socket>();
   private readonly waiters = new Set<() => void>();
 
-  constructor(private readonly options: WebhookSinkOptions) {
+  private readonly options: WebhookSinkOptions;
+
+  constructor(options: WebhookSinkOptions) {
+    this.options = options;
     this.webhook = new Webhook(options.secret);
     this.failRemaining = options.failFirst ?? 0;
   }

@@ -52,11 +52,10 @@ export function requestLogLevel(_req: IncomingMessage, res: ServerResponse, err?
 export class ShedSummary {
   private counts = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  private readonly logger: Logger;
 
-  constructor(
-    private readonly logger: Logger,
-    intervalMs = 10_000,
-  ) {
+  constructor(logger: Logger, intervalMs = 10_000) {
+    this.logger = logger;
     this.timer = setInterval(() => this.flush(), intervalMs);
     this.timer.unref();
   }

@@ -116,7 +116,7 @@ describe("npm run purge", () => {
       await db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 10 * DAY) } });
       await db.close();
 
-      const child = spawn(process.execPath, ["--import", "tsx", "src/db/purgeCli.ts"], {
+      const child = spawn(process.execPath, ["src/db/purgeCli.ts"], {
         cwd: join(import.meta.dirname, "..", ".."),
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PAYLOAD_RETENTION_DAYS: "7", ...env },
         stdio: ["ignore", "pipe", "pipe"],

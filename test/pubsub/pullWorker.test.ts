@@ -45,7 +45,7 @@ async function database(): Promise<Record<string, string>> {
 
 async function startWorker(env: Record<string, string>): Promise<Worker> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/pubsub/workerMain.ts"], {
+  const child = spawn(process.execPath, ["src/pubsub/workerMain.ts"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", PUBSUB_EMULATOR_HOST: pubsub.host, ...env },
     stdio: ["ignore", "pipe", "pipe"],
