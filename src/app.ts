@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
 import { authenticate, requireScope, type AuthOptions } from "./auth/authenticate.ts";
+import type { AdmissionOptions } from "./http/admission.ts";
 import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
 import { healthRouter, metricsRouter } from "./http/healthRouter.ts";
 import { notificationsRouter } from "./http/notificationsRouter.ts";
@@ -21,6 +22,7 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
+  admission: AdmissionOptions;
   auth: AuthOptions;
   /** /readyz reuses a database check this long (ms). */
   readinessCacheMs?: number;
@@ -74,7 +76,7 @@ export function createApp(deps: AppDeps): express.Express {
   const operatorScope = requireScope("operator");
   app.use((req: Request, res: Response, next: NextFunction) => (req.method === "POST" && req.path === "/notifications" ? ingestScope : operatorScope)(req, res, next));
   app.use(metricsRouter(deps.metrics));
-  app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes }));
+  app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes, admission: deps.admission }));
   app.use(quarantineRouter({ quarantine: deps.quarantine }));
   app.use(notFoundHandler);
   app.use(errorHandler({ onShed: deps.onShed }));

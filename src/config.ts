@@ -52,6 +52,11 @@ export interface Config {
   retryHorizonMs: number;
   /** Most values one event may hold (bounds the memory a body can cost). */
   eventMaxValues: number;
+  /** Event posts handled at once; past it, 503 before the body is read. */
+  ingestMaxInFlight: number;
+  /** Bodies at least this large take turns (largeBodyConcurrency at once). */
+  largeBodyBytes: number;
+  largeBodyConcurrency: number;
   /** The pull worker's subscription, projects/<p>/subscriptions/<s>. */
   pubsubSubscription: string | undefined;
   /** The pull worker's flow control: messages and bytes held at once. */
@@ -113,6 +118,9 @@ const schema = {
     RETRY_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
     RETRY_HORIZON_HOURS: int(72, 1, 24 * 365),
     EVENT_MAX_VALUES: int(20_000, 100, 10_000_000),
+    INGEST_MAX_IN_FLIGHT: int(256, 1, 100_000),
+    LARGE_BODY_BYTES: int(256 * 1024, 1024, 64 * 1024 * 1024),
+    LARGE_BODY_CONCURRENCY: int(4, 1, 1000),
     PUBSUB_SUBSCRIPTION: { type: "string", pattern: "^projects/[^/]+/subscriptions/[^/]+$", maxLength: 255 },
     PULL_MAX_MESSAGES: int(32, 1, 10_000),
     PULL_MAX_BYTES: int(64 * 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024),
@@ -218,6 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     retryMaxDelayMs: v.RETRY_MAX_DELAY_MS,
     retryHorizonMs: (v.RETRY_HORIZON_HOURS as number) * 3_600_000,
     eventMaxValues: v.EVENT_MAX_VALUES,
+    ingestMaxInFlight: v.INGEST_MAX_IN_FLIGHT,
+    largeBodyBytes: v.LARGE_BODY_BYTES,
+    largeBodyConcurrency: v.LARGE_BODY_CONCURRENCY,
     pubsubSubscription: v.PUBSUB_SUBSCRIPTION,
     pullMaxMessages: v.PULL_MAX_MESSAGES,
     pullMaxBytes: v.PULL_MAX_BYTES,

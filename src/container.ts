@@ -176,6 +176,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      admission: { maxInFlight: config.ingestMaxInFlight, largeBodyBytes: config.largeBodyBytes, maxLargeInFlight: config.largeBodyConcurrency },
       auth: authOptionsFrom(config),
       readinessCacheMs: config.readinessCacheMs,
       accepting: () => container.accepting,

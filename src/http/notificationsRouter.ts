@@ -5,6 +5,7 @@ import type { IngestService, QuarantineOutcome } from "../notifications/ingestSe
 import type { NotificationService, RelayOutcome } from "../notifications/notificationService.ts";
 import type { AttemptView, NotificationLedger, NotificationSummary } from "../notifications/ports.ts";
 import { isPubsub } from "../notifications/transport.ts";
+import { admission, type AdmissionOptions } from "./admission.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
 
 export interface NotificationsRouterOptions {
@@ -12,6 +13,7 @@ export interface NotificationsRouterOptions {
   ingest: IngestService;
   ledger: NotificationLedger;
   bodyLimitBytes: number;
+  admission: AdmissionOptions;
 }
 
 function hasBody(req: Request): boolean {
@@ -76,7 +78,7 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   // quarantined Pub/Sub message keeps them as they came.
   const raw = express.raw({ limit: options.bodyLimitBytes, type: () => true });
 
-  router.post("/notifications", requireJson, raw, async (req: Request, res: Response) => {
+  router.post("/notifications", admission(options.admission), requireJson, raw, async (req: Request, res: Response) => {
     const fromPubsub = req.credential?.kind === "pubsub";
     const { transport, outcome } = await options.ingest.accept({ body: req.body as Buffer, header: (name) => req.header(name), fromPubsub });
     // Store and forward: Pub/Sub is acknowledged for everything the ledger (or the quarantine) now owns.
