@@ -7,10 +7,15 @@ import type { AdmissionOptions } from "./http/admission.ts";
 import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
 import { healthRouter, metricsRouter } from "./http/healthRouter.ts";
 import { notificationsRouter } from "./http/notificationsRouter.ts";
+import { operatorsRouter } from "./http/operatorsRouter.ts";
+import { svixWebhooksRouter } from "./http/svixWebhooksRouter.ts";
+import type { AppPortalService } from "./notifications/appPortalService.ts";
+import type { DeliveryEventsService } from "./notifications/deliveryEventsService.ts";
+import type { OperationalWebhookVerifier } from "./svix/operationalWebhooks.ts";
 import { quarantineRouter } from "./http/quarantineRouter.ts";
 import type { IngestService } from "./notifications/ingestService.ts";
 import type { NotificationService } from "./notifications/notificationService.ts";
-import type { NotificationLedger, QuarantineLedger } from "./notifications/ports.ts";
+import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "./notifications/ports.ts";
 import { requestLogLevel, safeError } from "./observability/logger.ts";
 import type { Metrics } from "./observability/metrics.ts";
 
@@ -31,6 +36,11 @@ export interface AppDeps {
   svixStatus?: () => string;
   /** Told about each request shed on purpose (for the periodic summary). */
   onShed?: (code: string) => void;
+  appPortal: AppPortalService;
+  deliveryEvents: DeliveryEventsService;
+  deliveryEventLedger: DeliveryEventLedger;
+  /** Set with SVIX_WEBHOOK_SECRET: Svix's operational webhooks are taken on /svix/webhooks. */
+  svixWebhooks?: OperationalWebhookVerifier;
 }
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -70,13 +80,16 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLogging(deps.logger));
   const accepting = deps.accepting ?? (() => true);
   app.use(healthRouter({ ping: () => deps.ledger.ping(), accepting, cacheMs: deps.readinessCacheMs ?? 2000, svixStatus: deps.svixStatus }));
+  // Authenticated by Svix's signature alone, so before the token check.
+  app.use(svixWebhooksRouter({ verifier: deps.svixWebhooks, deliveryEvents: deps.deliveryEvents }));
   // Who is calling is settled before any body is read; then each route's scope.
   app.use(authenticate(deps.auth));
   const ingestScope = requireScope("ingest");
   const operatorScope = requireScope("operator");
   app.use((req: Request, res: Response, next: NextFunction) => (req.method === "POST" && req.path === "/notifications" ? ingestScope : operatorScope)(req, res, next));
   app.use(metricsRouter(deps.metrics));
-  app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, bodyLimitBytes: deps.bodyLimitBytes, admission: deps.admission }));
+  app.use(operatorsRouter({ service: deps.service, ledger: deps.ledger, appPortal: deps.appPortal }));
+  app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, deliveryEvents: deps.deliveryEventLedger, bodyLimitBytes: deps.bodyLimitBytes, admission: deps.admission }));
   app.use(quarantineRouter({ quarantine: deps.quarantine }));
   app.use(notFoundHandler);
   app.use(errorHandler({ onShed: deps.onShed }));

@@ -81,6 +81,10 @@ export interface Config {
   readinessCacheMs: number;
   /** Apply pending migrations at start (off when a migration job with its own role does it). */
   migrateOnStart: boolean;
+  /** Svix's operational-webhook signing secret (whsec_…); unset → POST /svix/webhooks does not exist. */
+  svixWebhookSecret: string | undefined;
+  /** Keep Svix's event-type catalog in step with the types relayed. */
+  eventTypeCatalog: boolean;
   shutdownTimeoutMs: number;
   svixEmulatorPort: number;
 }
@@ -134,6 +138,8 @@ const schema = {
     PURGE_INTERVAL_MS: int(3_600_000, 1000, 86_400_000),
     READINESS_CACHE_MS: int(2000, 0, 60_000),
     MIGRATE_ON_START: { type: "boolean", default: true },
+    SVIX_WEBHOOK_SECRET: { type: "string", pattern: "^whsec_[A-Za-z0-9+/=]{16,}$" },
+    EVENT_TYPE_CATALOG: { type: "boolean", default: true },
     // Below Cloud Run's 10 s between SIGTERM and SIGKILL.
     SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000),
     SVIX_EMULATOR_PORT: int(0, 0, 65535),
@@ -242,6 +248,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     purgeIntervalMs: v.PURGE_INTERVAL_MS,
     readinessCacheMs: v.READINESS_CACHE_MS,
     migrateOnStart: v.MIGRATE_ON_START,
+    svixWebhookSecret: v.SVIX_WEBHOOK_SECRET,
+    eventTypeCatalog: v.EVENT_TYPE_CATALOG,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     svixEmulatorPort: v.SVIX_EMULATOR_PORT,
   };

@@ -8,6 +8,11 @@ import { NotificationStore } from "./db/notificationStore.ts";
 import { QuarantineStore } from "./db/quarantineStore.ts";
 import { RetentionStore } from "./db/retentionStore.ts";
 import { PurgeWorker } from "./notifications/purgeWorker.ts";
+import { DeliveryEventStore } from "./db/deliveryEventStore.ts";
+import { AppPortalService } from "./notifications/appPortalService.ts";
+import { DeliveryEventsService } from "./notifications/deliveryEventsService.ts";
+import { EventTypeCatalog } from "./notifications/eventTypeCatalog.ts";
+import { OperationalWebhookVerifier } from "./svix/operationalWebhooks.ts";
 import { Dispatcher } from "./notifications/dispatcher.ts";
 import { IngestService } from "./notifications/ingestService.ts";
 import { NotificationService } from "./notifications/notificationService.ts";
@@ -34,6 +39,8 @@ export interface Container {
   dispatcher: Dispatcher;
   /** Personal-data retention; tests may call purgeAll() themselves. */
   purge: PurgeWorker;
+  /** Svix's event-type catalog kept in step (undefined when EVENT_TYPE_CATALOG=false). */
+  eventTypes: EventTypeCatalog | undefined;
   app: ReturnType<typeof createApp>;
   /** Set when no Svix was configured and the in-process emulator stands in. */
   emulator: SvixEmulator | undefined;
@@ -111,7 +118,12 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     });
     const store = new NotificationStore({ prisma: db.prisma });
     const quarantine = new QuarantineStore({ prisma: db.prisma });
+    const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix: gateway, logger }) : undefined;
+    const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });
+    const deliveryEvents = new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics });
+    const appPortal = new AppPortalService({ svix: gateway, clock: overrides.clock ?? systemClock });
     const service = new NotificationService({
+      eventTypes,
       ledger: store,
       svix: gateway,
       logger,
@@ -158,6 +170,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       svix: gateway,
       dispatcher,
       purge,
+      eventTypes,
       emulator,
       accepting: true,
       app: undefined as unknown as ReturnType<typeof createApp>,
@@ -182,6 +195,10 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       accepting: () => container.accepting,
       svixStatus: () => svixStatus,
       onShed: (code) => shed.count(code),
+      appPortal,
+      deliveryEvents,
+      deliveryEventLedger: deliveryEventStore,
+      svixWebhooks: config.svixWebhookSecret ? new OperationalWebhookVerifier(config.svixWebhookSecret) : undefined,
     });
     return container;
   } catch (error) {

@@ -9,6 +9,7 @@ const STATUS_BY_CODE = {
   invalid_envelope: 400,
   invalid_event: 400,
   invalid_query: 400,
+  invalid_request: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -78,7 +78,15 @@ const endpointPatch = {
     channels: nullable({ type: "array", uniqueItems: true, items: CHANNEL }),
   },
 };
-const appPortalAccessIn = { type: "object", properties: { application: { anyOf: [applicationIn, { type: "null" }] } } };
+const appPortalAccessIn = {
+  type: "object",
+  properties: {
+    application: { anyOf: [applicationIn, { type: "null" }] },
+    expiry: { anyOf: [{ type: "integer", minimum: 3600, maximum: 604800 }, { type: "null" }] },
+    featureFlags: { type: "array", minItems: 1, maxItems: 25, uniqueItems: true, items: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" } },
+    capabilities: { anyOf: [{ type: "array", items: { enum: ["ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "ManageTransformations", "CreateAttempts", "ManageEndpoint"] } }, { type: "null" }] },
+  },
+};
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 // ajv-formats' CommonJS default export is typed as a namespace under NodeNext.

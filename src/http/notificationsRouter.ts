@@ -3,7 +3,7 @@ import { AppError } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
 import type { IngestService, QuarantineOutcome } from "../notifications/ingestService.ts";
 import type { NotificationService, RelayOutcome } from "../notifications/notificationService.ts";
-import type { AttemptView, NotificationLedger, NotificationSummary } from "../notifications/ports.ts";
+import type { AttemptView, DeliveryEventLedger, DeliveryEventView, NotificationLedger, NotificationSummary } from "../notifications/ports.ts";
 import { isPubsub } from "../notifications/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
@@ -12,6 +12,7 @@ export interface NotificationsRouterOptions {
   service: NotificationService;
   ingest: IngestService;
   ledger: NotificationLedger;
+  deliveryEvents: DeliveryEventLedger;
   bodyLimitBytes: number;
   admission: AdmissionOptions;
 }
@@ -55,6 +56,11 @@ export function notificationView(n: NotificationSummary, attempts?: AttemptView[
   };
 }
 
+/** What Svix reported about delivering it to the customer's endpoints. */
+export function deliveryEventView(e: DeliveryEventView) {
+  return { type: e.type, endpointId: e.endpointId, responseStatus: e.responseStatus, occurredAt: e.occurredAt, receivedAt: e.receivedAt, msgId: e.msgId };
+}
+
 /** An internal caller's status for an outcome; Pub/Sub gets 200 for anything recorded. */
 function statusFor(outcome: RelayOutcome | QuarantineOutcome): number {
   if (outcome.status === "delivered") return 200;
@@ -96,7 +102,8 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
     const eventId = eventIdParam(req);
     const record = await options.ledger.summary(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
-    res.json({ data: notificationView(record, await options.ledger.attemptsOf(eventId)) });
+    const [attempts, deliveryEvents] = await Promise.all([options.ledger.attemptsOf(eventId), options.deliveryEvents.forNotification(eventId)]);
+    res.json({ data: { ...notificationView(record, attempts), deliveryEvents: deliveryEvents.map(deliveryEventView) } });
   });
 
   // Operators: deliver a queued, failed or rejected notification now, e.g. after fixing what Svix refused.

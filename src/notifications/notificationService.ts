@@ -38,6 +38,8 @@ export interface NotificationServiceOptions {
   retryMaxDelayMs: number;
   /** After this long since arrival, a notification Svix keeps failing on is marked failed. */
   retryHorizonMs: number;
+  /** Told the type of every delivered event (keeps Svix's event-type catalog in step). */
+  eventTypes?: { seen(type: string): void };
 }
 
 /** What became of an event: the answer every entry point maps to its own protocol. */
@@ -214,6 +216,7 @@ export class NotificationService {
       logger.error({ eventId: event.id, err: error }, "could not record the delivery outcome");
       throw isAppError(error) ? error : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
     }
+    if (completion.status === "delivered") this.o.eventTypes?.seen(event.type);
     const outcome = completion.status === "delivered" && duplicate ? "duplicate" : completion.status;
     const durationMs = Math.round(performance.now() - t0);
     metrics.notifications.inc({ outcome });

@@ -182,6 +182,33 @@ export interface QuarantineLedger {
   list(filter: { limit: number }): Promise<QuarantinedMessage[]>;
 }
 
+/** What Svix reported about delivery to a customer's endpoints (an operational webhook). */
+export interface DeliveryEvent {
+  svixId: string;
+  type: string;
+  eventId: string | null;
+  appUid: string | null;
+  project: string | null;
+  msgId: string | null;
+  endpointId: string | null;
+  responseStatus: number | null;
+  occurredAt: Date;
+}
+
+export interface DeliveryEventView extends DeliveryEvent {
+  receivedAt: Date;
+}
+
+export interface DeliveryEventLedger {
+  /** Stores it once per svixId; false when it was stored before (Svix redelivered it). */
+  add(event: DeliveryEvent): Promise<boolean>;
+  forNotification(eventId: string): Promise<DeliveryEventView[]>;
+  /** Newest first, optionally for one project. */
+  recent(filter: { project?: string; limit: number }): Promise<DeliveryEventView[]>;
+  /** The notification a Svix message belongs to: by Svix's eventId (our event id), else by message id. */
+  notificationOf(msgEventId: string | null, msgId: string | null): Promise<{ eventId: string; project: string } | null>;
+}
+
 export interface OutgoingMessage {
   appUid: string;
   appName: string;
@@ -237,6 +264,22 @@ export interface SvixGateway {
   probing(): boolean;
   /** Epoch ms of the last time Svix answered again after failing (the circuit closed); 0 if never. */
   recoveredAt(): number;
+}
+
+export interface AppPortalRequest {
+  appUid: string;
+  appName: string;
+  project: string;
+  /** 3600..604800 (Svix's limits); Svix's default (7 days) when absent. */
+  expirySeconds?: number;
+  readOnly?: boolean;
+  featureFlags?: string[];
+}
+
+/** Svix beyond message delivery: the customers' app portal and the event-type catalog (src/svix). */
+export interface SvixAdmin {
+  appPortalAccess(input: AppPortalRequest, options?: CallOptions): Promise<{ url: string; token: string }>;
+  ensureEventType(input: { name: string; description: string }, options?: CallOptions): Promise<void>;
 }
 
 export interface Clock {

@@ -23,6 +23,8 @@ export interface Metrics {
   pulled: Counter<"result" | "status">;
   /** Payloads and quarantined bodies cleared by retention. */
   purged: Counter<"kind">;
+  /** What Svix reported about delivery to customers' endpoints, by type. */
+  deliveryEvents: Counter<"type">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -47,6 +49,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     dispatch: new Counter({ name: "relay_dispatch_total", help: "Dispatcher deliveries by outcome", labelNames: ["outcome"], registers }),
     quarantined: new Counter({ name: "relay_quarantined_total", help: "Pub/Sub messages quarantined, by reason", labelNames: ["reason"], registers }),
     pulled: new Counter({ name: "relay_pulled_messages_total", help: "Pulled Pub/Sub messages by result", labelNames: ["result", "status"], registers }),
+    deliveryEvents: new Counter({ name: "relay_svix_delivery_events_total", help: "Svix operational webhooks received, by type", labelNames: ["type"], registers }),
     purged: new Counter({ name: "relay_payloads_purged_total", help: "Payloads and quarantined bodies cleared by retention", labelNames: ["kind"], registers }),
   };
 }

@@ -15,6 +15,8 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
   const calls: number[] = [];
   const inner: SvixApi = {
     getOrCreateApplication: async () => ({ id: "app_1", uid: "p" }),
+    appPortalAccess: async () => ({ url: "https://portal", token: "t" }),
+    ensureEventType: async () => undefined,
     createMessage: async (): Promise<SentMessage> => {
       calls.push(now);
       const step = steps.shift() ?? "ok";

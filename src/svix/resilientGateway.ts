@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
-import type { CallOptions, OutgoingMessage, SentMessage, SvixGateway } from "../notifications/ports.ts";
+import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixAdmin, SvixGateway } from "../notifications/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { SvixApi, SvixApp } from "./svixGateway.ts";
 
@@ -39,7 +39,7 @@ type Circuit = { state: "closed" } | { state: "open"; until: number } | { state:
  * - a circuit that opens after repeated failures and lets one probe through after a cool-down.
  * State changes are logged once, not once per request.
  */
-export class ResilientSvixGateway implements SvixGateway {
+export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private readonly o: Required<ResilientGatewayOptions>;
   private pausedUntil = 0;
   private consecutive429 = 0;
@@ -60,6 +60,14 @@ export class ResilientSvixGateway implements SvixGateway {
 
   createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {
     return this.run((o) => this.o.inner.createMessage(message, o), options);
+  }
+
+  appPortalAccess(input: AppPortalRequest, options: CallOptions = {}): Promise<{ url: string; token: string }> {
+    return this.run((o) => this.o.inner.appPortalAccess(input, o), options);
+  }
+
+  ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
+    return this.run((o) => this.o.inner.ensureEventType(input, o), options);
   }
 
   waitMs(): number {

@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ApiException, Svix } from "svix";
+import { ApiException, AppPortalCapability, Svix } from "svix";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../notifications/ports.ts";
+import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../notifications/ports.ts";
 
 /** A Svix application as the relay knows it. */
 export interface SvixApp {
@@ -15,6 +15,9 @@ export interface SvixApp {
 export interface SvixApi {
   createMessage(message: OutgoingMessage, options?: CallOptions): Promise<SentMessage>;
   getOrCreateApplication(input: { uid: string; name: string; project: string }, options?: CallOptions): Promise<SvixApp>;
+  appPortalAccess(input: AppPortalRequest, options?: CallOptions): Promise<{ url: string; token: string }>;
+  /** Creates the event type unless Svix has it already (409 counts as done). */
+  ensureEventType(input: { name: string; description: string }, options?: CallOptions): Promise<void>;
 }
 
 export interface SvixGatewayOptions {
@@ -66,6 +69,29 @@ export class SdkSvixGateway implements SvixApi {
       ),
     );
     return { id: app.id, uid: app.uid ?? input.uid };
+  }
+
+  async appPortalAccess(input: AppPortalRequest, options: CallOptions = {}): Promise<{ url: string; token: string }> {
+    const out = await this.call("appPortalAccess", options, () =>
+      this.svix.authentication.appPortalAccess(input.appUid, {
+        // Creates the application if the project has none yet.
+        application: { name: input.appName, uid: input.appUid, metadata: { gigsProject: input.project } },
+        expiry: input.expirySeconds,
+        featureFlags: input.featureFlags,
+        // readOnly is deprecated in Svix's API; the same thing as a capability.
+        ...(input.readOnly ? { capabilities: [AppPortalCapability.ViewBase] } : {}),
+      }),
+    );
+    return { url: out.url, token: out.token };
+  }
+
+  async ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
+    try {
+      await this.call("eventType.create", options, () => this.svix.eventType.create({ name: input.name, description: input.description }, { idempotencyKey: `gigs-relay-type-${input.name}` }));
+    } catch (error) {
+      if (error instanceof AppError && error.upstreamStatus === 409) return;
+      throw error;
+    }
   }
 
   async createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {

@@ -49,6 +49,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     SVIX_API_KEY: "test-key",
     SVIX_SERVER_URL: svixUrl,
     DISPATCH_ENABLED: "false",
+    EVENT_TYPE_CATALOG: "false",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });

@@ -1,0 +1,37 @@
+import express, { type Request, type Response, Router } from "express";
+import { AppError } from "../errors.ts";
+import { AppPortalService, parseAppPortalOptions } from "../notifications/appPortalService.ts";
+import { parseReplayFilter, replayMany } from "../notifications/bulkReplay.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
+import type { NotificationService } from "../notifications/notificationService.ts";
+import type { NotificationLedger } from "../notifications/ports.ts";
+
+export interface OperatorsRouterOptions {
+  service: NotificationService;
+  ledger: NotificationLedger;
+  appPortal: AppPortalService;
+}
+
+/** Small JSON bodies only: these routes take a filter or a few options, never an event. */
+const smallJson = express.json({ limit: "16kb", strict: true, type: () => true });
+
+/** Operators' routes beyond the audit: app-portal links for the customer dashboard, bulk replay. */
+export function operatorsRouter(options: OperatorsRouterOptions): Router {
+  const router = Router();
+
+  router.post("/projects/:projectId/app-portal", smallJson, async (req: Request, res: Response) => {
+    const project = String(req.params.projectId);
+    if (!isStorableIdentifier(project)) {
+      throw new AppError("invalid_query", "Invalid project id", { details: [{ path: "projectId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }] });
+    }
+    const link = await options.appPortal.link(project, parseAppPortalOptions(req.body));
+    res.json({ data: link });
+  });
+
+  router.post("/notifications/replay", smallJson, async (req: Request, res: Response) => {
+    const summary = await replayMany(options.service, options.ledger, parseReplayFilter(req.body));
+    res.json({ data: summary });
+  });
+
+  return router;
+}
