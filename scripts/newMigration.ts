@@ -8,6 +8,10 @@ import { openDatabase } from "../src/db/database.ts";
 import { loadMigrations, MIGRATIONS_DIR, NO_FILTER, withSchemaEngine } from "../src/db/schemaEngine.ts";
 
 const name = process.argv[2];
+if (name === "--help" || name === "-h") {
+  process.stdout.write("npm run db:new-migration -- <name in snake_case> — writes the migration that takes prisma/migrations to prisma/schema.prisma\n");
+  process.exit(0);
+}
 if (!name || !/^[a-z0-9_]+$/.test(name)) {
   process.stderr.write("usage: npm run db:new-migration -- <name in snake_case>\n");
   process.exit(2);

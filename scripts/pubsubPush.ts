@@ -9,17 +9,46 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({
-  options: {
-    url: { type: "string", default: "http://localhost:3000/notifications" },
-    count: { type: "string", default: "50" },
-    concurrency: { type: "string", default: "10" },
-    form: { type: "string", default: "wrapped" },
-    dir: { type: "string" },
-    seed: { type: "string", default: randomUUID().slice(0, 8) },
-    "max-seconds": { type: "string", default: "300" },
-  },
-});
+const USAGE = `npm run push -- [options] — a Pub/Sub push stand-in: pushes events, redelivering until 2xx
+
+  --url URL            where to push (default http://localhost:3000/notifications)
+  --count N            events to make (default 50), or --dir FOLDER of event JSON files
+  --concurrency N      pushes in flight (default 10)
+  --form F             wrapped | unwrapped | body | mixed (default wrapped)
+  --token T            sent as Authorization: Bearer T (an ingest token)
+  --seed S             event id prefix (default random)
+  --max-seconds N      give up after N seconds (default 300)
+  --help               this text
+`;
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      help: { type: "boolean", default: false },
+      token: { type: "string" },
+      url: { type: "string", default: "http://localhost:3000/notifications" },
+      count: { type: "string", default: "50" },
+      concurrency: { type: "string", default: "10" },
+      form: { type: "string", default: "wrapped" },
+      dir: { type: "string" },
+      seed: { type: "string", default: randomUUID().slice(0, 8) },
+      "max-seconds": { type: "string", default: "300" },
+    },
+  });
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (!["wrapped", "unwrapped", "body", "mixed"].includes(values.form)) {
+  process.stderr.write(`--form must be wrapped, unwrapped, body or mixed\n`);
+  process.exit(2);
+}
 
 function events(): Array<Record<string, unknown>> {
   if (values.dir) {
@@ -54,7 +83,7 @@ async function push(event: Record<string, unknown>, index: number): Promise<void
   let deliveryAttempt = 0;
   while (Date.now() < deadline) {
     deliveryAttempt += 1;
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = { "content-type": "application/json", ...(values.token ? { authorization: `Bearer ${values.token}` } : {}) };
     let body = JSON.stringify(event);
     if (form === "wrapped") {
       body = JSON.stringify({ message: { data: Buffer.from(body).toString("base64"), messageId, publishTime: new Date().toISOString() }, subscription: "projects/local/subscriptions/relay", deliveryAttempt });

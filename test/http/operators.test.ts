@@ -1,3 +1,7 @@
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
@@ -88,5 +92,40 @@ describe("Svix's event-type catalog", () => {
     await h.http.post("/notifications").set(asIngest).send(makeEvent({ type: "user.deleted" })).expect(200);
     await h.container.eventTypes!.settle();
     expect(h.logs.some((l) => l.message?.toString().startsWith("could not add the event type"))).toBe(false);
+  });
+});
+
+describe("npm run replay", () => {
+  it("replays from a shell through the relay's API, printing each event and a summary", async () => {
+    const server = createServer(h.container.app);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const run = (args: string[], token = OPERATOR) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ["src/notifications/replayCli.ts", ...args], {
+          cwd: join(import.meta.dirname, "..", ".."),
+          env: { PATH: process.env.PATH ?? "", RELAY_URL: url, RELAY_API_TOKEN: token },
+        });
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+        child.once("exit", (code) => resolve({ code, out }));
+      });
+    try {
+      h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
+      const events = [makeEvent({ project: "replay-cli" }), makeEvent({ project: "replay-cli" })];
+      for (const event of events) await h.http.post("/notifications").set(asIngest).send(event).expect(202);
+      h.emulator.faults.clear();
+      const ok = await run(["--status", "queued", "--project", "replay-cli"]);
+      expect(ok.code).toBe(0);
+      expect(ok.out).toContain(`${events[0]!.id}\tdelivered`);
+      expect(ok.out).toMatch(/matched 2: delivered 2, still failing 0/);
+      expect((await run(["--project", "x"])).code).toBe(2);
+      const denied = await run(["--status", "queued"], INGEST);
+      expect(denied.code).toBe(1);
+      expect(denied.out).toMatch(/the relay answered 403/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
