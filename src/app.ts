@@ -7,6 +7,7 @@ import type { AdmissionOptions } from "./http/admission.ts";
 import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
 import { healthRouter, metricsRouter } from "./http/healthRouter.ts";
 import { notificationsRouter } from "./http/notificationsRouter.ts";
+import { openapiRouter } from "./http/openapi.ts";
 import { operatorsRouter } from "./http/operatorsRouter.ts";
 import { svixWebhooksRouter } from "./http/svixWebhooksRouter.ts";
 import type { AppPortalService } from "./notifications/appPortalService.ts";
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLogging(deps.logger));
   const accepting = deps.accepting ?? (() => true);
   app.use(healthRouter({ ping: () => deps.ledger.ping(), accepting, cacheMs: deps.readinessCacheMs ?? 2000, svixStatus: deps.svixStatus }));
+  app.use(openapiRouter());
   // Authenticated by Svix's signature alone, so before the token check.
   app.use(svixWebhooksRouter({ verifier: deps.svixWebhooks, deliveryEvents: deps.deliveryEvents }));
   // Who is calling is settled before any body is read; then each route's scope.
