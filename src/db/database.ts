@@ -7,10 +7,17 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.ts";
 
+/** Plain SQL on the same connections as Prisma, for the few hot statements Prisma's per-call cost would dominate. */
+export interface SqlRunner {
+  query<Row = Record<string, unknown>>(text: string, params: unknown[]): Promise<Row[]>;
+}
+
 /** An open ledger database: the Prisma client plus what migrations and health checks need. */
 export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly prisma: PrismaClient;
+  /** The pool (PostgreSQL) or the single connection (PGlite) Prisma uses. */
+  readonly sql: SqlRunner;
   /**
    * Runs fn with a driver adapter for Prisma's schema engine, while holding a database-wide lock
    * so that concurrent starts migrate one at a time. On PostgreSQL the adapter has a pool of its
@@ -41,15 +48,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 function openPostgres(url: string, options: DatabaseOptions): Database {
-  const adapterFactory = new PrismaPg({
-    connectionString: url,
-    max: options.poolMax ?? 10,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-  });
+  // One pool for Prisma and our own statements: the connection budget stays DATABASE_POOL_MAX.
+  const pool = new pg.Pool({ connectionString: url, max: options.poolMax ?? 10, connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000 });
+  // An idle client's error (the server restarted) must not crash the process; the next query reports it.
+  pool.on("error", () => undefined);
+  const adapterFactory = new PrismaPg(pool);
   const prisma = new PrismaClient({ adapter: adapterFactory });
   return {
     kind: "postgres",
     prisma,
+    sql: { query: async <Row>(text: string, params: unknown[]) => (await pool.query(text, params)).rows as Row[] },
     async withMigrationAdapter(fn) {
       // A session-level advisory lock on a connection of its own: it is released when the
       // connection ends, so a crashed migrator cannot leave it held.
@@ -74,6 +82,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     },
     async close() {
       await prisma.$disconnect();
+      await pool.end().catch(() => undefined);
     },
   };
 }
@@ -131,6 +140,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     kind: "pglite",
     prisma,
+    sql: { query: async <Row>(text: string, params: unknown[]) => (await pglite.query<Row>(text, params)).rows },
     // PGlite lives in this process, with one connection: nothing else can migrate it.
     withMigrationAdapter: (fn) => fn(adapterFactory),
     async close() {
