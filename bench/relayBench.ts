@@ -1,92 +1,198 @@
-// `npm run bench -- [--events 2000] [--concurrency 16] [--svix-latency-ms 0]`
-// Throughput and latency of POST /notifications, end to end over HTTP: the relay as `npm start`
-// builds it (buildContainer), listening on a port, with the Svix emulator as Svix. Uses
-// DATABASE_URL when set (PostgreSQL), else an embedded database in a temporary folder.
-// Three phases: new events (one Svix message each), the same events again (answered from the
-// ledger), and invalid events (rejected by the schema).
-import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { loadConfig } from "../src/config.ts";
-import { buildContainer } from "../src/container.ts";
-import { SvixEmulator } from "../src/emulator/svixEmulator.ts";
+// `npm run bench -- [--scenario steady|projects|rate-limited|overload] [--db pglite] [--profile] …`
+// Issue 9's benchmark: the relay as `npm start` runs it against a bare forwarder, both sending to
+// the Svix emulator in its own process, loaded with autocannon; results next to the issue's
+// targets, in bench/results/. `--help` lists the options.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stopChild, type Child } from "./children.ts";
+import { HELP, parseBenchArgs, type BenchOptions } from "./cli.ts";
+import { createBenchDatabase, DEFAULT_ADMIN_URL, describeServer, type BenchDatabase } from "./database.ts";
+import { EmulatorControl } from "./emulatorControl.ts";
+import { phaseForJson, warmUp, type BenchContext } from "./measure.ts";
+import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from "./profile.ts";
+import { chartGroups, formatTable, resultRows, TARGETS, type BenchResults } from "./report.ts";
+import { runOverload } from "./scenarios/overload.ts";
+import { runProjects } from "./scenarios/projects.ts";
+import { runRateLimited } from "./scenarios/rateLimited.ts";
+import { runSteady } from "./scenarios/steady.ts";
+import { passedRelaySettings, startEmulator, startForwarder, startRelay } from "./services.ts";
+import { barChartSvg } from "./svgChart.ts";
 
-const { values } = parseArgs({
-  options: {
-    events: { type: "string", default: "2000" },
-    concurrency: { type: "string", default: "16" },
-    "svix-latency-ms": { type: "string", default: "0" },
-  },
-});
-const total = Number(values.events);
-const concurrency = Number(values.concurrency);
-const latency = Number(values["svix-latency-ms"]);
+const say = (text: string) => void process.stdout.write(text);
+// autocannon's timers (retimer) compute a negative delay when the event loop runs late under 640
+// connections; Node warns and waits 1 ms, which is what was meant. Other warnings still print.
+process.removeAllListeners("warning");
+process.on("warning", (w) => void (w.name !== "TimeoutNegativeWarning" && process.stderr.write(`${w.name}: ${w.message}\n`)));
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const resultsDir = join(root, "bench", "results");
 
-const emulator = new SvixEmulator({ apiKey: "bench" });
-const svixUrl = await emulator.start();
-if (latency > 0) emulator.faults.add({ kind: "latency", minMs: latency, maxMs: latency, operation: "message.create" });
-const dataDir = mkdtempSync(join(tmpdir(), "relay-bench-"));
-const config = loadConfig({
-  LOG_LEVEL: "warn",
-  DATA_DIR: dataDir,
-  SVIX_API_KEY: "bench",
-  SVIX_SERVER_URL: svixUrl,
-  DISPATCH_ENABLED: "false",
-  ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-});
-const container = await buildContainer(config);
-const server = container.app.listen(0, "127.0.0.1");
-await new Promise((r) => server.once("listening", r));
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/notifications`;
+let options: BenchOptions | "help";
+try {
+  options = parseBenchArgs(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
+  process.exit(2);
+}
+if (options === "help") {
+  say(HELP);
+  process.exit(0);
+}
+const o = options;
 
-const run = `${Date.now().toString(36)}`;
-const event = (i: number) => ({
-  object: "event",
-  id: `evt_bench_${run}_${i}`,
-  data: { object: "user", id: `usr_${i}`, email: `user${i}@example.com` },
-  datacontenttype: "application/json",
-  project: `bench-project-${i % 10}`,
-  source: "https://api.gigs.com",
-  specversion: "1.0",
-  time: "2026-11-27T00:00:00Z",
-  type: "user.created",
-  version: "2023-01-30",
-});
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const logDir = join(resultsDir, "logs", stamp);
+const profileDir = join(resultsDir, "profiles");
+mkdirSync(logDir, { recursive: true });
+if (o.profile) mkdirSync(profileDir, { recursive: true });
 
-async function phase(name: string, body: (i: number) => unknown, expected: number): Promise<void> {
-  const latencies: number[] = [];
-  let unexpected = 0;
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        const t0 = performance.now();
-        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body(i)) });
-        await res.arrayBuffer();
-        latencies.push(performance.now() - t0);
-        if (res.status !== expected) unexpected += 1;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(1);
-  process.stdout.write(
-    `${name.padEnd(22)} ${String(total).padStart(6)} req  ${(total / seconds).toFixed(0).padStart(6)} req/s  p50 ${pct(50)} ms  p95 ${pct(95)} ms  p99 ${pct(99)} ms  unexpected status: ${unexpected}\n`,
-  );
+// Everything started is stopped (and waited for) exactly once, in reverse order, whether the run
+// ends, fails or is interrupted: the relay before the emulator and the database it uses.
+const children: Child[] = [];
+let database: BenchDatabase | undefined;
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const child of [...children].reverse()) {
+      const { code, signal } = await stopChild(child);
+      if (code !== 0) say(`  ${child.name} exited with ${code ?? signal}; its log: ${relative(root, join(logDir, `${child.name}.log`))}\n`);
+    }
+    children.length = 0;
+    await database?.drop().catch((error: unknown) => say(`could not drop the benchmark database: ${String(error)}\n`));
+  })();
+  return cleaning;
+}
+/** Every child, from the moment it is spawned; one spawned while cleaning up is stopped at once. */
+function track(child: Child): void {
+  children.push(child);
+  if (cleaning) void stopChild(child);
+}
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted) return void say(`${signal}: already stopping\n`);
+    interrupted = true;
+    say(`\n${signal}: stopping the relay, the forwarder and the emulator, dropping the database…\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
 }
 
-process.stdout.write(`relay bench: ${total} events, concurrency ${concurrency}, database ${container.db.kind}, Svix latency ${latency} ms\n`);
-await phase("new events (200)", event, 200);
-await phase("duplicates (200)", event, 200);
-await phase("invalid events (400)", (i) => ({ ...event(i), time: "yesterday" }), 400);
-process.stdout.write(`svix messages created: ${emulator.state.allMessages().length} (expected ${total})\n`);
+function gitRevision(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    // Others edit src/ while benchmarks run: say when the relay measured is not the commit.
+    return dirty ? `${head} + uncommitted changes in src/` : head;
+  } catch {
+    return "unknown";
+  }
+}
 
-await new Promise((r) => server.close(r));
-await container.close();
-await emulator.stop();
-rmSync(dataDir, { recursive: true, force: true });
+async function main(): Promise<void> {
+  const adminUrl = process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
+  const loadStart = loadavg();
+  say(`relay benchmark: ${o.scenarios.join(", ")}; database ${o.db}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} on ${cpus().length} CPUs\n`);
+  database = await createBenchDatabase(o.db, adminUrl);
+  // Interrupted while it was being created: cleanup may already have run past the database.
+  if (interrupted) return void (await database.drop());
+  const serverSettings = o.db === "postgres" ? await describeServer(adminUrl) : {};
+  say(`database: ${database.description}\n`);
+
+  const emulator = await startEmulator(root, logDir, track);
+  const forwarder = await startForwarder(root, logDir, emulator.url, track);
+  const relaySpawnedAt = Date.now();
+  const relay = await startRelay({ root, logDir, svixUrl: emulator.url, databaseEnv: database.env, profileDir: o.profile ? profileDir : undefined }, track);
+  for (const { name, child, url } of [{ name: "emulator", ...emulator }, { name: "forwarder", ...forwarder }, { name: "relay", ...relay }]) {
+    say(`${name.padEnd(9)} ${url}  pid ${child.pid}  node ${child.args.join(" ")}\n`);
+  }
+  say("\n");
+
+  const run = randomBytes(4).toString("hex");
+  let sequence = 0;
+  const ctx: BenchContext = {
+    emulator: new EmulatorControl(emulator.url),
+    emulatorChild: emulator.child,
+    relay: { name: "relay", url: relay.url, child: relay.child },
+    forwarder: { name: "forwarder", url: forwarder.url, child: forwarder.child },
+    databaseName: database.env.DATABASE_URL ? new URL(database.env.DATABASE_URL).pathname.slice(1) : undefined,
+    newEventId: () => `evt_bench_${run}_${sequence++}`,
+    say,
+  };
+  const results: BenchResults = {};
+  const startedAt = new Date();
+  await warmUp(ctx, o.warmup, o.connections);
+  say("\n");
+  for (const scenario of o.scenarios) {
+    if (scenario === "steady") results.steady = await runSteady(ctx, o);
+    if (scenario === "projects") results.projects = await runProjects(ctx, o);
+    if (scenario === "rate-limited") {
+      results.rateLimited = await runRateLimited(ctx, { events: o.rateEvents, connections: 32, limit: o.rateLimit, retryAfterSeconds: 1 });
+    }
+    if (scenario === "overload") {
+      results.overload = await runOverload(ctx, { connections: o.overloadConnections, duration: o.overloadDuration, svixLatencyMs: o.svixLatencyMs });
+    }
+    say("\n");
+  }
+  const loadEnd = loadavg();
+  // The profile's clock starts when the relay's process does, close enough to its spawn; only the
+  // relay's own phases count (in the forwarder's it idles, and the idle share would mislead).
+  const relayPhases = [results.steady?.phases, results.projects?.phases, results.overload?.phases].flatMap((p) => p ?? []).filter((p) => p.service === "relay");
+  const profileWindows = relayPhases.map((p): [number, number] => [p.startedAt - relaySpawnedAt, p.endedAt - relaySpawnedAt]);
+
+  // The relay writes its CPU profile when it exits: stop it now, before reading the profile.
+  const relayExit = await stopChild(relay.child);
+  children.splice(children.indexOf(relay.child), 1);
+  let profile: ProfileSummary | undefined;
+  if (o.profile) {
+    const file = findProfile(profileDir, relay.child.pid);
+    if (file) profile = summarizeProfile(file, root, profileWindows.length > 0 ? profileWindows : undefined);
+    else say(`no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`);
+  }
+
+  const rows = resultRows(results);
+  say(formatTable(rows));
+  say(`load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at the end (${cpus().length} CPUs, shared by relay, forwarder, emulator, PostgreSQL and the load generator)\n`);
+  if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) })}`);
+
+  const document = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    revision: gitRevision(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryMb: Math.round(totalmem() / 2 ** 20), node: process.version, loadavgStart: loadStart, loadavgEnd: loadEnd },
+    options: o,
+    database: { kind: database.kind, server: serverSettings },
+    relaySettingsFromEnvironment: passedRelaySettings(root),
+    commands: Object.fromEntries([emulator, forwarder, relay].map((s) => [s.child.name, `node ${s.child.args.join(" ")}`])),
+    relayExit,
+    targets: TARGETS,
+    table: rows,
+    scenarios: {
+      steady: results.steady && { ...results.steady, phases: results.steady.phases.map(phaseForJson) },
+      projects: results.projects && { ...results.projects, phases: results.projects.phases.map(phaseForJson) },
+      rateLimited: results.rateLimited,
+      overload: results.overload && { ...results.overload, phases: results.overload.phases.map(phaseForJson) },
+    },
+    profile: profile && { ...profile, file: relative(root, profile.file) },
+  };
+  const json = `${JSON.stringify(document, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`;
+  writeFileSync(join(resultsDir, `${stamp}.json`), json);
+  writeFileSync(join(resultsDir, "latest.json"), json);
+  const subtitle = `${database.kind}, ${o.connections} connections, ${cpus().length} CPUs, load ${loadStart[0]!.toFixed(1)}→${loadEnd[0]!.toFixed(1)}, ${document.revision}`;
+  writeFileSync(join(resultsDir, "latest.svg"), barChartSvg("Relay vs bare forwarder (events/s)", subtitle, chartGroups(results)));
+  say(`\nresults: bench/results/${stamp}.json, bench/results/latest.json, bench/results/latest.svg; logs: ${relative(root, logDir)}/\n`);
+}
+
+try {
+  await main();
+} catch (error) {
+  // After Ctrl-C the failures are the children going away: not worth a stack trace.
+  if (!interrupted) process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
+// autocannon's and fetch's idle sockets must not keep the process waiting.
+process.exit(interrupted ? 130 : (process.exitCode ?? 0));
