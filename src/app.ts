@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
 import { authenticate, requireScope, type AuthOptions } from "./auth/authenticate.ts";
+import { dashboardRouter } from "./dashboard/dashboardRouter.ts";
 import type { AdmissionOptions } from "./http/admission.ts";
 import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
 import { healthRouter, metricsRouter } from "./http/healthRouter.ts";
@@ -84,6 +85,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(openapiRouter());
   // Authenticated by Svix's signature alone, so before the token check.
   app.use(svixWebhooksRouter({ verifier: deps.svixWebhooks, deliveryEvents: deps.deliveryEvents }));
+  // Operators' pages: their own session cookie and CSRF checks, on /dashboard only (the API never reads cookies).
+  app.use(dashboardRouter({ service: deps.service, ledger: deps.ledger, quarantine: deps.quarantine, deliveryEvents: deps.deliveryEventLedger, appPortal: deps.appPortal, access: { operatorTokens: deps.auth.operatorTokens, open: deps.auth.open } }));
   // Who is calling is settled before any body is read; then each route's scope.
   app.use(authenticate(deps.auth));
   const ingestScope = requireScope("ingest");

@@ -19,8 +19,11 @@ export interface AuthOptions {
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
-/** Compares digests in constant time, so a token cannot be guessed from how fast it is refused. */
-function matcher(tokens: readonly string[]): (candidate: string | undefined) => boolean {
+/**
+ * Compares digests in constant time, so a token cannot be guessed from how fast it is refused.
+ * Also the dashboard's login check (src/dashboard/gate.ts).
+ */
+export function matcher(tokens: readonly string[]): (candidate: string | undefined) => boolean {
   const expected = tokens.map(digest);
   return (candidate) => {
     if (candidate === undefined || expected.length === 0) return false;

@@ -13,6 +13,7 @@ import type {
   NotificationRecord,
   NotificationStatus,
   NotificationSummary,
+  ProjectStatusCount,
 } from "../notifications/ports.ts";
 import type { TransportKind } from "../notifications/transport.ts";
 import { db } from "./ledgerErrors.ts";
@@ -274,6 +275,17 @@ export class NotificationStore implements NotificationLedger {
       });
       if (waiting.count === 1) return "erased";
       return (await this.prisma.notification.count({ where: { eventId } })) === 1 ? "in_flight" : "not_found";
+    });
+  }
+
+  countsByProject(since: Date, options: { project?: string; limit?: number } = {}): Promise<ProjectStatusCount[]> {
+    return db("counts by project", async () => {
+      const where = { createdAt: { gte: since }, ...(options.project === undefined ? {} : { project: options.project }) };
+      // Bounded: the busiest projects first, then their counts by status.
+      const top = await this.prisma.notification.groupBy({ by: ["project"], where, _count: { project: true }, orderBy: [{ _count: { project: "desc" } }, { project: "asc" }], take: options.limit ?? 50 });
+      if (top.length === 0) return [];
+      const rows = await this.prisma.notification.groupBy({ by: ["project", "status"], where: { ...where, project: { in: top.map((t) => t.project) } }, _count: { _all: true } });
+      return rows.map((r) => ({ project: r.project, status: r.status as NotificationStatus, count: r._count._all }));
     });
   }
 

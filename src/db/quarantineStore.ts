@@ -72,4 +72,8 @@ export class QuarantineStore implements QuarantineLedger {
       return rows.map(toMessage);
     });
   }
+
+  countSince(since: Date): Promise<number> {
+    return db("count quarantine", () => this.prisma.quarantinedMessage.count({ where: { receivedAt: { gte: since } } }));
+  }
 }

@@ -107,6 +107,12 @@ export interface NotificationFilter {
   limit: number;
 }
 
+export interface ProjectStatusCount {
+  project: string;
+  status: NotificationStatus;
+  count: number;
+}
+
 /** The ledger the core needs (implemented by src/db/notificationStore.ts). */
 export interface NotificationLedger {
   /**
@@ -142,6 +148,11 @@ export interface NotificationLedger {
    * be delivered: it becomes failed, saying why. Refused while a delivery holds it.
    */
   erasePayload(eventId: string, now: Date): Promise<"erased" | "in_flight" | "not_found">;
+  /**
+   * How many notifications arrived since `since`, per project and status (the dashboard): for
+   * `project` only, or for the `limit` (50) projects with the most of them.
+   */
+  countsByProject(since: Date, options?: { project?: string; limit?: number }): Promise<ProjectStatusCount[]>;
   ping(): Promise<void>;
 }
 
@@ -180,6 +191,8 @@ export interface QuarantineLedger {
   /** Records the message; a redelivery of one already quarantined (same subscription and message id) is recorded once. */
   add(entry: QuarantineEntry): Promise<{ id: string; duplicate: boolean }>;
   list(filter: { limit: number }): Promise<QuarantinedMessage[]>;
+  /** How many messages were quarantined since `since` (the dashboard). */
+  countSince(since: Date): Promise<number>;
 }
 
 /** What Svix reported about delivery to a customer's endpoints (an operational webhook). */
