@@ -16,6 +16,8 @@ import type {
   ProjectStatusCount,
 } from "../notifications/ports.ts";
 import type { TransportKind } from "../notifications/transport.ts";
+import type { SqlRunner } from "./database.ts";
+import { HotPathWriter } from "./hotPath.ts";
 import { db } from "./ledgerErrors.ts";
 
 type SummaryRow = Omit<Notification, "payload">;
@@ -53,8 +55,6 @@ function toRecord(row: Notification): NotificationRecord {
   return { ...toSummary(row), payload: row.payload === null ? null : (JSON.parse(row.payload) as PlatformEvent) };
 }
 
-/** Error texts come from Svix and from us; bounded, so a row (and a page of them) stays small. */
-const ERROR_TEXT_MAX = 500;
 
 /** A raw `notifications` row (snake_case, from $queryRaw) as the Prisma model. */
 function fromRaw(r: Record<string, unknown>): Notification {
@@ -88,42 +88,26 @@ function fromRaw(r: Record<string, unknown>): Notification {
 
 const OMIT_PAYLOAD = { payload: true } as const;
 
-/** The ledger on Prisma: one implementation for PostgreSQL and the embedded PGlite. */
+/**
+ * The ledger: one implementation for PostgreSQL and the embedded PGlite. Prisma for everything
+ * but the fast path's two writes, which are plain SQL batched across concurrent events
+ * (src/db/hotPath.ts): Prisma's per-call cost was most of the relay's CPU per event.
+ */
 export class NotificationStore implements NotificationLedger {
   private readonly prisma: PrismaClient;
+  private readonly hot: HotPathWriter;
 
-  constructor(options: { prisma: PrismaClient }) {
+  constructor(options: { prisma: PrismaClient; sql: SqlRunner }) {
     this.prisma = options.prisma;
+    this.hot = new HotPathWriter(options.sql);
   }
 
   insert(entry: NewNotification): Promise<NotificationSummary | null> {
     return db("insert", async () => {
-      const { event, transport } = entry;
       // ON CONFLICT DO NOTHING: the unique event id decides who owns the event, without an
-      // exception and without a transaction that a concurrent insert could abort.
-      const { count } = await this.prisma.notification.createMany({
-        data: [
-          {
-            eventId: event.id,
-            project: event.project,
-            type: event.type,
-            status: entry.status,
-            payload: JSON.stringify(event),
-            payloadDigest: entry.payloadDigest,
-            transport: transport.kind,
-            pubsubMessageId: transport.pubsubMessageId,
-            subscription: transport.subscription,
-            deliveryAttempt: transport.deliveryAttempt,
-            publishTime: transport.publishTime ? new Date(transport.publishTime) : undefined,
-            claimToken: entry.claimToken,
-            claimExpiresAt: entry.claimExpiresAt,
-            nextAttemptAt: entry.nextAttemptAt,
-          },
-        ],
-        skipDuplicates: true,
-      });
-      if (count === 1) return null;
-      const existing = await this.prisma.notification.findUnique({ where: { eventId: event.id }, omit: OMIT_PAYLOAD });
+      // exception; concurrent inserts share one statement (group commit).
+      if (await this.hot.insert(entry)) return null;
+      const existing = await this.prisma.notification.findUnique({ where: { eventId: entry.event.id }, omit: OMIT_PAYLOAD });
       // Gone between the two statements (retention): as good as inserted by someone else and settled.
       return existing ? toSummary(existing) : null;
     });
@@ -144,45 +128,7 @@ export class NotificationStore implements NotificationLedger {
   }
 
   complete(eventId: string, claimToken: string, completion: Completion): Promise<void> {
-    return db("complete", async () => {
-      const attempt = completion.attempts.at(-1);
-      const delivered = completion.status === "delivered";
-      const data = {
-        status: completion.status,
-        attempts: { increment: completion.attempts.length },
-        failures: { increment: completion.countsAsFailure ? 1 : 0 },
-        claimToken: null,
-        claimExpiresAt: null,
-        ...(completion.svixAppUid ? { svixAppUid: completion.svixAppUid } : {}),
-        ...(completion.svixMessageId ? { svixMessageId: completion.svixMessageId } : {}),
-        lastErrorCode: completion.errorCode ?? null,
-        lastError: completion.error?.slice(0, ERROR_TEXT_MAX) ?? null,
-        nextAttemptAt: completion.nextAttemptAt ?? null,
-        ...(delivered ? { deliveredAt: attempt?.startedAt ?? new Date() } : {}),
-      };
-      const [, owned] = await this.prisma.$transaction([
-        this.prisma.deliveryAttempt.createMany({
-          data: completion.attempts.map((a) => ({
-            eventId,
-            trigger: a.trigger,
-            operation: a.operation,
-            startedAt: a.startedAt,
-            durationMs: a.durationMs,
-            outcome: a.outcome,
-            httpStatus: a.httpStatus,
-            errorCode: a.errorCode,
-            error: a.error?.slice(0, ERROR_TEXT_MAX),
-            svixMessageId: a.svixMessageId,
-          })),
-        }),
-        this.prisma.notification.updateMany({ where: { eventId, claimToken }, data }),
-      ]);
-      if (owned.count === 0 && delivered) {
-        // Our claim expired and someone else holds the event now; Svix's answer is still the
-        // truth, so a delivery is recorded unless the row already says delivered.
-        await this.prisma.notification.updateMany({ where: { eventId, status: { not: "delivered" } }, data });
-      }
-    });
+    return db("complete", () => this.hot.complete({ eventId, claimToken, completion }));
   }
 
   claimDue(now: Date, limit: number, claim: Claim, recoveredAt?: Date): Promise<NotificationRecord[]> {

@@ -14,7 +14,7 @@ let t: TestDatabase;
 let store: NotificationStore;
 beforeAll(async () => {
   t = await createTestDatabase();
-  store = new NotificationStore({ prisma: t.db.prisma });
+  store = new NotificationStore({ prisma: t.db.prisma, sql: t.db.sql });
 });
 afterAll(() => t.drop());
 
@@ -184,7 +184,7 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
 
   it("turns a lost database into a retryable database_unavailable error", async () => {
     const broken = await createTestDatabase();
-    const brokenStore = new NotificationStore({ prisma: broken.db.prisma });
+    const brokenStore = new NotificationStore({ prisma: broken.db.prisma, sql: broken.db.sql });
     await broken.drop();
     await expect(brokenStore.ping()).rejects.toMatchObject({ code: "database_unavailable", retryable: true });
   });

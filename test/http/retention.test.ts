@@ -109,7 +109,7 @@ describe("npm run purge", () => {
     try {
       const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR ?? "unused" });
       await migrate(db);
-      const store = new NotificationStore({ prisma: db.prisma });
+      const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
       const event = makeEvent();
       await store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "c", claimExpiresAt: new Date(Date.now() + 60_000) });
       await store.complete(event.id, "c", { status: "delivered", countsAsFailure: false, attempts: [] });
