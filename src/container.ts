@@ -116,7 +116,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       circuitCooldownMs: config.circuitCooldownMs,
       onRecovered: () => dispatcher?.wake(),
     });
-    const store = new NotificationStore({ prisma: db.prisma });
+    const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
     const quarantine = new QuarantineStore({ prisma: db.prisma });
     const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix: gateway, logger }) : undefined;
     const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });

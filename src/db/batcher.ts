@@ -19,7 +19,7 @@ export class Batcher<In, Out> {
   constructor(flush: (items: In[]) => Promise<Out[]>, options: { maxBatch?: number; maxConcurrentFlushes?: number } = {}) {
     this.flush = flush;
     this.maxBatch = options.maxBatch ?? 256;
-    this.maxFlushes = options.maxConcurrentFlushes ?? 2;
+    this.maxFlushes = options.maxConcurrentFlushes ?? 1;
   }
 
   submit(item: In): Promise<Out> {

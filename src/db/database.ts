@@ -9,7 +9,11 @@ import { PrismaClient } from "../generated/prisma/client.ts";
 
 /** Plain SQL on the same connections as Prisma, for the few hot statements Prisma's per-call cost would dominate. */
 export interface SqlRunner {
-  query<Row = Record<string, unknown>>(text: string, params: unknown[]): Promise<Row[]>;
+  /**
+   * `name`: a prepared statement's name — PostgreSQL parses and plans it once per connection
+   * instead of on every call (PGlite, in-process, has no use for it).
+   */
+  query<Row = Record<string, unknown>>(text: string, params: unknown[], name?: string): Promise<Row[]>;
 }
 
 /** An open ledger database: the Prisma client plus what migrations and health checks need. */
@@ -57,7 +61,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   return {
     kind: "postgres",
     prisma,
-    sql: { query: async <Row>(text: string, params: unknown[]) => (await pool.query(text, params)).rows as Row[] },
+    sql: { query: async <Row>(text: string, params: unknown[], name?: string) => (await pool.query({ text, values: params, name })).rows as Row[] },
     async withMigrationAdapter(fn) {
       // A session-level advisory lock on a connection of its own: it is released when the
       // connection ends, so a crashed migrator cannot leave it held.

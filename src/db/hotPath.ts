@@ -102,7 +102,7 @@ export class HotPathWriter {
       columns((e) => e.claimToken ?? null),
       columns((e) => e.claimExpiresAt ?? null),
       columns((e) => e.nextAttemptAt ?? null),
-    ]);
+    ], "relay_insert_notifications_v1");
     const won = new Set(inserted.map((r) => r.event_id));
     return items.map((item, i) => first.get(item.event.id) === i && won.has(item.event.id));
   }
@@ -134,7 +134,7 @@ export class HotPathWriter {
       at((x) => x.a.errorCode ?? null),
       at((x) => x.a.error?.slice(0, ERROR_TEXT_MAX) ?? null),
       at((x) => x.a.svixMessageId ?? null),
-    ]);
+    ], "relay_complete_notifications_v1");
     const done = new Set(owned.map((r) => r.event_id));
     for (const item of items) {
       if (done.has(item.eventId) || item.completion.status !== "delivered") continue;

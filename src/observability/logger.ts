@@ -22,7 +22,9 @@ const QUOTES_ARGUMENTS = /^PrismaClient(KnownRequest|UnknownRequest|Validation)E
 export function safeError(error: unknown, depth = 0): Record<string, unknown> {
   if (error === null || typeof error !== "object") return { type: typeof error, ...(typeof error === "string" ? { message: error.slice(0, 200) } : {}) };
   const e = error as { name?: unknown; type?: unknown; message?: unknown; stack?: unknown; code?: unknown; cause?: unknown; meta?: { code?: unknown } };
-  const name = error instanceof Error ? error.name : typeof e.type === "string" ? e.type : typeof e.name === "string" ? e.name : "Object";
+  let name = error instanceof Error ? error.name : typeof e.type === "string" ? e.type : typeof e.name === "string" ? e.name : "Object";
+  // pg and PGlite name their server errors "error"; the SQLSTATE code says what they are.
+  if (name === "error" && typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) name = "DatabaseError";
   const out: Record<string, unknown> = { type: name };
   const code = e.code ?? e.meta?.code;
   if (typeof code === "string" || typeof code === "number") out.code = code;

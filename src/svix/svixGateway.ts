@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { ApiException, AppPortalCapability, Svix } from "svix";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { LeanHttpClient } from "./httpClient.ts";
 import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../notifications/ports.ts";
 
 /** A Svix application as the relay knows it. */
@@ -45,18 +46,19 @@ export class SdkSvixGateway implements SvixApi {
    * request's budget) and the answer's status and headers, for bodies the SDK cannot parse.
    */
   private readonly current = new AsyncLocalStorage<CallContext>();
+  private readonly http = new LeanHttpClient();
 
   constructor(options: SvixGatewayOptions) {
     this.timeoutMs = options.requestTimeoutMs;
     this.svix = new Svix(options.apiKey, {
       serverUrl: options.serverUrl,
       retryScheduleInMs: [],
-      fetch: async (input, init) => {
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
         const context = this.current.getStore();
-        const response = await fetch(input, { ...init, signal: AbortSignal.timeout(context?.timeoutMs ?? this.timeoutMs) });
+        const response = await this.http.request(input instanceof URL ? input : new URL(String(input)), init as { method?: string; headers?: Record<string, string>; body?: string }, context?.timeoutMs ?? this.timeoutMs);
         if (context) context.response = { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined };
         return response;
-      },
+      }) as unknown as typeof fetch,
     });
     this.metrics = options.metrics;
   }

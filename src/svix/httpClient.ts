@@ -1,0 +1,67 @@
+import http from "node:http";
+import https from "node:https";
+
+/** What the svix SDK reads of an answer: the status, the headers (for Retry-After) and the body. */
+export interface LeanResponse {
+  status: number;
+  /** What the SDK and we read of the headers (Retry-After; ApiException copies them all); lower-cased names. */
+  headers: { get(name: string): string | null; forEach(callback: (value: string, name: string) => void): void };
+  text(): Promise<string>;
+}
+
+/** An error with the name Svix-call classification reads as a timeout. */
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * A fetch for the svix SDK over node:http with keep-alive connections. Node's fetch (undici)
+ * costs more per call than the rest of a delivery — WHATWG streams and objects, and an
+ * AbortSignal (with its timer and DOMException) per call — and that is CPU taken from every
+ * event. The whole call, connection to last byte, is bounded by timeoutMs with one timer.
+ */
+export class LeanHttpClient {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" });
+
+  request(url: URL, init: { method?: string; headers?: Record<string, string>; body?: string | null }, timeoutMs: number): Promise<LeanResponse> {
+    return new Promise((resolve, reject) => {
+      const secure = url.protocol === "https:";
+      const req = (secure ? https : http).request(url, { method: init.method ?? "GET", headers: init.headers, agent: secure ? this.httpsAgent : this.httpAgent });
+      const timer = setTimeout(() => req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      req.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      req.once("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.once("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        res.once("end", () => {
+          clearTimeout(timer);
+          const body = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+          const raw = res.headers;
+          const headers = {
+            get: (name: string) => {
+              const value = raw[name.toLowerCase()];
+              return typeof value === "string" ? value : null;
+            },
+            forEach: (callback: (value: string, name: string) => void) => {
+              for (const [name, value] of Object.entries(raw)) if (typeof value === "string") callback(value, name);
+            },
+          };
+          resolve({ status: res.statusCode ?? 0, headers, text: async () => body });
+        });
+      });
+      req.end(init.body ?? undefined);
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
