@@ -6,10 +6,15 @@ import type { PlatformEvent } from "./event.ts";
 import type { NotificationService } from "./notificationService.ts";
 import type { Clock, NotificationLedger, NotificationRecord, SvixGateway } from "./ports.ts";
 
+/** A pace slot further away than this is not waited for: the row goes back to the queue. */
+const PACE_WAIT_MAX_MS = 2000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export interface DispatcherOptions {
   service: NotificationService;
   ledger: NotificationLedger;
-  svix: Pick<SvixGateway, "waitMs" | "probing" | "recoveredAt">;
+  svix: Pick<SvixGateway, "blockedMs" | "probing" | "recoveredAt" | "saturated" | "reserveCall">;
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
@@ -67,7 +72,7 @@ export class Dispatcher {
     while (!this.stopping) {
       let pauseMs = this.o.intervalMs * (0.75 + Math.random() / 2);
       try {
-        const wait = this.o.svix.waitMs();
+        const wait = this.o.svix.blockedMs();
         if (wait > 0) pauseMs = wait;
         else if ((await this.pass()).claimed >= this.o.batchSize) pauseMs = 0;
       } catch (error) {
@@ -90,7 +95,7 @@ export class Dispatcher {
   /** One pass: claims due notifications, oldest first, and delivers them. */
   async pass(): Promise<{ claimed: number; delivered: number }> {
     const { ledger, svix, clock } = this.o;
-    if (svix.waitMs() > 0) return { claimed: 0, delivered: 0 };
+    if (svix.blockedMs() > 0) return { claimed: 0, delivered: 0 };
     const now = clock.now();
     const claim = { token: randomUUID(), expiresAt: new Date(now.getTime() + this.o.claimTtlMs) };
     const recoveredAt = svix.recoveredAt();
@@ -103,22 +108,30 @@ export class Dispatcher {
     const worker = async () => {
       while (next < rows.length) {
         const row = rows[next++] as NotificationRecord;
-        if (this.stopping || svix.waitMs() > 0) {
+        if (this.stopping || svix.blockedMs() > 0) {
           left.push(row.eventId);
           continue;
         }
+        // Paced (Svix's rate limit learned from its 429s): book the next slot and wait for it,
+        // rather than give the row back and claim it again a moment later.
+        const wait = svix.reserveCall();
+        if (wait > PACE_WAIT_MAX_MS) {
+          left.push(row.eventId);
+          continue;
+        }
+        if (wait > 0) await sleep(wait);
         if (row.payload && (await this.deliverOne({ ...row, payload: row.payload }, claim.token))) delivered += 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency, rows.length) }, worker));
     // Claimed but not sent (Svix asked to wait, or shutdown): back to the queue, untouched.
-    if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now().getTime() + svix.waitMs()));
+    if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now().getTime() + svix.blockedMs()));
     return { claimed: rows.length, delivered };
   }
 
   private async deliverOne(row: NotificationRecord & { payload: PlatformEvent }, claimToken: string): Promise<boolean> {
     try {
-      const outcome = await this.o.service.dispatch(row, claimToken);
+      const outcome = await this.o.service.dispatch(row, claimToken, { reserved: true });
       this.o.metrics.dispatch.inc({ outcome: outcome.status });
       return outcome.status === "delivered";
     } catch (error) {

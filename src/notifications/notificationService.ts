@@ -82,9 +82,10 @@ export class NotificationService {
     const { ledger, svix, clock } = this.o;
     const payloadDigest = eventDigest(event);
     const now = clock.now();
-    // Store and forward: while Svix has asked this instance to wait (or the circuit is open),
-    // an event is handed straight to the dispatcher: one write, no call.
-    const waitMs = svix.waitMs();
+    // Store and forward: while Svix has asked this instance to wait, the circuit is open, the
+    // pace allows no call now or every place for a call is taken, an event is handed straight
+    // to the dispatcher: one write, no call.
+    const waitMs = svix.waitMs() || (svix.saturated() ? 1 : 0);
     const claim = this.newClaim();
     const existing = await ledger.insert(
       waitMs > 0
@@ -100,8 +101,8 @@ export class NotificationService {
   }
 
   /** The dispatcher's delivery of a notification it claimed with claimToken (never one without payload). */
-  dispatch(record: NotificationRecord & { payload: PlatformEvent }, claimToken: string): Promise<RelayOutcome> {
-    return this.deliver(record.payload, claimToken, "dispatch", { failures: record.failures, createdAt: record.createdAt });
+  dispatch(record: NotificationRecord & { payload: PlatformEvent }, claimToken: string, options: { reserved?: boolean } = {}): Promise<RelayOutcome> {
+    return this.deliver(record.payload, claimToken, "dispatch", { failures: record.failures, createdAt: record.createdAt, reserved: options.reserved });
   }
 
   /**
@@ -178,7 +179,7 @@ export class NotificationService {
     event: PlatformEvent,
     claimToken: string,
     trigger: AttemptTrigger,
-    history: { failures: number; createdAt: Date; probe?: boolean },
+    history: { failures: number; createdAt: Date; probe?: boolean; reserved?: boolean },
   ): Promise<RelayOutcome> {
     const { ledger, logger, metrics, svix } = this.o;
     const t0 = performance.now();
@@ -198,7 +199,7 @@ export class NotificationService {
           idempotencyKey: idempotencyKeyFor(event.project, event.id),
           payload: event,
         },
-        { deadline: Date.now() + this.o.requestBudgetMs, onCall: (c) => attempts.push(toAttempt(c, trigger)), probe: history.probe },
+        { deadline: Date.now() + this.o.requestBudgetMs, onCall: (c) => attempts.push(toAttempt(c, trigger)), probe: history.probe, reserved: history.reserved },
       );
       duplicate = sent.duplicate;
       completion = { status: "delivered", countsAsFailure: false, attempts, svixAppUid: appUid, svixMessageId: sent.messageId ?? undefined };

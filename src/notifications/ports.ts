@@ -262,6 +262,8 @@ export interface CallOptions {
   onCall?: (call: SvixCall) => void;
   /** An operator's deliberate call: while the circuit is open it may go through as the probe. */
   probe?: boolean;
+  /** The caller booked its slot with reserveCall() and waited for it. */
+  reserved?: boolean;
 }
 
 /**
@@ -271,8 +273,14 @@ export interface CallOptions {
  */
 export interface SvixGateway {
   createMessage(message: OutgoingMessage, options?: CallOptions): Promise<SentMessage>;
-  /** Milliseconds until this instance may call Svix again (Retry-After window, open circuit); 0 when it may. */
+  /** Milliseconds until this instance may call Svix again (Retry-After window, open circuit, pacing); 0 when it may. */
   waitMs(): number;
+  /** Like waitMs, but only for what stops every call (Retry-After window, open circuit), not pacing. */
+  blockedMs(): number;
+  /** True while every place for a Svix call on this instance is taken. */
+  saturated(): boolean;
+  /** Books the next slot the pace allows, for a caller that can wait: milliseconds to wait first. */
+  reserveCall(): number;
   /** True while the circuit is half-open: the next call is the one probe. */
   probing(): boolean;
   /** Epoch ms of the last time Svix answered again after failing (the circuit closed); 0 if never. */

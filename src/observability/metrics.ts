@@ -15,6 +15,8 @@ export interface Metrics {
   shed: Counter<"reason">;
   svixInFlight: Gauge;
   circuitOpen: Gauge;
+  /** Calls per second the relay paces Svix to (learned from its 429s); 0 while unlimited. */
+  svixPace: Gauge;
   /** The dispatcher's deliveries by outcome (delivered, queued, rejected, failed, or an error code). */
   dispatch: Counter<"outcome">;
   /** Pub/Sub messages quarantined, by reason. */
@@ -45,6 +47,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     svixCalls: new Counter({ name: "relay_svix_calls_total", help: "Svix API calls", labelNames: ["operation", "result"], registers }),
     shed: new Counter({ name: "relay_shed_total", help: "Requests refused without calling Svix", labelNames: ["reason"], registers }),
     svixInFlight: new Gauge({ name: "relay_svix_in_flight", help: "Svix calls in flight", registers }),
+    svixPace: new Gauge({ name: "relay_svix_pace_per_second", help: "Svix calls per second the relay paces to, learned from 429s (0: unlimited)", registers }),
     circuitOpen: new Gauge({ name: "relay_svix_circuit_open", help: "1 while the Svix circuit is open", registers }),
     dispatch: new Counter({ name: "relay_dispatch_total", help: "Dispatcher deliveries by outcome", labelNames: ["outcome"], registers }),
     quarantined: new Counter({ name: "relay_quarantined_total", help: "Pub/Sub messages quarantined, by reason", labelNames: ["reason"], registers }),

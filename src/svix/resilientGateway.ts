@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
 import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixAdmin, SvixGateway } from "../notifications/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { Pacer } from "./pacer.ts";
 import type { SvixApi, SvixApp } from "./svixGateway.ts";
 
 export interface ResilientGatewayOptions {
@@ -26,6 +27,8 @@ export interface ResilientGatewayOptions {
   now?: () => number;
   /** Told when Svix answers again after the circuit opened (the dispatcher wakes up). */
   onRecovered?: () => void;
+  /** Paces calls under the rate limit learned from Svix's 429s. */
+  pacer?: Pacer;
 }
 
 type Circuit = { state: "closed" } | { state: "open"; until: number } | { state: "half_open" };
@@ -50,7 +53,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private lastRecovery = 0;
 
   constructor(options: ResilientGatewayOptions) {
-    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, maxPauseMs: 300_000, retryBaseMs: 100, now: Date.now, onRecovered: () => undefined, ...options };
+    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, maxPauseMs: 300_000, retryBaseMs: 100, now: Date.now, onRecovered: () => undefined, ...options, pacer: options.pacer ?? new Pacer({ now: options.now }) };
   }
 
   /** Not part of the core's port: the operators' app-portal link creates the application. */
@@ -71,9 +74,22 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   }
 
   waitMs(): number {
+    return Math.max(this.blockedMs(), this.o.pacer.waitMs());
+  }
+
+  blockedMs(): number {
     const now = this.o.now();
     const circuitWait = this.circuit.state === "open" ? this.circuit.until - now : 0;
     return Math.max(0, this.pausedUntil - now, circuitWait);
+  }
+
+  reserveCall(): number {
+    return this.o.pacer.reserve();
+  }
+
+  /** True while every place for a Svix call is taken: a new event is better queued at once. */
+  saturated(): boolean {
+    return this.inFlight >= this.o.maxInFlight;
   }
 
   probing(): boolean {
@@ -92,7 +108,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     this.inFlight += 1;
     try {
       for (let retry = 0; ; retry += 1) {
-        const probe = this.admit(options.probe === true && retry === 0);
+        const probe = this.admit(options.probe === true && retry === 0, options.reserved === true && retry === 0);
         try {
           const result = await fn(options);
           this.succeeded();
@@ -115,9 +131,10 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
 
   /**
    * Throws when Svix may not be called now; returns true when this call is the circuit's probe.
-   * `operatorProbe`: an operator's replay may be the probe before the cool-down has passed.
+   * `operatorProbe`: an operator's replay may be the probe before the cool-down has passed;
+   * `reserved`: the caller booked its pace slot (reserveCall) and waited for it.
    */
-  private admit(operatorProbe: boolean): boolean {
+  private admit(operatorProbe: boolean, reserved: boolean): boolean {
     const now = this.o.now();
     if (now < this.pausedUntil) {
       this.o.metrics.shed.inc({ reason: "cooldown" });
@@ -133,6 +150,10 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
         retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
       });
     }
+    if (!reserved && !this.o.pacer.take()) {
+      this.o.metrics.shed.inc({ reason: "paced" });
+      throw new AppError("svix_rate_limited", "Pacing Svix calls under its rate limit", { retryAfterSeconds: this.o.pacer.waitMs() / 1000 });
+    }
     if (this.circuit.state === "half_open") {
       this.probeInFlight = true;
       return true;
@@ -141,6 +162,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   }
 
   private succeeded(): void {
+    this.o.pacer.answeredCall();
     this.consecutive429 = 0;
     this.consecutiveFailures = 0;
     this.probeInFlight = false;
@@ -156,6 +178,8 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private failed(failure: AppError, probe: boolean): void {
     if (probe) this.probeInFlight = false;
     if (failure.code === "svix_rate_limited") {
+      this.o.pacer.throttled();
+      this.o.metrics.svixPace.set(this.o.pacer.ratePerSecond ?? 0);
       this.consecutive429 += 1;
       const backoff = Math.min(this.o.rateLimitMaxMs, this.o.rateLimitBaseMs * 2 ** (this.consecutive429 - 1));
       // Svix's Retry-After is obeyed, up to maxPauseMs: a bogus "wait a day" must not stop the instance.
@@ -172,6 +196,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       if (this.circuit.state !== "closed") this.succeeded();
       return;
     }
+    if (failure.upstreamStatus !== undefined) this.o.pacer.answeredCall();
     if (failure.code !== "svix_unavailable" && failure.code !== "svix_unauthorized") {
       // A permanent rejection is an answer: Svix is up.
       this.consecutiveFailures = 0;

@@ -62,8 +62,13 @@ describe("Svix rate limits", () => {
     const calls = await recordedCalls(harness);
     // Every call the emulator saw is in the ledger: the ledger's timeline is complete.
     expect(calls.length).toBe(harness.emulator.calls.length);
-    for (const t of calls.filter((c) => c.status === 429)) {
+    const throttled = calls.filter((c) => c.status === 429);
+    for (const t of throttled) {
       expect(calls.filter((c) => c.start > t.end && c.start < t.end + 1000)).toEqual([]);
     }
+    // The first 429s teach the relay Svix's rate; paced under it, no call draws one after that.
+    const learnedBy = throttled[0]!.end + 500;
+    expect(throttled.filter((t) => t.start > learnedBy)).toEqual([]);
+    expect(harness.logs.filter((l) => l.message === "Svix rate limit: pausing Svix calls")).toHaveLength(1);
   });
 });
