@@ -189,7 +189,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
-      admission: { maxInFlight: config.ingestMaxInFlight, largeBodyBytes: config.largeBodyBytes, maxLargeInFlight: config.largeBodyConcurrency },
+      admission: { maxInFlight: config.ingestMaxInFlight, largeBodyBytes: config.largeBodyBytes, maxLargeInFlight: config.largeBodyConcurrency, onShed: () => shed.count("overloaded") },
       auth: authOptionsFrom(config),
       readinessCacheMs: config.readinessCacheMs,
       accepting: () => container.accepting,

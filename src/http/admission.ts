@@ -1,5 +1,4 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { AppError } from "../errors.ts";
 
 export interface AdmissionOptions {
   /** Event posts handled at once; past it, 503 at once, before the body is read. */
@@ -8,6 +7,8 @@ export interface AdmissionOptions {
   largeBodyBytes: number;
   /** Large bodies read and parsed at once; the others wait with their bytes still in the socket. */
   maxLargeInFlight: number;
+  /** Told about each post shed (for the periodic summary). */
+  onShed?: () => void;
 }
 
 /**
@@ -30,7 +31,13 @@ export function admission(options: AdmissionOptions): RequestHandler {
   };
   return (req: Request, res: Response, next: NextFunction): void => {
     if (inFlight >= options.maxInFlight) {
-      return next(new AppError("overloaded", "The relay is at capacity; try again shortly", { retryAfterSeconds: 1 }));
+      // The cheapest answer there is: under overload this path runs thousands of times a second,
+      // so no error object (its stack trace) and no trip through the error handler.
+      options.onShed?.();
+      res.locals.shed = true;
+      res.setHeader("retry-after", "1");
+      res.status(503).json({ error: { code: "overloaded", message: "The relay is at capacity; try again shortly", details: [], requestId: String(req.id ?? "") } });
+      return;
     }
     inFlight += 1;
     const length = Number(req.header("content-length") ?? Number.NaN);

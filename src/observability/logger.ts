@@ -44,6 +44,8 @@ export const SHEDDING_CODES: ReadonlySet<string> = new Set(["overloaded", "svix_
 export function requestLogLevel(_req: IncomingMessage, res: ServerResponse, err?: Error): "error" | "warn" | "info" | "silent" {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === "string" && SHEDDING_CODES.has(code)) return "silent";
+  // Shed on admission (src/http/admission.ts), answered without an error object: summarized too.
+  if ((res as ServerResponse & { locals?: { shed?: boolean } }).locals?.shed) return "silent";
   return res.statusCode >= 500 ? "error" : "info";
 }
 

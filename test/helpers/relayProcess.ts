@@ -24,7 +24,7 @@ export interface RelayProcess {
 export async function startRelayProcess(env: Record<string, string>, port?: number): Promise<RelayProcess> {
   const listenPort = port ?? (await freePort());
   // One process (no tsx wrapper), so SIGKILL kills the relay itself.
-  const child = spawn(process.execPath, ["src/main.ts"], {
+  const child = spawn(process.execPath, ["--max-semi-space-size=4", "src/main.ts"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(listenPort), HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
