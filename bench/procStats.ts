@@ -1,5 +1,5 @@
 // CPU time and memory of a process from /proc (Linux): what it cost, whatever it did inside
-// (every thread: event loop, GC, libuv pool, tsx's loader thread).
+// (every thread: event loop, GC, libuv pool).
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 

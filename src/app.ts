@@ -1,7 +1,5 @@
-import { randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { pinoHttp } from "pino-http";
 import { authenticate, requireScope, type AuthOptions } from "./auth/authenticate.ts";
 import { dashboardRouter } from "./dashboard/dashboardRouter.ts";
 import type { AdmissionOptions } from "./http/admission.ts";
@@ -18,7 +16,7 @@ import { quarantineRouter } from "./http/quarantineRouter.ts";
 import type { IngestService } from "./notifications/ingestService.ts";
 import type { NotificationService } from "./notifications/notificationService.ts";
 import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "./notifications/ports.ts";
-import { requestLogLevel, safeError } from "./observability/logger.ts";
+import { requestLogging } from "./observability/requestLogging.ts";
 import type { Metrics } from "./observability/metrics.ts";
 
 export interface AppDeps {
@@ -43,35 +41,6 @@ export interface AppDeps {
   deliveryEventLedger: DeliveryEventLedger;
   /** Set with SVIX_WEBHOOK_SECRET: Svix's operational webhooks are taken on /svix/webhooks. */
   svixWebhooks?: OperationalWebhookVerifier;
-}
-
-const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** One pino-http logger: a line per request, with our own request id (a caller's is kept apart). */
-export function requestLogging(logger: Logger) {
-  return pinoHttp({
-    logger,
-    // Always ours, so ids stay unique; a caller's x-request-id is kept only as clientRequestId.
-    genReqId: (_req, res) => {
-      const id = randomUUID();
-      res.setHeader("x-request-id", id);
-      return id;
-    },
-    customProps: (req) => {
-      const given = req.headers["x-request-id"];
-      return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? { clientRequestId: given } : {};
-    },
-    // Only method and path: query strings may carry a token, bodies carry personal data.
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split("?")[0] }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      err: safeError,
-    },
-    wrapSerializers: false,
-    customLogLevel: requestLogLevel,
-    customErrorMessage: (_req, res, err) => `request failed: ${res.statusCode} ${(err as { code?: string }).code ?? ""}`.trim(),
-    autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" },
-  });
 }
 
 /** Builds the Express app; never listens (src/main.ts does), so tests run it in-process. */
