@@ -112,8 +112,9 @@ describe("Svix failures and slowness", () => {
     const shed = results.filter((r) => r.status === 202);
     expect(delivered).toHaveLength(2);
     expect(shed).toHaveLength(4);
-    // Queued at once, without a Svix call: every place for one was taken.
-    expect(shed.every((r) => r.code === undefined)).toBe(true);
+    // Queued at once, without a Svix call: every place for one was taken (seen before the insert,
+    // or, when requests raced past that check together, when the call was about to start).
+    expect(shed.every((r) => r.code === undefined || r.code === "overloaded")).toBe(true);
     expect(h.emulator.calls.filter((c) => c.operation === "message.create")).toHaveLength(2);
     // Shed at once: answered before the two admitted calls (2 s each) could have freed a place.
     expect(Math.max(...shed.map((r) => r.ms))).toBeLessThan(Math.min(...delivered.map((r) => r.ms)));
