@@ -20,13 +20,14 @@ export interface RelayProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node src/main.ts` — what `npm start` runs — and waits until it listens. */
-export async function startRelayProcess(env: Record<string, string>, port?: number): Promise<RelayProcess> {
-  const listenPort = port ?? (await freePort());
-  // One process (no tsx wrapper), so SIGKILL kills the relay itself.
-  const child = spawn(process.execPath, ["--max-semi-space-size=4", "src/main.ts"], {
+/**
+ * Starts one of the relay's programs as its npm script does (`node <flags> <script>`, one process,
+ * so SIGKILL reaches it) and waits for the log line that says it is ready.
+ */
+export async function startNodeProcess(script: string, env: Record<string, string>, readyMessage: string, port: number): Promise<RelayProcess> {
+  const child = spawn(process.execPath, ["--max-semi-space-size=4", script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(listenPort), HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
@@ -35,14 +36,19 @@ export async function startRelayProcess(env: Record<string, string>, port?: numb
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
   const started = Date.now();
-  while (!output.some((l) => l.includes('"relay listening"'))) {
+  while (!output.some((l) => l.includes(`"${readyMessage}"`))) {
     if (child.exitCode !== null || Date.now() - started > 30_000) {
       child.kill("SIGKILL");
-      throw new Error(`relay did not start:\n${output.join("\n")}`);
+      throw new Error(`${script} did not start:\n${output.join("\n")}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url: `http://127.0.0.1:${listenPort}`, child, output, exited };
+  return { url: `http://127.0.0.1:${port}`, child, output, exited };
+}
+
+/** Starts `node src/main.ts` — what `npm start` runs — and waits until it listens. */
+export async function startRelayProcess(env: Record<string, string>, port?: number): Promise<RelayProcess> {
+  return startNodeProcess("src/main.ts", env, "relay listening", port ?? (await freePort()));
 }
 
 /** Like Pub/Sub: posts until 2xx, through connection errors (a dead relay) and 429/503. */

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,12 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createPullSubscription, publish, pullAndAck, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
-import { freePort } from "../helpers/relayProcess.ts";
+import { freePort, startNodeProcess } from "../helpers/relayProcess.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
 
 // `npm run worker` as a real child process, pulling from Google's emulator and sending to our
 // Svix emulator, on a database of its own.
-const ROOT = join(import.meta.dirname, "..", "..");
 let pubsub: PubsubEmulator;
 beforeAll(async () => {
   pubsub = await startPubsubEmulator({ projectId: "gigs-pull" });
@@ -45,26 +44,12 @@ async function database(): Promise<Record<string, string>> {
 
 async function startWorker(env: Record<string, string>): Promise<Worker> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["src/pubsub/workerMain.ts"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", PUBSUB_EMULATOR_HOST: pubsub.host, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const collect = (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean));
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
+  const worker = await startNodeProcess("src/pubsub/workerMain.ts", { PUBSUB_EMULATOR_HOST: pubsub.host, ...env }, "worker started", port);
   cleanup.push(async () => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await exited;
+    if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
+    await worker.exited;
   });
-  const deadline = Date.now() + 30_000;
-  while (!output.some((l) => l.includes('"worker started"'))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start:\n${output.join("\n")}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output, exited, port };
+  return { ...worker, port };
 }
 
 async function waitFor(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
