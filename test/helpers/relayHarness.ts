@@ -4,6 +4,7 @@ import { loadConfig } from "../../src/config.ts";
 import { buildContainer, type Container } from "../../src/container.ts";
 import type { Database } from "../../src/db/database.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { pgliteFromTemplate } from "./pgliteTemplate.ts";
 import { createPostgresDatabase, usingPostgres } from "./testDatabase.ts";
 
 export interface Harness {
@@ -36,6 +37,8 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
   const svixUrl = shared.emulator ? shared.emulator.url : await emulator.start();
   const pgDb = shared.databaseUrl || shared.database || !usingPostgres() ? undefined : await createPostgresDatabase();
   const databaseUrl = shared.databaseUrl ?? pgDb?.url;
+  // Mutation testing: a copy of a migrated embedded database instead of a new in-memory one.
+  const pglite = databaseUrl || shared.database || env.DATA_DIR ? undefined : pgliteFromTemplate();
   const rawLogs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -45,7 +48,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
   });
   const config = loadConfig({
     LOG_LEVEL: "info",
-    DATA_DIR: "memory://",
+    DATA_DIR: pglite?.dataDir ?? "memory://",
     SVIX_API_KEY: "test-key",
     SVIX_SERVER_URL: svixUrl,
     DISPATCH_ENABLED: "false",
@@ -69,6 +72,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
       await container.close();
       if (!shared.emulator) await emulator.stop();
       await pgDb?.drop();
+      pglite?.remove();
     },
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openDatabase, type Database } from "../../src/db/database.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import { pgliteFromTemplate } from "./pgliteTemplate.ts";
 
 /**
  * A fresh, migrated database for one test file. With DATABASE_URL set (CI's PostgreSQL run) it is
@@ -37,9 +38,18 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (!usingPostgres()) {
-    const db = await openDatabase({ dataDir: "memory://" });
+    // Mutation testing: a copy of a migrated embedded database instead of a new in-memory one.
+    const pglite = pgliteFromTemplate();
+    const db = await openDatabase({ dataDir: pglite?.dataDir ?? "memory://" });
     await migrate(db);
-    return { db, url: undefined, drop: () => db.close() };
+    return {
+      db,
+      url: undefined,
+      async drop() {
+        await db.close();
+        pglite?.remove();
+      },
+    };
   }
   const created = await createPostgresDatabase();
   const db = await openDatabase({ databaseUrl: created.url, dataDir: "unused" });
