@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openDatabase } from "../../src/db/database.ts";
+import { openDatabase, type Database } from "../../src/db/database.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { loadMigrations, NO_FILTER, withSchemaEngine } from "../../src/db/schemaEngine.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
@@ -11,6 +11,19 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
+
+/** A database with no migrations applied, closed and dropped after the test. */
+async function emptyDatabase(): Promise<Database> {
+  let url: string | undefined;
+  if (usingPostgres()) {
+    const created = await createPostgresDatabase();
+    cleanups.push(created.drop);
+    url = created.url;
+  }
+  const db = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
+  cleanups.unshift(() => db.close());
+  return db;
+}
 
 describe("migrations", () => {
   it("prisma/migrations produce exactly schema.prisma (no forgotten migration)", async () => {
@@ -32,14 +45,7 @@ describe("migrations", () => {
   });
 
   it("apply once, record themselves as Prisma does, and are a no-op the second time", async () => {
-    let url: string | undefined;
-    if (usingPostgres()) {
-      const created = await createPostgresDatabase();
-      cleanups.push(created.drop);
-      url = created.url;
-    }
-    const db = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
-    cleanups.unshift(() => db.close());
+    const db = await emptyDatabase();
     const names = (await loadMigrations()).migrationDirectories.map((m) => m.path);
     expect(await migrate(db)).toEqual(names);
     expect(await migrate(db)).toEqual([]);
@@ -49,14 +55,7 @@ describe("migrations", () => {
   });
 
   it("carry a ledger written before store and forward over: waiting rows become queued, applications keep their uid", async () => {
-    let url: string | undefined;
-    if (usingPostgres()) {
-      const created = await createPostgresDatabase();
-      cleanups.push(created.drop);
-      url = created.url;
-    }
-    const db = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
-    cleanups.unshift(() => db.close());
+    const db = await emptyDatabase();
     const all = await loadMigrations();
     const first = { ...all, migrationDirectories: all.migrationDirectories.filter((m) => m.path.endsWith("_init")) };
     await db.withMigrationAdapter((factory) => withSchemaEngine(factory, (engine) => engine.applyMigrations({ migrationsList: first, filters: NO_FILTER })));
