@@ -3,7 +3,7 @@
 // migrated embedded database folder per test run; each harness or test database then opens a copy
 // of it (in /dev/shm when there is one) through the relay's own openDatabase, in ~0.5 s. The normal
 // test run provides no template and keeps its in-memory databases.
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
@@ -19,12 +19,31 @@ declare module "vitest" {
 
 const scratch = () => (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => void> {
-  const dir = mkdtempSync(join(scratch(), "relay-pglite-template-"));
-  const db = await openDatabase({ dataDir: dir });
+  // A run Stryker killed (a mutant that timed out) left its folders behind: they are named after
+  // the process that made them, and removed once that process is gone.
+  for (const entry of readdirSync(scratch())) {
+    const pid = Number(/^relay-pglite-(\d+)-/.exec(entry)?.[1]);
+    if (pid && !alive(pid)) rmSync(join(scratch(), entry), { recursive: true, force: true });
+  }
+  // The template and, inside it, the copies: one folder to remove when the run ends.
+  const dir = mkdtempSync(join(scratch(), `relay-pglite-${process.pid}-`));
+  const template = join(dir, "template");
+  mkdirSync(template);
+  const db = await openDatabase({ dataDir: template });
   await migrate(db);
   await db.close();
-  project.provide("pgliteTemplate", dir);
+  mkdirSync(join(dir, "copies"));
+  project.provide("pgliteTemplate", template);
   return () => rmSync(dir, { recursive: true, force: true });
 }
 
@@ -32,7 +51,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
 export function pgliteFromTemplate(): { dataDir: string; remove(): void } | undefined {
   const template = inject("pgliteTemplate");
   if (!template) return undefined;
-  const dataDir = mkdtempSync(join(scratch(), "relay-pglite-"));
+  const dataDir = mkdtempSync(join(template, "..", "copies", "db-"));
   cpSync(template, dataDir, { recursive: true });
   return { dataDir, remove: () => rmSync(dataDir, { recursive: true, force: true }) };
 }
