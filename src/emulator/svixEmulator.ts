@@ -1,5 +1,4 @@
-import type { Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { controlRouter } from "./controlRouter.ts";
 import { DEFAULT_DELIVERY_TIMEOUT_MS, DEFAULT_DISABLE_ENDPOINT_AFTER, DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS, DEFAULT_RETRY_SCHEDULE_MS, type SvixEmulatorOptions } from "./emulatorOptions.ts";
@@ -12,6 +11,7 @@ import { FaultPlan, type CallRecord, type EmulatorOperation } from "./faults.ts"
 import { OperationalWebhookSender } from "./operationalWebhooks.ts";
 import { httpError, validationFailed } from "./responses.ts";
 import { TaskTimers } from "./taskTimers.ts";
+import { TrackedServer } from "./trackedServer.ts";
 import { WebhookDispatcher } from "./webhookDispatcher.ts";
 
 /** Svix's limit on a message payload. */
@@ -30,8 +30,7 @@ export class SvixEmulator {
   readonly state = new EmulatorState();
   readonly faults = new FaultPlan();
   readonly calls: CallRecord[] = [];
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly listener = new TrackedServer("Svix emulator");
   private readonly apiKey: string | undefined;
   private readonly timers = new TaskTimers();
   readonly operational: OperationalWebhookSender;
@@ -64,28 +63,17 @@ export class SvixEmulator {
 
   /** Starts listening on 127.0.0.1 (port 0: any free port) and returns the base URL. */
   async start(port = 0, host = "127.0.0.1"): Promise<string> {
-    const server = this.app().listen(port, host);
-    await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
-    server.on("connection", (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    });
-    this.server = server;
-    return this.url;
+    return this.listener.listen(createServer(this.app()), port, host);
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error("the Svix emulator is not listening");
-    return `http://${address.address}:${address.port}`;
+    return this.listener.url;
   }
 
   /** Also cancels every pending delivery, retry and operational webhook. */
   async stop(): Promise<void> {
     this.timers.cancelAll();
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server = undefined;
+    await this.listener.close();
   }
 
   /**

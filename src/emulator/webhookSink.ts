@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Webhook } from "svix";
+import { TrackedServer } from "./trackedServer.ts";
 
 /** Larger than Svix's 1 MiB payload limit, small enough that a stray upload cannot fill memory. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -57,8 +57,7 @@ export class WebhookSink {
   rejected = 0;
   private failRemaining: number;
   private readonly webhook: Webhook;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly listener = new TrackedServer("webhook sink");
   private readonly waiters = new Set<() => void>();
 
   private readonly options: WebhookSinkOptions;
@@ -73,26 +72,16 @@ export class WebhookSink {
   async start(port = 0, host = "127.0.0.1"): Promise<string> {
     // A client that hangs up mid-body must not take the process down with an unhandled rejection.
     const server = createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
-    server.listen(port, host);
-    await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
-    server.on("connection", (socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    });
-    this.server = server;
+    await this.listener.listen(server, port, host);
     return this.url;
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error("the webhook sink is not listening");
-    return `http://${address.address}:${address.port}/`;
+    return `${this.listener.url}/`;
   }
 
   async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server = undefined;
+    await this.listener.close();
   }
 
   /** Answers the next `count` verified webhooks with 500 (Infinity: until told otherwise). */
