@@ -1,89 +1,72 @@
-import { ApiException, Svix } from "svix";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../src/emulator/svixEmulator.ts";
+import { Svix } from "svix";
+import { describe, expect, it } from "vitest";
+import { apiError, useEmulatorSdk } from "./helpers/emulatorSdk.ts";
 
 // The emulator's contract, driven through the real svix SDK over HTTP: the status codes and
 // body shapes of Svix's OpenAPI spec for the operations the relay uses.
-let emulator: SvixEmulator;
-let svix: Svix;
-beforeAll(async () => {
-  emulator = new SvixEmulator({ apiKey: "sk_test" });
-  svix = new Svix("sk_test", { serverUrl: await emulator.start(), retryScheduleInMs: [] });
-});
-afterAll(() => emulator.stop());
-beforeEach(() => emulator.reset());
-
-async function apiError(promise: Promise<unknown>): Promise<ApiException<{ code?: string; detail?: unknown }>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) return error;
-    throw error;
-  }
-  throw new Error("expected an ApiException");
-}
+const sdk = useEmulatorSdk();
 
 describe("applications", () => {
   it("creates with a uid, finds it by id or uid, and get-or-create returns the same one", async () => {
-    const app = await svix.application.create({ name: "Acme", uid: "acme" });
+    const app = await sdk.svix.application.create({ name: "Acme", uid: "acme" });
     expect(app.id).toMatch(/^app_[A-Za-z0-9]{27}$/);
     expect(app).toMatchObject({ name: "Acme", uid: "acme", metadata: {} });
-    expect((await svix.application.get("acme")).id).toBe(app.id);
-    expect((await svix.application.get(app.id)).uid).toBe("acme");
-    expect((await svix.application.getOrCreate({ name: "Other name", uid: "acme" })).id).toBe(app.id);
+    expect((await sdk.svix.application.get("acme")).id).toBe(app.id);
+    expect((await sdk.svix.application.get(app.id)).uid).toBe("acme");
+    expect((await sdk.svix.application.getOrCreate({ name: "Other name", uid: "acme" })).id).toBe(app.id);
   });
 
   it("answers 409 for a second create with the same uid, 404 for an unknown app, 422 for an invalid uid", async () => {
-    await svix.application.create({ name: "Acme", uid: "acme" });
-    expect((await apiError(svix.application.create({ name: "Acme", uid: "acme" }))).code).toBe(409);
-    const missing = await apiError(svix.application.get("nope"));
+    await sdk.svix.application.create({ name: "Acme", uid: "acme" });
+    expect((await apiError(sdk.svix.application.create({ name: "Acme", uid: "acme" }))).code).toBe(409);
+    const missing = await apiError(sdk.svix.application.get("nope"));
     expect(missing.code).toBe(404);
     expect(missing.body).toMatchObject({ code: "not_found" });
-    const invalid = await apiError(svix.application.create({ name: "x", uid: "has spaces" }));
+    const invalid = await apiError(sdk.svix.application.create({ name: "x", uid: "has spaces" }));
     expect(invalid.code).toBe(422);
     expect(invalid.body.detail).toEqual([expect.objectContaining({ loc: ["body", "uid"], type: expect.any(String), msg: expect.any(String) })]);
   });
 
   it("refuses a wrong API key with 401", async () => {
-    const other = new Svix("wrong", { serverUrl: emulator.url, retryScheduleInMs: [] });
+    const other = new Svix("wrong", { serverUrl: sdk.emulator.url, retryScheduleInMs: [] });
     expect((await apiError(other.application.get("acme"))).code).toBe(401);
   });
 });
 
 describe("messages", () => {
   it("creates a message, creating the application inline, and rejects a second one with the same eventId (409)", async () => {
-    const msg = await svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 }, application: { name: "proj-1", uid: "proj-1" } });
+    const msg = await sdk.svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 }, application: { name: "proj-1", uid: "proj-1" } });
     expect(msg.id).toMatch(/^msg_[A-Za-z0-9]{27}$/);
     expect(msg).toMatchObject({ eventId: "evt_1", eventType: "user.created" });
-    expect((await apiError(svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 } }))).code).toBe(409);
-    expect((await svix.message.get("proj-1", "evt_1")).id).toBe(msg.id);
-    expect((await svix.message.list("proj-1")).data).toHaveLength(1);
+    expect((await apiError(sdk.svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 } }))).code).toBe(409);
+    expect((await sdk.svix.message.get("proj-1", "evt_1")).id).toBe(msg.id);
+    expect((await sdk.svix.message.list("proj-1")).data).toHaveLength(1);
   });
 
   it("answers 404 for a message to an unknown application without inline creation", async () => {
-    expect((await apiError(svix.message.create("ghost", { eventType: "t", payload: {} }))).code).toBe(404);
+    expect((await apiError(sdk.svix.message.create("ghost", { eventType: "t", payload: {} }))).code).toBe(404);
   });
 
   it("replays the first 2xx answer for a repeated idempotency key, even without eventId", async () => {
-    await svix.application.create({ name: "p", uid: "p" });
-    const first = await svix.message.create("p", { eventType: "t", payload: { n: 1 } }, { idempotencyKey: "key-1" });
-    const again = await svix.message.create("p", { eventType: "t", payload: { n: 1 } }, { idempotencyKey: "key-1" });
+    await sdk.svix.application.create({ name: "p", uid: "p" });
+    const first = await sdk.svix.message.create("p", { eventType: "t", payload: { n: 1 } }, { idempotencyKey: "key-1" });
+    const again = await sdk.svix.message.create("p", { eventType: "t", payload: { n: 1 } }, { idempotencyKey: "key-1" });
     expect(again.id).toBe(first.id);
-    expect(emulator.state.allMessages()).toHaveLength(1);
+    expect(sdk.emulator.state.allMessages()).toHaveLength(1);
   });
 
   it("does not store a failed answer under its idempotency key", async () => {
-    await svix.application.create({ name: "p", uid: "p" });
-    emulator.faults.add({ kind: "status", status: 500, operation: "message.create", times: 1 });
-    expect((await apiError(svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" }))).code).toBe(500);
-    const ok = await svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" });
+    await sdk.svix.application.create({ name: "p", uid: "p" });
+    sdk.emulator.faults.add({ kind: "status", status: 500, operation: "message.create", times: 1 });
+    expect((await apiError(sdk.svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" }))).code).toBe(500);
+    const ok = await sdk.svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" });
     expect(ok.id).toMatch(/^msg_/);
   });
 
   it("answers 413 for a payload over 1 MiB and 422 for an invalid event type", async () => {
-    await svix.application.create({ name: "p", uid: "p" });
-    expect((await apiError(svix.message.create("p", { eventType: "t", payload: { blob: "x".repeat(1024 * 1024) } }))).code).toBe(413);
-    const invalid = await apiError(svix.message.create("p", { eventType: "not valid!", payload: {} }));
+    await sdk.svix.application.create({ name: "p", uid: "p" });
+    expect((await apiError(sdk.svix.message.create("p", { eventType: "t", payload: { blob: "x".repeat(1024 * 1024) } }))).code).toBe(413);
+    const invalid = await apiError(sdk.svix.message.create("p", { eventType: "not valid!", payload: {} }));
     expect(invalid.code).toBe(422);
     expect(invalid.body.detail).toEqual([expect.objectContaining({ loc: ["body", "eventType"] })]);
   });
@@ -91,42 +74,42 @@ describe("messages", () => {
 
 describe("app portal, event types, health", () => {
   it("returns an app-portal URL and token", async () => {
-    await svix.application.create({ name: "p", uid: "p" });
-    const access = await svix.authentication.appPortalAccess("p", {});
+    await sdk.svix.application.create({ name: "p", uid: "p" });
+    const access = await sdk.svix.authentication.appPortalAccess("p", {});
     expect(access.token).toMatch(/^appsk_/);
     expect(() => new URL(access.url)).not.toThrow();
   });
 
   it("creates and reads event types, 409 on a duplicate", async () => {
-    await svix.eventType.create({ name: "user.created", description: "A user was created" });
-    expect((await svix.eventType.get("user.created")).description).toBe("A user was created");
-    expect((await apiError(svix.eventType.create({ name: "user.created", description: "again" }))).code).toBe(409);
+    await sdk.svix.eventType.create({ name: "user.created", description: "A user was created" });
+    expect((await sdk.svix.eventType.get("user.created")).description).toBe("A user was created");
+    expect((await apiError(sdk.svix.eventType.create({ name: "user.created", description: "again" }))).code).toBe(409);
   });
 
   it("answers health with 204", async () => {
-    await expect(svix.health.get()).resolves.toBeUndefined();
+    await expect(sdk.svix.health.get()).resolves.toBeUndefined();
   });
 });
 
 describe("fault injection", () => {
   it("rate-limits with 429 and Retry-After", async () => {
-    await svix.application.create({ name: "p", uid: "p" });
-    emulator.faults.setRateLimit({ perSecond: 2, retryAfterSeconds: 3, operation: "message.create" });
-    await svix.message.create("p", { eventType: "t", payload: {} });
-    await svix.message.create("p", { eventType: "t", payload: {} });
-    const limited = await apiError(svix.message.create("p", { eventType: "t", payload: {} }));
+    await sdk.svix.application.create({ name: "p", uid: "p" });
+    sdk.emulator.faults.setRateLimit({ perSecond: 2, retryAfterSeconds: 3, operation: "message.create" });
+    await sdk.svix.message.create("p", { eventType: "t", payload: {} });
+    await sdk.svix.message.create("p", { eventType: "t", payload: {} });
+    const limited = await apiError(sdk.svix.message.create("p", { eventType: "t", payload: {} }));
     expect(limited.code).toBe(429);
     expect((limited.headers as Record<string, string>)["retry-after"]).toBe("3");
   });
 
   it("is controllable over HTTP", async () => {
-    const res = await fetch(`${emulator.url}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "status", status: 503, times: 1 }) });
+    const res = await fetch(`${sdk.emulator.url}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "status", status: 503, times: 1 }) });
     expect(res.status).toBe(201);
-    expect((await apiError(svix.application.get("x"))).code).toBe(503);
-    expect((await apiError(svix.application.get("x"))).code).toBe(404);
-    const bad = await fetch(`${emulator.url}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "explode" }) });
+    expect((await apiError(sdk.svix.application.get("x"))).code).toBe(503);
+    expect((await apiError(sdk.svix.application.get("x"))).code).toBe(404);
+    const bad = await fetch(`${sdk.emulator.url}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "explode" }) });
     expect(bad.status).toBe(400);
-    const messages = (await (await fetch(`${emulator.url}/_emulator/messages`)).json()) as { count: number };
+    const messages = (await (await fetch(`${sdk.emulator.url}/_emulator/messages`)).json()) as { count: number };
     expect(messages.count).toBe(0);
   });
 });
