@@ -115,7 +115,8 @@ function lockDataDir(dir: string): () => void {
   throw new Error(`Could not lock ${dir}`);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this id runs (EPERM: it does, as another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import type { TestProject } from "vitest/node";
-import { openDatabase } from "../../src/db/database.ts";
+import { isAlive, openDatabase } from "../../src/db/database.ts";
 import { migrate } from "../../src/db/migrate.ts";
 
 declare module "vitest" {
@@ -19,21 +19,12 @@ declare module "vitest" {
 
 const scratch = () => (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 export default async function setup(project: TestProject): Promise<() => void> {
   // A run Stryker killed (a mutant that timed out) left its folders behind: they are named after
   // the process that made them, and removed once that process is gone.
   for (const entry of readdirSync(scratch())) {
     const pid = Number(/^relay-pglite-(\d+)-/.exec(entry)?.[1]);
-    if (pid && !alive(pid)) rmSync(join(scratch(), entry), { recursive: true, force: true });
+    if (pid && !isAlive(pid)) rmSync(join(scratch(), entry), { recursive: true, force: true });
   }
   // The template and, inside it, the copies: one folder to remove when the run ends.
   const dir = mkdtempSync(join(scratch(), `relay-pglite-${process.pid}-`));
