@@ -7,6 +7,7 @@ import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { WebhookSink } from "../../src/emulator/webhookSink.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { waitFor } from "../helpers/waitFor.ts";
 
 // End to end: the relay sends a message to the emulator, the emulator delivers it (signed) to a
 // customer endpoint that keeps failing, gives up, and tells the relay so with a signed
@@ -37,14 +38,6 @@ afterAll(async () => {
 });
 
 const asOperator = { authorization: `Bearer ${OPERATOR}` };
-
-async function waitFor(condition: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function signed(body: object, secret = OPERATIONAL_SECRET, at = new Date(), id = `msg_${randomBytes(8).toString("hex")}`) {
   const payload = JSON.stringify(body);

@@ -8,6 +8,7 @@ import { makeEvent } from "../helpers/events.ts";
 import { createPullSubscription, publish, pullAndAck, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
 import { freePort, startNodeProcess } from "../helpers/relayProcess.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
+import { waitFor } from "../helpers/waitFor.ts";
 
 // `npm run worker` as a real child process, pulling from Google's emulator and sending to our
 // Svix emulator, on a database of its own.
@@ -50,14 +51,6 @@ async function startWorker(env: Record<string, string>): Promise<Worker> {
     await worker.exited;
   });
   return { ...worker, port };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function svixEmulator(): Promise<{ emulator: SvixEmulator; env: Record<string, string> }> {

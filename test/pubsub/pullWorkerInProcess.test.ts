@@ -4,6 +4,7 @@ import { PullWorker } from "../../src/pubsub/pullWorker.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createPullSubscription, publish, pullAndAck, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { waitForValue } from "../helpers/waitFor.ts";
 
 // The pull worker in this process (test/pubsub/pullWorker.test.ts runs `npm run worker` as a
 // process): a relay harness for the ingest path, Google's emulator for the subscription.
@@ -32,16 +33,6 @@ function startWorker(name: string, harness: Harness = h): PullWorker {
   return worker;
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const pulledCount = async (result: string, status: string) =>
   (await h.container.metrics.pulled.get()).values.find((v) => v.labels.result === result && v.labels.status === status)?.value ?? 0;
 
@@ -51,7 +42,7 @@ describe("PullWorker (in process)", () => {
     const event = makeEvent();
     const messageId = await publish(pubsub, "pull-ok", JSON.stringify(event));
     const worker = startWorker(name);
-    const row = await waitFor(async () => {
+    const row = await waitForValue(async () => {
       const s = await h.container.store.summary(event.id);
       return s?.status === "delivered" ? s : undefined;
     }, "the event delivered");
@@ -59,8 +50,8 @@ describe("PullWorker (in process)", () => {
     // No dead-letter policy: Pub/Sub sends no delivery attempt, and none is recorded.
     expect(row.transport.deliveryAttempt).toBeUndefined();
     expect(Date.parse(row.transport.publishTime!)).toBeGreaterThan(Date.now() - 60_000);
-    await waitFor(async () => ((await pulledCount("acked", "delivered")) >= 1 ? true : undefined), "the ack counted");
-    await waitFor(() => (worker.handling === 0 ? true : undefined), "the message done");
+    await waitForValue(async () => ((await pulledCount("acked", "delivered")) >= 1 ? true : undefined), "the ack counted");
+    await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
     await worker.stop();
     running = undefined;
     // Acknowledged: nothing is left on the subscription.
@@ -72,10 +63,10 @@ describe("PullWorker (in process)", () => {
     const name = await createPullSubscription(pubsub, "pull-poison", "relay-pull-poison");
     const messageId = await publish(pubsub, "pull-poison", "{ broken");
     const worker = startWorker(name);
-    const entry = await waitFor(async () => (await h.container.quarantine.list({ limit: 50 })).find((q) => q.transport.pubsubMessageId === messageId), "the quarantine entry");
+    const entry = await waitForValue(async () => (await h.container.quarantine.list({ limit: 50 })).find((q) => q.transport.pubsubMessageId === messageId), "the quarantine entry");
     expect(entry).toMatchObject({ reason: "invalid_json", transport: { kind: "pull", subscription: name } });
-    await waitFor(async () => ((await pulledCount("acked", "quarantined")) >= 1 ? true : undefined), "the ack counted");
-    await waitFor(() => (worker.handling === 0 ? true : undefined), "the message done");
+    await waitForValue(async () => ((await pulledCount("acked", "quarantined")) >= 1 ? true : undefined), "the ack counted");
+    await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
     await worker.stop();
     running = undefined;
     expect(await pullAndAck(pubsub, name)).toEqual([]);
@@ -90,12 +81,12 @@ describe("PullWorker (in process)", () => {
       const messageId = await publish(pubsub, "pull-down", JSON.stringify(event));
       const nacked = async () => (await down.container.metrics.pulled.get()).values.find((v) => v.labels.result === "nacked")?.labels.status;
       const worker = startWorker(name, down);
-      expect(await waitFor(nacked, "a nack counted")).toBe("database_unavailable");
+      expect(await waitForValue(nacked, "a nack counted")).toBe("database_unavailable");
       await worker.stop();
       running = undefined;
       expect((await down.container.metrics.pulled.get()).values.filter((v) => v.labels.result === "acked")).toEqual([]);
       // Still on the subscription: the next pull gets it.
-      const again = await waitFor(async () => {
+      const again = await waitForValue(async () => {
         const pulled = await pullAndAck(pubsub, name);
         return pulled.length > 0 ? pulled : undefined;
       }, "the message redelivered");

@@ -5,6 +5,7 @@ import type { PlatformEvent } from "../../src/notifications/event.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createPushSubscription, publish, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { waitFor } from "../helpers/waitFor.ts";
 
 // Google's own Pub/Sub emulator pushing to the relay over real HTTP. A small proxy in front of
 // the relay records every push (message id and our answer), so a redelivery cannot go unseen.
@@ -65,14 +66,6 @@ function messageIdOf(headers: Record<string, unknown>, body: Buffer): string {
     return String((JSON.parse(body.toString()) as { message?: { messageId?: string } }).message?.messageId);
   } catch {
     return "unreadable";
-  }
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -2,20 +2,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventDigest } from "../../src/notifications/eventDigest.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { waitFor } from "../helpers/waitFor.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-async function waitFor(condition: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const makeDue = (harness: Harness) => harness.container.db.prisma.notification.updateMany({ where: { status: "queued" }, data: { nextAttemptAt: new Date(Date.now() - 1) } });
 

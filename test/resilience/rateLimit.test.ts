@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { makeEvent } from "../helpers/events.ts";
 import { inParallel } from "../helpers/redeliver.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { waitFor } from "../helpers/waitFor.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -13,14 +14,6 @@ afterEach(async () => {
 async function recordedCalls(harness: Harness) {
   const rows = await harness.container.db.prisma.deliveryAttempt.findMany({ orderBy: { startedAt: "asc" } });
   return rows.map((r) => ({ start: r.startedAt.getTime(), end: r.startedAt.getTime() + r.durationMs, status: r.httpStatus }));
-}
-
-async function waitFor(condition: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("Svix rate limits", () => {
