@@ -20,10 +20,11 @@ afterAll(async () => {
 });
 
 let running: { worker: PullWorker; subscription: Subscription } | undefined;
-afterEach(async () => {
+async function stopWorker(): Promise<void> {
   await running?.worker.stop();
   running = undefined;
-});
+}
+afterEach(stopWorker);
 
 function startWorker(name: string, harness: Harness = h): PullWorker {
   const subscription = pubsub.client().subscription(name, { flowControl: { maxMessages: 8, allowExcessMessages: false } });
@@ -52,8 +53,7 @@ describe("PullWorker (in process)", () => {
     expect(Date.parse(row.transport.publishTime!)).toBeGreaterThan(Date.now() - 60_000);
     await waitForValue(async () => ((await pulledCount("acked", "delivered")) >= 1 ? true : undefined), "the ack counted");
     await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
-    await worker.stop();
-    running = undefined;
+    await stopWorker();
     // Acknowledged: nothing is left on the subscription.
     expect(await pullAndAck(pubsub, name)).toEqual([]);
     expect(h.emulator.state.allMessages().filter((m) => m.eventId === event.id)).toHaveLength(1);
@@ -67,8 +67,7 @@ describe("PullWorker (in process)", () => {
     expect(entry).toMatchObject({ reason: "invalid_json", transport: { kind: "pull", subscription: name } });
     await waitForValue(async () => ((await pulledCount("acked", "quarantined")) >= 1 ? true : undefined), "the ack counted");
     await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
-    await worker.stop();
-    running = undefined;
+    await stopWorker();
     expect(await pullAndAck(pubsub, name)).toEqual([]);
   });
 
@@ -82,8 +81,7 @@ describe("PullWorker (in process)", () => {
       const nacked = async () => (await down.container.metrics.pulled.get()).values.find((v) => v.labels.result === "nacked")?.labels.status;
       const worker = startWorker(name, down);
       expect(await waitForValue(nacked, "a nack counted")).toBe("database_unavailable");
-      await worker.stop();
-      running = undefined;
+      await stopWorker();
       expect((await down.container.metrics.pulled.get()).values.filter((v) => v.labels.result === "acked")).toEqual([]);
       // Still on the subscription: the next pull gets it.
       const again = await waitForValue(async () => {
@@ -101,8 +99,7 @@ describe("PullWorker (in process)", () => {
     const name = await createPullSubscription(pubsub, "pull-stop", "relay-pull-stop");
     const worker = startWorker(name);
     const { subscription } = running!;
-    await worker.stop();
-    running = undefined;
+    await stopWorker();
     // A message the client library still delivers after stop(): nacked, never relayed.
     const handed: string[] = [];
     const late = { id: "late-1", data: Buffer.from(JSON.stringify(makeEvent())), nack: () => handed.push("nack"), ack: () => handed.push("ack") };
