@@ -47,7 +47,7 @@ export class DeliveryEventsService {
       project: matched?.project ?? (appUid && !DIGEST_UID.test(appUid) ? appUid : null),
       msgId,
       endpointId: str(data.endpointId),
-      responseStatus: Number.isInteger(lastAttempt.responseStatusCode) ? (lastAttempt.responseStatusCode as number) : null,
+      responseStatus: httpStatus(lastAttempt.responseStatusCode),
       occurredAt: Number.isNaN(occurred.getTime()) ? new Date() : occurred,
     };
     const stored = await this.ledger.add(entry);
@@ -58,4 +58,13 @@ export class DeliveryEventsService {
     }
     return { stored, eventId: entry.eventId };
   }
+}
+
+/**
+ * The endpoint's HTTP status as Svix reported it (0 when no answer came), or null for anything
+ * that is not one: a larger integer would not fit the column and turn a bad field into a
+ * database error (and the webhook into a retry loop).
+ */
+function httpStatus(value: unknown): number | null {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 999 ? (value as number) : null;
 }
