@@ -62,7 +62,7 @@ function worker(options: Partial<PurgeWorkerOptions> = {}): PurgeWorker {
 }
 
 /** A notification that arrived at `createdAt`, in `status`; returns its event id. */
-async function notification(createdAt: Date, status = "delivered"): Promise<string> {
+async function notification(createdAt: Date, status: "delivered" | "rejected" | "failed" | "queued" = "delivered"): Promise<string> {
   const event = makeEvent();
   await store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt: createdAt });
   await t.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, createdAt } });
@@ -79,7 +79,7 @@ const remainingBodies = () => t.db.prisma.quarantinedMessage.count({ where: { bo
 
 describe("one purge", () => {
   it("clears settled payloads and quarantined bodies older than the retention, batch after batch, and says how much", async () => {
-    const old = await Promise.all([1, 2, 3, 4, 5].map((i) => notification(new Date(CUTOFF.getTime() - i * DAY), ["delivered", "rejected", "failed"][i % 3])));
+    const old = await Promise.all([1, 2, 3, 4, 5].map((i) => notification(new Date(CUTOFF.getTime() - i * DAY), (["delivered", "rejected", "failed"] as const)[i % 3])));
     for (const i of [1, 2, 3]) await quarantined(new Date(CUTOFF.getTime() - i));
     const waiting = await notification(new Date(CUTOFF.getTime() - 10 * DAY), "queued");
     const atTheEdge = await notification(CUTOFF);
