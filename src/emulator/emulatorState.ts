@@ -47,6 +47,8 @@ export class EmulatorState {
   readonly attempts = new Map<string, EmulatedAttempt[]>();
   /** idempotency key → the 2xx answer it got, or the call still working on it. */
   readonly idempotency = new Map<string, StoredResponse | Promise<StoredResponse>>();
+  /** Every app-portal access granted, oldest first: the application and what was asked for. */
+  readonly portalAccesses: Array<{ appId: string; expiry: number | null; featureFlags: string[] | null; capabilities: string[] | null }> = [];
 
   findApp(idOrUid: string): EmulatedApp | undefined {
     const byId = this.apps.get(idOrUid);
@@ -108,5 +110,6 @@ export class EmulatorState {
     this.endpoints.clear();
     this.attempts.clear();
     this.idempotency.clear();
+    this.portalAccesses.length = 0;
   }
 }

@@ -232,6 +232,8 @@ export class SvixEmulator {
     const inline = (req.body as { application?: { name: string; uid?: string | null } | null }).application;
     if (!app && inline) app = this.newApp({ ...inline, uid: inline.uid ?? appId });
     if (!app) return httpError(404, "not_found", "Application not found");
+    const asked = req.body as { expiry?: number | null; featureFlags?: string[] | null; capabilities?: string[] | null };
+    this.state.portalAccesses.push({ appId: app.id, expiry: asked.expiry ?? null, featureFlags: asked.featureFlags ?? null, capabilities: asked.capabilities ?? null });
     const token = `appsk_${svixId("x").slice(2)}`;
     return { status: 200, body: { token, url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}` } };
   }
