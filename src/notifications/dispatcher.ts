@@ -113,9 +113,10 @@ export class Dispatcher {
           continue;
         }
         // Paced (Svix's rate limit learned from its 429s): book the next slot and wait for it,
-        // rather than give the row back and claim it again a moment later.
-        const wait = svix.reserveCall();
-        if (wait > PACE_WAIT_MAX_MS) {
+        // rather than give the row back and claim it again a moment later. A slot too far away
+        // is not booked: the row goes back, and the pace owes nothing for it.
+        const wait = svix.reserveCall(PACE_WAIT_MAX_MS);
+        if (wait === undefined) {
           left.push(row.eventId);
           continue;
         }

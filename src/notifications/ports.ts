@@ -279,8 +279,11 @@ export interface SvixGateway {
   blockedMs(): number;
   /** True while every place for a Svix call on this instance is taken. */
   saturated(): boolean;
-  /** Books the next slot the pace allows, for a caller that can wait: milliseconds to wait first. */
-  reserveCall(): number;
+  /**
+   * Books the next slot the pace allows, for a caller that can wait: milliseconds to wait first;
+   * undefined (nothing booked) when the slot is further away than maxWaitMs.
+   */
+  reserveCall(maxWaitMs?: number): number | undefined;
   /** True while the circuit is half-open: the next call is the one probe. */
   probing(): boolean;
   /** Epoch ms of the last time Svix answered again after failing (the circuit closed); 0 if never. */

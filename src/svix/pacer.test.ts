@@ -95,4 +95,19 @@ describe("Pacer", () => {
     expect(pacer.take()).toBe(false);
     expect(pacer.waitMs()).toBeGreaterThanOrEqual(290);
   });
+
+  it("books no slot further away than the caller will wait: a slot given up would hold back every later call", () => {
+    const c = clock();
+    const pacer = new Pacer({ now: c.now, backoffShare: 1 });
+    pacer.answeredCall();
+    pacer.throttled(); // one call per second, no token saved
+    expect(pacer.reserve(500)).toBeUndefined();
+    expect(pacer.reserve(999)).toBeUndefined();
+    expect(pacer.waitMs()).toBe(1000); // nothing was booked
+    expect(pacer.reserve(1000)).toBe(1000);
+    expect(pacer.reserve(1500)).toBeUndefined();
+    expect(pacer.waitMs()).toBe(2000);
+    c.advance(2000);
+    expect(pacer.take()).toBe(true);
+  });
 });

@@ -67,13 +67,16 @@ export class Pacer {
   /**
    * Books the next free slot for a call that can wait for it (the dispatcher): milliseconds to
    * wait before making the call, which then must not take() again. Slots booked ahead are
-   * unavailable to take(), so waiting callers are not overtaken.
+   * unavailable to take(), so waiting callers are not overtaken. A slot further away than
+   * maxWaitMs is not booked (undefined): a booking given up would still hold back every later call.
    */
-  reserve(): number {
+  reserve(maxWaitMs = Number.POSITIVE_INFINITY): number | undefined {
     this.refill();
     if (this.rate === undefined) return 0;
+    const wait = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.rate);
+    if (wait > maxWaitMs) return undefined;
     this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.rate);
+    return wait;
   }
 
   /** Svix answered a call (anything but 429). */

@@ -83,8 +83,8 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     return Math.max(0, this.pausedUntil - now, circuitWait);
   }
 
-  reserveCall(): number {
-    return this.o.pacer.reserve();
+  reserveCall(maxWaitMs?: number): number | undefined {
+    return this.o.pacer.reserve(maxWaitMs);
   }
 
   /** True while every place for a Svix call is taken: a new event is better queued at once. */
