@@ -341,6 +341,23 @@ describe("Dispatcher.pass", () => {
     expect(await w.dispatcher.pass()).toEqual({ claimed: 7, delivered: 3 });
   });
 
+  it("looks again after waiting for its pace slot: a row is given back, unsent, when the instance began stopping meanwhile", async () => {
+    const w = world({ concurrency: 1 });
+    w.pacer.answeredCall();
+    w.pacer.throttled();
+    // A slot booked by someone else: a's is 2 s away (it waits, in real time), b's 3 s (given back at once).
+    expect(w.pacer.reserve()).toBe(1000);
+    const [a, b] = [await queued(), await queued()];
+    const passing = w.dispatcher.pass();
+    // stop() comes while a waits.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await w.dispatcher.stop();
+    expect(await passing).toEqual({ claimed: 2, delivered: 0 });
+    expect(sentIds()).toEqual([]);
+    await expectGivenBack(a.id, T0);
+    await expectGivenBack(b.id, T0);
+  });
+
   it("never has more deliveries in flight than `concurrency`: none is shed by a Svix bulkhead of that size", async () => {
     const w = world({ concurrency: 2, maxInFlight: 2 });
     const events = [await queued(), await queued(), await queued()];

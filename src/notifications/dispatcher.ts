@@ -105,10 +105,12 @@ export class Dispatcher {
     const left: string[] = [];
     let delivered = 0;
     let next = 0;
+    // Shutdown, or Svix asked every call to wait: what is not sent yet goes back untouched.
+    const holdBack = () => this.stopping || svix.blockedMs() > 0;
     const worker = async () => {
       while (next < rows.length) {
         const row = rows[next++] as NotificationRecord;
-        if (this.stopping || svix.blockedMs() > 0) {
+        if (holdBack()) {
           left.push(row.eventId);
           continue;
         }
@@ -120,7 +122,14 @@ export class Dispatcher {
           left.push(row.eventId);
           continue;
         }
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) {
+          await sleep(wait);
+          // Up to PACE_WAIT_MAX_MS later: the instance may be stopping, or Svix may have said wait.
+          if (holdBack()) {
+            left.push(row.eventId);
+            continue;
+          }
+        }
         if (row.payload && (await this.deliverOne({ ...row, payload: row.payload }, claim.token))) delivered += 1;
       }
     };
