@@ -8,6 +8,7 @@ import { appUidFor } from "../../src/notifications/svixIdentifiers.ts";
 import type { Transport } from "../../src/notifications/transport.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { waitFor, waitForValue } from "../helpers/waitFor.ts";
 
 const BODY: Transport = { kind: "body" };
 let h: Harness;
@@ -231,6 +232,8 @@ describe("while Svix has asked this instance to wait", () => {
     expect(paused.container.svix.waitMs()).toBeGreaterThan(100_000);
 
     const event = makeEvent();
+    const queuedCount = () => counted(paused.container.metrics.notifications as Counter<string>, { outcome: "queued" });
+    const queued = await queuedCount();
     const calls = paused.emulator.calls.length;
     const before = Date.now();
     const outcome = await paused.container.service.relay(event, BODY);
@@ -240,10 +243,136 @@ describe("while Svix has asked this instance to wait", () => {
     expect(outcome.nextAttemptAt!.getTime()).toBeGreaterThan(before + 100_000);
     expect(outcome.nextAttemptAt!.getTime()).toBeLessThanOrEqual(after + 120_000);
     expect(paused.emulator.calls.length).toBe(calls);
+    expect(await queuedCount()).toBe(queued + 1);
     const stored = await paused.container.store.summary(event.id);
     expect(stored).toMatchObject({ status: "queued", failures: 0, attemptCount: 0 });
     expect(stored!.nextAttemptAt!.getTime()).toBe(outcome.nextAttemptAt!.getTime());
     const line = paused.logs.find((l) => l.eventId === event.id);
     expect(line).toMatchObject({ message: "notification queued: Svix asked to wait", outcome: "queued", trigger: "ingress", transport: "body", svixCalls: 0, eventType: event.type, project: event.project });
+  });
+});
+
+describe("the smaller print", () => {
+  it("answers a settled duplicate at once, however long the caller would wait", async () => {
+    const event = makeEvent();
+    await h.container.service.relay(event, BODY);
+    // A wait only applies to a delivery in flight: this must not take the two minutes allowed.
+    expect(await h.container.service.relay(event, BODY, { waitMs: 120_000 })).toMatchObject({ status: "delivered", duplicate: true });
+  });
+
+  it("claims a new event for CLAIM_TTL_MS from now while it is being delivered", async () => {
+    h.emulator.faults.add({ kind: "latency", minMs: 1500, maxMs: 1500, operation: "message.create", times: 1 });
+    const event = makeEvent();
+    const before = Date.now();
+    const delivering = h.container.service.relay(event, BODY);
+    const claimed = await waitForValue(async () => (await row(event.id)) ?? undefined, "the claimed row");
+    expect(claimed.status).toBe("received");
+    // CLAIM_TTL_MS is 30 s by default.
+    expect(claimed.claimExpiresAt!.getTime()).toBeGreaterThanOrEqual(before + 30_000);
+    expect(claimed.claimExpiresAt!.getTime()).toBeLessThanOrEqual(Date.now() + 30_000);
+    expect((await delivering).status).toBe("delivered");
+  });
+
+  it("refuses another body under a known id even when the stored payload was purged: the digest still knows", async () => {
+    const event = makeEvent();
+    await h.container.service.relay(event, BODY);
+    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { payload: null, payloadPurgedAt: new Date() } as never });
+    await expect(h.container.service.relay({ ...event, type: "user.updated" }, BODY)).rejects.toMatchObject({ code: "event_id_conflict" });
+    expect((await h.container.service.relay(event, BODY)).duplicate).toBe(true);
+  });
+
+  it("says what it knows in a refusal, and a plain word where the ledger has nothing", async () => {
+    const delivered = makeEvent();
+    await h.container.service.relay(delivered, BODY);
+    await h.container.db.prisma.notification.update({ where: { eventId: delivered.id }, data: { svixMessageId: null } });
+    await expect(h.container.service.replay(delivered.id)).rejects.toMatchObject({ message: `Event ${delivered.id} is already delivered (Svix message unknown); resend it from Svix` });
+
+    h.emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });
+    const erased = makeEvent();
+    await h.container.service.relay(erased, BODY);
+    await h.container.db.prisma.notification.update({ where: { eventId: erased.id }, data: { payload: null, payloadPurgedAt: null } as never });
+    await expect(h.container.service.replay(erased.id)).rejects.toMatchObject({ message: expect.stringContaining("was erased on an earlier date (personal-data retention)") });
+
+    const inFlight = makeEvent();
+    await h.container.store.insert({ event: inFlight, transport: BODY, payloadDigest: eventDigest(inFlight), status: "received", claimToken: "elsewhere", claimExpiresAt: new Date(Date.now() + 30_000) });
+    await expect(h.container.service.replay(inFlight.id)).rejects.toMatchObject({ message: `Event ${inFlight.id} is being delivered right now; try again shortly` });
+
+    // A duplicate of a failure whose message the ledger lost: the code, and an empty message.
+    h.emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });
+    const refused = makeEvent();
+    await h.container.service.relay(refused, BODY);
+    await h.container.db.prisma.notification.update({ where: { eventId: refused.id }, data: { lastError: null } });
+    expect((await h.container.service.relay(refused, BODY)).lastError).toEqual({ code: "svix_rejected", message: "" });
+  });
+
+  it("counts and logs a message Svix already had (the ledger lost it) as a duplicate, not a second delivery", async () => {
+    const event = makeEvent();
+    const first = await h.container.service.relay(event, BODY);
+    await h.container.db.prisma.deliveryAttempt.deleteMany({ where: { eventId: event.id } });
+    await h.container.db.prisma.notification.delete({ where: { eventId: event.id } });
+    // Long after: Svix no longer remembers the idempotency key, only the event id (its 409).
+    h.emulator.state.idempotency.clear();
+    const [dup, delivered] = [await outcomes("duplicate"), await outcomes("delivered")];
+    const again = await h.container.service.relay(event, BODY);
+    // Svix's 409 names no message: the ledger records the delivery without its id.
+    expect(first.svixMessageId).not.toBeNull();
+    expect(again).toMatchObject({ status: "delivered", duplicate: true, svixMessageId: null });
+    expect(await outcomes("duplicate")).toBe(dup + 1);
+    expect(await outcomes("delivered")).toBe(delivered);
+    const line = logOf(event.id).at(-1)!;
+    expect(line).toMatchObject({ outcome: "duplicate", svixCalls: 1 });
+    expect(line.durationMs).toBeGreaterThanOrEqual(0);
+    expect(line.durationMs).toBeLessThan(60_000);
+    expect(h.emulator.state.allMessages().filter((m) => m.eventId === event.id)).toHaveLength(1);
+  });
+});
+
+describe("a delivery shed without a Svix call (every place for a call taken)", () => {
+  let busy: Harness;
+  beforeAll(async () => {
+    busy = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000", SVIX_MAX_IN_FLIGHT: "1", EVENT_TYPE_CATALOG: "true" });
+  });
+  afterAll(() => busy.close());
+
+  it("is not the event's failure: queued again with no backoff, or failed past the horizon, its failure count unchanged, no latency observed", async () => {
+    busy.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 2 });
+    const young = makeEvent();
+    const old = makeEvent();
+    await busy.container.service.relay(young, BODY);
+    await busy.container.service.relay(old, BODY);
+    await busy.container.db.prisma.notification.update({ where: { eventId: old.id }, data: { createdAt: new Date(Date.now() - 73 * 3_600_000) } });
+    const latency = async () => (await busy.container.metrics.svixLatency.get()).values.filter((v) => v.metricName?.endsWith("_count")).reduce((s, v) => s + v.value, 0);
+    // One call in flight takes the only place.
+    busy.emulator.faults.add({ kind: "latency", minMs: 2000, maxMs: 2000, operation: "message.create", times: 1 });
+    const occupying = busy.container.service.relay(makeEvent(), BODY);
+    await waitFor(() => busy.container.svix.saturated(), 10_000, "the call in flight");
+    const observed = await latency();
+    const before = Date.now();
+    const shed = await busy.container.service.replay(young.id);
+    expect(shed).toMatchObject({ status: "queued", lastError: { code: "overloaded" } });
+    // No backoff for a shed delivery: only the 1 s the gateway asks for.
+    expect(shed.nextAttemptAt!.getTime() - before).toBeLessThan(5_000);
+    expect(await busy.container.store.summary(young.id)).toMatchObject({ status: "queued", failures: 1 });
+    const gaveUp = await busy.container.service.replay(old.id);
+    expect(gaveUp).toMatchObject({ status: "failed", lastError: { code: "overloaded" } });
+    expect(await busy.container.store.summary(old.id)).toMatchObject({ status: "failed", failures: 1 });
+    expect(await latency()).toBe(observed);
+    expect((await occupying).status).toBe("delivered");
+  });
+
+  it("tells the event-type catalog only about delivered events", async () => {
+    // The catalog's own Svix calls share the one place for a call: let them finish first.
+    const idle = async () => {
+      await busy.container.eventTypes!.settle();
+      await waitFor(() => busy.container.svix.waitMs() === 0 && !busy.container.svix.saturated(), 10_000, "the gateway free again");
+    };
+    await idle();
+    busy.emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });
+    expect((await busy.container.service.relay(makeEvent({ type: "never.delivered" }), BODY)).status).toBe("rejected");
+    await idle();
+    expect((await busy.container.service.relay(makeEvent({ type: "once.delivered" }), BODY)).status).toBe("delivered");
+    await busy.container.eventTypes!.settle();
+    expect([...busy.emulator.state.eventTypes.keys()]).toContain("once.delivered");
+    expect([...busy.emulator.state.eventTypes.keys()]).not.toContain("never.delivered");
   });
 });
