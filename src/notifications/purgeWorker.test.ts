@@ -123,6 +123,13 @@ describe("one purge", () => {
     expect(await worker({ batchSize: 1 }).purgeAll()).toEqual({ notifications: 1, quarantined: 0, skipped: false });
   });
 
+  it("says how much when as many payloads as bodies were cleared", async () => {
+    await notification(new Date(CUTOFF.getTime() - DAY));
+    await quarantined(new Date(CUTOFF.getTime() - DAY));
+    expect(await worker().purgeAll()).toEqual({ notifications: 1, quarantined: 1, skipped: false });
+    expect(logs.filter((l) => l.message === "personal data purged")).toEqual([expect.objectContaining({ notifications: 1, quarantined: 1 })]);
+  });
+
   it("says nothing and counts nothing when nothing is old", async () => {
     const recent = await notification(new Date(NOW.getTime() - DAY));
     const w = worker();
@@ -255,6 +262,7 @@ describe("the timer loop", () => {
     w.start();
     await w.stop();
     await vi.advanceTimersByTimeAsync(120_000);
+    await w.stop(); // waits for a purge, had one been started
     expect(await kept(old)).toBe(true);
   });
 });
