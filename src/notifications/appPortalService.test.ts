@@ -14,6 +14,7 @@ function details(body: unknown): Array<{ path: string; message: string }> {
   } catch (error) {
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe("invalid_request");
+    if (body && typeof body === "object" && !Array.isArray(body)) expect((error as AppError).message).toBe("Invalid app-portal request");
     return (error as AppError).details!;
   }
   throw new Error("accepted");

@@ -31,6 +31,12 @@ describe("jsonDepth", () => {
     expect(jsonDepth({ a: 1, b: { c: [{}] }, d: [] })).toBe(4);
   });
 
+  it("keeps the deepest level seen when a shallower branch is walked after a deeper one", () => {
+    // Walked last-in first-out: y's branch (3 levels) before x's (2).
+    expect(jsonDepth({ x: {}, y: { z: {} } })).toBe(3);
+    expect(jsonDepth([[[]], []])).toBe(3);
+  });
+
   it("stops as soon as the depth passes the bound, returning a depth above it", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 1000; i += 1) deep = [deep];

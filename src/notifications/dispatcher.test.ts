@@ -349,8 +349,8 @@ describe("Dispatcher.pass", () => {
     expect(w.pacer.reserve()).toBe(1000);
     const [a, b] = [await queued(), await queued()];
     const passing = w.dispatcher.pass();
-    // stop() comes while a waits.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // stop() comes while a waits: once a has booked its slot (the next free one is then 3 s away).
+    await waitFor(() => w.pacer.waitMs() >= 3000, 20_000, "a's slot booked");
     await w.dispatcher.stop();
     expect(await passing).toEqual({ claimed: 2, delivered: 0 });
     expect(sentIds()).toEqual([]);

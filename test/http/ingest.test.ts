@@ -81,8 +81,12 @@ describe("what cannot be read", () => {
   it("names what is wrong and where: the body or the event inside the envelope", async () => {
     const bad = Buffer.from([0x7b, 0xff, 0x7d]);
     expect(await refusal({ body: bad })).toMatchObject({ code: "invalid_json", message: "The body is not valid UTF-8" });
-    expect(await refusal({ body: Buffer.from("{") })).toMatchObject({ code: "invalid_json", message: "The body is not valid JSON" });
-    expect(await refusal({ body: Buffer.from("[".repeat(100) + "]".repeat(100)) })).toMatchObject({ code: "invalid_json", message: "The body is too complex" });
+    const syntax = await refusal({ body: Buffer.from("{") });
+    expect(syntax).toMatchObject({ code: "invalid_json", message: "The body is not valid JSON" });
+    expect(syntax.details).toEqual([expect.objectContaining({ path: expect.any(String), message: expect.any(String) })]);
+    const complex = await refusal({ body: Buffer.from("[".repeat(100) + "]".repeat(100)) });
+    expect(complex).toMatchObject({ code: "invalid_json", message: "The body is too complex" });
+    expect(complex.details).toHaveLength(1);
     expect(await refusal({ body: Buffer.from('{"id":"a","id":"b"}') })).toMatchObject({ code: "invalid_event", message: "The body cannot be relayed unchanged" });
     // The same problems inside a wrapped push name the event: a push is quarantined, not refused.
     const inEnvelope = (data: Buffer) => json({ message: { data: data.toString("base64"), messageId: `${Math.random()}`.slice(2) }, subscription: "projects/p/subscriptions/s" });
@@ -90,6 +94,8 @@ describe("what cannot be read", () => {
     expect(await errorOf(bad)).toMatchObject({ code: "invalid_json", message: "The event is not valid UTF-8" });
     expect(await errorOf(Buffer.from("{"))).toMatchObject({ code: "invalid_json", message: "The event is not valid JSON" });
     expect(await errorOf(Buffer.from('{"id":"a","id":"b"}'))).toMatchObject({ code: "invalid_event", message: "The event cannot be relayed unchanged" });
+    // Even when the event inside looks like an envelope itself: only the outer body can be one.
+    expect(await errorOf(Buffer.from('{"message":{},"message":{}}'))).toMatchObject({ code: "invalid_event" });
   });
 
   it("calls an envelope that would not arrive unchanged an envelope error, not an event error", async () => {
