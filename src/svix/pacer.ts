@@ -52,7 +52,12 @@ export class Pacer {
   waitMs(): number {
     this.refill();
     if (this.rate === undefined) return 0;
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.rate);
+    return this.nextSlotMs(this.rate);
+  }
+
+  /** Milliseconds until the next free slot at `rate` (after the slots already booked). */
+  private nextSlotMs(rate: number): number {
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / rate);
   }
 
   /** Takes the right to make one call now; false when the pace does not allow it yet. */
@@ -73,7 +78,7 @@ export class Pacer {
   reserve(maxWaitMs = Number.POSITIVE_INFINITY): number | undefined {
     this.refill();
     if (this.rate === undefined) return 0;
-    const wait = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.rate);
+    const wait = this.nextSlotMs(this.rate);
     if (wait > maxWaitMs) return undefined;
     this.tokens -= 1;
     return wait;
