@@ -182,11 +182,139 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     expect(await store.list({ project, limit: 1 })).toHaveLength(1);
   });
 
-  it("turns a lost database into a retryable database_unavailable error", async () => {
+  it("lists by type and arrival window (since inclusive, until exclusive), and pages after a cursor even within one instant", async () => {
+    const project = `window-${randomUUID()}`;
+    const at = Date.parse("2026-10-01T00:00:00Z");
+    const rows: Array<[PlatformEvent, number]> = [
+      [makeEvent({ project, type: "user.created" }), at - 1],
+      [makeEvent({ project, type: "user.created" }), at],
+      [makeEvent({ project, type: "payment.succeeded" }), at + 500],
+      [makeEvent({ project, type: "user.created" }), at + 1000],
+      [makeEvent({ project, type: "user.created" }), at + 1000],
+    ];
+    for (const [e, createdAt] of rows) {
+      await store.insert(claimed(e, "c", inMs(30_000)));
+      await t.db.prisma.notification.update({ where: { eventId: e.id }, data: { createdAt: new Date(createdAt) } });
+    }
+    const ids = (list: Array<{ eventId: string }>) => list.map((n) => n.eventId);
+    const [before, atSince, payment, lastA, lastB] = rows.map(([e]) => e.id) as [string, string, string, string, string];
+    const [newer, older] = lastA > lastB ? [lastA, lastB] : [lastB, lastA];
+    expect(ids(await store.list({ project, limit: 10 }))).toEqual([newer, older, payment, atSince, before]);
+    expect(ids(await store.list({ project, type: "payment.succeeded", limit: 10 }))).toEqual([payment]);
+    expect(ids(await store.list({ project, since: new Date(at), until: new Date(at + 1000), limit: 10 }))).toEqual([payment, atSince]);
+    // The cursor: older than the last one seen, or as old with a smaller id.
+    expect(ids(await store.list({ project, after: { createdAt: new Date(at + 1000), eventId: newer }, limit: 10 }))).toEqual([older, payment, atSince, before]);
+    expect(ids(await store.list({ project, after: { createdAt: new Date(at + 1000), eventId: older }, limit: 2 }))).toEqual([payment, atSince]);
+  });
+
+  it("claims for replay a queued, failed or rejected notification, and a received one only once its claim expired", async () => {
+    const inStatus = async (status: "queued" | "failed" | "rejected" | "received", claimExpiresAt: Date | null) => {
+      const event = makeEvent();
+      await store.insert(claimed(event, "c", inMs(30_000)));
+      await t.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, claimExpiresAt } });
+      return event.id;
+    };
+    const now = new Date();
+    for (const status of ["queued", "failed", "rejected"] as const) {
+      const id = await inStatus(status, null);
+      const c = claim();
+      expect(await store.claimForReplay(id, c, now), status).toBe(true);
+      expect(await store.summary(id)).toMatchObject({ status: "received", claimExpiresAt: c.expiresAt });
+    }
+    expect(await store.claimForReplay(await inStatus("received", new Date(now.getTime())), claim(), now)).toBe(true);
+    expect(await store.claimForReplay(await inStatus("received", null), claim(), now)).toBe(true);
+    expect(await store.claimForReplay(await inStatus("received", new Date(now.getTime() + 1)), claim(), now)).toBe(false);
+    expect(await store.claimForReplay("evt_nowhere", claim(), now)).toBe(false);
+  });
+
+  it("erases a payload at once when nothing holds it, fails a waiting one for good, and refuses while a delivery holds it", async () => {
+    const now = new Date();
+    const inStatus = async (status: "queued" | "failed" | "rejected" | "received" | "delivered", claimExpiresAt: Date | null) => {
+      const event = makeEvent();
+      await store.insert(claimed(event, "c", inMs(30_000)));
+      await t.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, claimExpiresAt, lastErrorCode: "svix_unavailable" } });
+      return event.id;
+    };
+    for (const status of ["delivered", "rejected", "failed"] as const) {
+      const id = await inStatus(status, null);
+      expect(await store.erasePayload(id, now), status).toBe("erased");
+      // Settled: only the payload goes; the outcome stays as it was.
+      expect(await store.get(id)).toMatchObject({ status, payload: null, payloadPurgedAt: now, lastErrorCode: "svix_unavailable" });
+    }
+    const waiting = [await inStatus("queued", null), await inStatus("received", new Date(now.getTime()))];
+    for (const id of waiting) {
+      expect(await store.erasePayload(id, now)).toBe("erased");
+      expect(await store.get(id)).toMatchObject({ status: "failed", payload: null, payloadPurgedAt: now, claimExpiresAt: null, nextAttemptAt: null, lastErrorCode: "payload_erased" });
+    }
+    const held = await inStatus("received", new Date(now.getTime() + 1));
+    expect(await store.erasePayload(held, now)).toBe("in_flight");
+    expect(await store.get(held)).toMatchObject({ status: "received", payloadPurgedAt: null });
+    expect((await store.get(held))?.payload).not.toBeNull();
+    expect(await store.erasePayload("evt_nowhere", now)).toBe("not_found");
+  });
+
+  it("counts by project and status since a time: the busiest projects first, ties by name, 50 projects unless told", async () => {
+    // A database of its own: the other tests' rows would be counted too.
+    const own = await createTestDatabase();
+    try {
+      const counts = new NotificationStore({ prisma: own.db.prisma, sql: own.db.sql });
+      const since = new Date(Date.now() - 60_000);
+      const add = async (project: string, status: "delivered" | "failed", createdAt = new Date()) => {
+        const event = makeEvent({ project });
+        await counts.insert(claimed(event, "c", inMs(30_000)));
+        await own.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, createdAt } });
+      };
+      for (const status of ["failed", "delivered", "delivered"] as const) await add("c-busy", status);
+      await add("b-tie", "delivered");
+      await add("b-tie", "delivered", since);
+      await add("a-tie", "failed");
+      await add("a-tie", "failed");
+      await add("a-old", "delivered", new Date(since.getTime() - 1));
+      const sorted = (rows: Array<{ project: string; status: string; count: number }>) =>
+        [...rows].sort((a, b) => a.project.localeCompare(b.project) || a.status.localeCompare(b.status));
+      // c-busy (3) first, then a tie of 2 between a-tie and b-tie that a-tie wins by name.
+      expect(sorted(await counts.countsByProject(since, { limit: 2 }))).toEqual([
+        { project: "a-tie", status: "failed", count: 2 },
+        { project: "c-busy", status: "delivered", count: 2 },
+        { project: "c-busy", status: "failed", count: 1 },
+      ]);
+      // A row at exactly `since` counts; one a millisecond before does not.
+      expect(await counts.countsByProject(since, { project: "b-tie" })).toEqual([{ project: "b-tie", status: "delivered", count: 2 }]);
+      expect(await counts.countsByProject(since, { project: "a-old" })).toEqual([]);
+      for (let i = 0; i < 50; i += 1) await add(`z-${String(i).padStart(2, "0")}`, "delivered");
+      const projects = new Set((await counts.countsByProject(since)).map((r) => r.project));
+      expect(projects.size).toBe(50);
+      // The three busiest, then 47 of the 50 one-notification projects, by name.
+      expect(projects).toContain("c-busy");
+      expect(projects).toContain("z-46");
+      expect(projects).not.toContain("z-47");
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it("turns a lost database into a retryable database_unavailable error naming the statement", async () => {
     const broken = await createTestDatabase();
     const brokenStore = new NotificationStore({ prisma: broken.db.prisma, sql: broken.db.sql });
     await broken.drop();
-    await expect(brokenStore.ping()).rejects.toMatchObject({ code: "database_unavailable", retryable: true });
+    const event = makeEvent();
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["insert", () => brokenStore.insert(claimed(event, "c", inMs(1000)))],
+      ["summary", () => brokenStore.summary(event.id)],
+      ["get", () => brokenStore.get(event.id)],
+      ["complete", () => brokenStore.complete(event.id, "c", delivered())],
+      ["claim due", () => brokenStore.claimDue(new Date(), 1, claim())],
+      ["release", () => brokenStore.release([event.id], "c", new Date())],
+      ["claim for replay", () => brokenStore.claimForReplay(event.id, claim(), new Date())],
+      ["attempts", () => brokenStore.attemptsOf(event.id)],
+      ["list", () => brokenStore.list({ limit: 1 })],
+      ["erase payload", () => brokenStore.erasePayload(event.id, new Date())],
+      ["counts by project", () => brokenStore.countsByProject(new Date())],
+      ["ping", () => brokenStore.ping()],
+    ];
+    for (const [statement, call] of calls) {
+      await expect(call(), statement).rejects.toMatchObject({ code: "database_unavailable", retryable: true, message: `The ledger is unavailable (${statement})` });
+    }
   });
 });
 
