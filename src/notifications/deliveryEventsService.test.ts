@@ -1,15 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryEventStore } from "../db/deliveryEventStore.ts";
 import { NotificationStore } from "../db/notificationStore.ts";
-import { createLogger } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { makeEvent } from "../../test/helpers/events.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/helpers/testDatabase.ts";
 import { DELIVERY_EVENT_TYPES, DeliveryEventsService } from "./deliveryEventsService.ts";
 import { eventDigest } from "./eventDigest.ts";
 import { appUidFor, svixEventIdFor } from "./svixIdentifiers.ts";
+import { captureLogs } from "../../test/helpers/capturedLogs.ts";
 
 // What Svix's operational webhooks leave in the ledger (real database, real store), in the
 // metrics and in the logs (the real logger, its lines kept), once verified by the router.
@@ -25,15 +24,9 @@ afterAll(() => t.drop());
 
 /** A service on the test database with its own metrics and a logger whose lines are kept, parsed. */
 function service(): { service: DeliveryEventsService; metrics: Metrics; logs: Array<Record<string, unknown>> } {
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { logger, records: logs } = captureLogs("debug");
   const metrics = createMetrics();
-  return { service: new DeliveryEventsService({ ledger, logger: createLogger({ level: "debug", destination }), metrics }), metrics, logs };
+  return { service: new DeliveryEventsService({ ledger, logger, metrics }), metrics, logs };
 }
 
 /**

@@ -1,11 +1,9 @@
-import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { makeEvent } from "../../test/helpers/events.ts";
 import { createTestDatabase, type TestDatabase } from "../../test/helpers/testDatabase.ts";
 import { waitFor, waitForValue } from "../../test/helpers/waitFor.ts";
 import { NotificationStore } from "../db/notificationStore.ts";
 import { SvixEmulator } from "../emulator/svixEmulator.ts";
-import { createLogger } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { Pacer } from "../svix/pacer.ts";
 import { ResilientSvixGateway } from "../svix/resilientGateway.ts";
@@ -14,6 +12,7 @@ import { Dispatcher } from "./dispatcher.ts";
 import type { PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
 import { NotificationService } from "./notificationService.ts";
+import { captureLogs } from "../../test/helpers/capturedLogs.ts";
 
 // The dispatcher as the container wires it (src/container.ts): the real ledger on a real
 // database, the real NotificationService, the real resilient gateway and SDK client talking over
@@ -73,14 +72,7 @@ function world(o: { batchSize?: number; concurrency?: number; intervalMs?: numbe
   let nowMs = T0;
   const clock = { now: () => new Date(nowMs) };
   const metrics = createMetrics();
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().split("\n").filter(Boolean));
-      done();
-    },
-  });
-  const logger = createLogger({ level: "info", destination });
+  const { logger, records } = captureLogs();
   const pacer = new Pacer({ now: () => nowMs });
   let dispatcher: Dispatcher | undefined;
   const gateway = new ResilientSvixGateway({
@@ -128,7 +120,7 @@ function world(o: { batchSize?: number; concurrency?: number; intervalMs?: numbe
     pacer,
     metrics,
     at: (ms) => void (nowMs = ms),
-    logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () => records,
     dispatched: () => byLabel(metrics.dispatch, "outcome"),
     shed: () => byLabel(metrics.shed, "reason"),
   };

@@ -1,12 +1,11 @@
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SvixEmulator } from "../emulator/svixEmulator.ts";
-import { createLogger } from "../observability/logger.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { SdkSvixGateway } from "../svix/svixGateway.ts";
 import { makeEvent } from "../../test/helpers/events.ts";
 import { startHarness } from "../../test/helpers/relayHarness.ts";
 import { describeEventType, EventTypeCatalog } from "./eventTypeCatalog.ts";
+import { captureLogs } from "../../test/helpers/capturedLogs.ts";
 
 // The catalog against the real Svix gateway (svix SDK over HTTP) and the Svix emulator: what it
 // upserts, when it calls Svix at all, what it remembers, and what it logs when Svix fails.
@@ -21,14 +20,8 @@ beforeEach(() => emulator.reset());
 
 /** A catalog on the real gateway and a real logger whose lines are kept, parsed. */
 function catalog() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { catalog: new EventTypeCatalog({ svix: gateway, logger: createLogger({ level: "debug", destination }) }), logs: lines };
+  const { logger, records } = captureLogs("debug");
+  return { catalog: new EventTypeCatalog({ svix: gateway, logger }), logs: records };
 }
 
 /** The event types the catalog asked Svix to create (one HTTP call each), in order. */

@@ -1,15 +1,14 @@
 // The retention worker on a real ledger (PGlite, or PostgreSQL with DATABASE_URL): what one purge
 // clears, in batches, and when its timer loop runs.
-import { Writable } from "node:stream";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, usingPostgres, type TestDatabase } from "../../test/helpers/testDatabase.ts";
 import { makeEvent } from "../../test/helpers/events.ts";
 import { NotificationStore } from "../db/notificationStore.ts";
 import { RetentionStore } from "../db/retentionStore.ts";
-import { createLogger } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
 import { eventDigest } from "./eventDigest.ts";
 import { PurgeWorker, type PurgeWorkerOptions } from "./purgeWorker.ts";
+import { captureLogs, type CapturedLogs } from "../../test/helpers/capturedLogs.ts";
 
 const DAY = 86_400_000;
 const NOW = new Date("2026-11-30T12:00:00.000Z");
@@ -20,7 +19,12 @@ const CUTOFF = new Date(NOW.getTime() - RETENTION_DAYS * DAY);
 let t: TestDatabase;
 let store: NotificationStore;
 let metrics: Metrics;
+let captured: CapturedLogs;
 let logs: Array<Record<string, unknown>>;
+const freshLogs = () => {
+  captured = captureLogs();
+  logs = captured.records;
+};
 const workers: PurgeWorker[] = [];
 
 beforeAll(async () => {
@@ -33,7 +37,7 @@ beforeEach(async () => {
   await t.db.prisma.notification.deleteMany();
   await t.db.prisma.quarantinedMessage.deleteMany();
   metrics = createMetrics();
-  logs = [];
+  freshLogs();
 });
 afterEach(async () => {
   vi.useRealTimers();
@@ -42,15 +46,9 @@ afterEach(async () => {
 });
 
 function worker(options: Partial<PurgeWorkerOptions> = {}): PurgeWorker {
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) logs.push(JSON.parse(line));
-      done();
-    },
-  });
   const w = new PurgeWorker({
     retention: new RetentionStore({ prisma: t.db.prisma }),
-    logger: createLogger({ level: "info", destination }),
+    logger: captured.logger,
     metrics,
     clock: { now: () => NOW },
     retentionDays: RETENTION_DAYS,
@@ -210,7 +208,7 @@ describe("the timer loop", () => {
       await w.stop();
       vi.useRealTimers();
       metrics = createMetrics();
-      logs = [];
+      freshLogs();
     }
   });
 

@@ -1,18 +1,9 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.ts";
-import { createLogger, safeError } from "./logger.ts";
+import { safeError } from "./logger.ts";
+import { captureLogs } from "../../test/helpers/capturedLogs.ts";
 
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: createLogger({ level: "info", destination }), lines };
-}
+const capture = () => captureLogs();
 
 describe("logs", () => {
   it("drop the message of Prisma errors that quote query arguments, keeping type and code", () => {

@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import supertest from "supertest";
 import { loadConfig } from "../../src/config.ts";
 import { buildContainer, type Container } from "../../src/container.ts";
@@ -6,6 +5,7 @@ import type { Database } from "../../src/db/database.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { pgliteFromTemplate } from "./pgliteTemplate.ts";
 import { createPostgresDatabase, usingPostgres } from "./testDatabase.ts";
+import { captureLogs } from "./capturedLogs.ts";
 
 export interface Harness {
   container: Container;
@@ -39,13 +39,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
   const databaseUrl = shared.databaseUrl ?? pgDb?.url;
   // Mutation testing: a copy of a migrated embedded database instead of a new in-memory one.
   const pglite = databaseUrl || shared.database || env.DATA_DIR ? undefined : pgliteFromTemplate();
-  const rawLogs: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      rawLogs.push(...chunk.toString().split("\n").filter(Boolean));
-      done();
-    },
-  });
+  const captured = captureLogs();
   const config = loadConfig({
     LOG_LEVEL: "info",
     DATA_DIR: pglite?.dataDir ?? "memory://",
@@ -56,7 +50,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });
-  const container = await buildContainer(config, { logDestination: destination, database: shared.database });
+  const container = await buildContainer(config, { logDestination: captured.destination, database: shared.database });
   // The relay's start-up check of the Svix key is not part of any test's story.
   if (!shared.emulator) emulator.calls.length = 0;
   return {
@@ -64,10 +58,8 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     emulator,
     http: supertest(container.app),
     databaseUrl,
-    rawLogs,
-    get logs() {
-      return rawLogs.map((l) => JSON.parse(l) as Record<string, unknown>);
-    },
+    rawLogs: captured.lines,
+    logs: captured.records,
     async close() {
       await container.close();
       if (!shared.emulator) await emulator.stop();
