@@ -120,7 +120,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     const quarantine = new QuarantineStore({ prisma: db.prisma });
     const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix: gateway, logger }) : undefined;
     const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });
-    const deliveryEvents = new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics });
+    const deliveryEvents = new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock: overrides.clock ?? systemClock });
     const appPortal = new AppPortalService({ svix: gateway, clock: overrides.clock ?? systemClock });
     const service = new NotificationService({
       eventTypes,

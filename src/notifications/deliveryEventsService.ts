@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics.ts";
-import type { DeliveryEvent, DeliveryEventLedger } from "./ports.ts";
+import type { Clock, DeliveryEvent, DeliveryEventLedger } from "./ports.ts";
 
 /** The operational webhooks the relay keeps; Svix sends others (e.g. background tasks) too. */
 export const DELIVERY_EVENT_TYPES: ReadonlySet<string> = new Set([
@@ -24,11 +24,13 @@ export class DeliveryEventsService {
   private readonly ledger: DeliveryEventLedger;
   private readonly logger: Logger;
   private readonly metrics: Metrics;
+  private readonly clock: Clock;
 
-  constructor(options: { ledger: DeliveryEventLedger; logger: Logger; metrics: Metrics }) {
+  constructor(options: { ledger: DeliveryEventLedger; logger: Logger; metrics: Metrics; clock: Clock }) {
     this.ledger = options.ledger;
     this.logger = options.logger;
     this.metrics = options.metrics;
+    this.clock = options.clock;
   }
 
   async record(event: { svixId: string; type: string; data: Record<string, unknown> }): Promise<{ stored: boolean; ignored?: boolean; eventId: string | null }> {
@@ -48,7 +50,7 @@ export class DeliveryEventsService {
       msgId,
       endpointId: str(data.endpointId),
       responseStatus: httpStatus(lastAttempt.responseStatusCode),
-      occurredAt: Number.isNaN(occurred.getTime()) ? new Date() : occurred,
+      occurredAt: Number.isNaN(occurred.getTime()) ? this.clock.now() : occurred,
     };
     const stored = await this.ledger.add(entry);
     if (stored) {
