@@ -95,6 +95,69 @@ describe("PullWorker (in process)", () => {
     }
   });
 
+  it("says which subscription it pulls from, and logs a stream error without stopping", async () => {
+    const name = await createPullSubscription(pubsub, "pull-log", "relay-pull-log");
+    startWorker(name);
+    expect(h.logs.filter((l) => l.message === "pulling from Pub/Sub" && l.subscription === name)).toHaveLength(1);
+    running!.subscription.emit("error", new Error("stream reset by peer"));
+    const logged = h.logs.filter((l) => l.message === "Pub/Sub subscription error");
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ level: "error", err: expect.objectContaining({ message: "stream reset by peer" }) });
+    // Still pulling: the library reconnects by itself.
+    const event = makeEvent();
+    await publish(pubsub, "pull-log", JSON.stringify(event));
+    await waitForValue(async () => ((await h.container.store.summary(event.id))?.status === "delivered" ? true : undefined), "the event delivered after the error");
+  });
+
+  it("stop() waits for the messages in hand: each is acknowledged before it returns", async () => {
+    const name = await createPullSubscription(pubsub, "pull-drain", "relay-pull-drain");
+    const worker = startWorker(name);
+    h.emulator.faults.add({ kind: "latency", minMs: 800, maxMs: 800, operation: "message.create", times: 1 });
+    try {
+      const handed: string[] = [];
+      const event = makeEvent();
+      running!.subscription.emit("message", { id: "drain-1", data: Buffer.from(JSON.stringify(event)), nack: () => handed.push("nack"), ack: () => handed.push("ack") });
+      expect(worker.handling).toBe(1);
+      await stopWorker();
+      expect(handed).toEqual(["ack"]);
+      expect(worker.handling).toBe(0);
+      expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
+    } finally {
+      h.emulator.faults.clear();
+    }
+  });
+
+  it("nacks at once what it could not record, saying why without the payload; an unexpected failure is logged as one", async () => {
+    const down = await startHarness();
+    try {
+      await down.container.db.close();
+      const name = await createPullSubscription(pubsub, "pull-down-fake", "relay-pull-down-fake");
+      startWorker(name, down);
+      const { subscription } = running!;
+      const handed: string[] = [];
+      const event = makeEvent();
+      subscription.emit("message", { id: "down-1", data: Buffer.from(JSON.stringify(event)), nack: () => handed.push("nack"), ack: () => handed.push("ack") });
+      await waitForValue(() => (handed.length > 0 ? true : undefined), "an answer to Pub/Sub");
+      expect(handed).toEqual(["nack"]);
+      const warned = down.logs.filter((l) => l.message === "pulled message not recorded; nacked for redelivery");
+      expect(warned).toEqual([expect.objectContaining({ level: "warn", code: "database_unavailable", pubsubMessageId: "down-1" })]);
+      // A message the library hands over broken (its data cannot be read): nacked, counted and logged as unexpected.
+      const broken = { id: "broken-1", nack: () => handed.push("nack"), ack: () => handed.push("ack") };
+      Object.defineProperty(broken, "data", { get: () => { throw new TypeError("detached buffer"); } });
+      subscription.emit("message", broken);
+      await waitForValue(() => (handed.length > 1 ? true : undefined), "an answer to Pub/Sub");
+      expect(handed).toEqual(["nack", "nack"]);
+      const unexpected = down.logs.filter((l) => l.message === "pulled message failed unexpectedly");
+      expect(unexpected).toEqual([expect.objectContaining({ level: "error", pubsubMessageId: "broken-1", err: expect.objectContaining({ message: "detached buffer" }) })]);
+      const nacked = (await down.container.metrics.pulled.get()).values.filter((v) => v.labels.result === "nacked").map((v) => [v.labels.status, v.value]);
+      expect(nacked).toEqual(expect.arrayContaining([["database_unavailable", 1], ["internal", 1]]));
+      expect(JSON.stringify(down.logs)).not.toContain("jane.doe@example.com");
+    } finally {
+      await stopWorker();
+      await down.close().catch(() => undefined);
+    }
+  });
+
   it("takes no new message once stopping: it hands it straight back", async () => {
     const name = await createPullSubscription(pubsub, "pull-stop", "relay-pull-stop");
     const worker = startWorker(name);
