@@ -3,14 +3,18 @@ import { ConfigError, configWarnings, loadConfig, loadJobConfig } from "./config
 
 const PROD = { NODE_ENV: "production", SVIX_API_KEY: "sk_live_abc", DATABASE_URL: "postgresql://relay@db.internal:5432/relay", INGEST_TOKENS: "ingest-token-0123456789" };
 
-function problems(env: Record<string, string>): string {
+function refusal(env: Record<string, string>): ConfigError {
   try {
     loadConfig(env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
+    return error as ConfigError;
   }
   throw new Error("expected the configuration to be refused");
+}
+
+function problems(env: Record<string, string>): string {
+  return refusal(env).message;
 }
 
 describe("loadConfig", () => {
@@ -68,19 +72,76 @@ describe("loadConfig", () => {
     expect(problems({ API_TOKENS: "same-token-0123456789", INGEST_TOKENS: "same-token-0123456789" })).toMatch(/share a token/);
   });
 
-  it("lists every invalid value at once", () => {
-    const message = problems({ PORT: "70000", SVIX_TIMEOUT_MS: "fast", LOG_LEVEL: "loud" });
-    expect(message).toMatch(/PORT must be <= 65535/);
-    expect(message).toMatch(/SVIX_TIMEOUT_MS must be integer/);
-    expect(message).toMatch(/LOG_LEVEL must be equal to one of the allowed values/);
+  it("lists every invalid value at once, each named by its variable, with the URL problems", () => {
+    const message = problems({ PORT: "70000", SVIX_TIMEOUT_MS: "fast", LOG_LEVEL: "loud", SVIX_API_KEY: "k", SVIX_SERVER_URL: "ftp://svix.example.com" });
+    expect(message).toBe(
+      [
+        "Invalid configuration:",
+        "PORT must be <= 65535",
+        "LOG_LEVEL must be equal to one of the allowed values",
+        "SVIX_TIMEOUT_MS must be integer",
+        "SVIX_SERVER_URL must be a https or http URL",
+      ].join("\n  - "),
+    );
   });
 
-  it("names a renamed variable instead of ignoring it", () => {
-    expect(() => loadConfig({ REDRIVE_BASE_DELAY_MS: "5000" })).toThrow(/REDRIVE_BASE_DELAY_MS was renamed to RETRY_BASE_DELAY_MS/);
+  it("lists every problem of a production start at once, as a ConfigError", () => {
+    expect(String(refusal({ NODE_ENV: "production" }))).toBe(
+      [
+        "ConfigError: Invalid configuration:",
+        "SVIX_API_KEY is required when NODE_ENV=production (production: anything but development or test): the Svix emulator is for development only",
+        "DATABASE_URL is required when NODE_ENV=production (production: anything but development or test): the embedded database serves one instance and is not backed up",
+        "PUBSUB_AUDIENCE or INGEST_TOKENS is required when NODE_ENV=production (production: anything but development or test): without one anyone could post events into any project (set INGEST_AUTH=platform if Cloud Run's IAM alone authenticates pushes)",
+      ].join("\n  - "),
+    );
   });
 
-  it("refuses a claim that could expire while its delivery still runs", () => {
+  it("treats an empty variable as unset", () => {
+    expect(loadConfig({ NODE_ENV: "", PORT: "", SVIX_API_KEY: "", DATABASE_URL: "", API_TOKENS: "", REDRIVE_ENABLED: "" })).toMatchObject({
+      production: false,
+      port: 3000,
+      svixApiKey: undefined,
+      databaseUrl: undefined,
+      svixEmulator: true,
+      apiTokens: [],
+    });
+  });
+
+  it("names every renamed variable with its new name instead of ignoring it", () => {
+    expect(problems({ REDRIVE_ENABLED: "false", REDRIVE_BASE_DELAY_MS: "5000" })).toBe(
+      "Invalid configuration:\n  - REDRIVE_ENABLED was renamed to DISPATCH_ENABLED\n  - REDRIVE_BASE_DELAY_MS was renamed to RETRY_BASE_DELAY_MS",
+    );
+  });
+
+  it("refuses a claim that could expire while its delivery still runs, a claim as long as the budget included", () => {
     expect(problems({ CLAIM_TTL_MS: "5000", REQUEST_BUDGET_MS: "8000" })).toMatch(/CLAIM_TTL_MS must be longer/);
+    expect(problems({ CLAIM_TTL_MS: "8000", REQUEST_BUDGET_MS: "8000" })).toBe(
+      "Invalid configuration:\n  - CLAIM_TTL_MS must be longer than REQUEST_BUDGET_MS, or a slow delivery could be taken over while it runs",
+    );
+    expect(loadConfig({ CLAIM_TTL_MS: "8001", REQUEST_BUDGET_MS: "8000" }).claimTtlMs).toBe(8001);
+  });
+
+  it("accepts a token of exactly 16 characters", () => {
+    expect(loadConfig({ API_TOKENS: "operator-tok-016", INGEST_TOKENS: "ingest-token-016" })).toMatchObject({ apiTokens: ["operator-tok-016"], ingestTokens: ["ingest-token-016"] });
+    expect(problems({ API_TOKENS: "operator-tok-15" })).toBe("Invalid configuration:\n  - API_TOKENS: every token must be at least 16 characters");
+  });
+
+  it("refuses an ambiguous choice of Svix: the emulator asked for with a key, or a server URL without a key", () => {
+    expect(problems({ SVIX_EMULATOR: "true", SVIX_API_KEY: "sk_test_abc" })).toBe("Invalid configuration:\n  - SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use");
+    expect(problems({ SVIX_SERVER_URL: "https://svix.example.com" })).toBe("Invalid configuration:\n  - SVIX_SERVER_URL is set without SVIX_API_KEY");
+  });
+
+  it("names the URL problem: not a URL (quoting at most 100 characters), no host", () => {
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "https://user@/svix" })).toBe('Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "https://user@/svix"');
+    const long = `not a url ${"x".repeat(200)}`;
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: long })).toBe(`Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "${long.slice(0, 100)}"`);
+    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: "postgresql:///relay" })).toBe('Invalid configuration:\n  - DATABASE_URL has no host: "postgresql:///relay"');
+    const noHost = `postgresql:///${"r".repeat(200)}`;
+    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: noHost })).toBe(`Invalid configuration:\n  - DATABASE_URL has no host: "${noHost.slice(0, 100)}"`);
+  });
+
+  it("accepts an http JWKS URL outside production (a local emulator of Google's keys)", () => {
+    expect(loadConfig({ PUBSUB_JWKS_URL: "http://localhost:8085/certs" }).pubsubJwksUrl).toBe("http://localhost:8085/certs");
   });
 });
 
@@ -99,5 +160,12 @@ describe("configWarnings", () => {
     expect(configWarnings(loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform", API_TOKENS: "operator-token-000001" }))).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
     const slow = configWarnings(loadConfig({ REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }));
     expect(slow).toEqual([expect.stringContaining("ack deadline")]);
+  });
+
+  it("warns from exactly 10 s of IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS", () => {
+    expect(configWarnings(loadConfig({ REQUEST_BUDGET_MS: "9000", IN_FLIGHT_WAIT_MS: "1000" }))).toEqual([
+      "IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running",
+    ]);
+    expect(configWarnings(loadConfig({ REQUEST_BUDGET_MS: "8999", IN_FLIGHT_WAIT_MS: "1000" }))).toEqual([]);
   });
 });

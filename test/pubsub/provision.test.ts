@@ -52,8 +52,16 @@ describe("provision against the emulator", () => {
       `create subscription projects/${PROJECT}/subscriptions/full-events-dead-letter-sub`,
       `create subscription projects/${PROJECT}/subscriptions/full-relay`,
     ]);
+    expect(first.every((a) => a.applied && a.fields.length === 0)).toBe(true);
     const second = await provision(pubsub, plan, { dryRun: false });
-    expect(second.map((a) => a.verb)).toEqual(["ok", "ok", "ok", "ok"]);
+    expect(second).toEqual([
+      { verb: "ok", resource: "topic", name: `projects/${PROJECT}/topics/full-events`, fields: [], applied: false },
+      { verb: "ok", resource: "topic", name: `projects/${PROJECT}/topics/full-events-dead-letter`, fields: [], applied: false },
+      { verb: "ok", resource: "subscription", name: `projects/${PROJECT}/subscriptions/full-events-dead-letter-sub`, fields: [], applied: false },
+      { verb: "ok", resource: "subscription", name: `projects/${PROJECT}/subscriptions/full-relay`, fields: [], applied: false },
+    ]);
+    // A dry run of a project already in place: nothing "would" happen.
+    expect((await provision(pubsub, plan, { dryRun: true })).map((a) => describeAction(a, true))[0]).toBe(`ok topic projects/${PROJECT}/topics/full-events (unchanged)`);
     expect(describeAction(second[3]!, false)).toBe(`ok subscription projects/${PROJECT}/subscriptions/full-relay (unchanged)`);
 
     const push = await metadata("full-relay");
@@ -100,6 +108,32 @@ describe("provision against the emulator", () => {
     expect(fourth[3]).toMatchObject({ verb: "update", fields: ["pushConfig"], applied: true });
     expect((await metadata("drift-relay")).pushConfig).toMatchObject({ pushEndpoint: "https://relay.example.com/notifications", noWrapper: { writeMetadata: true } });
     expect((await provision(pubsub, moved, { dryRun: false })).every((a) => a.verb === "ok")).toBe(true);
+  });
+
+  // (An expiry set by hand cannot be tried: the emulator refuses to update expiration_policy.)
+  it("notices a change by hand inside a setting: backoff bounds, delivery attempts, the token's audience and account", async () => {
+    const plan = planFromFlags(flags("inner", { "service-account": SERVICE_ACCOUNT, audience: "relay" }));
+    await provision(pubsub, plan, { dryRun: false });
+    const sub = `projects/${PROJECT}/subscriptions/inner-relay`;
+    const drifted = async (change: Record<string, unknown>, field: string) => {
+      await pubsub.subscription("inner-relay").setMetadata(change);
+      const actions = await provision(pubsub, plan, { dryRun: false });
+      expect(actions[3], field).toEqual({ verb: "update", resource: "subscription", name: sub, fields: [field], applied: true });
+      expect((await provision(pubsub, plan, { dryRun: false }))[3]?.verb, field).toBe("ok");
+    };
+    await drifted({ retryPolicy: { minimumBackoff: { seconds: 11 }, maximumBackoff: { seconds: 600 } } }, "retryPolicy");
+    await drifted({ retryPolicy: { minimumBackoff: { seconds: 10 }, maximumBackoff: { seconds: 599 } } }, "retryPolicy");
+    await drifted({ deadLetterPolicy: { deadLetterTopic: `projects/${PROJECT}/topics/inner-events-dead-letter`, maxDeliveryAttempts: 9 } }, "deadLetterPolicy");
+    const endpoint = "http://127.0.0.1:9/notifications";
+    await drifted({ pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: SERVICE_ACCOUNT, audience: "other" } } }, "pushConfig");
+    await drifted({ pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: "someone@relay-provision.iam.gserviceaccount.com", audience: "relay" } } }, "pushConfig");
+  });
+
+  it("checks the plan before any call, whoever built it", async () => {
+    const plan = { ...planFromFlags(flags("unchecked")), ackDeadlineSeconds: 5 };
+    await expect(provision(pubsub, plan, { dryRun: false })).rejects.toThrow(new ProvisionInputError("--ack-deadline must be a whole number from 10 to 600 seconds, not 5"));
+    const [topics] = await pubsub.getTopics();
+    expect(topics.map((t) => t.name).filter((n) => n.includes("/unchecked-"))).toEqual([]);
   });
 
   it("on a dry run, plans but changes nothing", async () => {
@@ -208,6 +242,46 @@ describe("planFromFlags", () => {
   ])("refuses %s", (_label, extra, message) => {
     expect(() => planFromFlags(flags("bad", extra))).toThrow(ProvisionInputError);
     expect(() => planFromFlags(flags("bad", extra))).toThrow(message);
+  });
+
+  // What the operator reads, whole: the flag, the value given, and what would be accepted.
+  it.each<[ProvisionFlags, string]>([
+    [{ project: "Bad_Project" }, `project id "Bad_Project" is not a Google Cloud project id (6–30 lowercase letters, digits, hyphens)`],
+    [{ "dead-letter-subscription": "bad-relay" }, "--dead-letter-subscription must differ from --subscription"],
+    [{ "dead-letter-topic": "bad-events" }, "--dead-letter-topic must differ from --topic, or failed messages would come straight back"],
+    [{ "service-account": "relay-pusher" }, `--service-account "relay-pusher" is not an email address`],
+    [{ "service-account": SERVICE_ACCOUNT, audience: "  " }, "--audience must not be empty"],
+    [{ "ack-deadline": "601" }, "--ack-deadline must be a whole number from 10 to 600 seconds, not 601"],
+    [{ "min-backoff": "601" }, "--min-backoff must be a whole number from 0 to 600 seconds, not 601"],
+    [{ "max-backoff": "601" }, "--max-backoff must be a whole number from 0 to 600 seconds, not 601"],
+    [{ "min-backoff": "61", "max-backoff": "1m" }, "--min-backoff (61s) exceeds --max-backoff (60s)"],
+    [{ "max-delivery-attempts": "101" }, "--max-delivery-attempts must be a whole number from 5 to 100, not 101"],
+    [{ "max-delivery-attempts": "a10" }, `--max-delivery-attempts "a10" is not a whole number`],
+    [{ "max-delivery-attempts": "10a" }, `--max-delivery-attempts "10a" is not a whole number`],
+    [{ "ack-deadline": "a30" }, `--ack-deadline "a30" is not a duration: use seconds (30, 30s) or minutes (1m)`],
+    [{ "min-backoff": "x" }, `--min-backoff "x" is not a duration: use seconds (30, 30s) or minutes (1m)`],
+    [{ "max-backoff": "1h" }, `--max-backoff "1h" is not a duration: use seconds (30, 30s) or minutes (1m)`],
+    [{ "push-endpoint": "ftp://127.0.0.1/notifications" }, `--push-endpoint "ftp://127.0.0.1/notifications" must be https (Pub/Sub pushes only to https), or http on localhost/127.0.0.1 for the emulator`],
+    [{ "push-endpoint": "relay" }, `--push-endpoint "relay" is not a URL`],
+  ])("says exactly what is wrong with %j", (extra, message) => {
+    expect(() => planFromFlags(flags("bad", extra))).toThrow(new ProvisionInputError(message));
+  });
+
+  it("names each missing required flag", () => {
+    for (const name of ["project", "topic", "subscription", "push-endpoint"] as const) {
+      expect(() => planFromFlags({ ...flags("req"), [name]: undefined })).toThrow(new ProvisionInputError(`--${name} is required`));
+    }
+  });
+
+  it("accepts the bounds themselves, and numbers with spaces around them", () => {
+    expect(planFromFlags(flags("edge", { "min-backoff": "60", "max-backoff": "1m", "ack-deadline": " 600 ", "max-delivery-attempts": " 100 " }))).toMatchObject({
+      minBackoffSeconds: 60,
+      maxBackoffSeconds: 60,
+      ackDeadlineSeconds: 600,
+      maxDeliveryAttempts: 100,
+    });
+    expect(planFromFlags(flags("edge", { "push-endpoint": "http://localhost:8080/notifications" })).pushEndpoint).toBe("http://localhost:8080/notifications");
+    expect(planFromFlags(flags("edge", { "push-endpoint": "https://relay.example.com/notifications" })).pushEndpoint).toBe("https://relay.example.com/notifications");
   });
 });
 
