@@ -110,4 +110,100 @@ describe("Pacer", () => {
     c.advance(2000);
     expect(pacer.take()).toBe(true);
   });
+
+  it("with a saved burst, lets it go at once (waitMs 0 while a token is saved), then one call per slot", () => {
+    const c = clock();
+    const pacer = new Pacer({ now: c.now, backoffShare: 1, burstSeconds: 1 });
+    for (let i = 0; i < 10; i += 1) pacer.answeredCall();
+    pacer.throttled(); // 10 per second, up to 10 tokens saved
+    c.advance(5000);
+    expect(pacer.waitMs()).toBe(0);
+    for (let i = 0; i < 10; i += 1) expect(pacer.take()).toBe(true);
+    expect(pacer.take()).toBe(false);
+    expect(pacer.waitMs()).toBe(100);
+  });
+
+  it("keeps a bounded history of answered calls: up to 4096, then only the newest 2048", () => {
+    const paceAfter = (answered: number) => {
+      const pacer = new Pacer({ now: clock().now, backoffShare: 1 });
+      for (let i = 0; i < answered; i += 1) pacer.answeredCall();
+      pacer.throttled();
+      return pacer.ratePerSecond;
+    };
+    expect(paceAfter(4096)).toBe(4096);
+    expect(paceAfter(4097)).toBe(2048);
+  });
+
+  it("counts only the calls answered in the second before the 429 (one answered exactly a second before is out)", () => {
+    const c = clock();
+    const pacer = new Pacer({ now: c.now, backoffShare: 1 });
+    for (let i = 0; i < 5; i += 1) pacer.answeredCall();
+    c.advance(1);
+    for (let i = 0; i < 3; i += 1) pacer.answeredCall();
+    c.advance(999);
+    for (let i = 0; i < 2; i += 1) pacer.answeredCall();
+    pacer.throttled();
+    expect(pacer.ratePerSecond).toBe(5);
+  });
+
+  it("settles on the burst answered within 500 ms of its first 429: neither further 429s, nor pace checks, nor later answers change that", () => {
+    const c = clock();
+    const pacer = new Pacer({ now: c.now, backoffShare: 1 });
+    for (let i = 0; i < 10; i += 1) pacer.answeredCall();
+    pacer.throttled();
+    c.advance(20);
+    pacer.waitMs(); // a caller checks the pace while the burst is still being answered
+    c.advance(30);
+    for (let i = 0; i < 5; i += 1) pacer.answeredCall();
+    pacer.throttled(); // another call of the same burst refused
+    // Calls answered after the 500 ms, before anything settled the pace, are not part of the burst.
+    c.advance(550);
+    for (let i = 0; i < 5; i += 1) pacer.answeredCall();
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBe(15);
+  });
+
+  it("a 429 with nothing answered in the second before lowers the pace it came at by the share", () => {
+    const c = clock();
+    const pacer = new Pacer({ now: c.now, backoffShare: 0.5 });
+    for (let i = 0; i < 20; i += 1) pacer.answeredCall();
+    pacer.throttled();
+    c.advance(600);
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBe(10);
+    c.advance(2000);
+    pacer.throttled();
+    expect(pacer.ratePerSecond).toBe(5);
+    c.advance(600);
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBe(5);
+  });
+
+  it("a 429 never raises the pace: more accepted than the pace (a saved burst on top) still gives the share of the pace it came at", () => {
+    const c = clock();
+    const pacer = new Pacer({ now: c.now, backoffShare: 0.5 });
+    for (let i = 0; i < 20; i += 1) pacer.answeredCall();
+    pacer.throttled();
+    c.advance(600);
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBe(10);
+    c.advance(1000);
+    for (let i = 0; i < 16; i += 1) pacer.answeredCall();
+    pacer.throttled(); // 16 × 0.5 = 8 would be above 10 × 0.5
+    expect(pacer.ratePerSecond).toBe(5);
+  });
+
+  it("raises the pace by 5 % per quiet period, and by at least half a call per second", () => {
+    const paceAfterQuietPeriod = (answered: number) => {
+      const c = clock();
+      const pacer = new Pacer({ now: c.now, backoffShare: 1, increaseEveryMs: 5000 });
+      for (let i = 0; i < answered; i += 1) pacer.answeredCall();
+      pacer.throttled();
+      c.advance(5000);
+      pacer.waitMs();
+      return pacer.ratePerSecond;
+    };
+    expect(paceAfterQuietPeriod(20)).toBe(21);
+    expect(paceAfterQuietPeriod(2)).toBe(2.5);
+  });
 });

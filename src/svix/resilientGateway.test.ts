@@ -1,27 +1,41 @@
-import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors.ts";
-import type { OutgoingMessage, SentMessage } from "../notifications/ports.ts";
-import { createMetrics } from "../observability/metrics.ts";
+import type { CallOptions, OutgoingMessage, SentMessage } from "../notifications/ports.ts";
+import { createMetrics, type Metrics } from "../observability/metrics.ts";
+import { captureLogs } from "../../test/helpers/capturedLogs.ts";
 import { expectEachBetween } from "../../test/helpers/ranges.ts";
 import { ResilientSvixGateway } from "./resilientGateway.ts";
 import type { SvixApi } from "./svixGateway.ts";
 
 // The state machine on a fake clock, with a scripted inner gateway (a fake of our own port).
-type Step = "ok" | "503" | "401" | "429" | "400" | { retryAfter: number };
+// "timeout": no answer (no HTTP status), as the SDK gateway reports it; "crash": an error that is
+// not an AppError; { hold }: the call stays in flight until the test settles it.
+type Step = "ok" | "503" | "401" | "429" | "400" | "timeout" | "crash" | { retryAfter: number } | { hold: Promise<Step> };
+
+/** A step that stays in flight until release(outcome). */
+function held(): { step: Step; release: (outcome: Step) => void } {
+  let release!: (outcome: Step) => void;
+  return { step: { hold: new Promise<Step>((resolve) => (release = resolve)) }, release };
+}
 
 function setup(steps: Step[], options: Partial<ConstructorParameters<typeof ResilientSvixGateway>[0]> = {}) {
   let now = 1_000_000;
   const calls: number[] = [];
+  let recovered = 0;
+  const metrics = createMetrics();
+  const logs = captureLogs();
   const inner: SvixApi = {
     getOrCreateApplication: async () => ({ id: "app_1", uid: "p" }),
     appPortalAccess: async () => ({ url: "https://portal", token: "t" }),
     ensureEventType: async () => undefined,
     createMessage: async (): Promise<SentMessage> => {
       calls.push(now);
-      const step = steps.shift() ?? "ok";
+      let step = steps.shift() ?? "ok";
+      while (typeof step === "object" && "hold" in step) step = await step.hold;
       if (step === "ok") return { messageId: "msg_1", duplicate: false, httpStatus: 202 };
       if (step === "503") throw new AppError("svix_unavailable", "Svix answered 503", { upstreamStatus: 503 });
+      if (step === "timeout") throw new AppError("svix_unavailable", "Svix did not answer in time");
+      if (step === "crash") throw new TypeError("boom");
       if (step === "400") throw new AppError("svix_rejected", "bad", { upstreamStatus: 400 });
       if (step === "401") throw new AppError("svix_unauthorized", "bad key", { upstreamStatus: 401 });
       const retryAfterSeconds = typeof step === "object" ? step.retryAfter : undefined;
@@ -30,20 +44,35 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
   };
   const gateway = new ResilientSvixGateway({
     inner,
-    logger: pino({ level: "silent" }),
-    metrics: createMetrics(),
+    logger: logs.logger,
+    metrics,
     maxRetries: 0,
     maxInFlight: 10,
     circuitFailureThreshold: 3,
     circuitCooldownMs: 5000,
     now: () => now,
+    onRecovered: () => (recovered += 1),
     ...options,
   });
-  const send = () => gateway.createMessage({} as OutgoingMessage).then(() => "ok", (e: AppError) => e.code);
-  return { gateway, calls, send, advance: (ms: number) => (now += ms) };
+  const send = (callOptions?: CallOptions) => gateway.createMessage({} as OutgoingMessage, callOptions).then(() => "ok", (e: AppError) => e.code);
+  /** The AppError a call ends with (a success fails the test). */
+  const fail = (callOptions?: CallOptions) =>
+    gateway.createMessage({} as OutgoingMessage, callOptions).then(
+      () => expect.fail("expected the call to fail"),
+      (e: AppError) => e,
+    );
+  /** Calls refused without calling Svix, by reason. */
+  const shed = async () => Object.fromEntries((await metrics.shed.get()).values.map((v) => [v.labels.reason, v.value]));
+  const gauge = async (g: Metrics["circuitOpen"]) => (await g.get()).values[0]?.value ?? 0;
+  return { gateway, calls, send, fail, shed, gauge, metrics, logs, recoveries: () => recovered, now: () => now, advance: (ms: number) => (now += ms) };
 }
 
+/** The log lines with this message. */
+const logged = (logs: { records: Array<Record<string, unknown>> }, message: string) => logs.records.filter((r) => r.message === message);
+
 describe("ResilientSvixGateway", () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it("after a 429 with Retry-After, makes no call until the window has passed", async () => {
     const t = setup([{ retryAfter: 10 }]);
     expect(await t.send()).toBe("svix_rate_limited");
@@ -132,5 +161,198 @@ describe("ResilientSvixGateway", () => {
     const outcome = await late.gateway.createMessage({} as OutgoingMessage, { deadline: 1_000_000 }).then(() => "ok", (e: AppError) => e.code);
     expect(outcome).toBe("svix_unavailable");
     expect(late.calls).toHaveLength(1);
+  });
+
+  it("gives up after maxRetries retries of a transient failure: 1 + maxRetries calls", async () => {
+    const t = setup(["503", "503", "503", "503", "ok"], { maxRetries: 2, retryBaseMs: 1, circuitFailureThreshold: 10 });
+    expect(await t.send()).toBe("svix_unavailable");
+    expect(t.calls).toHaveLength(3);
+  });
+
+  it("does not retry a permanent rejection", async () => {
+    const t = setup(["400", "ok"], { maxRetries: 2, retryBaseMs: 1 });
+    expect(await t.send()).toBe("svix_rejected");
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it("retries only when the jittered wait (½–1 × retryBaseMs, doubled per retry) plus two base delays for the call fit before the deadline", async () => {
+    // Jitter pinned to its middle: the first retry waits 0.75 × 20 = 15 ms, the second 30 ms.
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    const callsBy = async (budgetMs: number) => {
+      const t = setup(["503", "503", "503"], { maxRetries: 2, retryBaseMs: 20, circuitFailureThreshold: 10 });
+      await t.send({ deadline: t.now() + budgetMs });
+      return t.calls.length;
+    };
+    expect(await callsBy(54)).toBe(1); // 15 + 40 > 54
+    expect(await callsBy(55)).toBe(2); // 15 + 40 fits; 30 + 40 does not
+    expect(await callsBy(69)).toBe(2);
+    expect(await callsBy(70)).toBe(3);
+  });
+
+  it("wraps an error that is not an AppError as svix_unavailable, keeping it as the cause", async () => {
+    const t = setup(["crash"]);
+    const error = await t.fail();
+    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix call failed" });
+    expect(error.cause).toBeInstanceOf(TypeError);
+    expect((error.cause as Error).message).toBe("boom");
+  });
+
+  it("sheds calls past maxInFlight at once (overloaded, Retry-After 1 s), counted, without calling Svix", async () => {
+    const first = held();
+    const second = held();
+    const t = setup([first.step, second.step], { maxInFlight: 2 });
+    const running = [t.send(), t.send()];
+    expect(await t.fail()).toMatchObject({ code: "overloaded", retryAfterSeconds: 1, message: expect.stringMatching(/in flight/) });
+    expect(t.calls).toHaveLength(2);
+    expect(await t.shed()).toEqual({ overloaded: 1 });
+    first.release("ok");
+    second.release("ok");
+    expect(await Promise.all(running)).toEqual(["ok", "ok"]);
+    expect(await t.send()).toBe("ok");
+  });
+
+  it("refuses calls during a Retry-After pause with the seconds left, counted as cooldown", async () => {
+    const t = setup([{ retryAfter: 10 }]);
+    await t.send();
+    t.advance(2500);
+    expect(await t.fail()).toMatchObject({ code: "svix_rate_limited", retryAfterSeconds: 8, message: expect.stringMatching(/Retry-After/) });
+    expect(await t.shed()).toEqual({ cooldown: 1 });
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it("logs a pause once when it starts; 429s of calls already in flight extend it silently and never shorten it", async () => {
+    const a = held();
+    const b = held();
+    const c = held();
+    const t = setup([a.step, b.step, c.step, { retryAfter: 10 }, "429"]);
+    const running = [t.send(), t.send(), t.send()];
+    a.release({ retryAfter: 10 });
+    b.release({ retryAfter: 20 });
+    c.release({ retryAfter: 5 });
+    expect(await Promise.all(running)).toEqual(["svix_rate_limited", "svix_rate_limited", "svix_rate_limited"]);
+    expect(t.gateway.blockedMs()).toBe(20_000);
+    expect(logged(t.logs, "Svix rate limit: pausing Svix calls")).toEqual([expect.objectContaining({ level: "warn", waitMs: 10_000, retryAfterGiven: true })]);
+    // A 429 just as that pause ends starts a new pause, logged again.
+    t.advance(20_000);
+    expect(await t.send()).toBe("svix_rate_limited");
+    t.advance(10_000);
+    expect(await t.send()).toBe("svix_rate_limited"); // no Retry-After: our own backoff (5th 429 in a row: 8–16 s)
+    const pauses = logged(t.logs, "Svix rate limit: pausing Svix calls");
+    expect(pauses.map((p) => p.retryAfterGiven)).toEqual([true, true, false]);
+    expect(pauses[1]!.waitMs).toBe(10_000);
+    expectEachBetween([pauses[2]!.waitMs as number], [[8000, 16_000]]);
+  });
+
+  it("paces calls under the rate learned from a 429: past it a call is shed (svix_rate_limited, the wait for the next slot), counted as paced", async () => {
+    // One call answered in the second before the 429: one call per second.
+    const t = setup(["ok", { retryAfter: 1 }]);
+    await t.send();
+    await t.send();
+    t.advance(1000);
+    expect(await t.send()).toBe("ok");
+    expect(await t.fail()).toMatchObject({ code: "svix_rate_limited", retryAfterSeconds: 1, message: expect.stringMatching(/Pacing/) });
+    expect(await t.shed()).toEqual({ paced: 1 });
+    expect(t.calls).toHaveLength(3);
+    t.advance(1000);
+    expect(await t.send()).toBe("ok");
+  });
+
+  it("a booked pace slot covers the call's first attempt only: its retry needs a slot of its own", async () => {
+    const t = setup(["ok", { retryAfter: 1 }, "503", "ok"], { maxRetries: 1, retryBaseMs: 1 });
+    await t.send();
+    await t.send();
+    t.advance(1000);
+    expect(t.gateway.reserveCall()).toBe(0); // the one slot of this second
+    expect(await t.fail({ reserved: true })).toMatchObject({ code: "svix_rate_limited", message: expect.stringMatching(/Pacing/) });
+    expect(t.calls).toHaveLength(3);
+    expect(await t.shed()).toEqual({ paced: 1 });
+  });
+
+  it("an operator's probe flag covers its first attempt only: its retry does not jump the circuit its own failure opened", async () => {
+    const t = setup(["503", "ok"], { maxRetries: 1, retryBaseMs: 1, circuitFailureThreshold: 1 });
+    expect(await t.send({ probe: true })).toBe("svix_circuit_open");
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it("circuit: opens (logged once, gauge 1), refuses with the cool-down left, re-opens silently on a failed probe, closes on a probe's success (gauge 0, onRecovered once)", async () => {
+    const probe = held();
+    const t = setup(["ok", "503", "503", "503", "503", probe.step]);
+    expect(await t.send()).toBe("ok");
+    // A success with the circuit closed recovers nothing.
+    expect(t.recoveries()).toBe(0);
+    expect(t.gateway.recoveredAt()).toBe(0);
+    for (let i = 0; i < 3; i += 1) expect(await t.send()).toBe("svix_unavailable");
+    expect(await t.gauge(t.metrics.circuitOpen)).toBe(1);
+    t.advance(1200);
+    expect(await t.fail()).toMatchObject({ code: "svix_circuit_open", retryAfterSeconds: 4, message: expect.stringMatching(/probe/) });
+    // The probe fails: open again for a whole cool-down.
+    t.advance(3800);
+    expect(await t.send()).toBe("svix_unavailable");
+    expect(await t.gauge(t.metrics.circuitOpen)).toBe(1);
+    expect(t.gateway.blockedMs()).toBe(5000);
+    t.advance(5000);
+    const probing = t.send();
+    // While the probe runs, others wait a whole cool-down.
+    expect(await t.fail()).toMatchObject({ code: "svix_circuit_open", retryAfterSeconds: 5 });
+    probe.release("ok");
+    expect(await probing).toBe("ok");
+    expect(await t.gauge(t.metrics.circuitOpen)).toBe(0);
+    expect(t.recoveries()).toBe(1);
+    expect(t.gateway.recoveredAt()).toBe(t.now());
+    expect(t.gateway.probing()).toBe(false);
+    expect(await t.shed()).toEqual({ circuit_open: 2 });
+    expect(logged(t.logs, "Svix keeps failing: circuit opened")).toEqual([
+      expect.objectContaining({ level: "warn", failures: 3, cooldownMs: 5000, lastError: "svix_unavailable" }),
+    ]);
+    expect(logged(t.logs, "Svix answers again: circuit closed")).toHaveLength(1);
+  });
+
+  it.each<[string, Step, string]>([
+    ["429", { retryAfter: 1 }, "svix_rate_limited"],
+    ["permanent rejection", "400", "svix_rejected"],
+  ])("a probe answered with a %s closes the circuit: Svix is up", async (_name, answer, code) => {
+    const t = setup(["503", "503", "503", answer]);
+    for (let i = 0; i < 3; i += 1) await t.send();
+    t.advance(5000);
+    expect(await t.send()).toBe(code);
+    expect(t.gateway.probing()).toBe(false);
+    expect(t.recoveries()).toBe(1);
+    expect(await t.gauge(t.metrics.circuitOpen)).toBe(0);
+  });
+
+  it("lets no second probe through when a call from before the circuit opened fails while the probe runs", async () => {
+    const early = held();
+    const probe = held();
+    const t = setup([early.step, "503", probe.step, "ok"], { circuitFailureThreshold: 1 });
+    const earlyCall = t.send();
+    expect(await t.send()).toBe("svix_unavailable"); // opens the circuit
+    t.advance(5000);
+    const probing = t.send();
+    early.release("503");
+    expect(await earlyCall).toBe("svix_unavailable");
+    expect(await t.send()).toBe("svix_circuit_open");
+    expect(t.calls).toHaveLength(3);
+    probe.release("ok");
+    expect(await probing).toBe("ok");
+  });
+
+  it("does not extend the cool-down when a call from before the circuit opened fails during it", async () => {
+    const early = held();
+    const t = setup([early.step, "503", "503", "ok"], { circuitFailureThreshold: 2 });
+    const earlyCall = t.send();
+    for (let i = 0; i < 2; i += 1) expect(await t.send()).toBe("svix_unavailable");
+    t.advance(3000);
+    early.release("503");
+    expect(await earlyCall).toBe("svix_unavailable");
+    expect(t.gateway.blockedMs()).toBe(2000);
+    t.advance(2000);
+    expect(await t.send()).toBe("ok");
+  });
+
+  it("learns the pace from every call Svix answered, failures included, but not from calls it never answered", async () => {
+    // Answered: two 400s and a 503; two timeouts were not answered. Then a 429: 3 × 0.93 per second.
+    const t = setup(["400", "400", "503", "timeout", "timeout", { retryAfter: 1 }], { circuitFailureThreshold: 10 });
+    for (let i = 0; i < 6; i += 1) await t.send();
+    expect(await t.gauge(t.metrics.svixPace)).toBeCloseTo(2.79, 10);
   });
 });
