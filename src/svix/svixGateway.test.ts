@@ -112,6 +112,207 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
   });
 });
 
+describe("the message an operator reads for each kind of answer", () => {
+  it("Svix's error body { code, detail } reads as code: detail", async () => {
+    emulator.faults.add({ kind: "status", status: 400, times: 1 });
+    expect((await failure(gateway.createMessage(message()))).message).toBe("Svix rejected the request (400): bad_request: injected 400");
+  });
+
+  it("a validation body lists each field as loc.path: msg, joined by '; '", async () => {
+    const error = await failure(gateway.createMessage({ ...message("bad id"), eventType: "bad type" }));
+    expect(error).toMatchObject({ code: "svix_rejected", upstreamStatus: 422 });
+    expect(error.message).toBe(
+      'Svix rejected the request (422): body.eventId: must match pattern "^[a-zA-Z0-9\\-_.]+$"; body.eventType: must match pattern "^[a-zA-Z0-9\\-_.]+$"',
+    );
+  });
+
+  it.each([
+    ["a validation item without loc or msg", '{"detail":[{"type":"value_error"}]}', ": invalid"],
+    ["a detail without a code", '{"detail":"Application not found"}', "Application not found"],
+    ["a body with neither code nor detail", '{"message":"nope"}', "no detail"],
+    ["a JSON null body", "null", "no detail"],
+    ["a JSON string body (cut at 200 characters)", JSON.stringify(`${"x".repeat(200)}TAIL`), "x".repeat(200)],
+    ["a body that is not JSON", "<html>Unprocessable</html>", "unreadable body"],
+  ])("%s", async (_what, rawBody, detail) => {
+    emulator.faults.add({ kind: "status", status: 422, rawBody, times: 1 });
+    const error = await failure(gateway.createMessage(message()));
+    expect(error).toMatchObject({ code: "svix_rejected", upstreamStatus: 422 });
+    expect(error.message).toBe(`Svix rejected the request (422): ${detail}`);
+  });
+
+  it("429 names Svix's reason; 401 points at SVIX_API_KEY", async () => {
+    emulator.faults.add({ kind: "status", status: 429, times: 1 }, { kind: "status", status: 401, times: 1 });
+    expect((await failure(gateway.createMessage(message()))).message).toBe("Svix is rate limiting (rate_limited: injected 429)");
+    expect((await failure(gateway.createMessage(message()))).message).toBe("Svix refused our credentials (401); check SVIX_API_KEY");
+  });
+
+  it("408 → svix_unavailable (retryable), like a 5xx; a 5xx keeps its Retry-After", async () => {
+    emulator.faults.add({ kind: "status", status: 408, times: 1 }, { kind: "status", status: 503, retryAfter: "7", times: 1 });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unavailable", message: "Svix answered 408", upstreamStatus: 408, retryable: true });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unavailable", message: "Svix answered 503", upstreamStatus: 503, retryAfterSeconds: 7 });
+  });
+
+  it("409 on a call other than a message → svix_rejected as a conflict, not a duplicate", async () => {
+    emulator.faults.add({ kind: "status", status: 409, operation: "application.create", times: 1 });
+    const calls: SvixCall[] = [];
+    const error = await failure(gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme" }, { onCall: (c) => calls.push(c) }));
+    expect(error).toMatchObject({ code: "svix_rejected", message: "Svix conflict: bad_request: injected 409", upstreamStatus: 409, retryable: false });
+    expect(calls).toEqual([expect.objectContaining({ operation: "application.getOrCreate", outcome: "rejected", httpStatus: 409, errorCode: "svix_rejected" })]);
+  });
+
+  it("a timeout reads 'Svix did not answer in time', with the client's timeout as its cause", async () => {
+    emulator.faults.add({ kind: "hang", times: 1 });
+    const error = await failure(gateway.createMessage(message()));
+    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix did not answer in time", upstreamStatus: undefined });
+    expect(error.cause).toMatchObject({ name: "TimeoutError", message: "no answer within 300 ms" });
+  });
+
+  it("a network error names the socket's error, kept as the cause", async () => {
+    emulator.faults.add({ kind: "reset", times: 1 });
+    const error = await failure(gateway.createMessage(message()));
+    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix could not be reached (socket hang up)", upstreamStatus: undefined });
+    expect(error.cause).toMatchObject({ code: "ECONNRESET" });
+  });
+
+  it("a 2xx whose body is not JSON → svix_unavailable (unreadable), not a rejection", async () => {
+    emulator.faults.add({ kind: "status", status: 200, rawBody: "<html>OK</html>", times: 1 });
+    const error = await failure(gateway.createMessage(message()));
+    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix answered with an unreadable body", upstreamStatus: undefined, retryable: true });
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+  });
+});
+
+describe("what the gateway reports and counts", () => {
+  it("counts each call by operation and result, and no call stays in flight", async () => {
+    const metrics = createMetrics();
+    const counted = new SdkSvixGateway({ apiKey: "k", serverUrl: emulator.url, requestTimeoutMs: 300, metrics });
+    const project = { uid: "acme", name: "Acme", project: "acme" };
+    await counted.getOrCreateApplication(project);
+    await counted.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme" });
+    await counted.ensureEventType({ name: "user.created", description: "A user was created" });
+    // Made in Svix's dashboard: Svix answers our key with a 409.
+    emulator.state.eventTypes.set("user.deleted", { name: "user.deleted", description: "", createdAt: new Date().toISOString() });
+    await counted.ensureEventType({ name: "user.deleted", description: "A user was deleted" });
+    await counted.checkCredentials();
+    await counted.createMessage(message("evt_twice"));
+    await counted.createMessage(message("evt_twice"));
+    emulator.faults.add(
+      { kind: "status", status: 429, times: 1 },
+      { kind: "status", status: 403, times: 1 },
+      { kind: "status", status: 400, times: 1 },
+      { kind: "status", status: 503, times: 1 },
+      { kind: "reset", times: 1 },
+    );
+    for (let i = 0; i < 5; i++) await failure(counted.createMessage(message()));
+    const counts = (await metrics.svixCalls.get()).values.map((v) => ({ ...v.labels, value: v.value }));
+    expect(counts).toEqual(
+      expect.arrayContaining([
+        { operation: "application.getOrCreate", result: "ok", value: 1 },
+        { operation: "appPortalAccess", result: "ok", value: 1 },
+        { operation: "eventType.create", result: "ok", value: 1 },
+        { operation: "eventType.create", result: "conflict", value: 1 },
+        { operation: "application.list", result: "ok", value: 1 },
+        { operation: "message.create", result: "ok", value: 1 },
+        { operation: "message.create", result: "conflict", value: 1 },
+        { operation: "message.create", result: "rate_limited", value: 1 },
+        { operation: "message.create", result: "unauthorized", value: 1 },
+        { operation: "message.create", result: "rejected", value: 1 },
+        { operation: "message.create", result: "unavailable", value: 1 },
+        { operation: "message.create", result: "network", value: 1 },
+      ]),
+    );
+    expect(counts).toHaveLength(12);
+    expect((await metrics.svixInFlight.get()).values[0]!.value).toBe(0);
+  });
+
+  it("reports a rejected call and a retryable one with Svix's status and the error; a duplicate without an error", async () => {
+    emulator.faults.add({ kind: "status", status: 400, times: 1 }, { kind: "status", status: 503, times: 1 });
+    const calls: SvixCall[] = [];
+    const onCall = (c: SvixCall) => calls.push(c);
+    await failure(gateway.createMessage(message(), { onCall }));
+    await failure(gateway.createMessage(message(), { onCall }));
+    await gateway.createMessage(message("evt_dup"));
+    await gateway.createMessage(message("evt_dup"), { onCall });
+    expect(calls).toEqual([
+      expect.objectContaining({ operation: "message.create", outcome: "rejected", httpStatus: 400, errorCode: "svix_rejected", error: "Svix rejected the request (400): bad_request: injected 400" }),
+      expect.objectContaining({ operation: "message.create", outcome: "retryable", httpStatus: 503, errorCode: "svix_unavailable", error: "Svix answered 503" }),
+      expect.objectContaining({ operation: "message.create", outcome: "duplicate", httpStatus: 409 }),
+    ]);
+    expect(calls[2]!.errorCode).toBeUndefined();
+    expect(calls[2]!.error).toBeUndefined();
+  });
+
+  it("reports a call that is not a message as ok, without a message id", async () => {
+    const calls: SvixCall[] = [];
+    await gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme" }, { onCall: (c) => calls.push(c) });
+    expect(calls).toEqual([expect.objectContaining({ operation: "application.getOrCreate", outcome: "ok", httpStatus: 201 })]);
+    expect(calls[0]!.messageId).toBeUndefined();
+  });
+});
+
+describe("what Svix receives", () => {
+  it("getOrCreateApplication: the project in the metadata, a stable idempotency key, the same app the second time", async () => {
+    const first = await gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme-project" });
+    const second = await gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme-project" });
+    expect(second).toEqual(first);
+    expect(first).toEqual({ id: expect.stringMatching(/^app_/), uid: "acme" });
+    expect(emulator.state.findApp("acme")).toMatchObject({ id: first.id, name: "Acme", metadata: { gigsProject: "acme-project" } });
+    expect(emulator.calls.map((c) => c.idempotencyKey)).toEqual(["gigs-relay-app-acme", "gigs-relay-app-acme"]);
+  });
+
+  it("appPortalAccess creates the application with its project; readOnly asks for the ViewBase capability only", async () => {
+    const access = await gateway.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme-project", expirySeconds: 3600, featureFlags: ["beta"], readOnly: true });
+    expect(access).toEqual({ url: expect.stringContaining("/app-portal/login#key="), token: expect.stringMatching(/^appsk_/) });
+    await gateway.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme-project" });
+    const app = emulator.state.findApp("acme");
+    expect(app).toMatchObject({ name: "Acme", metadata: { gigsProject: "acme-project" } });
+    expect(emulator.state.portalAccesses).toEqual([
+      { appId: app!.id, expiry: 3600, featureFlags: ["beta"], capabilities: ["ViewBase"] },
+      { appId: app!.id, expiry: null, featureFlags: null, capabilities: null },
+    ]);
+  });
+
+  it("createMessage creates a missing application with its project", async () => {
+    await gateway.createMessage({ ...message(), appUid: "acme", appName: "Acme", project: "acme-project" });
+    expect(emulator.state.findApp("acme")).toMatchObject({ name: "Acme", metadata: { gigsProject: "acme-project" } });
+  });
+
+  it("ensureEventType creates the type, takes Svix's 409 (a type made elsewhere) as done, and throws any other failure", async () => {
+    await gateway.ensureEventType({ name: "user.created", description: "A user was created" });
+    expect(emulator.state.eventTypes.get("user.created")).toMatchObject({ description: "A user was created" });
+    emulator.state.eventTypes.set("user.deleted", { name: "user.deleted", description: "made in the dashboard", createdAt: new Date().toISOString() });
+    await gateway.ensureEventType({ name: "user.deleted", description: "A user was deleted" });
+    expect(emulator.calls.map((c) => [c.status, c.idempotencyKey])).toEqual([
+      [201, "gigs-relay-type-user.created"],
+      [409, "gigs-relay-type-user.deleted"],
+    ]);
+    emulator.faults.add({ kind: "status", status: 400, times: 1 });
+    expect(await failure(gateway.ensureEventType({ name: "user.updated", description: "A user was updated" }))).toMatchObject({ code: "svix_rejected", upstreamStatus: 400 });
+  });
+});
+
+describe("checkCredentials", () => {
+  it("ok when Svix takes the key", async () => {
+    expect(await gateway.checkCredentials()).toEqual({ status: "ok" });
+  });
+
+  it.each([401, 403])("unauthorized on %i, with the message to act on", async (status) => {
+    emulator.faults.add({ kind: "status", status, times: 1 });
+    expect(await gateway.checkCredentials()).toEqual({ status: "unauthorized", detail: `Svix refused our credentials (${status}); check SVIX_API_KEY` });
+  });
+
+  it("unauthorized with a wrong key", async () => {
+    const wrongKey = new SdkSvixGateway({ apiKey: "wrong", serverUrl: emulator.url, requestTimeoutMs: 300, metrics: createMetrics() });
+    expect(await wrongKey.checkCredentials()).toMatchObject({ status: "unauthorized" });
+  });
+
+  it("unreachable on anything else, with what went wrong", async () => {
+    emulator.faults.add({ kind: "status", status: 503, times: 1 }, { kind: "reset", times: 1 });
+    expect(await gateway.checkCredentials()).toEqual({ status: "unreachable", detail: "Svix answered 503" });
+    expect(await gateway.checkCredentials()).toEqual({ status: "unreachable", detail: "Svix could not be reached (socket hang up)" });
+  });
+});
+
 describe("parseRetryAfter", () => {
   it("reads seconds and HTTP dates, ignores garbage", () => {
     const now = Date.parse("2026-11-27T12:00:00Z");
@@ -121,5 +322,13 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter("Fri, 27 Nov 2026 11:00:00 GMT", now)).toBe(0);
     expect(parseRetryAfter("soon", now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+
+  it("takes only a whole number of seconds with an optional fraction, around spaces", () => {
+    const now = Date.parse("2026-11-27T12:00:00Z");
+    expect(parseRetryAfter("1.25", now)).toBe(1.25);
+    expect(parseRetryAfter(" 3 ", now)).toBe(3);
+    expect(parseRetryAfter("3a", now)).toBeUndefined();
+    expect(parseRetryAfter("a3", now)).toBeUndefined();
   });
 });
