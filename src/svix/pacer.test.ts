@@ -6,6 +6,17 @@ function clock() {
   return { now: () => now, advance: (ms: number) => (now += ms) };
 }
 
+/** A pacer that learned its pace from a 429 after `answered` calls in the second before, settled 600 ms later. */
+function paced(answered: number, backoffShare: number) {
+  const c = clock();
+  const pacer = new Pacer({ now: c.now, backoffShare });
+  for (let i = 0; i < answered; i += 1) pacer.answeredCall();
+  pacer.throttled();
+  c.advance(600);
+  pacer.waitMs();
+  return { c, pacer };
+}
+
 describe("Pacer", () => {
   it("does not limit anything until Svix answers 429", () => {
     const c = clock();
@@ -164,12 +175,7 @@ describe("Pacer", () => {
   });
 
   it("a 429 with nothing answered in the second before lowers the pace it came at by the share", () => {
-    const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 0.5 });
-    for (let i = 0; i < 20; i += 1) pacer.answeredCall();
-    pacer.throttled();
-    c.advance(600);
-    pacer.waitMs();
+    const { c, pacer } = paced(20, 0.5);
     expect(pacer.ratePerSecond).toBe(10);
     c.advance(2000);
     pacer.throttled();
@@ -180,12 +186,7 @@ describe("Pacer", () => {
   });
 
   it("a 429 never raises the pace: more accepted than the pace (a saved burst on top) still gives the share of the pace it came at", () => {
-    const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 0.5 });
-    for (let i = 0; i < 20; i += 1) pacer.answeredCall();
-    pacer.throttled();
-    c.advance(600);
-    pacer.waitMs();
+    const { c, pacer } = paced(20, 0.5);
     expect(pacer.ratePerSecond).toBe(10);
     c.advance(1000);
     for (let i = 0; i < 16; i += 1) pacer.answeredCall();
