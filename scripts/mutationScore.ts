@@ -44,6 +44,9 @@ for (const path of found) {
   const report = JSON.parse(readFileSync(path, "utf8")) as Report;
   for (const [file, { mutants }] of Object.entries(report.files)) files.set(file, mutants);
 }
+// A file deleted since it was measured no longer counts.
+const gone = [...files.keys()].filter((file) => !existsSync(file));
+for (const file of gone) files.delete(file);
 
 const rows: Array<[string, number, number, number, number]> = [];
 let detected = 0;
@@ -64,6 +67,7 @@ for (const [file, d, u, nc, score] of rows) {
   console.log(`${file.padEnd(width)}  ${score.toFixed(1).padStart(5)}  ${String(d).padStart(6)}  ${String(u).padStart(8)}  ${String(nc).padStart(13)}`);
 }
 console.log(`\nreports: ${found.join(", ")}`);
+if (gone.length > 0) console.log(`not counted (deleted since measured): ${gone.join(", ")}`);
 console.log(`all files: ${((100 * detected) / (detected + undetected)).toFixed(2)} % (${detected} killed or timed out, ${undetected} survived or not covered, ${ignored} ignored or not valid)`);
 
 if (process.argv.includes("--survivors")) {
