@@ -60,6 +60,28 @@ describe("GET /notifications — audit search", () => {
     expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["cursor", "projet", "since"]);
   });
 
+  it("names each refused parameter with what it must be, in one 400", async () => {
+    const res = await h.http.get("/notifications").query({ projet: "typo", status: "lost", since: "yesterday", limit: "1001", cursor: "bm90LWEtY3Vyc29y" }).expect(400);
+    expect(res.body.error).toMatchObject({ code: "invalid_query", message: "Invalid query parameters" });
+    expect(res.body.error.details).toEqual([
+      { path: "projet", message: "is not a known parameter (status, project, type, since, until, limit, cursor)" },
+      { path: "status", message: "must be one of received, queued, delivered, rejected, failed" },
+      { path: "since", message: "must be an ISO 8601 date-time, e.g. 2026-11-30T00:00:00Z" },
+      { path: "limit", message: "must be an integer from 1 to 1000" },
+      { path: "cursor", message: "is not a cursor this API returned" },
+    ]);
+  });
+
+  it("takes limits from 1 to 1000 and dates up to 40 characters", async () => {
+    await list({ limit: 1 });
+    await list({ limit: 1000 });
+    const fraction = (digits: number) => `2026-10-01T00:00:00.${"0".repeat(digits)}Z`;
+    await list({ since: fraction(19) });
+    expect(fraction(19)).toHaveLength(40);
+    const tooLong = await h.http.get("/notifications").query({ until: fraction(20) }).expect(400);
+    expect(tooLong.body.error.details).toEqual([{ path: "until", message: "must be an ISO 8601 date-time, e.g. 2026-11-30T00:00:00Z" }]);
+  });
+
   it("keeps an answer under 1 MB however large its rows, and hands the rest to the next page", async () => {
     const project = `p${"x".repeat(255)}`;
     const events = Array.from({ length: 600 }, (_, i) => makeEvent({ project, id: `evt_${String(i).padStart(4, "0")}_${"i".repeat(240)}`, type: `t.${"y".repeat(250)}` }));

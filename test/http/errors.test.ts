@@ -50,6 +50,29 @@ describe("POST /notifications from internal callers — malformed requests get a
     expect(await quarantined()).toBe(quarantinedBefore);
   });
 
+  it("says what is wrong with the body's type: empty, not JSON, not UTF-8", async () => {
+    const error = async (build: (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>) => (await build(h.http.post("/notifications"))).body.error;
+    expect(await error((r) => r.set("content-type", "application/json"))).toMatchObject({ code: "invalid_json", message: "The request body is empty; send the event as JSON" });
+    expect(await error((r) => r.set("content-type", "application/json").set("content-length", "0").send(""))).toMatchObject({ code: "invalid_json", message: "The request body is empty; send the event as JSON" });
+    expect(await error((r) => r.set("content-type", "text/plain").send("{}"))).toMatchObject({ code: "unsupported_media_type", message: "Content-Type text/plain is not supported; send application/json" });
+    expect(await error((r) => r.serialize((b: Buffer) => b as unknown as string).send(Buffer.from("{}")))).toMatchObject({ code: "unsupported_media_type", message: "Content-Type (none) is not supported; send application/json" });
+    expect(await error((r) => r.set("content-type", "application/json;charset=latin1").send("{}"))).toMatchObject({ code: "unsupported_media_type", message: "The charset is not supported; send UTF-8 JSON" });
+    expect(svixCalls()).toBe(0);
+  });
+
+  it("takes JSON in UTF-8 however its type and charset are spelled, and a chunked body", async () => {
+    for (const type of ["application/json", "application/json; charset=utf-8", "application/json;charset=UTF8", 'application/json; charset="utf-8"', "application/cloudevents+json"]) {
+      const res = await h.http.post("/notifications").set("content-type", type).send(JSON.stringify(makeEvent()));
+      expect(res.status, `${type}: ${JSON.stringify(res.body)}`).toBe(200);
+    }
+    const chunked = await new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const req = h.http.post("/notifications").set("content-type", "application/json");
+      req.write(JSON.stringify(makeEvent()));
+      req.end((err, res) => (err ? reject(err) : resolve(res)));
+    });
+    expect(chunked.status).toBe(200);
+  });
+
   it("names every schema violation, one detail each", async () => {
     const { id: _id, project: _project, ...rest } = makeEvent();
     const res = await h.http.post("/notifications").send({ ...rest, object: "user", time: "yesterday", data: "x" }).expect(400);
@@ -85,11 +108,21 @@ describe("POST /notifications from internal callers — malformed requests get a
 
   it("answers 404 with the error shape for unknown routes and notifications", async () => {
     expect((await h.http.get("/nope").expect(404)).body.error.code).toBe("not_found");
-    expect((await h.http.get("/notifications/evt_unknown").expect(404)).body.error.code).toBe("not_found");
+    expect((await h.http.get("/notifications/evt_unknown").expect(404)).body.error).toMatchObject({ code: "not_found", message: "No notification for event evt_unknown" });
+    expect((await h.http.delete("/notifications/evt_unknown/payload").expect(404)).body.error).toMatchObject({ code: "not_found", message: "No notification for event evt_unknown" });
+  });
+
+  it("answers 404 on /svix/webhooks when Svix's operational webhooks are not set up, naming the setting", async () => {
+    const res = await h.http.post("/svix/webhooks").set("content-type", "application/json").send("{}").expect(404);
+    expect(res.body.error).toMatchObject({ code: "not_found", message: "Svix operational webhooks are not configured (SVIX_WEBHOOK_SECRET)" });
   });
 
   it("rejects event ids and projects the ledger cannot hold, in paths and queries, with 400", async () => {
-    expect((await h.http.get("/notifications/a%00b").expect(400)).body.error.code).toBe("invalid_query");
+    expect((await h.http.get("/notifications/a%00b").expect(400)).body.error).toMatchObject({
+      code: "invalid_query",
+      message: "Invalid event id",
+      details: [{ path: "eventId", message: "must be 1 to 256 characters and must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" }],
+    });
     expect((await h.http.get(`/notifications/${"x".repeat(300)}`).expect(400)).body.error.code).toBe("invalid_query");
     expect((await h.http.get("/notifications").query({ project: "p\u0000" }).expect(400)).body.error.details[0].path).toBe("project");
   });
@@ -123,8 +156,9 @@ describe("POST /notifications from internal callers — Svix's answers map to th
   it("answers 422 when Svix rejects the message for good, records it rejected, and keeps answering 422", async () => {
     const event = makeEvent({ type: "user created!" });
     const res = await h.http.post("/notifications").send(event).expect(422);
-    expect(res.body.error.code).toBe("svix_rejected");
     expect(res.body.data).toMatchObject({ status: "rejected", lastError: { code: "svix_rejected" } });
+    expect(res.body.error).toEqual({ code: "svix_rejected", message: res.body.data.lastError.message, details: [], requestId: res.headers["x-request-id"] });
+    expect(res.body.error.requestId).toMatch(/\S/);
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("rejected");
     expect(stored.lastError.code).toBe("svix_rejected");

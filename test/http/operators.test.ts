@@ -40,6 +40,17 @@ describe("POST /projects/:projectId/app-portal", () => {
     expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["/color", "/expirySeconds", "/featureFlags/0", "/readOnly"]);
   });
 
+  it("refuses a project id Svix and the ledger cannot hold, naming the path, before calling Svix", async () => {
+    const res = await h.http.post("/projects/a%00b/app-portal").set(asOperator).expect(400);
+    expect(res.body.error).toMatchObject({
+      code: "invalid_query",
+      message: "Invalid project id",
+      details: [{ path: "projectId", message: "must be 1 to 256 characters and must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" }],
+    });
+    await h.http.post(`/projects/${"p".repeat(257)}/app-portal`).set(asOperator).expect(400);
+    expect(h.emulator.calls).toHaveLength(0);
+  });
+
   it("maps a Svix failure like everywhere else, and is for operators only", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "appPortalAccess", times: 1 });
     expect((await h.http.post("/projects/acme-portal/app-portal").set(asOperator).expect(503)).body.error.code).toBe("svix_unavailable");

@@ -117,6 +117,24 @@ describe("Pub/Sub push — quarantine for what can never be delivered", () => {
     expect((await quarantine()).map((q) => q.eventId)).toEqual(["q3", "q2", "q1"]);
   });
 
+  it("lists at most limit entries, 1 to 500, naming the bound when refused", async () => {
+    for (const id of ["q1", "q2", "q3"]) await h.http.post("/notifications").send(wrapped({ id, object: "event" })).expect(200);
+    expect((await h.http.get("/quarantine").query({ limit: 1 }).expect(200)).body.data.map((q: { eventId: string }) => q.eventId)).toEqual(["q3"]);
+    expect((await h.http.get("/quarantine").query({ limit: 500 }).expect(200)).body.data).toHaveLength(3);
+    for (const limit of ["0", "501", "1.5", "ten"]) {
+      const res = await h.http.get("/quarantine").query({ limit }).expect(400);
+      expect(res.body.error, limit).toMatchObject({ code: "invalid_query", message: "Invalid query parameters", details: [{ path: "limit", message: "must be an integer from 1 to 500" }] });
+    }
+  });
+
+  it("shows a body over 64 KiB as truncated, with its full size", async () => {
+    const bytes = Buffer.alloc(70 * 1024, "x");
+    await h.http.post("/notifications").set(unwrappedHeaders()).set("content-type", "text/plain").send(bytes.toString()).expect(200);
+    const [entry] = await quarantine();
+    expect(entry).toMatchObject({ reason: "invalid_json", bodyBytes: 70 * 1024, bodyTruncated: true, bodyEncoding: "utf8" });
+    expect(entry!.body).toBe("x".repeat(64 * 1024));
+  });
+
   it("still answers 413 to a body over the limit: nothing of it was read or recorded", async () => {
     const res = await h.http.post("/notifications").set(unwrappedHeaders()).send({ blob: "x".repeat(2 * 1024 * 1024) }).expect(413);
     expect(res.body.error.code).toBe("payload_too_large");

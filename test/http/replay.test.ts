@@ -42,6 +42,16 @@ describe("POST /notifications/:eventId/replay", () => {
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
+  it("answers 422 delivery_failed when Svix still fails on a notification past the retry horizon", async () => {
+    const event = makeEvent();
+    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt: new Date(Date.now() + 3_600_000) });
+    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 100 * 3_600_000) } });
+    h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
+    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(422);
+    expect(res.body.data).toMatchObject({ eventId: event.id, status: "failed", lastError: { code: "svix_unavailable" } });
+    expect(res.body.error).toEqual({ code: "delivery_failed", message: res.body.data.lastError.message, details: [], requestId: res.headers["x-request-id"] });
+  });
+
   it("answers 503 + Retry-After, not 409, for a notification being delivered right now: it is not done yet", async () => {
     const event = makeEvent();
     await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "live", claimExpiresAt: new Date(Date.now() + 60_000) });

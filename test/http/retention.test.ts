@@ -91,7 +91,8 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
   it("waits for a delivery in flight (503) and answers 404 for an unknown event", async () => {
     const event = makeEvent();
     await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "live", claimExpiresAt: new Date(Date.now() + 60_000) });
-    expect((await h.http.delete(`/notifications/${event.id}/payload`).expect(503)).body.error.code).toBe("event_in_flight");
+    const res = await h.http.delete(`/notifications/${event.id}/payload`).expect(503).expect("retry-after", "1");
+    expect(res.body.error).toMatchObject({ code: "event_in_flight", message: `Event ${event.id} is being delivered right now; try again shortly` });
     await h.http.delete("/notifications/evt_unknown/payload").expect(404);
   });
 });
