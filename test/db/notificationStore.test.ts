@@ -138,6 +138,17 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     expect((await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() + 1))).map((r) => r.eventId)).toContain(event.id);
   });
 
+  it("releases only the rows named, not the rest of the same claim", async () => {
+    const project = `release-${randomUUID()}`;
+    const [kept, given] = [makeEvent({ project }), makeEvent({ project })];
+    for (const e of [kept, given]) await store.insert(queued(e, inMs(-1)));
+    const c = claim();
+    expect((await store.claimDue(new Date(), 1000, c)).filter((r) => r.project === project)).toHaveLength(2);
+    await store.release([given.id], c.token, inMs(5000));
+    expect((await store.summary(given.id))?.status).toBe("queued");
+    expect(await store.summary(kept.id)).toMatchObject({ status: "received", claimExpiresAt: c.expiresAt });
+  });
+
   it("gives released rows back to the queue, only for their claim", async () => {
     const event = makeEvent();
     await store.insert(queued(event, inMs(-1)));
@@ -244,7 +255,15 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     const waiting = [await inStatus("queued", null), await inStatus("received", new Date(now.getTime()))];
     for (const id of waiting) {
       expect(await store.erasePayload(id, now)).toBe("erased");
-      expect(await store.get(id)).toMatchObject({ status: "failed", payload: null, payloadPurgedAt: now, claimExpiresAt: null, nextAttemptAt: null, lastErrorCode: "payload_erased" });
+      expect(await store.get(id)).toMatchObject({
+        status: "failed",
+        payload: null,
+        payloadPurgedAt: now,
+        claimExpiresAt: null,
+        nextAttemptAt: null,
+        lastErrorCode: "payload_erased",
+        lastError: "The payload was erased by an operator before delivery",
+      });
     }
     const held = await inStatus("received", new Date(now.getTime() + 1));
     expect(await store.erasePayload(held, now)).toBe("in_flight");
