@@ -1,0 +1,184 @@
+import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
+import { NotificationStore } from "../../src/db/notificationStore.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { Dispatcher } from "../../src/notifications/dispatcher.ts";
+import type { PlatformEvent } from "../../src/notifications/event.ts";
+import { eventDigest } from "../../src/notifications/eventDigest.ts";
+import { NotificationService } from "../../src/notifications/notificationService.ts";
+import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
+import { Pacer } from "../../src/svix/pacer.ts";
+import { ResilientSvixGateway } from "../../src/svix/resilientGateway.ts";
+import { SdkSvixGateway } from "../../src/svix/svixGateway.ts";
+import { captureLogs } from "./capturedLogs.ts";
+import { makeEvent } from "./events.ts";
+import { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
+
+// The dispatcher as the container wires it (src/container.ts): the real ledger on a real
+// database, the real NotificationService, the real resilient gateway and SDK client talking over
+// HTTP to the Svix emulator, real metrics and logger. Only time is ours: the dispatcher, the
+// service, the gateway and its pacer read one fake clock, so the claim, backoff and release
+// times they compute are exact.
+
+export const T0 = Date.parse("2026-11-30T12:00:00.000Z");
+export const HOUR = 3_600_000;
+export const CLAIM_TTL = 30_000;
+
+export let database: TestDatabase;
+export let store: NotificationStore;
+export let emulator: SvixEmulator;
+
+export const sql = (text: string, params: unknown[] = []) => database.db.sql.query(text, params);
+
+/** Database faults injected with triggers (a real failure of a real statement); dropped after each test. */
+const triggers: Array<{ name: string; table: string }> = [];
+export async function failWith(name: string, table: string, timing: string, when: string): Promise<void> {
+  await sql(`CREATE OR REPLACE FUNCTION dispatcher_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected by dispatcher.test.ts'; END $$`);
+  await sql(`CREATE TRIGGER ${name} ${timing} ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION dispatcher_test_fail()`);
+  triggers.push({ name, table });
+}
+export async function dropTriggers(): Promise<void> {
+  for (const t of triggers.splice(0)) await sql(`DROP TRIGGER IF EXISTS ${t.name} ON ${t.table}`);
+}
+
+export interface World {
+  dispatcher: Dispatcher;
+  gateway: ResilientSvixGateway;
+  pacer: Pacer;
+  metrics: Metrics;
+  /** The fake clock every part reads, epoch ms. */
+  at(ms: number): void;
+  logs(): Array<Record<string, unknown>>;
+  /** relay_dispatch_total by outcome label. */
+  dispatched(): Promise<Record<string, number>>;
+  shed(): Promise<Record<string, number>>;
+}
+
+const worlds: World[] = [];
+
+export function world(o: { batchSize?: number; concurrency?: number; intervalMs?: number; maxInFlight?: number; circuitFailureThreshold?: number; circuitCooldownMs?: number } = {}): World {
+  let nowMs = T0;
+  const clock = { now: () => new Date(nowMs) };
+  const metrics = createMetrics();
+  const { logger, records } = captureLogs();
+  const pacer = new Pacer({ now: () => nowMs });
+  let dispatcher: Dispatcher | undefined;
+  const gateway = new ResilientSvixGateway({
+    inner: new SdkSvixGateway({ apiKey: "test-key", serverUrl: emulator.url, requestTimeoutMs: 10_000, metrics }),
+    logger,
+    metrics,
+    maxRetries: 0,
+    maxInFlight: o.maxInFlight ?? 10,
+    circuitFailureThreshold: o.circuitFailureThreshold ?? 1000,
+    circuitCooldownMs: o.circuitCooldownMs ?? 5000,
+    now: () => nowMs,
+    pacer,
+    onRecovered: () => dispatcher?.wake(),
+  });
+  const service = new NotificationService({
+    ledger: store,
+    svix: gateway,
+    logger,
+    metrics,
+    clock,
+    requestBudgetMs: 10_000,
+    claimTtlMs: CLAIM_TTL,
+    inFlightWaitMs: 1000,
+    retryBaseDelayMs: 1000,
+    retryMaxDelayMs: 600_000,
+    retryHorizonMs: 72 * HOUR,
+  });
+  dispatcher = new Dispatcher({
+    service,
+    ledger: store,
+    svix: gateway,
+    logger,
+    metrics,
+    clock,
+    intervalMs: o.intervalMs ?? HOUR,
+    batchSize: o.batchSize ?? 10,
+    concurrency: o.concurrency ?? 1,
+    claimTtlMs: CLAIM_TTL,
+  });
+  const byLabel = async (counter: Metrics["dispatch"] | Metrics["shed"], label: string) =>
+    Object.fromEntries((await counter.get()).values.map((v) => [String(v.labels[label as never]), v.value]));
+  const w: World = {
+    dispatcher,
+    gateway,
+    pacer,
+    metrics,
+    at: (ms) => void (nowMs = ms),
+    logs: () => records,
+    dispatched: () => byLabel(metrics.dispatch, "outcome"),
+    shed: () => byLabel(metrics.shed, "reason"),
+  };
+  worlds.push(w);
+  return w;
+}
+
+
+let arrival = 0;
+/**
+ * A queued notification, due at `due` (default T0). Rows arrive one second apart, in the order
+ * this is called: created_at decides "oldest first".
+ */
+export async function queued(options: { due?: number; event?: PlatformEvent } = {}): Promise<PlatformEvent> {
+  const event = options.event ?? makeEvent();
+  await store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt: new Date(options.due ?? T0) });
+  arrival += 1;
+  const createdAt = new Date(T0 - 10 * 60_000 + arrival * 1000);
+  await sql(`UPDATE notifications SET created_at = $1, updated_at = $1 WHERE event_id = $2`, [createdAt, event.id]);
+  return event;
+}
+
+export const row = async (eventId: string) => (await store.summary(eventId))!;
+export const sentIds = () => emulator.state.allMessages().map((m) => m.eventId);
+export const messageCalls = () => emulator.calls.filter((c) => c.operation === "message.create");
+
+/** A row given back to the queue untouched: no Svix call recorded, no failure, no error. */
+export async function expectGivenBack(eventId: string, nextAttemptAt: number): Promise<void> {
+  expect(await row(eventId)).toMatchObject({
+    status: "queued",
+    claimExpiresAt: null,
+    nextAttemptAt: new Date(nextAttemptAt),
+    attemptCount: 0,
+    failures: 0,
+    lastErrorCode: null,
+  });
+  expect((await database.db.prisma.notification.findUnique({ where: { eventId } }))?.claimToken).toBeNull();
+}
+
+/** Records the delays of setTimeout calls (calling through), to see the pauses the loop schedules. */
+export function recordTimers(): Array<{ ms: number; timer: NodeJS.Timeout }> {
+  const seen: Array<{ ms: number; timer: NodeJS.Timeout }> = [];
+  const original = globalThis.setTimeout as (fn: () => void, ms?: number, ...args: unknown[]) => NodeJS.Timeout;
+  vi.spyOn(globalThis, "setTimeout").mockImplementation(((fn: () => void, ms?: number, ...args: unknown[]) => {
+    const timer = original(fn, ms, ...args);
+    seen.push({ ms: ms ?? 0, timer });
+    return timer;
+  }) as typeof setTimeout);
+  return seen;
+}
+/** The loop's pauses of about intervalMs (nothing else in the relay waits that long). */
+export const pausesOf = (seen: Array<{ ms: number; timer: NodeJS.Timeout }>, intervalMs: number) => seen.filter((t) => t.ms >= intervalMs * 0.5);
+
+/** Call once at the top of a test file: a database and an emulator for the file, a clean slate after each test. */
+export function useDispatcherWorld(): void {
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    store = new NotificationStore({ prisma: database.db.prisma, sql: database.db.sql });
+    emulator = new SvixEmulator({ apiKey: "test-key" });
+    await emulator.start();
+  });
+  afterAll(async () => {
+    await emulator?.stop();
+    await database?.drop();
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const w of worlds.splice(0)) await w.dispatcher.stop();
+    await dropTriggers();
+    await database.db.prisma.deliveryAttempt.deleteMany();
+    await database.db.prisma.notification.deleteMany();
+    emulator.reset();
+  });
+}
