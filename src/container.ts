@@ -119,16 +119,18 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
     const quarantine = new QuarantineStore({ prisma: db.prisma });
     const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix: gateway, logger }) : undefined;
+    // One clock for every service (tests pin it through overrides.clock).
+    const clock = overrides.clock ?? systemClock;
     const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });
-    const deliveryEvents = new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock: overrides.clock ?? systemClock });
-    const appPortal = new AppPortalService({ svix: gateway, clock: overrides.clock ?? systemClock });
+    const deliveryEvents = new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock });
+    const appPortal = new AppPortalService({ svix: gateway, clock });
     const service = new NotificationService({
       eventTypes,
       ledger: store,
       svix: gateway,
       logger,
       metrics,
-      clock: overrides.clock ?? systemClock,
+      clock,
       requestBudgetMs: config.requestBudgetMs,
       claimTtlMs: config.claimTtlMs,
       inFlightWaitMs: config.inFlightWaitMs,
@@ -143,7 +145,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       svix: gateway,
       logger,
       metrics,
-      clock: overrides.clock ?? systemClock,
+      clock,
       intervalMs: config.dispatchIntervalMs,
       batchSize: config.dispatchBatchSize,
       concurrency: config.dispatchConcurrency,
@@ -155,7 +157,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       closers.unshift(() => started.stop());
     }
     const retention = new RetentionStore({ prisma: db.prisma });
-    const purge = new PurgeWorker({ retention, logger, metrics, clock: overrides.clock ?? systemClock, retentionDays: config.payloadRetentionDays, intervalMs: config.purgeIntervalMs });
+    const purge = new PurgeWorker({ retention, logger, metrics, clock, retentionDays: config.payloadRetentionDays, intervalMs: config.purgeIntervalMs });
     purge.start();
     closers.unshift(() => purge.stop());
     const container: Container = {

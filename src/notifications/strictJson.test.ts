@@ -1,19 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readJson, type JsonLimits, type JsonReadResult } from "./strictJson.ts";
-
-const ROOMY: JsonLimits = { maxDepth: 64, maxValues: 100_000 };
-
-function read(text: string, limits: JsonLimits = ROOMY): JsonReadResult {
-  return readJson(text, limits);
-}
-
-function failure(text: string, limits: JsonLimits = ROOMY) {
-  const result = read(text, limits);
-  if (result.ok) throw new Error(`expected ${JSON.stringify(text.slice(0, 80))} to be refused`);
-  return result;
-}
+import { read, failure } from "../../test/helpers/readJson.ts";
 
 describe("readJson on valid, exact documents", () => {
   it.each([

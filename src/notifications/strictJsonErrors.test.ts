@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { readJson, type JsonLimits, type JsonReadResult } from "./strictJson.ts";
+import { read, failure } from "../../test/helpers/readJson.ts";
 
 // The exact result a sender sees for each kind of problem (strictJson.test.ts: the behaviour).
-const ROOMY: JsonLimits = { maxDepth: 64, maxValues: 100_000 };
-
-function read(text: string, limits: JsonLimits = ROOMY): JsonReadResult {
-  return readJson(text, limits);
-}
-
-function failure(text: string, limits: JsonLimits = ROOMY) {
-  const result = read(text, limits);
-  if (result.ok) throw new Error(`expected ${JSON.stringify(text.slice(0, 80))} to be refused`);
-  return result;
-}
-
 describe("readJson tells the sender exactly what is wrong and where", () => {
   const syntax = (message: string) => ({ ok: false, kind: "syntax", problems: [{ path: "/", message }] });
   const parseMessage = (text: string) => {
