@@ -1,7 +1,7 @@
 import { defineConfig } from "prisma/config";
 
 // DATABASE_URL is only read by Prisma's own CLI (`prisma migrate deploy`); the relay builds its
-// client from src/config.ts.
+// client from src/config/config.ts.
 export default defineConfig({
   schema: "prisma/schema.prisma",
   migrations: { path: "prisma/migrations" },

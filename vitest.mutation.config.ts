@@ -35,6 +35,11 @@ export default defineConfig({
   test: {
     include: [
       "src/**/*.test.ts",
+      "test/core/**/*.test.ts",
+      "test/ingest/**/*.test.ts",
+      "test/svix/**/*.test.ts",
+      "test/auth/**/*.test.ts",
+      "test/observability/**/*.test.ts",
       "test/http/**/*.test.ts",
       "test/db/**/*.test.ts",
       "test/resilience/{dispatcher,failures,instances,rateLimit}.test.ts",
@@ -50,7 +55,7 @@ export default defineConfig({
       "test/pubsub/{push,pullWorker}.test.ts", // push through Google's emulator to a relay process; `npm run worker`
       "test/resilience/crash.test.ts", // kill -9 of a relay process
       "test/dashboard/browser.test.ts", // Chromium
-      "test/emulator*.test.ts", // the Svix emulator: a dev tool, not mutated
+      "test/emulator/**", // the Svix emulator: a dev tool, not mutated
     ],
     // One migrated embedded database for the run; each relay opens a copy (test/helpers/pgliteTemplate.ts).
     globalSetup: ["test/helpers/pgliteTemplate.ts"],

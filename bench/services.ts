@@ -35,8 +35,8 @@ export function passedRelaySettings(root: string): Record<string, string> {
 }
 
 /**
- * The node arguments of an npm script (`"start": "node --max-semi-space-size=4 src/main.ts"` →
- * [--max-semi-space-size=4, src/main.ts]): the processes run exactly as their npm scripts run them, whatever loader
+ * The node arguments of an npm script (`"start": "node --max-semi-space-size=4 src/bin/relay.ts"` →
+ * [--max-semi-space-size=4, src/bin/relay.ts]): the processes run exactly as their npm scripts run them, whatever loader
  * the project uses this week. `fallback` when the script is not a plain `node …` command.
  */
 export function npmScriptArgs(root: string, script: string, fallback: string[]): string[] {
@@ -48,7 +48,7 @@ export function npmScriptArgs(root: string, script: string, fallback: string[]):
 
 /** `npm start`'s node arguments, script last. */
 export function relayArgs(root: string): string[] {
-  return npmScriptArgs(root, "start", ["src/main.ts"]);
+  return npmScriptArgs(root, "start", ["src/bin/relay.ts"]);
 }
 
 export interface Started {
@@ -63,7 +63,7 @@ export async function startEmulator(root: string, logDir: string, track: Track):
   const port = await freePort();
   const child = startChild({
     name: "emulator",
-    args: [...npmScriptArgs(root, "emulator", ["src/emulator/emulatorCli.ts"]), "--port", String(port), "--api-key", BENCH_SVIX_KEY],
+    args: [...npmScriptArgs(root, "emulator", ["src/bin/emulator.ts"]), "--port", String(port), "--api-key", BENCH_SVIX_KEY],
     env: baseEnv(),
     cwd: root,
     logFile: join(logDir, "emulator.log"),

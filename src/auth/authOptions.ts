@@ -1,4 +1,4 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../config/config.ts";
 import type { AuthOptions } from "./authenticate.ts";
 import { PubsubTokenVerifier } from "./pubsubOidc.ts";
 

@@ -3,11 +3,11 @@
 // A standalone Svix emulator with faults, for trying the relay by hand (SVIX_SERVER_URL=…), that
 // also delivers messages as signed webhooks (see `npm run webhook-sink`).
 // Faults can also be changed while it runs: POST /_emulator/faults, PUT /_emulator/rate-limit.
-import { fail, intFlag, listenFailure, parseCli, usage } from "./cliSupport.ts";
-import { isUsableSecret, newEndpointSecret } from "./endpointModel.ts";
-import type { FaultRule } from "./faults.ts";
-import { operationalConfigProblem } from "./operationalWebhooks.ts";
-import { SvixEmulator } from "./svixEmulator.ts";
+import { fail, intFlag, listenFailure, parseCli, usage } from "../wiring/cliSupport.ts";
+import { isUsableSecret, newEndpointSecret } from "../emulator/endpointModel.ts";
+import type { FaultRule } from "../emulator/faults.ts";
+import { operationalConfigProblem } from "../emulator/operationalWebhooks.ts";
+import { SvixEmulator } from "../emulator/svixEmulator.ts";
 
 const HELP = usage(
   "npm run emulator -- [flags]",

@@ -1,8 +1,8 @@
 // `npm run db:migrate`: applies pending migrations and exits. Uses MIGRATE_DATABASE_URL when set
 // (a role allowed to change the schema), else DATABASE_URL, else the embedded database.
-import { ConfigError, loadJobConfig } from "../config.ts";
-import { openDatabase } from "./database.ts";
-import { migrate } from "./migrate.ts";
+import { ConfigError, loadJobConfig } from "../config/config.ts";
+import { openDatabase } from "../db/database.ts";
+import { migrate } from "../db/migrate.ts";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.stdout.write(`npm run db:migrate — apply pending migrations (prisma/migrations) and exit

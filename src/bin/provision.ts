@@ -3,7 +3,7 @@
 // action, then the IAM grants a real project needs. Exit codes: 0 done, 1 Pub/Sub refused, 2 bad input.
 import { parseArgs } from "node:util";
 import type { PubSub } from "@google-cloud/pubsub";
-import { describeAction, planFromFlags, provision, ProvisionInputError, type ProvisionPlanInput } from "./provision.ts";
+import { describeAction, planFromFlags, provision, ProvisionInputError, type ProvisionPlanInput } from "../pubsub/provision.ts";
 
 const USAGE = `Usage: npm run pubsub:provision -- --project P --topic T --subscription S --push-endpoint URL [options]
 

@@ -1,12 +1,12 @@
 // `npm run purge`: clears, now, the payloads of settled notifications and the bodies of quarantined
 // messages older than PAYLOAD_RETENTION_DAYS (the relay also does it every PURGE_INTERVAL_MS).
 import { pino } from "pino";
-import { ConfigError, loadJobConfig } from "../config.ts";
-import { PurgeWorker } from "../notifications/purgeWorker.ts";
-import { systemClock } from "../notifications/ports.ts";
+import { ConfigError, loadJobConfig } from "../config/config.ts";
+import { PurgeWorker } from "../core/purgeWorker.ts";
+import { systemClock } from "../core/ports.ts";
 import { createMetrics } from "../observability/metrics.ts";
-import { openDatabase } from "./database.ts";
-import { RetentionStore } from "./retentionStore.ts";
+import { openDatabase } from "../db/database.ts";
+import { RetentionStore } from "../db/retentionStore.ts";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.stdout.write(`npm run purge — clear personal data past its retention, once

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
-import { ConfigError, loadConfig, type Config } from "./config.ts";
-import { buildContainer, type Container } from "./container.ts";
-import { startupLines } from "./startupLines.ts";
+import { ConfigError, loadConfig, type Config } from "../config/config.ts";
+import { buildContainer, type Container } from "../wiring/container.ts";
+import { startupLines } from "../wiring/startupLines.ts";
 
 // Signals are handled from the first moment (PID 1 in a container has no default handlers): a
 // SIGTERM during migrations lets them finish, then the process stops instead of serving.

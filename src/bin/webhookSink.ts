@@ -1,8 +1,8 @@
 // `npm run webhook-sink -- --port 8090 --secret whsec_… [--fail-first N] [--print-payload]`
 // A local webhook receiver that verifies Svix signatures: point an endpoint at it (the emulator's
 // --endpoint, or a real Svix endpoint through a tunnel) and watch webhooks arrive.
-import { fail, intFlag, listenFailure, parseCli, usage } from "./cliSupport.ts";
-import { WebhookSink, type ReceivedWebhook } from "./webhookSink.ts";
+import { fail, intFlag, listenFailure, parseCli, usage } from "../wiring/cliSupport.ts";
+import { WebhookSink, type ReceivedWebhook } from "../emulator/webhookSink.ts";
 
 const HELP = usage(
   "npm run webhook-sink -- --port 8090 --secret whsec_… [--fail-first N] [--print-payload]",

@@ -4,13 +4,13 @@
 import type { Server } from "node:http";
 import { PubSub, Duration } from "@google-cloud/pubsub";
 import express from "express";
-import { ConfigError, loadConfig } from "../config.ts";
-import { buildContainer } from "../container.ts";
+import { ConfigError, loadConfig } from "../config/config.ts";
+import { buildContainer } from "../wiring/container.ts";
 import { authenticate, requireScope } from "../auth/authenticate.ts";
 import { authOptionsFrom } from "../auth/authOptions.ts";
 import { errorHandler } from "../http/errorHandler.ts";
 import { healthRouter, metricsRouter } from "../http/healthRouter.ts";
-import { PullWorker } from "./pullWorker.ts";
+import { PullWorker } from "../pubsub/pullWorker.ts";
 
 const USAGE = `npm run worker — pull events from a Pub/Sub subscription and relay them to Svix
 

@@ -7,7 +7,7 @@ import type {
   NotificationSummary,
   QuarantinedMessage,
   QuarantineLedger,
-} from "../notifications/ports.ts";
+} from "../core/ports.ts";
 
 /** Every list the dashboard shows stops here. */
 export const DASHBOARD_ROWS = 50;

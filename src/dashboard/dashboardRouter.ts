@@ -1,10 +1,10 @@
 import { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import type { AppPortalService } from "../notifications/appPortalService.ts";
-import { replayMany, type ReplayFilter } from "../notifications/bulkReplay.ts";
-import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
-import type { NotificationService } from "../notifications/notificationService.ts";
-import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "../notifications/ports.ts";
+import type { AppPortalService } from "../core/appPortalService.ts";
+import { replayMany, type ReplayFilter } from "../core/bulkReplay.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
+import type { NotificationService } from "../core/notificationService.ts";
+import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "../core/ports.ts";
 import { DashboardQueries } from "./dashboardData.ts";
 import { DashboardGate, type DashboardAccess } from "./gate.ts";
 import { html, type SafeHtml } from "./html.ts";

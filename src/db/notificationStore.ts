@@ -1,6 +1,6 @@
 import { Prisma } from "../generated/prisma/client.ts";
 import type { Notification, PrismaClient } from "../generated/prisma/client.ts";
-import type { PlatformEvent } from "../notifications/event.ts";
+import type { PlatformEvent } from "../core/event.ts";
 import type {
   AttemptOutcome,
   AttemptTrigger,
@@ -14,8 +14,8 @@ import type {
   NotificationStatus,
   NotificationSummary,
   ProjectStatusCount,
-} from "../notifications/ports.ts";
-import type { TransportKind } from "../notifications/transport.ts";
+} from "../core/ports.ts";
+import type { TransportKind } from "../core/transport.ts";
 import type { SqlRunner } from "./database.ts";
 import { HotPathWriter } from "./hotPath.ts";
 import { db } from "./ledgerErrors.ts";

@@ -1,7 +1,7 @@
 import type { PrismaClient, QuarantinedMessage as QuarantineRow } from "../generated/prisma/client.ts";
 import type { ErrorDetail } from "../errors.ts";
-import type { QuarantinedMessage, QuarantineEntry, QuarantineLedger, QuarantineReason } from "../notifications/ports.ts";
-import type { TransportKind } from "../notifications/transport.ts";
+import type { QuarantinedMessage, QuarantineEntry, QuarantineLedger, QuarantineReason } from "../core/ports.ts";
+import type { TransportKind } from "../core/transport.ts";
 import { db } from "./ledgerErrors.ts";
 
 /** How much of a quarantined body is kept: enough to see what went wrong, bounded per message. */

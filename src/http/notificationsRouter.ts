@@ -1,10 +1,10 @@
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
-import type { IngestService, QuarantineOutcome } from "../notifications/ingestService.ts";
-import type { NotificationService, RelayOutcome } from "../notifications/notificationService.ts";
-import type { AttemptView, DeliveryEventLedger, DeliveryEventView, NotificationLedger, NotificationSummary } from "../notifications/ports.ts";
-import { isPubsub } from "../notifications/transport.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
+import type { IngestService, QuarantineOutcome } from "../ingest/ingestService.ts";
+import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
+import type { AttemptView, DeliveryEventLedger, DeliveryEventView, NotificationLedger, NotificationSummary } from "../core/ports.ts";
+import { isPubsub } from "../core/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
 

@@ -1,10 +1,10 @@
 import express, { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import { AppPortalService, parseAppPortalOptions } from "../notifications/appPortalService.ts";
-import { parseReplayFilter, replayMany } from "../notifications/bulkReplay.ts";
-import { IDENTIFIER_RULE, isStorableIdentifier } from "../notifications/event.ts";
-import type { NotificationService } from "../notifications/notificationService.ts";
-import type { NotificationLedger } from "../notifications/ports.ts";
+import { AppPortalService, parseAppPortalOptions } from "../core/appPortalService.ts";
+import { parseReplayFilter, replayMany } from "../core/bulkReplay.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
+import type { NotificationService } from "../core/notificationService.ts";
+import type { NotificationLedger } from "../core/ports.ts";
 
 export interface OperatorsRouterOptions {
   service: NotificationService;

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import type { DeliveryEventsService } from "../notifications/deliveryEventsService.ts";
-import type { OperationalWebhookVerifier } from "../svix/operationalWebhooks.ts";
+import type { DeliveryEventsService } from "../core/deliveryEventsService.ts";
+import type { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.ts";
 
 /**
  * `POST /svix/webhooks`: Svix's operational webhooks, authenticated by their signature alone (no

@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
 import { AppError, isAppError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "../pubsub/pushEnvelope.ts";
-import { MAX_EVENT_DEPTH, parseEvent } from "./event.ts";
-import type { NotificationService, RelayOutcome } from "./notificationService.ts";
-import type { QuarantineLedger, QuarantineReason } from "./ports.ts";
+import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "./pushEnvelope.ts";
+import { MAX_EVENT_DEPTH, parseEvent } from "../core/event.ts";
+import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
+import type { QuarantineLedger, QuarantineReason } from "../core/ports.ts";
 import { readJson } from "./strictJson.ts";
-import { isPubsub, type Transport } from "./transport.ts";
+import { isPubsub, type Transport } from "../core/transport.ts";
 
 /** Svix's limit on a message payload: an event larger than this can never be delivered. */
 export const MAX_EVENT_BYTES = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { AppError, type ErrorDetail } from "../errors.ts";
-import type { Transport } from "../notifications/transport.ts";
+import type { Transport } from "../core/transport.ts";
 
 /**
  * Bounds on what Pub/Sub may send, from its documented limits: a message id is a decimal string

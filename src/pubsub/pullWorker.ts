@@ -1,7 +1,7 @@
 import type { Message, Subscription } from "@google-cloud/pubsub";
 import type { Logger } from "pino";
 import { isAppError } from "../errors.ts";
-import type { IngestService } from "../notifications/ingestService.ts";
+import type { IngestService } from "../ingest/ingestService.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 export interface PullWorkerOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Webhook } from "svix";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.ts";
-import { OperationalWebhookVerifier } from "./operationalWebhooks.ts";
+import { OperationalWebhookVerifier } from "./operationalWebhookVerifier.ts";
 
 const SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 const verifier = new OperationalWebhookVerifier(SECRET);

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
-import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixAdmin, SvixGateway } from "../notifications/ports.ts";
+import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixAdmin, SvixGateway } from "../core/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { Pacer } from "./pacer.ts";
 import type { SvixApi, SvixApp } from "./svixGateway.ts";

@@ -1,23 +1,23 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { authenticate, requireScope, type AuthOptions } from "./auth/authenticate.ts";
-import { dashboardRouter } from "./dashboard/dashboardRouter.ts";
-import type { AdmissionOptions } from "./http/admission.ts";
-import { errorHandler, notFoundHandler } from "./http/errorHandler.ts";
-import { healthRouter, metricsRouter } from "./http/healthRouter.ts";
-import { notificationsRouter } from "./http/notificationsRouter.ts";
-import { openapiRouter } from "./http/openapi.ts";
-import { operatorsRouter } from "./http/operatorsRouter.ts";
-import { svixWebhooksRouter } from "./http/svixWebhooksRouter.ts";
-import type { AppPortalService } from "./notifications/appPortalService.ts";
-import type { DeliveryEventsService } from "./notifications/deliveryEventsService.ts";
-import type { OperationalWebhookVerifier } from "./svix/operationalWebhooks.ts";
-import { quarantineRouter } from "./http/quarantineRouter.ts";
-import type { IngestService } from "./notifications/ingestService.ts";
-import type { NotificationService } from "./notifications/notificationService.ts";
-import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "./notifications/ports.ts";
-import { requestLogging } from "./observability/requestLogging.ts";
-import type { Metrics } from "./observability/metrics.ts";
+import { authenticate, requireScope, type AuthOptions } from "../auth/authenticate.ts";
+import { dashboardRouter } from "../dashboard/dashboardRouter.ts";
+import type { AdmissionOptions } from "../http/admission.ts";
+import { errorHandler, notFoundHandler } from "../http/errorHandler.ts";
+import { healthRouter, metricsRouter } from "../http/healthRouter.ts";
+import { notificationsRouter } from "../http/notificationsRouter.ts";
+import { openapiRouter } from "../http/openapi.ts";
+import { operatorsRouter } from "../http/operatorsRouter.ts";
+import { svixWebhooksRouter } from "../http/svixWebhooksRouter.ts";
+import type { AppPortalService } from "../core/appPortalService.ts";
+import type { DeliveryEventsService } from "../core/deliveryEventsService.ts";
+import type { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.ts";
+import { quarantineRouter } from "../http/quarantineRouter.ts";
+import type { IngestService } from "../ingest/ingestService.ts";
+import type { NotificationService } from "../core/notificationService.ts";
+import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "../core/ports.ts";
+import { requestLogging } from "../observability/requestLogging.ts";
+import type { Metrics } from "../observability/metrics.ts";
 
 export interface AppDeps {
   service: NotificationService;
@@ -43,7 +43,7 @@ export interface AppDeps {
   svixWebhooks?: OperationalWebhookVerifier;
 }
 
-/** Builds the Express app; never listens (src/main.ts does), so tests run it in-process. */
+/** Builds the Express app; never listens (src/bin/relay.ts does), so tests run it in-process. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");

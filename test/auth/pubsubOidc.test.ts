@@ -2,8 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
-import { looksLikeJwt, PubsubTokenVerifier, type PubsubOidcOptions } from "./pubsubOidc.ts";
+import { AppError } from "../../src/errors.ts";
+import { looksLikeJwt, PubsubTokenVerifier, type PubsubOidcOptions } from "../../src/auth/pubsubOidc.ts";
 
 // Real HTTP: a local JWKS server stands in for https://www.googleapis.com/oauth2/v3/certs.
 

@@ -1,12 +1,12 @@
 // App-portal links: the request body's rules, and what is asked of Svix (the real gateway, over
 // HTTP, to the Svix emulator) on a fixed clock.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../emulator/svixEmulator.ts";
-import { AppError } from "../errors.ts";
-import { createMetrics } from "../observability/metrics.ts";
-import { SdkSvixGateway } from "../svix/svixGateway.ts";
-import { AppPortalService, parseAppPortalOptions } from "./appPortalService.ts";
-import { appUidFor } from "./svixIdentifiers.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { AppError } from "../../src/errors.ts";
+import { createMetrics } from "../../src/observability/metrics.ts";
+import { SdkSvixGateway } from "../../src/svix/svixGateway.ts";
+import { AppPortalService, parseAppPortalOptions } from "../../src/core/appPortalService.ts";
+import { appUidFor } from "../../src/core/svixIdentifiers.ts";
 
 function details(body: unknown): Array<{ path: string; message: string }> {
   try {

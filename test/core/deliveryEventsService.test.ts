@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeliveryEventStore } from "../db/deliveryEventStore.ts";
-import { NotificationStore } from "../db/notificationStore.ts";
-import { createMetrics, type Metrics } from "../observability/metrics.ts";
-import { makeEvent } from "../../test/helpers/events.ts";
-import { createTestDatabase, type TestDatabase } from "../../test/helpers/testDatabase.ts";
-import { DELIVERY_EVENT_TYPES, DeliveryEventsService } from "./deliveryEventsService.ts";
-import { eventDigest } from "./eventDigest.ts";
-import { appUidFor, svixEventIdFor } from "./svixIdentifiers.ts";
-import { captureLogs } from "../../test/helpers/capturedLogs.ts";
+import { DeliveryEventStore } from "../../src/db/deliveryEventStore.ts";
+import { NotificationStore } from "../../src/db/notificationStore.ts";
+import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
+import { makeEvent } from "../helpers/events.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.ts";
+import { DELIVERY_EVENT_TYPES, DeliveryEventsService } from "../../src/core/deliveryEventsService.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import { appUidFor, svixEventIdFor } from "../../src/core/svixIdentifiers.ts";
+import { captureLogs } from "../helpers/capturedLogs.ts";
 
 // What Svix's operational webhooks leave in the ledger (real database, real store), in the
 // metrics and in the logs (the real logger, its lines kept), once verified by the router.

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
-import { waitFor, waitForValue } from "../../test/helpers/waitFor.ts";
-import { HOUR, T0, database, emulator, dropTriggers, expectGivenBack, failWith, pausesOf, queued, recordTimers, row, sentIds, world, useDispatcherWorld } from "../../test/helpers/dispatcherWorld.ts";
+import { waitFor, waitForValue } from "../helpers/waitFor.ts";
+import { HOUR, T0, database, emulator, dropTriggers, expectGivenBack, failWith, pausesOf, queued, recordTimers, row, sentIds, world, useDispatcherWorld } from "../helpers/dispatcherWorld.ts";
 
-// The dispatcher as the container wires it (src/container.ts): the real ledger on a real
+// The dispatcher as the container wires it (src/wiring/container.ts): the real ledger on a real
 // database, the real NotificationService, the real resilient gateway and SDK client talking over
 // HTTP to the Svix emulator, real metrics and logger. Only time is ours: the dispatcher, the
 // service, the gateway and its pacer read one fake clock, so the claim, backoff and release

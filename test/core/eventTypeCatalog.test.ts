@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { SvixEmulator } from "../emulator/svixEmulator.ts";
-import { createMetrics } from "../observability/metrics.ts";
-import { SdkSvixGateway } from "../svix/svixGateway.ts";
-import { makeEvent } from "../../test/helpers/events.ts";
-import { startHarness } from "../../test/helpers/relayHarness.ts";
-import { describeEventType, EventTypeCatalog } from "./eventTypeCatalog.ts";
-import { captureLogs } from "../../test/helpers/capturedLogs.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { createMetrics } from "../../src/observability/metrics.ts";
+import { SdkSvixGateway } from "../../src/svix/svixGateway.ts";
+import { makeEvent } from "../helpers/events.ts";
+import { startHarness } from "../helpers/relayHarness.ts";
+import { describeEventType, EventTypeCatalog } from "../../src/core/eventTypeCatalog.ts";
+import { captureLogs } from "../helpers/capturedLogs.ts";
 
 // The catalog against the real Svix gateway (svix SDK over HTTP) and the Svix emulator: what it
 // upserts, when it calls Svix at all, what it remembers, and what it logs when Svix fails.

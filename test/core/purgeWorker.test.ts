@@ -1,14 +1,14 @@
 // The retention worker on a real ledger (PGlite, or PostgreSQL with DATABASE_URL): what one purge
 // clears, in batches, and when its timer loop runs.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createTestDatabase, usingPostgres, type TestDatabase } from "../../test/helpers/testDatabase.ts";
-import { makeEvent } from "../../test/helpers/events.ts";
-import { NotificationStore } from "../db/notificationStore.ts";
-import { RetentionStore } from "../db/retentionStore.ts";
-import { createMetrics, type Metrics } from "../observability/metrics.ts";
-import { eventDigest } from "./eventDigest.ts";
-import { PurgeWorker, type PurgeWorkerOptions } from "./purgeWorker.ts";
-import { captureLogs, type CapturedLogs } from "../../test/helpers/capturedLogs.ts";
+import { createTestDatabase, usingPostgres, type TestDatabase } from "../helpers/testDatabase.ts";
+import { makeEvent } from "../helpers/events.ts";
+import { NotificationStore } from "../../src/db/notificationStore.ts";
+import { RetentionStore } from "../../src/db/retentionStore.ts";
+import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import { PurgeWorker, type PurgeWorkerOptions } from "../../src/core/purgeWorker.ts";
+import { captureLogs, type CapturedLogs } from "../helpers/capturedLogs.ts";
 
 const DAY = 86_400_000;
 const NOW = new Date("2026-11-30T12:00:00.000Z");

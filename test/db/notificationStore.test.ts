@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotificationStore } from "../../src/db/notificationStore.ts";
 import { QuarantineStore } from "../../src/db/quarantineStore.ts";
-import type { PlatformEvent } from "../../src/notifications/event.ts";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
-import type { Claim, Completion, NewNotification } from "../../src/notifications/ports.ts";
-import type { Transport } from "../../src/notifications/transport.ts";
+import type { PlatformEvent } from "../../src/core/event.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import type { Claim, Completion, NewNotification } from "../../src/core/ports.ts";
+import type { Transport } from "../../src/core/transport.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.ts";
 

@@ -85,7 +85,7 @@ describe("zero-configuration start", () => {
 
 describe("configuration errors", () => {
   async function run(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-    const child = spawn(process.execPath, ["src/main.ts"], {
+    const child = spawn(process.execPath, ["src/bin/relay.ts"], {
       cwd: join(import.meta.dirname, "..", ".."),
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
       stdio: ["ignore", "pipe", "pipe"],

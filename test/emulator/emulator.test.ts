@@ -1,6 +1,6 @@
 import { Svix } from "svix";
 import { describe, expect, it } from "vitest";
-import { apiError, useEmulatorSdk } from "./helpers/emulatorSdk.ts";
+import { apiError, useEmulatorSdk } from "../helpers/emulatorSdk.ts";
 
 // The emulator's contract, driven through the real svix SDK over HTTP: the status codes and
 // body shapes of Svix's OpenAPI spec for the operations the relay uses.

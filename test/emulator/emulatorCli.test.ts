@@ -19,7 +19,7 @@ interface Run {
 }
 
 function run(script: string, args: string[]): Run {
-  const child = spawn(process.execPath, [`src/emulator/${script}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [`src/bin/${script}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   let err = "";
@@ -47,14 +47,14 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 
 /** The flags a CLI's parseCli call declares, read from its source. */
 function declaredFlags(script: string): string[] {
-  const source = readFileSync(`src/emulator/${script}`, "utf8");
+  const source = readFileSync(`src/bin/${script}`, "utf8");
   const block = source.slice(source.indexOf("parseCli("));
   return [...block.matchAll(/^\s+"?([a-z-]+)"?: \{ type:/gm)].map((m) => m[1] ?? "");
 }
 
 describe("CLIs", () => {
   it("--help lists every flag of each CLI", async () => {
-    const scripts = ["emulatorCli.ts", "webhookSinkCli.ts"];
+    const scripts = ["emulator.ts", "webhookSink.ts"];
     const runs = scripts.map((script) => run(script, ["--help"]));
     for (const [i, script] of scripts.entries()) {
       const help = runs[i]!;
@@ -70,23 +70,23 @@ describe("CLIs", () => {
     await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
     const { port } = busy.address() as { port: number };
     try {
-      const emulator = run("emulatorCli.ts", ["--port", String(port)]);
-      const sink = run("webhookSinkCli.ts", ["--port", String(port), "--secret", SECRET]);
+      const emulator = run("emulator.ts", ["--port", String(port)]);
+      const sink = run("webhookSink.ts", ["--port", String(port), "--secret", SECRET]);
       expect(await emulator.exited).toBe(1);
       expect(await sink.exited).toBe(1);
       for (const r of [emulator, sink]) expect(r.stderr().trim().split("\n")).toEqual([expect.stringContaining(`port ${port} is already in use`)]);
     } finally {
       busy.close();
     }
-    const typo = run("webhookSinkCli.ts", ["--secrett", SECRET]);
+    const typo = run("webhookSink.ts", ["--secrett", SECRET]);
     expect(await typo.exited).toBe(2);
     expect(typo.stderr().trim().split("\n")).toHaveLength(1);
   });
 
   it("emulator --endpoint + webhook-sink: a message shows up as one line, without its payload", async () => {
     const [sinkPort, emulatorPort] = [await freePort(), await freePort()];
-    const sink = run("webhookSinkCli.ts", ["--port", String(sinkPort), "--secret", SECRET, "--fail-first", "1"]);
-    const emulator = run("emulatorCli.ts", ["--port", String(emulatorPort), "--endpoint", `http://127.0.0.1:${sinkPort}/`, "--endpoint-secret", SECRET, "--retry-schedule", "0,50"]);
+    const sink = run("webhookSink.ts", ["--port", String(sinkPort), "--secret", SECRET, "--fail-first", "1"]);
+    const emulator = run("emulator.ts", ["--port", String(emulatorPort), "--endpoint", `http://127.0.0.1:${sinkPort}/`, "--endpoint-secret", SECRET, "--retry-schedule", "0,50"]);
     await until(() => sink.stdout().includes("Webhook sink on") && emulator.stdout().includes("receive: npm run webhook-sink"), "both CLIs to start");
     expect(emulator.stdout()).toContain(`npm run webhook-sink -- --port ${sinkPort} --secret ${SECRET}`);
 

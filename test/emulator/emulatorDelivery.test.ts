@@ -2,9 +2,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { MessageStatus, Svix, Webhook } from "svix";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { MessageAttemptEventData } from "../src/emulator/operationalEvents.ts";
-import { SvixEmulator } from "../src/emulator/svixEmulator.ts";
-import { WebhookSink, type ReceivedWebhook } from "../src/emulator/webhookSink.ts";
+import type { MessageAttemptEventData } from "../../src/emulator/operationalEvents.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { WebhookSink, type ReceivedWebhook } from "../../src/emulator/webhookSink.ts";
 
 // Webhook delivery and Svix's operational webhooks, end to end over real HTTP: the svix SDK
 // creates endpoints and messages, the emulator delivers to a WebhookSink that verifies each

@@ -1,7 +1,7 @@
 import { Ordering, Svix } from "svix";
 import { describe, expect, it } from "vitest";
-import { SvixEmulator } from "../src/emulator/svixEmulator.ts";
-import { apiError, useEmulatorSdk } from "./helpers/emulatorSdk.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { apiError, useEmulatorSdk } from "../helpers/emulatorSdk.ts";
 
 // The emulator's endpoint API, driven through the real svix SDK over HTTP: the paths, status
 // codes and body shapes of Svix's OpenAPI spec (EndpointIn/EndpointOut/EndpointSecretOut).

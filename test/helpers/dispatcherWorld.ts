@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
 import { NotificationStore } from "../../src/db/notificationStore.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
-import { Dispatcher } from "../../src/notifications/dispatcher.ts";
-import type { PlatformEvent } from "../../src/notifications/event.ts";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
-import { NotificationService } from "../../src/notifications/notificationService.ts";
+import { Dispatcher } from "../../src/core/dispatcher.ts";
+import type { PlatformEvent } from "../../src/core/event.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import { NotificationService } from "../../src/core/notificationService.ts";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
 import { Pacer } from "../../src/svix/pacer.ts";
 import { ResilientSvixGateway } from "../../src/svix/resilientGateway.ts";
@@ -13,7 +13,7 @@ import { captureLogs } from "./capturedLogs.ts";
 import { makeEvent } from "./events.ts";
 import { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 
-// The dispatcher as the container wires it (src/container.ts): the real ledger on a real
+// The dispatcher as the container wires it (src/wiring/container.ts): the real ledger on a real
 // database, the real NotificationService, the real resilient gateway and SDK client talking over
 // HTTP to the Svix emulator, real metrics and logger. Only time is ours: the dispatcher, the
 // service, the gateway and its pacer read one fake clock, so the claim, backoff and release

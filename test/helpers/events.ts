@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { PlatformEvent } from "../../src/notifications/event.ts";
+import type { PlatformEvent } from "../../src/core/event.ts";
 
 /** A valid platform event with a fresh id; fields can be overridden. */
 export function makeEvent(overrides: Partial<PlatformEvent> = {}): PlatformEvent {

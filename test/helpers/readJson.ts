@@ -1,4 +1,4 @@
-import { readJson, type JsonLimits, type JsonReadResult } from "../../src/notifications/strictJson.ts";
+import { readJson, type JsonLimits, type JsonReadResult } from "../../src/ingest/strictJson.ts";
 
 /** Limits no test document reaches unless it means to. */
 const ROOMY: JsonLimits = { maxDepth: 64, maxValues: 100_000 };

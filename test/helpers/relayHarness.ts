@@ -1,6 +1,6 @@
 import supertest from "supertest";
-import { loadConfig } from "../../src/config.ts";
-import { buildContainer, type Container } from "../../src/container.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { buildContainer, type Container } from "../../src/wiring/container.ts";
 import type { Database } from "../../src/db/database.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { pgliteFromTemplate } from "./pgliteTemplate.ts";

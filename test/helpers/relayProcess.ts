@@ -46,9 +46,9 @@ export async function startNodeProcess(script: string, env: Record<string, strin
   return { url: `http://127.0.0.1:${port}`, child, output, exited };
 }
 
-/** Starts `node src/main.ts` — what `npm start` runs — and waits until it listens. */
+/** Starts `node src/bin/relay.ts` — what `npm start` runs — and waits until it listens. */
 export async function startRelayProcess(env: Record<string, string>, port?: number): Promise<RelayProcess> {
-  return startNodeProcess("src/main.ts", env, "relay listening", port ?? (await freePort()));
+  return startNodeProcess("src/bin/relay.ts", env, "relay listening", port ?? (await freePort()));
 }
 
 /** Like Pub/Sub: posts until 2xx, through connection errors (a dead relay) and 429/503. */

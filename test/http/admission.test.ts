@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Request, type Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
-import { admission, type AdmissionOptions } from "./admission.ts";
+import { admission, type AdmissionOptions } from "../../src/http/admission.ts";
 
 interface Answer {
   status: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
-import type { PlatformEvent } from "../../src/notifications/event.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import type { PlatformEvent } from "../../src/core/event.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 

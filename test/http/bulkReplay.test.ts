@@ -2,8 +2,8 @@
 // notifications a filter picks, in what order they go, and how each one's end is counted.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
-import { parseReplayFilter, replayMany, type ReplayFilter } from "../../src/notifications/bulkReplay.ts";
-import type { PlatformEvent } from "../../src/notifications/event.ts";
+import { parseReplayFilter, replayMany, type ReplayFilter } from "../../src/core/bulkReplay.ts";
+import type { PlatformEvent } from "../../src/core/event.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 

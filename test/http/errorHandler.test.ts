@@ -1,8 +1,8 @@
 import express, { type Request, type Response } from "express";
 import supertest from "supertest";
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
-import { errorHandler } from "./errorHandler.ts";
+import { AppError } from "../../src/errors.ts";
+import { errorHandler } from "../../src/http/errorHandler.ts";
 
 /** An app whose routes fail with the given errors; records what the request logger would see. */
 function appFailingWith(error: () => unknown, options: { id?: string } = {}) {

@@ -1,7 +1,7 @@
 import express from "express";
 import supertest from "supertest";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { healthRouter } from "./healthRouter.ts";
+import { healthRouter } from "../../src/http/healthRouter.ts";
 
 describe("/healthz", () => {
   it("answers 200 JSON {status: ok} without asking the database", async () => {

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Counter } from "prom-client";
 import type { AppError } from "../../src/errors.ts";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
-import { MAX_EVENT_BYTES, type IngestRequest, type QuarantineOutcome } from "../../src/notifications/ingestService.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import { MAX_EVENT_BYTES, type IngestRequest, type QuarantineOutcome } from "../../src/ingest/ingestService.ts";
 import { makeEvent, unwrappedHeaders, wrapped } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 

@@ -113,7 +113,7 @@ describe("npm run replay", () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const run = (args: string[], token = OPERATOR) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, ["src/notifications/replayCli.ts", ...args], {
+        const child = spawn(process.execPath, ["src/bin/replay.ts", ...args], {
           cwd: join(import.meta.dirname, "..", ".."),
           env: { PATH: process.env.PATH ?? "", RELAY_URL: url, RELAY_API_TOKEN: token },
         });

@@ -2,10 +2,10 @@
 // end, called as the entry points call them, on the relay as `npm start` builds it.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Counter } from "prom-client";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
-import type { RelayOutcome } from "../../src/notifications/notificationService.ts";
-import { appUidFor } from "../../src/notifications/svixIdentifiers.ts";
-import type { Transport } from "../../src/notifications/transport.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
+import type { RelayOutcome } from "../../src/core/notificationService.ts";
+import { appUidFor } from "../../src/core/svixIdentifiers.ts";
+import type { Transport } from "../../src/core/transport.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { waitFor, waitForValue } from "../helpers/waitFor.ts";

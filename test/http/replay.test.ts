@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 

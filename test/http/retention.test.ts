@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/database.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { NotificationStore } from "../../src/db/notificationStore.ts";
-import { eventDigest } from "../../src/notifications/eventDigest.ts";
+import { eventDigest } from "../../src/core/eventDigest.ts";
 import { makeEvent, wrapped } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
@@ -122,7 +122,7 @@ describe("npm run purge", () => {
       await db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 10 * DAY) } });
       await db.close();
 
-      const child = spawn(process.execPath, ["src/db/purgeCli.ts"], {
+      const child = spawn(process.execPath, ["src/bin/purge.ts"], {
         cwd: join(import.meta.dirname, "..", ".."),
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PAYLOAD_RETENTION_DAYS: "7", ...env },
         stdio: ["ignore", "pipe", "pipe"],

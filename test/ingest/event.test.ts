@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
-import { makeEvent } from "../../test/helpers/events.ts";
-import { jsonDepth } from "./canonicalJson.ts";
-import { IDENTIFIER_RULE, isStorableIdentifier, MAX_EVENT_DEPTH, parseEvent } from "./event.ts";
+import { AppError } from "../../src/errors.ts";
+import { makeEvent } from "../helpers/events.ts";
+import { jsonDepth } from "../../src/core/canonicalJson.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier, MAX_EVENT_DEPTH, parseEvent } from "../../src/core/event.ts";
 
 const REQUIRED = ["object", "id", "data", "datacontenttype", "project", "source", "specversion", "time", "type", "version"] as const;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { makeEvent, wrapped } from "../../test/helpers/events.ts";
-import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "./pushEnvelope.ts";
+import { makeEvent, wrapped } from "../helpers/events.ts";
+import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "../../src/ingest/pushEnvelope.ts";
 
 const noHeaders = () => undefined;
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { read, failure } from "../../test/helpers/readJson.ts";
+import { read, failure } from "../helpers/readJson.ts";
 
 describe("readJson on valid, exact documents", () => {
   it.each([

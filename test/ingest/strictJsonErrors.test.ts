@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { read, failure } from "../../test/helpers/readJson.ts";
+import { read, failure } from "../helpers/readJson.ts";
 
 // The exact result a sender sees for each kind of problem (strictJson.test.ts: the behaviour).
 describe("readJson tells the sender exactly what is wrong and where", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
-import { safeError } from "./logger.ts";
-import { captureLogs } from "../../test/helpers/capturedLogs.ts";
+import { AppError } from "../../src/errors.ts";
+import { safeError } from "../../src/observability/logger.ts";
+import { captureLogs } from "../helpers/capturedLogs.ts";
 
 const capture = () => captureLogs();
 

@@ -293,7 +293,7 @@ interface CliRun {
 
 /** Runs what `npm run pubsub:provision` runs, never pointed at an emulator unless asked. */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, ["src/pubsub/provisionCli.ts", ...args], {
+  const child = spawn(process.execPath, ["src/bin/provision.ts", ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],

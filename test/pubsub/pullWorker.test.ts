@@ -45,7 +45,7 @@ async function database(): Promise<Record<string, string>> {
 
 async function startWorker(env: Record<string, string>): Promise<Worker> {
   const port = await freePort();
-  const worker = await startNodeProcess("src/pubsub/workerMain.ts", { PUBSUB_EMULATOR_HOST: pubsub.host, ...env }, "worker started", port);
+  const worker = await startNodeProcess("src/bin/worker.ts", { PUBSUB_EMULATOR_HOST: pubsub.host, ...env }, "worker started", port);
   cleanup.push(async () => {
     if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
     await worker.exited;

@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { PlatformEvent } from "../../src/notifications/event.ts";
+import type { PlatformEvent } from "../../src/core/event.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createPushSubscription, publish, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";

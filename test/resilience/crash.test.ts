@@ -7,7 +7,7 @@ import { makeEvent, wrapped } from "../helpers/events.ts";
 import { pushUntilAcked, startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
 
-// kill -9 the relay (a real child process running src/main.ts) at chosen moments, restart it on
+// kill -9 the relay (a real child process running src/bin/relay.ts) at chosen moments, restart it on
 // the same database, let Pub/Sub-style redelivery run, and compare Svix with the ledger.
 let emulator: SvixEmulator;
 let env: Record<string, string>;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LeanHttpClient } from "./httpClient.ts";
+import { LeanHttpClient } from "../../src/svix/httpClient.ts";
 
 // A plain node:http server standing in for Svix: each test says how it answers.
 let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => void res.end("ok");

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AppError } from "../errors.ts";
-import type { CallOptions, OutgoingMessage, SentMessage } from "../notifications/ports.ts";
-import { createMetrics, type Metrics } from "../observability/metrics.ts";
-import { captureLogs } from "../../test/helpers/capturedLogs.ts";
-import { expectEachBetween } from "../../test/helpers/ranges.ts";
-import { ResilientSvixGateway } from "./resilientGateway.ts";
-import type { SvixApi } from "./svixGateway.ts";
+import { AppError } from "../../src/errors.ts";
+import type { CallOptions, OutgoingMessage, SentMessage } from "../../src/core/ports.ts";
+import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
+import { captureLogs } from "../helpers/capturedLogs.ts";
+import { expectEachBetween } from "../helpers/ranges.ts";
+import { ResilientSvixGateway } from "../../src/svix/resilientGateway.ts";
+import type { SvixApi } from "../../src/svix/svixGateway.ts";
 
 // The state machine on a fake clock, with a scripted inner gateway (a fake of our own port).
 // "timeout": no answer (no HTTP status), as the SDK gateway reports it; "crash": an error that is

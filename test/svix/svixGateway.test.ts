@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
-import { createMetrics } from "../observability/metrics.ts";
-import type { SvixCall } from "../notifications/ports.ts";
-import { makeEvent } from "../../test/helpers/events.ts";
-import { SvixEmulator } from "../emulator/svixEmulator.ts";
-import { parseRetryAfter, SdkSvixGateway } from "./svixGateway.ts";
+import { AppError } from "../../src/errors.ts";
+import { createMetrics } from "../../src/observability/metrics.ts";
+import type { SvixCall } from "../../src/core/ports.ts";
+import { makeEvent } from "../helpers/events.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import { parseRetryAfter, SdkSvixGateway } from "../../src/svix/svixGateway.ts";
 
 let emulator: SvixEmulator;
 let gateway: SdkSvixGateway;

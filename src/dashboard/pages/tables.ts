@@ -1,4 +1,4 @@
-import type { DeliveryEventView, NotificationSummary, QuarantinedMessage } from "../../notifications/ports.ts";
+import type { DeliveryEventView, NotificationSummary, QuarantinedMessage } from "../../core/ports.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { notificationHref, projectHref, statusBadge, table, time, transportName } from "../layout.ts";
 
