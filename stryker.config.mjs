@@ -22,14 +22,21 @@ const SCOPES = {
 };
 const NOT_MUTATED = ["!src/**/*.test.ts", "!src/bin/**"];
 const name = process.env.MUTATE_SCOPE;
-if (name !== undefined && !(name in SCOPES)) throw new Error(`MUTATE_SCOPE must be one of ${Object.keys(SCOPES).join(", ")}`);
+if (name !== undefined && !(name in SCOPES))
+  throw new Error(`MUTATE_SCOPE must be one of ${Object.keys(SCOPES).join(", ")}`);
 // MUTATE_ONLY=src/a.ts,src/b.ts re-measures a few files after their tests changed, into a report
 // of its own (reports/mutation/only-<time>/); `npm run mutate:score` counts the newest report of
 // each file, so the other files keep their last measured results.
 const only = process.env.MUTATE_ONLY?.split(",").filter(Boolean);
 const scope = only
-  ? { files: [...only, ...NOT_MUTATED], reports: `reports/mutation/only-${new Date().toISOString().replace(/[:.]/g, "-")}` }
-  : { files: [...(name ? SCOPES[name] : Object.values(SCOPES).flat()), ...NOT_MUTATED], reports: name ? `reports/mutation/${name}` : "reports/mutation" };
+  ? {
+      files: [...only, ...NOT_MUTATED],
+      reports: `reports/mutation/only-${new Date().toISOString().replace(/[:.]/g, "-")}`,
+    }
+  : {
+      files: [...(name ? SCOPES[name] : Object.values(SCOPES).flat()), ...NOT_MUTATED],
+      reports: name ? `reports/mutation/${name}` : "reports/mutation",
+    };
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   packageManager: "npm",

@@ -14,7 +14,12 @@ declare module "autocannon" {
     interface Request extends RawRequest {
       /** Called before each request is sent; the returned object is what goes on the wire. */
       setupRequest?: (request: RawRequest, context: Record<string, unknown>) => RawRequest | null | undefined;
-      onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string | string[]>) => void;
+      onResponse?: (
+        status: number,
+        body: string,
+        context: Record<string, unknown>,
+        headers: Record<string, string | string[]>,
+      ) => void;
     }
 
     interface Options {

@@ -46,7 +46,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
 const server = createServer((req, res) => {
   // A failure is answered as one (not 200) so that the benchmark does not count it as forwarded.
-  handle(req, res).catch((error: unknown) => reply(res, 502, { error: error instanceof Error ? error.message : String(error) }));
+  handle(req, res).catch((error: unknown) =>
+    reply(res, 502, { error: error instanceof Error ? error.message : String(error) }),
+  );
 });
 server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
   process.stdout.write(`bare forwarder on http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);

@@ -67,15 +67,32 @@ export function startChild(spec: ChildSpec): Child {
         const match = line.match(pattern);
         if (match) done(undefined, match);
       };
-      const timer = setTimeout(() => done(new Error(`${spec.name} did not print ${pattern} within ${timeoutMs} ms:\n${lines.join("\n")}`)), timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`${spec.name} did not print ${pattern} within ${timeoutMs} ms:\n${lines.join("\n")}`)),
+        timeoutMs,
+      );
       watchers.add(watch);
-      void exited.then(({ code, signal }) => done(new Error(`${spec.name} exited (${code ?? signal}) before it was ready:\n${lines.join("\n")}`)));
+      void exited.then(({ code, signal }) =>
+        done(new Error(`${spec.name} exited (${code ?? signal}) before it was ready:\n${lines.join("\n")}`)),
+      );
     });
-  return { name: spec.name, args: spec.args, pid: proc.pid, proc, exited, alive, tail: () => lines.join("\n"), waitForLine };
+  return {
+    name: spec.name,
+    args: spec.args,
+    pid: proc.pid,
+    proc,
+    exited,
+    alive,
+    tail: () => lines.join("\n"),
+    waitForLine,
+  };
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-export async function stopChild(child: Child, graceMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopChild(
+  child: Child,
+  graceMs = 20_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.alive()) child.proc.kill("SIGTERM");
   const timer = setTimeout(() => {
     process.stdout.write(`  ${child.name} did not exit ${graceMs} ms after SIGTERM: SIGKILL\n`);
@@ -91,7 +108,10 @@ export async function waitForHttp(child: Child, url: string, timeoutMs: number):
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!child.alive()) throw new Error(`${child.name} exited before it was ready:\n${child.tail()}`);
-    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await sleep(200);
   }

@@ -51,7 +51,8 @@ Relay settings from the environment (e.g. SVIX_MAX_IN_FLIGHT) are passed on to t
 
 function positive(name: string, value: string | undefined, allowZero = false): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`--${name} must be a ${allowZero ? "non-negative" : "positive"} number, not ${value}`);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    throw new Error(`--${name} must be a ${allowZero ? "non-negative" : "positive"} number, not ${value}`);
   return n;
 }
 
@@ -78,8 +79,10 @@ export function parseBenchArgs(argv: string[]): BenchOptions | "help" {
   if (values.help) return "help";
   const asked = (values.scenario ?? ["all"]).flatMap((s) => s.split(",")).map((s) => s.trim());
   const unknown = asked.filter((s) => s !== "all" && !SCENARIOS.includes(s as ScenarioName));
-  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}; one of ${SCENARIOS.join(", ")}, all`);
-  if (values.db !== "postgres" && values.db !== "pglite") throw new Error(`--db must be postgres or pglite, not ${values.db}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario ${unknown.join(", ")}; one of ${SCENARIOS.join(", ")}, all`);
+  if (values.db !== "postgres" && values.db !== "pglite")
+    throw new Error(`--db must be postgres or pglite, not ${values.db}`);
   return {
     // Always in the same order, whatever order they were asked in: overload last, as it leaves
     // the relay with the biggest backlog.

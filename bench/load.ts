@@ -41,7 +41,12 @@ export function eventBody(event: BenchEvent): string {
   return JSON.stringify({
     object: "event",
     id: event.id,
-    data: { object: "user", id: `usr_${event.id.slice(4)}`, email: "jane.doe@example.com", phoneNumber: "+15555550100" },
+    data: {
+      object: "user",
+      id: `usr_${event.id.slice(4)}`,
+      email: "jane.doe@example.com",
+      phoneNumber: "+15555550100",
+    },
     datacontenttype: "application/json",
     project: event.project,
     source: "https://api.gigs.com",
@@ -93,7 +98,16 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     else if (isShed(status)) latency.shed.push(ms);
   });
   const result = await instance;
-  return { seconds: result.duration, sent, answers, acked, maxRetryAfter, errors: result.errors, timeouts: result.timeouts, latency };
+  return {
+    seconds: result.duration,
+    sent,
+    answers,
+    acked,
+    maxRetryAfter,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    latency,
+  };
 }
 
 /** Nearest-rank percentile of `values` in ms; NaN when there are none. */

@@ -68,7 +68,9 @@ function assertAlive(ctx: BenchContext, when: string): void {
     if (child.alive()) continue;
     const how = child.proc.exitCode ?? child.proc.signalCode;
     // The relay exits 0 on SIGTERM/SIGINT: an exit 0 here means something else stopped it.
-    throw new Error(`${child.name} exited (${how}) ${when}${how === 0 ? ": it was sent SIGTERM or SIGINT from outside the benchmark" : ""}; last output:\n${child.tail()}`);
+    throw new Error(
+      `${child.name} exited (${how}) ${when}${how === 0 ? ": it was sent SIGTERM or SIGINT from outside the benchmark" : ""}; last output:\n${child.tail()}`,
+    );
   }
 }
 
@@ -111,7 +113,12 @@ export async function measurePhase(ctx: BenchContext, service: Service, spec: Ph
     svixMessages: svix.count,
     svixDuplicates: svix.duplicates.length,
     distinctIds: new Set(load.sent).size === load.sent.length,
-    cpuMsPerEvent: { service: perEvent(cpuMs.service), emulator: perEvent(cpuMs.emulator), loadGenerator: perEvent(cpuMs.loadGenerator), database: perEvent(cpuMs.database) },
+    cpuMsPerEvent: {
+      service: perEvent(cpuMs.service),
+      emulator: perEvent(cpuMs.emulator),
+      loadGenerator: perEvent(cpuMs.loadGenerator),
+      database: perEvent(cpuMs.database),
+    },
     cpuMs,
     serviceThreadsCpuMs,
     peakRssMb: memory.peakMb,
@@ -151,7 +158,9 @@ export function pool(results: readonly PhaseResult[], service: Service["name"], 
   for (const r of mine) for (const [k, n] of Object.entries(r.answers)) answers[k] = (answers[k] ?? 0) + n;
   const all = mine.flatMap((r) => r.latencies.all);
   const threadsCpuMsPerEvent: Record<string, number> = {};
-  for (const r of mine) for (const [name, ms] of Object.entries(r.serviceThreadsCpuMs)) threadsCpuMsPerEvent[name] = (threadsCpuMsPerEvent[name] ?? 0) + ms / handled;
+  for (const r of mine)
+    for (const [name, ms] of Object.entries(r.serviceThreadsCpuMs))
+      threadsCpuMsPerEvent[name] = (threadsCpuMsPerEvent[name] ?? 0) + ms / handled;
   return {
     service,
     label,
@@ -184,7 +193,8 @@ export async function warmUp(ctx: BenchContext, seconds: number, connections: nu
   if (seconds <= 0) return;
   ctx.say(`warm-up: ${seconds} s per service, not counted\n`);
   const nextEvent = eventSource(ctx, (n) => `bench-warmup-${n % 10}`);
-  for (const service of [ctx.forwarder, ctx.relay]) await measurePhase(ctx, service, { label: "warm-up", connections, duration: seconds, nextEvent });
+  for (const service of [ctx.forwarder, ctx.relay])
+    await measurePhase(ctx, service, { label: "warm-up", connections, duration: seconds, nextEvent });
 }
 
 /** Events numbered in a run-wide sequence, spread over `projects` projects. */

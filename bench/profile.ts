@@ -79,7 +79,12 @@ const isOpaque = (url: string) => url === "" || url.startsWith("node:");
  * Self time by function and by module. `windows` (ms since the profile started) keeps only the
  * samples taken then, e.g. while the relay was under load, leaving out start-up and idle phases.
  */
-export function summarizeProfile(file: string, root: string, windows?: Array<[number, number]>, top = 15): ProfileSummary {
+export function summarizeProfile(
+  file: string,
+  root: string,
+  windows?: Array<[number, number]>,
+  top = 15,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   // Self samples per node: the sample list when present (exact), else the nodes' hit counts.
   const selfById = new Map<number, number>();
@@ -123,13 +128,20 @@ export function summarizeProfile(file: string, root: string, windows?: Array<[nu
     byModule.set(mod, (byModule.get(mod) ?? 0) + samples);
   }
   const idle = byModule.get("(idle)") ?? 0;
-  const rank = (entries: Array<{ name: string; where: string; samples: number; callers?: Map<string, number> }>): ProfileEntry[] =>
+  const rank = (
+    entries: Array<{ name: string; where: string; samples: number; callers?: Map<string, number> }>,
+  ): ProfileEntry[] =>
     entries
       .sort((a, b) => b.samples - a.samples)
       .slice(0, top)
       .map(({ callers, ...e }) => {
         const [calledFrom] = [...(callers ?? [])].sort((a, b) => b[1] - a[1])[0] ?? [];
-        return { ...e, share: e.samples / total, busyShare: e.name === "(idle)" ? Number.NaN : e.samples / (total - idle), ...(calledFrom ? { calledFrom } : {}) };
+        return {
+          ...e,
+          share: e.samples / total,
+          busyShare: e.name === "(idle)" ? Number.NaN : e.samples / (total - idle),
+          ...(calledFrom ? { calledFrom } : {}),
+        };
       });
   return {
     file,
@@ -148,8 +160,10 @@ export function formatProfile(summary: ProfileSummary): string {
     `  ${summary.totalSamples} samples, ${idle} % idle, ${summary.windows ? `taken while the relay was under load (${summary.windows.length} phase(s))` : "the whole process life, start-up included"}; main thread only`,
     "top functions by self time   % of all samples, (% of busy samples)",
   ];
-  const share = (e: ProfileEntry) => `${(e.share * 100).toFixed(1).padStart(5)} % ${Number.isNaN(e.busyShare) ? "        " : `(${(e.busyShare * 100).toFixed(1).padStart(4)} %)`}`;
-  for (const e of summary.topFunctions) lines.push(`  ${share(e)}  ${e.name}  ${e.where}${e.calledFrom ? `  ← mostly ${e.calledFrom}` : ""}`);
+  const share = (e: ProfileEntry) =>
+    `${(e.share * 100).toFixed(1).padStart(5)} % ${Number.isNaN(e.busyShare) ? "        " : `(${(e.busyShare * 100).toFixed(1).padStart(4)} %)`}`;
+  for (const e of summary.topFunctions)
+    lines.push(`  ${share(e)}  ${e.name}  ${e.where}${e.calledFrom ? `  ← mostly ${e.calledFrom}` : ""}`);
   lines.push("by module (self time):");
   for (const e of summary.topModules.slice(0, 10)) lines.push(`  ${share(e)}  ${e.name}`);
   return `${lines.join("\n")}\n`;

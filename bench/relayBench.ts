@@ -26,7 +26,10 @@ const say = (text: string) => void process.stdout.write(text);
 // autocannon's timers (retimer) compute a negative delay when the event loop runs late under 640
 // connections; Node warns and waits 1 ms, which is what was meant. Other warnings still print.
 process.removeAllListeners("warning");
-process.on("warning", (w) => void (w.name !== "TimeoutNegativeWarning" && process.stderr.write(`${w.name}: ${w.message}\n`)));
+process.on(
+  "warning",
+  (w) => void (w.name !== "TimeoutNegativeWarning" && process.stderr.write(`${w.name}: ${w.message}\n`)),
+);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = join(root, "bench", "results");
 
@@ -58,7 +61,10 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const child of [...children].reverse()) {
       const { code, signal } = await stopChild(child);
-      if (code !== 0) say(`  ${child.name} exited with ${code ?? signal}; its log: ${relative(root, join(logDir, `${child.name}.log`))}\n`);
+      if (code !== 0)
+        say(
+          `  ${child.name} exited with ${code ?? signal}; its log: ${relative(root, join(logDir, `${child.name}.log`))}\n`,
+        );
     }
     children.length = 0;
     await database?.drop().catch((error: unknown) => say(`could not drop the benchmark database: ${String(error)}\n`));
@@ -82,8 +88,16 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 function gitRevision(): string {
   try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
     // Others edit src/ while benchmarks run: say when the relay measured is not the commit.
     return dirty ? `${head} + uncommitted changes in src/` : head;
   } catch {
@@ -94,7 +108,9 @@ function gitRevision(): string {
 async function main(): Promise<void> {
   const adminUrl = process.env.DATABASE_URL || DEFAULT_ADMIN_URL;
   const loadStart = loadavg();
-  say(`relay benchmark: ${o.scenarios.join(", ")}; database ${o.db}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} on ${cpus().length} CPUs\n`);
+  say(
+    `relay benchmark: ${o.scenarios.join(", ")}; database ${o.db}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} on ${cpus().length} CPUs\n`,
+  );
   database = await createBenchDatabase(o.db, adminUrl);
   // Interrupted while it was being created: cleanup may already have run past the database.
   if (interrupted) return void (await database.drop());
@@ -104,8 +120,15 @@ async function main(): Promise<void> {
   const emulator = await startEmulator(root, logDir, track);
   const forwarder = await startForwarder(root, logDir, emulator.url, track);
   const relaySpawnedAt = Date.now();
-  const relay = await startRelay({ root, logDir, svixUrl: emulator.url, databaseEnv: database.env, profileDir: o.profile ? profileDir : undefined }, track);
-  for (const { name, child, url } of [{ name: "emulator", ...emulator }, { name: "forwarder", ...forwarder }, { name: "relay", ...relay }]) {
+  const relay = await startRelay(
+    { root, logDir, svixUrl: emulator.url, databaseEnv: database.env, profileDir: o.profile ? profileDir : undefined },
+    track,
+  );
+  for (const { name, child, url } of [
+    { name: "emulator", ...emulator },
+    { name: "forwarder", ...forwarder },
+    { name: "relay", ...relay },
+  ]) {
     say(`${name.padEnd(9)} ${url}  pid ${child.pid}  node ${child.args.join(" ")}\n`);
   }
   say("\n");
@@ -129,18 +152,32 @@ async function main(): Promise<void> {
     if (scenario === "steady") results.steady = await runSteady(ctx, o);
     if (scenario === "projects") results.projects = await runProjects(ctx, o);
     if (scenario === "rate-limited") {
-      results.rateLimited = await runRateLimited(ctx, { events: o.rateEvents, connections: 32, limit: o.rateLimit, retryAfterSeconds: 1 });
+      results.rateLimited = await runRateLimited(ctx, {
+        events: o.rateEvents,
+        connections: 32,
+        limit: o.rateLimit,
+        retryAfterSeconds: 1,
+      });
     }
     if (scenario === "overload") {
-      results.overload = await runOverload(ctx, { connections: o.overloadConnections, duration: o.overloadDuration, svixLatencyMs: o.svixLatencyMs });
+      results.overload = await runOverload(ctx, {
+        connections: o.overloadConnections,
+        duration: o.overloadDuration,
+        svixLatencyMs: o.svixLatencyMs,
+      });
     }
     say("\n");
   }
   const loadEnd = loadavg();
   // The profile's clock starts when the relay's process does, close enough to its spawn; only the
   // relay's own phases count (in the forwarder's it idles, and the idle share would mislead).
-  const relayPhases = [results.steady?.phases, results.projects?.phases, results.overload?.phases].flatMap((p) => p ?? []).filter((p) => p.service === "relay");
-  const profileWindows = relayPhases.map((p): [number, number] => [p.startedAt - relaySpawnedAt, p.endedAt - relaySpawnedAt]);
+  const relayPhases = [results.steady?.phases, results.projects?.phases, results.overload?.phases]
+    .flatMap((p) => p ?? [])
+    .filter((p) => p.service === "relay");
+  const profileWindows = relayPhases.map((p): [number, number] => [
+    p.startedAt - relaySpawnedAt,
+    p.endedAt - relaySpawnedAt,
+  ]);
 
   // The relay writes its CPU profile when it exits: stop it now, before reading the profile.
   const relayExit = await stopChild(relay.child);
@@ -149,23 +186,37 @@ async function main(): Promise<void> {
   if (o.profile) {
     const file = findProfile(profileDir, relay.child.pid);
     if (file) profile = summarizeProfile(file, root, profileWindows.length > 0 ? profileWindows : undefined);
-    else say(`no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`);
+    else
+      say(
+        `no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`,
+      );
   }
 
   const rows = resultRows(results);
   say(formatTable(rows));
-  say(`load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at the end (${cpus().length} CPUs, shared by relay, forwarder, emulator, PostgreSQL and the load generator)\n`);
+  say(
+    `load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at the end (${cpus().length} CPUs, shared by relay, forwarder, emulator, PostgreSQL and the load generator)\n`,
+  );
   if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) })}`);
 
   const document = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     revision: gitRevision(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryMb: Math.round(totalmem() / 2 ** 20), node: process.version, loadavgStart: loadStart, loadavgEnd: loadEnd },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryMb: Math.round(totalmem() / 2 ** 20),
+      node: process.version,
+      loadavgStart: loadStart,
+      loadavgEnd: loadEnd,
+    },
     options: o,
     database: { kind: database.kind, server: serverSettings },
     relaySettingsFromEnvironment: passedRelaySettings(root),
-    commands: Object.fromEntries([emulator, forwarder, relay].map((s) => [s.child.name, `node ${s.child.args.join(" ")}`])),
+    commands: Object.fromEntries(
+      [emulator, forwarder, relay].map((s) => [s.child.name, `node ${s.child.args.join(" ")}`]),
+    ),
     relayExit,
     targets: TARGETS,
     table: rows,
@@ -181,15 +232,23 @@ async function main(): Promise<void> {
   writeFileSync(join(resultsDir, `${stamp}.json`), json);
   writeFileSync(join(resultsDir, "latest.json"), json);
   const subtitle = `${database.kind}, ${o.connections} connections, ${cpus().length} CPUs, load ${loadStart[0]!.toFixed(1)}→${loadEnd[0]!.toFixed(1)}, ${document.revision}`;
-  writeFileSync(join(resultsDir, "latest.svg"), barChartSvg("Relay vs bare forwarder (events/s)", subtitle, chartGroups(results)));
-  say(`\nresults: bench/results/${stamp}.json, bench/results/latest.json, bench/results/latest.svg; logs: ${relative(root, logDir)}/\n`);
+  writeFileSync(
+    join(resultsDir, "latest.svg"),
+    barChartSvg("Relay vs bare forwarder (events/s)", subtitle, chartGroups(results)),
+  );
+  say(
+    `\nresults: bench/results/${stamp}.json, bench/results/latest.json, bench/results/latest.svg; logs: ${relative(root, logDir)}/\n`,
+  );
 }
 
 try {
   await main();
 } catch (error) {
   // After Ctrl-C the failures are the children going away: not worth a stack trace.
-  if (!interrupted) process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  if (!interrupted)
+    process.stderr.write(
+      `benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   process.exitCode = 1;
 } finally {
   await cleanup();

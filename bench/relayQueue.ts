@@ -12,7 +12,9 @@ const UNSETTLED = ["received", "queued"];
 export async function relayBacklog(relayUrl: string): Promise<number | undefined> {
   let total = 0;
   for (const status of UNSETTLED) {
-    const res = await fetch(`${relayUrl}/notifications?status=${status}&limit=500`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+    const res = await fetch(`${relayUrl}/notifications?status=${status}&limit=500`, {
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
     if (!res?.ok) return undefined;
     total += ((await res.json()) as { data: unknown[] }).data.length;
   }

@@ -12,8 +12,20 @@ export const BENCH_SVIX_KEY = "bench-svix-key";
  * credentials asked of the load); anything else in the environment reaches the relay.
  */
 const OWNED_BY_BENCH = [
-  "PORT", "HOST", "LOG_LEVEL", "NODE_ENV", "DATABASE_URL", "MIGRATE_DATABASE_URL", "DATA_DIR",
-  "SVIX_API_KEY", "SVIX_SERVER_URL", "SVIX_EMULATOR", "SVIX_EMULATOR_PORT", "API_TOKENS", "INGEST_TOKENS", "INGEST_AUTH",
+  "PORT",
+  "HOST",
+  "LOG_LEVEL",
+  "NODE_ENV",
+  "DATABASE_URL",
+  "MIGRATE_DATABASE_URL",
+  "DATA_DIR",
+  "SVIX_API_KEY",
+  "SVIX_SERVER_URL",
+  "SVIX_EMULATOR",
+  "SVIX_EMULATOR_PORT",
+  "API_TOKENS",
+  "INGEST_TOKENS",
+  "INGEST_AUTH",
 ];
 
 function baseEnv(): NodeJS.ProcessEnv {
@@ -26,7 +38,8 @@ function baseEnv(): NodeJS.ProcessEnv {
 export function passedRelaySettings(root: string): Record<string, string> {
   const names = new Set<string>();
   try {
-    for (const match of readFileSync(join(root, ".env.example"), "utf8").matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)) names.add(match[1]!);
+    for (const match of readFileSync(join(root, ".env.example"), "utf8").matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm))
+      names.add(match[1]!);
   } catch {
     // No .env.example: nothing to report.
   }
@@ -63,7 +76,13 @@ export async function startEmulator(root: string, logDir: string, track: Track):
   const port = await freePort();
   const child = startChild({
     name: "emulator",
-    args: [...npmScriptArgs(root, "emulator", ["src/bin/emulator.ts"]), "--port", String(port), "--api-key", BENCH_SVIX_KEY],
+    args: [
+      ...npmScriptArgs(root, "emulator", ["src/bin/emulator.ts"]),
+      "--port",
+      String(port),
+      "--api-key",
+      BENCH_SVIX_KEY,
+    ],
     env: baseEnv(),
     cwd: root,
     logFile: join(logDir, "emulator.log"),

@@ -33,7 +33,9 @@ export function barChartSvg(title: string, subtitle: string, groups: readonly Ba
   const max = niceMax(Math.max(...groups.flatMap((g) => g.bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)))));
   const y = (v: number) => top + plotHeight - (Math.max(0, v) / max) * plotHeight;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
   out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">${escape(title)}</text>`);
   out.push(`<text x="${left}" y="44" fill="#555">${escape(subtitle)}</text>`);
@@ -42,14 +44,20 @@ export function barChartSvg(title: string, subtitle: string, groups: readonly Ba
     out.push(`<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/>`);
     out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${Math.round(v)}</text>`);
   }
-  out.push(`<text x="14" y="${top + plotHeight / 2}" transform="rotate(-90 14 ${top + plotHeight / 2})" text-anchor="middle" fill="#555">events/s</text>`);
+  out.push(
+    `<text x="14" y="${top + plotHeight / 2}" transform="rotate(-90 14 ${top + plotHeight / 2})" text-anchor="middle" fill="#555">events/s</text>`,
+  );
   groups.forEach((group, gi) => {
     const gx = left + gi * groupWidth + 20;
     group.bars.forEach((bar, bi) => {
       const x = gx + bi * (barWidth + 8);
       const value = Number.isFinite(bar.value) ? bar.value : 0;
-      out.push(`<rect x="${x}" y="${y(value)}" width="${barWidth}" height="${top + plotHeight - y(value)}" fill="${COLORS[bar.kind]}"><title>${LEGEND[bar.kind]}: ${value.toFixed(1)}</title></rect>`);
-      out.push(`<text x="${x + barWidth / 2}" y="${y(value) - 4}" text-anchor="middle">${Number.isFinite(bar.value) ? Math.round(bar.value) : "–"}</text>`);
+      out.push(
+        `<rect x="${x}" y="${y(value)}" width="${barWidth}" height="${top + plotHeight - y(value)}" fill="${COLORS[bar.kind]}"><title>${LEGEND[bar.kind]}: ${value.toFixed(1)}</title></rect>`,
+      );
+      out.push(
+        `<text x="${x + barWidth / 2}" y="${y(value) - 4}" text-anchor="middle">${Number.isFinite(bar.value) ? Math.round(bar.value) : "–"}</text>`,
+      );
     });
     out.push(`<text x="${gx}" y="${top + plotHeight + 18}" font-weight="bold">${escape(group.title)}</text>`);
     if (group.note) out.push(`<text x="${gx}" y="${top + plotHeight + 34}" fill="#333">${escape(group.note)}</text>`);

@@ -142,7 +142,10 @@ function main(): void {
   if (process.argv.includes("--print")) {
     const floor = floors(folderGraph);
     const byFloor = [...floor.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-    for (const [folder, f] of byFloor) process.stdout.write(`floor ${f}  ${folder.padEnd(16)} imports ${[...folderGraph.get(folder)!].sort().join(", ") || "nothing"}\n`);
+    for (const [folder, f] of byFloor)
+      process.stdout.write(
+        `floor ${f}  ${folder.padEnd(16)} imports ${[...folderGraph.get(folder)!].sort().join(", ") || "nothing"}\n`,
+      );
   }
   const problems: string[] = [];
   for (const members of folderCycles) {
@@ -153,12 +156,17 @@ function main(): void {
       problems.push(`    ${edge.slice(0, 2).join("\n    ")}${edge.length > 2 ? ` (and ${edge.length - 2} more)` : ""}`);
     }
   }
-  for (const members of fileCycles) problems.push(`files import each other: ${pathThrough(fileGraph, members).join(" → ")}`);
+  for (const members of fileCycles)
+    problems.push(`files import each other: ${pathThrough(fileGraph, members).join(" → ")}`);
   if (problems.length > 0) {
-    process.stderr.write(`import graph of src/: ${folderCycles.length} folder cycle(s), ${fileCycles.length} file cycle(s)\n${problems.join("\n")}\n`);
+    process.stderr.write(
+      `import graph of src/: ${folderCycles.length} folder cycle(s), ${fileCycles.length} file cycle(s)\n${problems.join("\n")}\n`,
+    );
     process.exit(1);
   }
-  process.stdout.write(`import graph of src/: ${files.length} files in ${folderGraph.size} rooms, no cycle between files or folders\n`);
+  process.stdout.write(
+    `import graph of src/: ${files.length} files in ${folderGraph.size} rooms, no cycle between files or folders\n`,
+  );
 }
 
 if (import.meta.main ?? process.argv[1] === import.meta.filename) main();

@@ -21,7 +21,9 @@ const DETECTED = new Set(["Killed", "Timeout"]);
 const UNDETECTED = new Set(["Survived", "NoCoverage"]);
 
 if (process.argv.includes("--help")) {
-  console.log("usage: npm run mutate:score [-- --survivors]\n  Adds up reports/mutation/**/mutation.json; --survivors lists every surviving mutant.");
+  console.log(
+    "usage: npm run mutate:score [-- --survivors]\n  Adds up reports/mutation/**/mutation.json; --survivors lists every surviving mutant.",
+  );
   process.exit(0);
 }
 
@@ -64,17 +66,23 @@ for (const [file, mutants] of [...files].sort(([a], [b]) => a.localeCompare(b)))
 const width = Math.max(...rows.map(([f]) => f.length));
 console.log(`${"file".padEnd(width)}  score  killed  survived  (no coverage)`);
 for (const [file, d, u, nc, score] of rows) {
-  console.log(`${file.padEnd(width)}  ${score.toFixed(1).padStart(5)}  ${String(d).padStart(6)}  ${String(u).padStart(8)}  ${String(nc).padStart(13)}`);
+  console.log(
+    `${file.padEnd(width)}  ${score.toFixed(1).padStart(5)}  ${String(d).padStart(6)}  ${String(u).padStart(8)}  ${String(nc).padStart(13)}`,
+  );
 }
 console.log(`\nreports: ${found.join(", ")}`);
 if (gone.length > 0) console.log(`not counted (deleted since measured): ${gone.join(", ")}`);
-console.log(`all files: ${((100 * detected) / (detected + undetected)).toFixed(2)} % (${detected} killed or timed out, ${undetected} survived or not covered, ${ignored} ignored or not valid)`);
+console.log(
+  `all files: ${((100 * detected) / (detected + undetected)).toFixed(2)} % (${detected} killed or timed out, ${undetected} survived or not covered, ${ignored} ignored or not valid)`,
+);
 
 if (process.argv.includes("--survivors")) {
   console.log("");
   for (const [file, mutants] of files) {
     for (const m of mutants.filter((x) => UNDETECTED.has(x.status))) {
-      console.log(`${file}:${m.location.start.line}:${m.location.start.column} ${m.status} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`);
+      console.log(
+        `${file}:${m.location.start.line}:${m.location.start.column} ${m.status} ${m.mutatorName} ${JSON.stringify(m.replacement ?? "")}`,
+      );
     }
   }
 }

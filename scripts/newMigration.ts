@@ -9,7 +9,9 @@ import { loadMigrations, MIGRATIONS_DIR, NO_FILTER, withSchemaEngine } from "../
 
 const name = process.argv[2];
 if (name === "--help" || name === "-h") {
-  process.stdout.write("npm run db:new-migration -- <name in snake_case> — writes the migration that takes prisma/migrations to prisma/schema.prisma\n");
+  process.stdout.write(
+    "npm run db:new-migration -- <name in snake_case> — writes the migration that takes prisma/migrations to prisma/schema.prisma\n",
+  );
   process.exit(0);
 }
 if (!name || !/^[a-z0-9_]+$/.test(name)) {
@@ -19,17 +21,21 @@ if (!name || !/^[a-z0-9_]+$/.test(name)) {
 const db = await openDatabase({ dataDir: "memory://" });
 try {
   const migrations = await loadMigrations();
-  const from = migrations.migrationDirectories.length ? { tag: "migrations" as const, ...migrations } : { tag: "empty" as const };
-  const sql = await db.withMigrationAdapter((adapterFactory) => withSchemaEngine(adapterFactory, async (engine, schema) => {
-    const result = await engine.diff({
-      from,
-      to: { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: schema }] },
-      script: true,
-      exitCode: null,
-      filters: NO_FILTER,
-    });
-    return result.stdout ?? "";
-  }));
+  const from = migrations.migrationDirectories.length
+    ? { tag: "migrations" as const, ...migrations }
+    : { tag: "empty" as const };
+  const sql = await db.withMigrationAdapter((adapterFactory) =>
+    withSchemaEngine(adapterFactory, async (engine, schema) => {
+      const result = await engine.diff({
+        from,
+        to: { tag: "schemaDatamodel", files: [{ path: "schema.prisma", content: schema }] },
+        script: true,
+        exitCode: null,
+        filters: NO_FILTER,
+      });
+      return result.stdout ?? "";
+    }),
+  );
   if (!sql.trim() || sql.includes("This is an empty migration")) {
     process.stdout.write("schema.prisma matches the migrations: nothing to write\n");
   } else {

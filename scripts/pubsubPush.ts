@@ -83,10 +83,17 @@ async function push(event: Record<string, unknown>, index: number): Promise<void
   let deliveryAttempt = 0;
   while (Date.now() < deadline) {
     deliveryAttempt += 1;
-    const headers: Record<string, string> = { "content-type": "application/json", ...(values.token ? { authorization: `Bearer ${values.token}` } : {}) };
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      ...(values.token ? { authorization: `Bearer ${values.token}` } : {}),
+    };
     let body = JSON.stringify(event);
     if (form === "wrapped") {
-      body = JSON.stringify({ message: { data: Buffer.from(body).toString("base64"), messageId, publishTime: new Date().toISOString() }, subscription: "projects/local/subscriptions/relay", deliveryAttempt });
+      body = JSON.stringify({
+        message: { data: Buffer.from(body).toString("base64"), messageId, publishTime: new Date().toISOString() },
+        subscription: "projects/local/subscriptions/relay",
+        deliveryAttempt,
+      });
     } else if (form === "unwrapped") {
       headers["x-goog-pubsub-message-id"] = messageId;
       headers["x-goog-pubsub-subscription-name"] = "projects/local/subscriptions/relay";
@@ -102,7 +109,8 @@ async function push(event: Record<string, unknown>, index: number): Promise<void
         acked += 1;
         return;
       }
-      if (res.status < 500 && res.status !== 429) throw new Error(`event ${String(event.id)}: ${res.status}, not redelivered`);
+      if (res.status < 500 && res.status !== 429)
+        throw new Error(`event ${String(event.id)}: ${res.status}, not redelivered`);
       const retryAfter = Number(res.headers.get("retry-after"));
       if (retryAfter > 0) wait = retryAfter * 1000;
     } catch (error) {

@@ -80,7 +80,10 @@ function side(r: PhaseResult): OverloadSide {
 async function secondsUntilHealthy(relayUrl: string, maxMs: number): Promise<number | null> {
   const started = Date.now();
   while (Date.now() - started < maxMs) {
-    const ok = await fetch(`${relayUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(`${relayUrl}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return (Date.now() - started) / 1000;
     await sleep(250);
   }
@@ -88,7 +91,9 @@ async function secondsUntilHealthy(relayUrl: string, maxMs: number): Promise<num
 }
 
 export async function runOverload(ctx: BenchContext, o: OverloadOptions): Promise<OverloadResult> {
-  ctx.say(`overload: Svix latency ${o.svixLatencyMs} ms, ${o.connections} connections for ${o.duration} s per service\n`);
+  ctx.say(
+    `overload: Svix latency ${o.svixLatencyMs} ms, ${o.connections} connections for ${o.duration} s per service\n`,
+  );
   await waitForDrain(ctx.relay.url, 60_000);
   const nextEvent = eventSource(ctx, (n) => `bench-overload-${n % 10}`);
   const spec = {
@@ -114,7 +119,14 @@ export async function runOverload(ctx: BenchContext, o: OverloadOptions): Promis
   return {
     svixLatencyMs: o.svixLatencyMs,
     connections: o.connections,
-    relay: { ...side(relayPhase), stayedUp, healthzAfterSeconds, drain, svixMessagesAfterDrain: after.count, svixDuplicates: after.duplicates.length },
+    relay: {
+      ...side(relayPhase),
+      stayedUp,
+      healthzAfterSeconds,
+      drain,
+      svixMessagesAfterDrain: after.count,
+      svixDuplicates: after.duplicates.length,
+    },
     forwarder: side(forwarderPhase),
     phases: [forwarderPhase, relayPhase],
   };

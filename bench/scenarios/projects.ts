@@ -2,7 +2,15 @@
 // application per project, a cold cache entry each time round), against all events in one
 // project. The forwarder runs the same two loads: its ratio shows what the emulator itself
 // makes of 10,000 applications, so that the relay is not blamed for it.
-import { eventSource, measurePhase, pool, type BenchContext, type PhaseResult, type Pooled, type Service } from "../measure.ts";
+import {
+  eventSource,
+  measurePhase,
+  pool,
+  type BenchContext,
+  type PhaseResult,
+  type Pooled,
+  type Service,
+} from "../measure.ts";
 import type { BenchEvent } from "../load.ts";
 
 export const PROJECT_COUNT = 10_000;
@@ -20,7 +28,9 @@ export interface ProjectsResult {
 }
 
 export async function runProjects(ctx: BenchContext, o: ProjectsOptions): Promise<ProjectsResult> {
-  ctx.say(`projects: one project vs ${PROJECT_COUNT.toLocaleString("en")} projects, ${o.connections} connections, ${o.rounds} × ${o.duration} s each\n`);
+  ctx.say(
+    `projects: one project vs ${PROJECT_COUNT.toLocaleString("en")} projects, ${o.connections} connections, ${o.rounds} × ${o.duration} s each\n`,
+  );
   // One sequence for the whole scenario: consecutive events land in consecutive projects, and the
   // later rounds come back to projects the relay has seen, as a real fleet of projects would.
   const sources: Record<"one" | "many", () => BenchEvent> = {
@@ -32,7 +42,14 @@ export async function runProjects(ctx: BenchContext, o: ProjectsOptions): Promis
     const kinds: Array<"one" | "many"> = round % 2 === 0 ? ["one", "many"] : ["many", "one"];
     for (const kind of kinds) {
       for (const service of [ctx.forwarder, ctx.relay] satisfies Service[]) {
-        phases.push(await measurePhase(ctx, service, { label: `projects-${kind}`, connections: o.connections, duration: o.duration, nextEvent: sources[kind] }));
+        phases.push(
+          await measurePhase(ctx, service, {
+            label: `projects-${kind}`,
+            connections: o.connections,
+            duration: o.duration,
+            nextEvent: sources[kind],
+          }),
+        );
       }
     }
   }

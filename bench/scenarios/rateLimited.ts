@@ -38,7 +38,9 @@ export interface RateLimitedResult {
 }
 
 export async function runRateLimited(ctx: BenchContext, o: RateLimitedOptions): Promise<RateLimitedResult> {
-  ctx.say(`rate-limited: Svix at ${o.limit} req/s (Retry-After ${o.retryAfterSeconds}), ${o.events} events pushed ${o.connections} at a time\n`);
+  ctx.say(
+    `rate-limited: Svix at ${o.limit} req/s (Retry-After ${o.retryAfterSeconds}), ${o.events} events pushed ${o.connections} at a time\n`,
+  );
   const deadlineMs = Math.max(120_000, (10_000 * o.events) / o.limit);
   await waitForDrain(ctx.relay.url, 60_000);
   await ctx.emulator.reset();
@@ -87,7 +89,12 @@ export async function runRateLimited(ctx: BenchContext, o: RateLimitedOptions): 
   return result;
 }
 
-async function pushUntilAcknowledged(ctx: BenchContext, o: RateLimitedOptions, events: Map<string, BenchEvent>, deadline: number) {
+async function pushUntilAcknowledged(
+  ctx: BenchContext,
+  o: RateLimitedOptions,
+  events: Map<string, BenchEvent>,
+  deadline: number,
+) {
   const acked = new Set<string>();
   const answers: Record<string, number> = {};
   const started = Date.now();
@@ -109,7 +116,12 @@ async function pushUntilAcknowledged(ctx: BenchContext, o: RateLimitedOptions, e
     // Pub/Sub waits before redelivering; the relay's Retry-After says how long.
     if (pending.length > 0) await sleep(Math.max(1, load.maxRetryAfter) * 1000);
   }
-  return { rounds, answers, acknowledged: acked.size, seconds: pending.length === 0 ? (Date.now() - started) / 1000 : null };
+  return {
+    rounds,
+    answers,
+    acknowledged: acked.size,
+    seconds: pending.length === 0 ? (Date.now() - started) / 1000 : null,
+  };
 }
 
 /** Polls the emulator until it holds every event; the time is the last message's own timestamp. */

@@ -5,9 +5,14 @@ import { PubsubTokenVerifier } from "./pubsubOidc.ts";
 /** The credentials the configuration allows (ARCHITECTURE.md section 6). */
 export function authOptionsFrom(config: Readonly<Config>): AuthOptions {
   const pubsub = config.pubsubAudience
-    ? new PubsubTokenVerifier({ audience: config.pubsubAudience, serviceAccounts: config.pubsubServiceAccounts, jwksUrl: config.pubsubJwksUrl })
+    ? new PubsubTokenVerifier({
+        audience: config.pubsubAudience,
+        serviceAccounts: config.pubsubServiceAccounts,
+        jwksUrl: config.pubsubJwksUrl,
+      })
     : undefined;
-  const nothingConfigured = config.apiTokens.length === 0 && config.ingestTokens.length === 0 && !pubsub && config.ingestAuth !== "platform";
+  const nothingConfigured =
+    config.apiTokens.length === 0 && config.ingestTokens.length === 0 && !pubsub && config.ingestAuth !== "platform";
   return {
     operatorTokens: config.apiTokens,
     ingestTokens: config.ingestTokens,

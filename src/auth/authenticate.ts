@@ -55,7 +55,10 @@ export function authenticate(options: AuthOptions): RequestHandler {
     req.credentialPresented = header !== undefined || query !== undefined || req.header("authorization") !== undefined;
     if (isOperator(header)) return void ((req.credential = { kind: "operator" }), next());
     if (isIngest(header) || isIngest(query)) return void ((req.credential = { kind: "ingest" }), next());
-    if (isOperator(query)) return next(new AppError("forbidden", "Operator tokens are accepted in the Authorization header only, never in the URL"));
+    if (isOperator(query))
+      return next(
+        new AppError("forbidden", "Operator tokens are accepted in the Authorization header only, never in the URL"),
+      );
     if (options.pubsub && header !== undefined && looksLikeJwt(header)) {
       try {
         const identity = await options.pubsub.verify(header);
@@ -83,7 +86,14 @@ export function requireScope(scope: "ingest" | "operator"): RequestHandler {
     const kind = req.credential?.kind === "platform" && scope === "operator" ? undefined : req.credential?.kind;
     if (kind && ALLOWED[scope].has(kind)) return next();
     if (kind || req.credentialPresented) {
-      return next(new AppError("forbidden", kind ? `This credential may not ${scope === "operator" ? "use operator routes" : "post events"}` : "The credential is not valid"));
+      return next(
+        new AppError(
+          "forbidden",
+          kind
+            ? `This credential may not ${scope === "operator" ? "use operator routes" : "post events"}`
+            : "The credential is not valid",
+        ),
+      );
     }
     next(new AppError("unauthorized", "Authentication required: send Authorization: Bearer <token>"));
   };

@@ -6,7 +6,12 @@
  * - operator: an operator token (API_TOKENS) or a dashboard session — may do everything;
  * - open: no credential is configured, outside production (development) — may do everything.
  */
-export type Credential = { kind: "pubsub"; email: string } | { kind: "ingest" } | { kind: "platform" } | { kind: "operator" } | { kind: "open" };
+export type Credential =
+  | { kind: "pubsub"; email: string }
+  | { kind: "ingest" }
+  | { kind: "platform" }
+  | { kind: "operator" }
+  | { kind: "open" };
 
 declare module "express-serve-static-core" {
   interface Request {

@@ -55,13 +55,18 @@ export class PubsubTokenVerifier {
     // An empty list would reject every push with 403; that is a configuration mistake, not a policy.
     if (accounts.length === 0) throw new TypeError("PubsubTokenVerifier: at least one service account is required");
     const tolerance = options.clockToleranceSeconds ?? 60;
-    if (!Number.isFinite(tolerance) || tolerance < 0) throw new TypeError("PubsubTokenVerifier: clockToleranceSeconds must be a non-negative number");
+    if (!Number.isFinite(tolerance) || tolerance < 0)
+      throw new TypeError("PubsubTokenVerifier: clockToleranceSeconds must be a non-negative number");
 
     this.#audience = options.audience;
     this.#serviceAccounts = new Set(accounts);
     this.#clockToleranceSeconds = tolerance;
     this.#now = options.now ?? Date.now;
-    this.#keys = keyResolver(new URL(options.jwksUrl), options.jwksCooldownMs ?? 30_000, options.jwksTimeoutMs ?? 2_000);
+    this.#keys = keyResolver(
+      new URL(options.jwksUrl),
+      options.jwksCooldownMs ?? 30_000,
+      options.jwksTimeoutMs ?? 2_000,
+    );
   }
 
   async verify(token: string): Promise<PubsubIdentity> {
@@ -83,10 +88,16 @@ export class PubsubTokenVerifier {
 
     const { email, email_verified: emailVerified, sub } = payload;
     if (typeof email !== "string" || email === "") {
-      throw new AppError("forbidden", "The Pub/Sub OIDC token has no email claim; configure the push subscription with a service account");
+      throw new AppError(
+        "forbidden",
+        "The Pub/Sub OIDC token has no email claim; configure the push subscription with a service account",
+      );
     }
     if (!this.#serviceAccounts.has(email.toLowerCase())) {
-      throw new AppError("forbidden", `The Pub/Sub OIDC token's service account ${JSON.stringify(email)} is not allowed`);
+      throw new AppError(
+        "forbidden",
+        `The Pub/Sub OIDC token's service account ${JSON.stringify(email)} is not allowed`,
+      );
     }
     if (emailVerified !== true) {
       throw new AppError("forbidden", `The Pub/Sub OIDC token's email ${JSON.stringify(email)} is not verified`);
@@ -107,7 +118,11 @@ function keyResolver(url: URL, cooldownMs: number, timeoutMs: number): JWTVerify
       return await remote(header, token);
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
-      throw new AppError("auth_unavailable", `Google's token signing keys could not be fetched (${fetchFailureOf(error)}); try again later`, { cause: error });
+      throw new AppError(
+        "auth_unavailable",
+        `Google's token signing keys could not be fetched (${fetchFailureOf(error)}); try again later`,
+        { cause: error },
+      );
     }
   };
 }
@@ -153,7 +168,12 @@ export function looksLikeJwt(token: string): boolean {
   if (signature !== "" && !BASE64URL.test(signature)) return false;
   try {
     const decoded: unknown = JSON.parse(Buffer.from(header, "base64url").toString("utf8"));
-    return typeof decoded === "object" && decoded !== null && !Array.isArray(decoded) && typeof (decoded as { alg?: unknown }).alg === "string";
+    return (
+      typeof decoded === "object" &&
+      decoded !== null &&
+      !Array.isArray(decoded) &&
+      typeof (decoded as { alg?: unknown }).alg === "string"
+    );
   } catch {
     return false;
   }

@@ -21,10 +21,22 @@ const HELP = usage(
     { flag: "fail-status", arg: "CODE", help: "status for --fail-first (default 503)" },
     { flag: "hang", arg: "N", help: "never answer the first N message.create calls" },
     { flag: "latency", arg: "MIN-MAX", help: "delay message.create answers by MIN to MAX ms" },
-    { flag: "endpoint", arg: "URL", help: "register this endpoint on every application created (e.g. the webhook sink)" },
+    {
+      flag: "endpoint",
+      arg: "URL",
+      help: "register this endpoint on every application created (e.g. the webhook sink)",
+    },
     { flag: "endpoint-secret", arg: "whsec_…", help: "signing secret of --endpoint (default: generated and printed)" },
-    { flag: "operational-webhook", arg: "URL", help: "where Svix's operational webhooks go (message.attempt.*, endpoint.*)" },
-    { flag: "operational-webhook-secret", arg: "whsec_…", help: "their signing secret (default: generated and printed)" },
+    {
+      flag: "operational-webhook",
+      arg: "URL",
+      help: "where Svix's operational webhooks go (message.attempt.*, endpoint.*)",
+    },
+    {
+      flag: "operational-webhook-secret",
+      arg: "whsec_…",
+      help: "their signing secret (default: generated and printed)",
+    },
     { flag: "retry-schedule", arg: "MS,MS,…", help: "delay before each delivery attempt in ms (default 0,200,1000)" },
     { flag: "delivery-timeout", arg: "MS", help: "per-attempt timeout in ms (default 15000)" },
     { flag: "disable-after", arg: "N", help: "disable an endpoint after N messages exhausted in a row (default 3)" },
@@ -56,9 +68,12 @@ const values = parseCli(
 const port = intFlag("port", values.port) ?? 8071;
 const retrySchedule = values["retry-schedule"]?.split(",").map((ms) => intFlag("retry-schedule", ms.trim()) ?? 0);
 const endpointSecret = values["endpoint-secret"] ?? newEndpointSecret();
-if (values.endpoint && (!/^https?:\/\//.test(values.endpoint) || !URL.canParse(values.endpoint))) fail("--endpoint must be an http(s) URL", 2);
+if (values.endpoint && (!/^https?:\/\//.test(values.endpoint) || !URL.canParse(values.endpoint)))
+  fail("--endpoint must be an http(s) URL", 2);
 if (!isUsableSecret(endpointSecret)) fail("--endpoint-secret must be whsec_ followed by base64", 2);
-const operational = values["operational-webhook"] ? { url: values["operational-webhook"], secret: values["operational-webhook-secret"] ?? newEndpointSecret() } : null;
+const operational = values["operational-webhook"]
+  ? { url: values["operational-webhook"], secret: values["operational-webhook-secret"] ?? newEndpointSecret() }
+  : null;
 const operationalProblem = operational && operationalConfigProblem(operational);
 if (operationalProblem) fail(`--operational-webhook: ${operationalProblem}`, 2);
 
@@ -72,7 +87,13 @@ const emulator = new SvixEmulator({
   log: (line) => process.stdout.write(`${line}\n`),
 });
 const rules: FaultRule[] = [];
-if (values["fail-first"]) rules.push({ kind: "status", status: Number(values["fail-status"]), operation: "message.create", times: Number(values["fail-first"]) });
+if (values["fail-first"])
+  rules.push({
+    kind: "status",
+    status: Number(values["fail-status"]),
+    operation: "message.create",
+    times: Number(values["fail-first"]),
+  });
 if (values.hang) rules.push({ kind: "hang", operation: "message.create", times: Number(values.hang) });
 if (values.latency) {
   const [min, max] = values.latency.split("-").map(Number);
@@ -85,12 +106,20 @@ if (values["rate-limit"]) {
     retryAfterSeconds: values["retry-after"] === undefined ? undefined : Number(values["retry-after"]),
   });
 }
-const url = await emulator.start(port, "127.0.0.1").catch((error: unknown) => fail(listenFailure(error, "Svix emulator", port)));
-process.stdout.write(`Svix emulator on ${url} (faults: ${JSON.stringify(rules)}${values["rate-limit"] ? `, ${values["rate-limit"]} req/s` : ""})\n`);
+const url = await emulator
+  .start(port, "127.0.0.1")
+  .catch((error: unknown) => fail(listenFailure(error, "Svix emulator", port)));
+process.stdout.write(
+  `Svix emulator on ${url} (faults: ${JSON.stringify(rules)}${values["rate-limit"] ? `, ${values["rate-limit"]} req/s` : ""})\n`,
+);
 process.stdout.write(`  messages: curl ${url}/_emulator/messages\n`);
 // The secrets are printed on purpose: they are local, throwaway, and the sink needs them.
-if (values.endpoint) process.stdout.write(`  every new application gets endpoint ${values.endpoint}\n  endpoint secret: ${endpointSecret}\n  receive: npm run webhook-sink -- --port ${new URL(values.endpoint).port || 80} --secret ${endpointSecret}\n`);
-if (operational) process.stdout.write(`  operational webhooks → ${operational.url}\n  operational secret: ${operational.secret}\n`);
+if (values.endpoint)
+  process.stdout.write(
+    `  every new application gets endpoint ${values.endpoint}\n  endpoint secret: ${endpointSecret}\n  receive: npm run webhook-sink -- --port ${new URL(values.endpoint).port || 80} --secret ${endpointSecret}\n`,
+  );
+if (operational)
+  process.stdout.write(`  operational webhooks → ${operational.url}\n  operational secret: ${operational.secret}\n`);
 const stop = () => void emulator.stop().then(() => process.exit(0));
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

@@ -3,7 +3,13 @@
 // action, then the IAM grants a real project needs. Exit codes: 0 done, 1 Pub/Sub refused, 2 bad input.
 import { parseArgs } from "node:util";
 import type { PubSub } from "@google-cloud/pubsub";
-import { describeAction, planFromFlags, provision, ProvisionInputError, type ProvisionPlanInput } from "../pubsub/provision.ts";
+import {
+  describeAction,
+  planFromFlags,
+  provision,
+  ProvisionInputError,
+  type ProvisionPlanInput,
+} from "../pubsub/provision.ts";
 
 const USAGE = `Usage: npm run pubsub:provision -- --project P --topic T --subscription S --push-endpoint URL [options]
 
@@ -95,7 +101,9 @@ function iamGrants(plan: ProvisionPlanInput): string[] {
     `  gcloud pubsub subscriptions add-iam-policy-binding ${plan.subscription} --project=${p} --member="${agent}" --role=roles/pubsub.subscriber`,
   ];
   if (!plan.oidc) {
-    lines.push("  # no --service-account: pushes carry no OIDC token, so a Cloud Run service must allow unauthenticated calls");
+    lines.push(
+      "  # no --service-account: pushes carry no OIDC token, so a Cloud Run service must allow unauthenticated calls",
+    );
     return lines;
   }
   const sa = plan.oidc.serviceAccountEmail;
@@ -129,7 +137,10 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code !== "EPIPE") process.exitCode = 1;
 });
-if (emulatorHost) out(`PUBSUB_EMULATOR_HOST is set: using the Pub/Sub emulator at ${emulatorHost}, not project ${plan.projectId} on Google Cloud`);
+if (emulatorHost)
+  out(
+    `PUBSUB_EMULATOR_HOST is set: using the Pub/Sub emulator at ${emulatorHost}, not project ${plan.projectId} on Google Cloud`,
+  );
 if (dryRun) out("dry run: nothing will be changed");
 
 const pubsub = await pubsubClient(plan.projectId, emulatorHost);

@@ -18,11 +18,16 @@ function fail(message: string): never {
 
 async function listen(container: Container, config: Readonly<Config>): Promise<Server> {
   const server: Server = container.app.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "EADDRINUSE") fail(`relay failed to start: port ${config.port} on ${config.host} is already in use (set PORT to another one)`);
-    if (error.code === "EACCES") fail(`relay failed to start: no permission to listen on port ${config.port}`);
-    throw error;
-  });
+  await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject)).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE")
+        fail(
+          `relay failed to start: port ${config.port} on ${config.host} is already in use (set PORT to another one)`,
+        );
+      if (error.code === "EACCES") fail(`relay failed to start: no permission to listen on port ${config.port}`);
+      throw error;
+    },
+  );
   return server;
 }
 

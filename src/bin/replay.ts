@@ -64,12 +64,23 @@ try {
   fail(`could not reach the relay at ${values.url}: ${(error as Error).message}`, 1);
 }
 const answer = (await res.json().catch(() => ({}))) as {
-  data?: { matched: number; delivered: number; stillFailing: number; skippedDelivered: number; skippedInFlight: number; skippedPurged: number; results: Array<{ eventId: string; status: string }> };
+  data?: {
+    matched: number;
+    delivered: number;
+    stillFailing: number;
+    skippedDelivered: number;
+    skippedInFlight: number;
+    skippedPurged: number;
+    results: Array<{ eventId: string; status: string }>;
+  };
   error?: { code: string; message: string; details?: Array<{ path: string; message: string }> };
 };
 if (!res.ok || !answer.data) {
   const details = answer.error?.details?.map((d) => `\n  ${d.path}: ${d.message}`).join("") ?? "";
-  fail(`the relay answered ${res.status}: ${answer.error?.message ?? "no message"}${details}`, res.status === 400 ? 2 : 1);
+  fail(
+    `the relay answered ${res.status}: ${answer.error?.message ?? "no message"}${details}`,
+    res.status === 400 ? 2 : 1,
+  );
 }
 const d = answer.data;
 for (const r of d.results) process.stdout.write(`${r.eventId}\t${r.status}\n`);

@@ -34,7 +34,9 @@ const printPayload = values["print-payload"] === true;
 const line = (webhook: ReceivedWebhook) => {
   const answered = webhook.answeredStatus === 500 ? "  → 500 (--fail-first)" : "";
   const payload = printPayload ? `\n${webhook.rawBody}` : "";
-  process.stdout.write(`${webhook.receivedAt.toISOString()} ${webhook.id} ${webhook.eventType ?? "(no type)"}${answered}${payload}\n`);
+  process.stdout.write(
+    `${webhook.receivedAt.toISOString()} ${webhook.id} ${webhook.eventType ?? "(no type)"}${answered}${payload}\n`,
+  );
 };
 
 let sink: WebhookSink;
@@ -48,8 +50,12 @@ try {
 } catch {
   fail("--secret is not a usable key: expected whsec_ followed by base64", 2);
 }
-const url = await sink.start(port, values.host).catch((error: unknown) => fail(listenFailure(error, "webhook sink", port)));
-process.stdout.write(`Webhook sink on ${url}, verifying signatures${values["fail-first"] ? `, failing the first ${values["fail-first"]}` : ""}\n`);
+const url = await sink
+  .start(port, values.host)
+  .catch((error: unknown) => fail(listenFailure(error, "webhook sink", port)));
+process.stdout.write(
+  `Webhook sink on ${url}, verifying signatures${values["fail-first"] ? `, failing the first ${values["fail-first"]}` : ""}\n`,
+);
 const stop = () => void sink.stop().then(() => process.exit(0));
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

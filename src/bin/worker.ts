@@ -31,7 +31,10 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
-    if (!config.pubsubSubscription) throw new ConfigError("Invalid configuration:\n  - PUBSUB_SUBSCRIPTION is required for the pull worker (projects/<project>/subscriptions/<subscription>)");
+    if (!config.pubsubSubscription)
+      throw new ConfigError(
+        "Invalid configuration:\n  - PUBSUB_SUBSCRIPTION is required for the pull worker (projects/<project>/subscriptions/<subscription>)",
+      );
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -49,17 +52,32 @@ async function main(): Promise<void> {
     // What the library still holds when we stop is handed back at once, not left to expire.
     closeOptions: { behavior: "NACK", timeout: Duration.from({ seconds: 10 }) },
   });
-  const worker = new PullWorker({ subscription, subscriptionName, ingest: container.ingest, logger, metrics: container.metrics });
+  const worker = new PullWorker({
+    subscription,
+    subscriptionName,
+    ingest: container.ingest,
+    logger,
+    metrics: container.metrics,
+  });
 
   const probes = express();
   probes.disable("x-powered-by");
-  probes.use(healthRouter({ ping: () => container.store.ping(), accepting: () => container.accepting, cacheMs: config.readinessCacheMs }));
+  probes.use(
+    healthRouter({
+      ping: () => container.store.ping(),
+      accepting: () => container.accepting,
+      cacheMs: config.readinessCacheMs,
+    }),
+  );
   probes.use(authenticate(authOptionsFrom(config)), requireScope("operator"), metricsRouter(container.metrics));
   probes.use(errorHandler());
   const server: Server = probes.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   worker.start();
-  logger.info({ subscription: subscriptionName, port: config.port, emulator: process.env.PUBSUB_EMULATOR_HOST }, "worker started");
+  logger.info(
+    { subscription: subscriptionName, port: config.port, emulator: process.env.PUBSUB_EMULATOR_HOST },
+    "worker started",
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, configWarnings, loadConfig, loadJobConfig } from "./config.ts";
 
-const PROD = { NODE_ENV: "production", SVIX_API_KEY: "sk_live_abc", DATABASE_URL: "postgresql://relay@db.internal:5432/relay", INGEST_TOKENS: "ingest-token-0123456789" };
+const PROD = {
+  NODE_ENV: "production",
+  SVIX_API_KEY: "sk_live_abc",
+  DATABASE_URL: "postgresql://relay@db.internal:5432/relay",
+  INGEST_TOKENS: "ingest-token-0123456789",
+};
 
 function refusal(env: Record<string, string>): ConfigError {
   try {
@@ -20,7 +25,16 @@ function problems(env: Record<string, string>): string {
 describe("loadConfig", () => {
   it("has defaults that start with no configuration at all: development, embedded database, in-process emulator", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ production: false, port: 3000, databaseUrl: undefined, dataDir: "./data", svixApiKey: undefined, svixEmulator: true, dispatchEnabled: true, apiTokens: [] });
+    expect(config).toMatchObject({
+      production: false,
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: "./data",
+      svixApiKey: undefined,
+      svixEmulator: true,
+      dispatchEnabled: true,
+      apiTokens: [],
+    });
     expect(config.bodyLimitBytes).toBeGreaterThan(Math.ceil((1024 * 1024 * 4) / 3));
     expect(config.requestBudgetMs).toBeLessThan(10_000);
     expect(config.shutdownTimeoutMs).toBeLessThan(10_000);
@@ -28,13 +42,30 @@ describe("loadConfig", () => {
   });
 
   it("coerces numbers and booleans and splits tokens", () => {
-    const config = loadConfig({ PORT: "8080", DISPATCH_ENABLED: "false", API_TOKENS: "operator-token-000001, operator-token-000002,,", INGEST_TOKENS: "ingest-token-00000001" });
-    expect(config).toMatchObject({ port: 8080, dispatchEnabled: false, apiTokens: ["operator-token-000001", "operator-token-000002"], ingestTokens: ["ingest-token-00000001"] });
+    const config = loadConfig({
+      PORT: "8080",
+      DISPATCH_ENABLED: "false",
+      API_TOKENS: "operator-token-000001, operator-token-000002,,",
+      INGEST_TOKENS: "ingest-token-00000001",
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      dispatchEnabled: false,
+      apiTokens: ["operator-token-000001", "operator-token-000002"],
+      ingestTokens: ["ingest-token-00000001"],
+    });
   });
 
   it("accepts a complete production configuration", () => {
     expect(loadConfig(PROD)).toMatchObject({ production: true, svixEmulator: false });
-    expect(loadConfig({ ...PROD, INGEST_TOKENS: "", PUBSUB_AUDIENCE: "https://relay.example.com/notifications", PUBSUB_SERVICE_ACCOUNT: "push@p.iam.gserviceaccount.com" }).pubsubAudience).toBeDefined();
+    expect(
+      loadConfig({
+        ...PROD,
+        INGEST_TOKENS: "",
+        PUBSUB_AUDIENCE: "https://relay.example.com/notifications",
+        PUBSUB_SERVICE_ACCOUNT: "push@p.iam.gserviceaccount.com",
+      }).pubsubAudience,
+    ).toBeDefined();
     expect(loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform" }).ingestAuth).toBe("platform");
   });
 
@@ -47,33 +78,55 @@ describe("loadConfig", () => {
 
   it("never starts the emulator where a real database is configured, or in production: a missing Svix key is named", () => {
     // staging with a production database and no Svix key: the event would be "delivered" to a fake.
-    expect(problems({ ...PROD, NODE_ENV: "staging", SVIX_API_KEY: "" })).toMatch(/SVIX_API_KEY is required when NODE_ENV=staging/);
+    expect(problems({ ...PROD, NODE_ENV: "staging", SVIX_API_KEY: "" })).toMatch(
+      /SVIX_API_KEY is required when NODE_ENV=staging/,
+    );
     expect(problems({ DATABASE_URL: "postgresql://localhost/relay" })).toMatch(/SVIX_API_KEY is required/);
     expect(problems({ ...PROD, SVIX_EMULATOR: "true" })).toMatch(/SVIX_EMULATOR=true is refused/);
     expect(loadConfig({ DATABASE_URL: "postgresql://localhost/relay", SVIX_EMULATOR: "true" }).svixEmulator).toBe(true);
   });
 
   it("refuses production without an ingest credential, naming both ways to give one", () => {
-    expect(problems({ ...PROD, INGEST_TOKENS: "" })).toMatch(/PUBSUB_AUDIENCE or INGEST_TOKENS is required .*INGEST_AUTH=platform/);
-    expect(problems({ ...PROD, PUBSUB_AUDIENCE: "https://relay.example.com" })).toMatch(/PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE/);
+    expect(problems({ ...PROD, INGEST_TOKENS: "" })).toMatch(
+      /PUBSUB_AUDIENCE or INGEST_TOKENS is required .*INGEST_AUTH=platform/,
+    );
+    expect(problems({ ...PROD, PUBSUB_AUDIENCE: "https://relay.example.com" })).toMatch(
+      /PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE/,
+    );
   });
 
   it("validates URLs as URLs", () => {
     expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "http://" })).toMatch(/SVIX_SERVER_URL is not a URL/);
-    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "ftp://svix.example.com" })).toMatch(/SVIX_SERVER_URL must be a https or http URL/);
-    expect(problems({ ...PROD, DATABASE_URL: "mysql://x/y" })).toMatch(/DATABASE_URL must be a postgres or postgresql URL/);
-    expect(problems({ ...PROD, PUBSUB_JWKS_URL: "http://keys.example.com" })).toMatch(/PUBSUB_JWKS_URL must be a https URL/);
-    expect(loadConfig({ ...PROD, DATABASE_URL: "postgresql://relay:pw@/relay?host=/cloudsql/p:r:i" }).databaseUrl).toContain("/cloudsql/");
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "ftp://svix.example.com" })).toMatch(
+      /SVIX_SERVER_URL must be a https or http URL/,
+    );
+    expect(problems({ ...PROD, DATABASE_URL: "mysql://x/y" })).toMatch(
+      /DATABASE_URL must be a postgres or postgresql URL/,
+    );
+    expect(problems({ ...PROD, PUBSUB_JWKS_URL: "http://keys.example.com" })).toMatch(
+      /PUBSUB_JWKS_URL must be a https URL/,
+    );
+    expect(
+      loadConfig({ ...PROD, DATABASE_URL: "postgresql://relay:pw@/relay?host=/cloudsql/p:r:i" }).databaseUrl,
+    ).toContain("/cloudsql/");
   });
 
   it("refuses short tokens and a token given two scopes", () => {
     expect(problems({ API_TOKENS: "short" })).toMatch(/API_TOKENS: every token must be at least 16 characters/);
     expect(problems({ INGEST_TOKENS: "0123456789abcdef,tiny" })).toMatch(/INGEST_TOKENS: every token/);
-    expect(problems({ API_TOKENS: "same-token-0123456789", INGEST_TOKENS: "same-token-0123456789" })).toMatch(/share a token/);
+    expect(problems({ API_TOKENS: "same-token-0123456789", INGEST_TOKENS: "same-token-0123456789" })).toMatch(
+      /share a token/,
+    );
   });
 
   it("lists every invalid value at once, each named by its variable, with the URL problems", () => {
-    const message = problems({ PORT: "70000", SVIX_TIMEOUT_MS: "fast", LOG_LEVEL: "loud", SVIX_API_KEY: "k", SVIX_SERVER_URL: "ftp://svix.example.com" });
+    const message = problems({
+      PORT: "70000",
+      SVIX_TIMEOUT_MS: "fast",
+      LOG_LEVEL: "loud",
+      SVIX_API_KEY: "k",
+      SVIX_SERVER_URL: "ftp://svix.example.com",
+    });
     expect(message).toBe(
       [
         "Invalid configuration:",
@@ -97,7 +150,9 @@ describe("loadConfig", () => {
   });
 
   it("treats an empty variable as unset", () => {
-    expect(loadConfig({ NODE_ENV: "", PORT: "", SVIX_API_KEY: "", DATABASE_URL: "", API_TOKENS: "", REDRIVE_ENABLED: "" })).toMatchObject({
+    expect(
+      loadConfig({ NODE_ENV: "", PORT: "", SVIX_API_KEY: "", DATABASE_URL: "", API_TOKENS: "", REDRIVE_ENABLED: "" }),
+    ).toMatchObject({
       production: false,
       port: 3000,
       svixApiKey: undefined,
@@ -122,32 +177,55 @@ describe("loadConfig", () => {
   });
 
   it("accepts a token of exactly 16 characters", () => {
-    expect(loadConfig({ API_TOKENS: "operator-tok-016", INGEST_TOKENS: "ingest-token-016" })).toMatchObject({ apiTokens: ["operator-tok-016"], ingestTokens: ["ingest-token-016"] });
-    expect(problems({ API_TOKENS: "operator-tok-15" })).toBe("Invalid configuration:\n  - API_TOKENS: every token must be at least 16 characters");
+    expect(loadConfig({ API_TOKENS: "operator-tok-016", INGEST_TOKENS: "ingest-token-016" })).toMatchObject({
+      apiTokens: ["operator-tok-016"],
+      ingestTokens: ["ingest-token-016"],
+    });
+    expect(problems({ API_TOKENS: "operator-tok-15" })).toBe(
+      "Invalid configuration:\n  - API_TOKENS: every token must be at least 16 characters",
+    );
   });
 
   it("refuses an ambiguous choice of Svix: the emulator asked for with a key, or a server URL without a key", () => {
-    expect(problems({ SVIX_EMULATOR: "true", SVIX_API_KEY: "sk_test_abc" })).toBe("Invalid configuration:\n  - SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use");
-    expect(problems({ SVIX_SERVER_URL: "https://svix.example.com" })).toBe("Invalid configuration:\n  - SVIX_SERVER_URL is set without SVIX_API_KEY");
+    expect(problems({ SVIX_EMULATOR: "true", SVIX_API_KEY: "sk_test_abc" })).toBe(
+      "Invalid configuration:\n  - SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use",
+    );
+    expect(problems({ SVIX_SERVER_URL: "https://svix.example.com" })).toBe(
+      "Invalid configuration:\n  - SVIX_SERVER_URL is set without SVIX_API_KEY",
+    );
   });
 
   it("names the URL problem: not a URL (quoting at most 100 characters), no host", () => {
-    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "https://user@/svix" })).toBe('Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "https://user@/svix"');
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "https://user@/svix" })).toBe(
+      'Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "https://user@/svix"',
+    );
     const long = `not a url ${"x".repeat(200)}`;
-    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: long })).toBe(`Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "${long.slice(0, 100)}"`);
-    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: "postgresql:///relay" })).toBe('Invalid configuration:\n  - DATABASE_URL has no host: "postgresql:///relay"');
+    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: long })).toBe(
+      `Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "${long.slice(0, 100)}"`,
+    );
+    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: "postgresql:///relay" })).toBe(
+      'Invalid configuration:\n  - DATABASE_URL has no host: "postgresql:///relay"',
+    );
     const noHost = `postgresql:///${"r".repeat(200)}`;
-    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: noHost })).toBe(`Invalid configuration:\n  - DATABASE_URL has no host: "${noHost.slice(0, 100)}"`);
+    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: noHost })).toBe(
+      `Invalid configuration:\n  - DATABASE_URL has no host: "${noHost.slice(0, 100)}"`,
+    );
   });
 
   it("accepts an http JWKS URL outside production (a local emulator of Google's keys)", () => {
-    expect(loadConfig({ PUBSUB_JWKS_URL: "http://localhost:8085/certs" }).pubsubJwksUrl).toBe("http://localhost:8085/certs");
+    expect(loadConfig({ PUBSUB_JWKS_URL: "http://localhost:8085/certs" }).pubsubJwksUrl).toBe(
+      "http://localhost:8085/certs",
+    );
   });
 });
 
 describe("loadJobConfig", () => {
   it("needs only the database, and takes MIGRATE_DATABASE_URL for migrations", () => {
-    const env = { NODE_ENV: "production", DATABASE_URL: "postgresql://app@db/relay", MIGRATE_DATABASE_URL: "postgresql://owner@db/relay" };
+    const env = {
+      NODE_ENV: "production",
+      DATABASE_URL: "postgresql://app@db/relay",
+      MIGRATE_DATABASE_URL: "postgresql://owner@db/relay",
+    };
     expect(loadJobConfig(env).databaseUrl).toBe("postgresql://app@db/relay");
     expect(loadJobConfig(env, { migrate: true }).databaseUrl).toBe("postgresql://owner@db/relay");
   });
@@ -157,8 +235,14 @@ describe("configWarnings", () => {
   it("warns about closed operator routes, platform-only ingest, and answers later than Pub/Sub's ack deadline", () => {
     expect(configWarnings(loadConfig({}))).toEqual([]);
     expect(configWarnings(loadConfig(PROD))).toEqual([expect.stringContaining("API_TOKENS is empty")]);
-    expect(configWarnings(loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform", API_TOKENS: "operator-token-000001" }))).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
-    const slow = configWarnings(loadConfig({ REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }));
+    expect(
+      configWarnings(
+        loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform", API_TOKENS: "operator-token-000001" }),
+      ),
+    ).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
+    const slow = configWarnings(
+      loadConfig({ REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }),
+    );
     expect(slow).toEqual([expect.stringContaining("ack deadline")]);
   });
 

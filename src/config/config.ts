@@ -89,7 +89,12 @@ export interface Config {
   svixEmulatorPort: number;
 }
 
-const int = (def: number, min = 0, max = 2_147_483_647) => ({ type: "integer", minimum: min, maximum: max, default: def });
+const int = (def: number, min = 0, max = 2_147_483_647) => ({
+  type: "integer",
+  minimum: min,
+  maximum: max,
+  default: def,
+});
 
 const schema = {
   type: "object",
@@ -167,8 +172,20 @@ export interface JobConfig {
  */
 export function loadJobConfig(env: NodeJS.ProcessEnv = process.env, options: { migrate?: boolean } = {}): JobConfig {
   const url = (options.migrate ? env.MIGRATE_DATABASE_URL : undefined) || env.DATABASE_URL || undefined;
-  const full = loadConfig({ NODE_ENV: "development", DATABASE_URL: url, DATA_DIR: env.DATA_DIR, PAYLOAD_RETENTION_DAYS: env.PAYLOAD_RETENTION_DAYS, PURGE_INTERVAL_MS: env.PURGE_INTERVAL_MS, SVIX_EMULATOR: "true" });
-  return { databaseUrl: full.databaseUrl, dataDir: full.dataDir, payloadRetentionDays: full.payloadRetentionDays, purgeIntervalMs: full.purgeIntervalMs };
+  const full = loadConfig({
+    NODE_ENV: "development",
+    DATABASE_URL: url,
+    DATA_DIR: env.DATA_DIR,
+    PAYLOAD_RETENTION_DAYS: env.PAYLOAD_RETENTION_DAYS,
+    PURGE_INTERVAL_MS: env.PURGE_INTERVAL_MS,
+    SVIX_EMULATOR: "true",
+  });
+  return {
+    databaseUrl: full.databaseUrl,
+    dataDir: full.dataDir,
+    payloadRetentionDays: full.payloadRetentionDays,
+    purgeIntervalMs: full.purgeIntervalMs,
+  };
 }
 
 /** Validates the environment; throws ConfigError listing every problem. */
@@ -184,7 +201,9 @@ const RENAMED: Record<string, string> = {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const renamed = Object.keys(RENAMED).filter((k) => env[k] !== undefined && env[k] !== "");
   if (renamed.length > 0) {
-    throw new ConfigError(`Invalid configuration:\n  - ${renamed.map((k) => `${k} was renamed to ${RENAMED[k]}`).join("\n  - ")}`);
+    throw new ConfigError(
+      `Invalid configuration:\n  - ${renamed.map((k) => `${k} was renamed to ${RENAMED[k]}`).join("\n  - ")}`,
+    );
   }
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
@@ -199,7 +218,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }
   const v = raw as unknown as Record<keyof typeof schema.properties, never>;
-  const list = (value: string) => value.split(",").map((t) => t.trim()).filter(Boolean);
+  const list = (value: string) =>
+    value
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
   const nodeEnv: string = v.NODE_ENV;
   const production = !NON_PRODUCTION.has(nodeEnv);
   const config: Config = {

@@ -14,16 +14,18 @@ function urlProblem(name: string, value: string | undefined, protocols: string[]
   } catch {
     return `${name} is not a URL: ${JSON.stringify(value.slice(0, 100))}`;
   }
-  if (!protocols.includes(url.protocol)) return `${name} must be a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`;
+  if (!protocols.includes(url.protocol))
+    return `${name} must be a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`;
   if (!url.hostname) return `${name} has no host: ${JSON.stringify(value.slice(0, 100))}`;
   return undefined;
 }
 
 /** The Svix and database URLs, checked as URLs. */
 export function urlProblems(urls: { svixServerUrl?: string; databaseUrl?: string }): string[] {
-  return [urlProblem("SVIX_SERVER_URL", urls.svixServerUrl, ["https:", "http:"]), urlProblem("DATABASE_URL", urls.databaseUrl, ["postgres:", "postgresql:"])].filter(
-    (p): p is string => p !== undefined,
-  );
+  return [
+    urlProblem("SVIX_SERVER_URL", urls.svixServerUrl, ["https:", "http:"]),
+    urlProblem("DATABASE_URL", urls.databaseUrl, ["postgres:", "postgresql:"]),
+  ].filter((p): p is string => p !== undefined);
 }
 
 /**
@@ -33,33 +35,52 @@ export function urlProblems(urls: { svixServerUrl?: string; databaseUrl?: string
 export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   const push = (p: string | undefined) => p && problems.push(p);
-  const where = config.production ? `when NODE_ENV=${config.nodeEnv} (production: anything but development or test)` : "";
+  const where = config.production
+    ? `when NODE_ENV=${config.nodeEnv} (production: anything but development or test)`
+    : "";
   problems.push(...urlProblems(config));
   push(urlProblem("PUBSUB_JWKS_URL", config.pubsubJwksUrl, config.production ? ["https:"] : ["https:", "http:"]));
 
   if (config.production) {
-    if (!config.svixApiKey) problems.push(`SVIX_API_KEY is required ${where}: the Svix emulator is for development only`);
+    if (!config.svixApiKey)
+      problems.push(`SVIX_API_KEY is required ${where}: the Svix emulator is for development only`);
     if (env.SVIX_EMULATOR === "true") problems.push(`SVIX_EMULATOR=true is refused ${where}`);
-    if (!config.databaseUrl) problems.push(`DATABASE_URL is required ${where}: the embedded database serves one instance and is not backed up`);
+    if (!config.databaseUrl)
+      problems.push(
+        `DATABASE_URL is required ${where}: the embedded database serves one instance and is not backed up`,
+      );
     if (!config.pubsubAudience && config.ingestTokens.length === 0 && config.ingestAuth !== "platform") {
       problems.push(
         `PUBSUB_AUDIENCE or INGEST_TOKENS is required ${where}: without one anyone could post events into any project (set INGEST_AUTH=platform if Cloud Run's IAM alone authenticates pushes)`,
       );
     }
   } else if (!config.svixEmulator && !config.svixApiKey) {
-    problems.push("SVIX_API_KEY is required: the in-process Svix emulator starts only with neither SVIX_API_KEY nor DATABASE_URL set, or with SVIX_EMULATOR=true");
+    problems.push(
+      "SVIX_API_KEY is required: the in-process Svix emulator starts only with neither SVIX_API_KEY nor DATABASE_URL set, or with SVIX_EMULATOR=true",
+    );
   }
-  if (config.svixEmulator && config.svixApiKey) problems.push("SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use");
+  if (config.svixEmulator && config.svixApiKey)
+    problems.push("SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use");
   if (config.svixServerUrl && !config.svixApiKey) problems.push("SVIX_SERVER_URL is set without SVIX_API_KEY");
 
-  for (const [name, tokens] of [["API_TOKENS", config.apiTokens], ["INGEST_TOKENS", config.ingestTokens]] as const) {
-    if (tokens.some((t) => t.length < MIN_TOKEN_LENGTH)) problems.push(`${name}: every token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  for (const [name, tokens] of [
+    ["API_TOKENS", config.apiTokens],
+    ["INGEST_TOKENS", config.ingestTokens],
+  ] as const) {
+    if (tokens.some((t) => t.length < MIN_TOKEN_LENGTH))
+      problems.push(`${name}: every token must be at least ${MIN_TOKEN_LENGTH} characters`);
   }
-  if (config.apiTokens.some((t) => config.ingestTokens.includes(t))) problems.push("API_TOKENS and INGEST_TOKENS share a token: a token has one scope");
+  if (config.apiTokens.some((t) => config.ingestTokens.includes(t)))
+    problems.push("API_TOKENS and INGEST_TOKENS share a token: a token has one scope");
   if (config.pubsubAudience && config.pubsubServiceAccounts.length === 0) {
-    problems.push("PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE: the service account(s) whose tokens may push");
+    problems.push(
+      "PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE: the service account(s) whose tokens may push",
+    );
   }
-  if (config.claimTtlMs <= config.requestBudgetMs) problems.push("CLAIM_TTL_MS must be longer than REQUEST_BUDGET_MS, or a slow delivery could be taken over while it runs");
+  if (config.claimTtlMs <= config.requestBudgetMs)
+    problems.push(
+      "CLAIM_TTL_MS must be longer than REQUEST_BUDGET_MS, or a slow delivery could be taken over while it runs",
+    );
   return problems;
 }
 
@@ -70,10 +91,14 @@ export function configWarnings(config: Readonly<Config>): string[] {
     warnings.push("API_TOKENS is empty: operator routes (lists, replay, quarantine, metrics) are closed to everyone");
   }
   if (config.production && config.ingestAuth === "platform") {
-    warnings.push("INGEST_AUTH=platform: events are accepted from anyone the platform lets through; keep the service private (Cloud Run without unauthenticated access)");
+    warnings.push(
+      "INGEST_AUTH=platform: events are accepted from anyone the platform lets through; keep the service private (Cloud Run without unauthenticated access)",
+    );
   }
   if (config.inFlightWaitMs + config.requestBudgetMs >= PUBSUB_ACK_DEADLINE_MS) {
-    warnings.push("IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running");
+    warnings.push(
+      "IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running",
+    );
   }
   return warnings;
 }

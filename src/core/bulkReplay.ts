@@ -35,10 +35,13 @@ export function parseReplayFilter(body: unknown): ReplayFilter {
   const b = (body && typeof body === "object" && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
   const details: ErrorDetail[] = [];
   const known = new Set(["status", "project", "type", "since", "until", "limit"]);
-  for (const key of Object.keys(b)) if (!known.has(key)) details.push({ path: `/${key}`, message: "is not a known field" });
-  if (!REPLAYABLE.includes(b.status as never)) details.push({ path: "/status", message: `must be one of ${REPLAYABLE.join(", ")}` });
+  for (const key of Object.keys(b))
+    if (!known.has(key)) details.push({ path: `/${key}`, message: "is not a known field" });
+  if (!REPLAYABLE.includes(b.status as never))
+    details.push({ path: "/status", message: `must be one of ${REPLAYABLE.join(", ")}` });
   for (const key of ["project", "type"] as const) {
-    if (b[key] !== undefined && !(typeof b[key] === "string" && isStorableIdentifier(b[key] as string))) details.push({ path: `/${key}`, message: "must be 1 to 256 characters" });
+    if (b[key] !== undefined && !(typeof b[key] === "string" && isStorableIdentifier(b[key] as string)))
+      details.push({ path: `/${key}`, message: "must be 1 to 256 characters" });
   }
   const date = (key: "since" | "until") => {
     if (b[key] === undefined) return undefined;
@@ -49,27 +52,55 @@ export function parseReplayFilter(body: unknown): ReplayFilter {
   const since = date("since");
   const until = date("until");
   const limit = b.limit === undefined ? 100 : b.limit;
-  if (!(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= REPLAY_MAX)) details.push({ path: "/limit", message: `must be an integer from 1 to ${REPLAY_MAX}` });
+  if (!(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= REPLAY_MAX))
+    details.push({ path: "/limit", message: `must be an integer from 1 to ${REPLAY_MAX}` });
   if (details.length) throw new AppError("invalid_request", "Invalid replay filter", { details });
-  return { status: b.status as ReplayFilter["status"], project: b.project as string | undefined, type: b.type as string | undefined, since, until, limit: limit as number };
+  return {
+    status: b.status as ReplayFilter["status"],
+    project: b.project as string | undefined,
+    type: b.type as string | undefined,
+    since,
+    until,
+    limit: limit as number,
+  };
 }
 
 /**
  * Operator replay of many notifications: each through the same replay() as one at a time — same
  * event id, same idempotency key — so a replay can never duplicate a webhook. Oldest first.
  */
-export async function replayMany(service: NotificationService, ledger: NotificationLedger, filter: ReplayFilter): Promise<ReplaySummary> {
+export async function replayMany(
+  service: NotificationService,
+  ledger: NotificationLedger,
+  filter: ReplayFilter,
+): Promise<ReplaySummary> {
   const ids: string[] = [];
   let after: { createdAt: Date; eventId: string } | undefined;
   while (ids.length < filter.limit) {
-    const page = await ledger.list({ status: filter.status, project: filter.project, type: filter.type, since: filter.since, until: filter.until, after, limit: Math.min(500, filter.limit - ids.length) });
+    const page = await ledger.list({
+      status: filter.status,
+      project: filter.project,
+      type: filter.type,
+      since: filter.since,
+      until: filter.until,
+      after,
+      limit: Math.min(500, filter.limit - ids.length),
+    });
     ids.push(...page.map((n) => n.eventId));
     if (page.length === 0) break;
     const last = page.at(-1)!;
     after = { createdAt: last.createdAt, eventId: last.eventId };
   }
   ids.reverse();
-  const summary: ReplaySummary = { matched: ids.length, delivered: 0, stillFailing: 0, skippedDelivered: 0, skippedInFlight: 0, skippedPurged: 0, results: [] };
+  const summary: ReplaySummary = {
+    matched: ids.length,
+    delivered: 0,
+    stillFailing: 0,
+    skippedDelivered: 0,
+    skippedInFlight: 0,
+    skippedPurged: 0,
+    results: [],
+  };
   for (const eventId of ids) {
     try {
       const outcome = await service.replay(eventId);

@@ -14,7 +14,8 @@ export const DELIVERY_EVENT_TYPES: ReadonlySet<string> = new Set([
 // A project id Svix could not take as a uid was given a digest uid: the uid alone does not name it.
 const DIGEST_UID = /^prj_[0-9a-f]{40}$/;
 
-const str = (value: unknown): string | null => (typeof value === "string" && value.length > 0 && value.length <= 256 ? value : null);
+const str = (value: unknown): string | null =>
+  typeof value === "string" && value.length > 0 && value.length <= 256 ? value : null;
 
 /**
  * Records what Svix later says about delivering our messages to customers' endpoints, matched to
@@ -33,13 +34,19 @@ export class DeliveryEventsService {
     this.clock = options.clock;
   }
 
-  async record(event: { svixId: string; type: string; data: Record<string, unknown> }): Promise<{ stored: boolean; ignored?: boolean; eventId: string | null }> {
+  async record(event: {
+    svixId: string;
+    type: string;
+    data: Record<string, unknown>;
+  }): Promise<{ stored: boolean; ignored?: boolean; eventId: string | null }> {
     if (!DELIVERY_EVENT_TYPES.has(event.type)) return { stored: false, ignored: true, eventId: null };
     const { data } = event;
     const appUid = str(data.appUid);
     const msgId = str(data.msgId);
     const lastAttempt = (data.lastAttempt ?? {}) as { timestamp?: unknown; responseStatusCode?: unknown };
-    const matched = event.type.startsWith("message.") ? await this.ledger.notificationOf(str(data.msgEventId), msgId) : null;
+    const matched = event.type.startsWith("message.")
+      ? await this.ledger.notificationOf(str(data.msgEventId), msgId)
+      : null;
     const occurred = new Date(String(lastAttempt.timestamp ?? data.failSince ?? ""));
     const entry: DeliveryEvent = {
       svixId: event.svixId.slice(0, 256),
@@ -56,7 +63,16 @@ export class DeliveryEventsService {
     if (stored) {
       this.metrics.deliveryEvents.inc({ type: event.type });
       const level = event.type === "message.attempt.exhausted" || event.type === "endpoint.disabled" ? "warn" : "info";
-      this.logger[level]({ svixType: event.type, eventId: entry.eventId, project: entry.project, endpointId: entry.endpointId, responseStatus: entry.responseStatus }, "Svix reported on delivery to a customer endpoint");
+      this.logger[level](
+        {
+          svixType: event.type,
+          eventId: entry.eventId,
+          project: entry.project,
+          endpointId: entry.endpointId,
+          responseStatus: entry.responseStatus,
+        },
+        "Svix reported on delivery to a customer endpoint",
+      );
     }
     return { stored, eventId: entry.eventId };
   }

@@ -63,5 +63,9 @@ export function parseEvent(value: unknown): PlatformEvent {
   }
   if (validate(value)) return value;
   const details = (validate.errors ?? []).map(toDetail);
-  throw new AppError("invalid_event", `The event does not match the event schema (${details.length} violation${details.length === 1 ? "" : "s"})`, { details });
+  throw new AppError(
+    "invalid_event",
+    `The event does not match the event schema (${details.length} violation${details.length === 1 ? "" : "s"})`,
+    { details },
+  );
 }

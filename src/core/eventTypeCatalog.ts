@@ -37,7 +37,12 @@ export class EventTypeCatalog {
         if (this.known.size >= KNOWN_MAX) this.known.clear();
         this.known.add(type);
       })
-      .catch((error: unknown) => this.logger.warn({ err: error, eventType: type }, "could not add the event type to Svix's catalog; trying again on its next event"))
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { err: error, eventType: type },
+          "could not add the event type to Svix's catalog; trying again on its next event",
+        ),
+      )
       .finally(() => this.pending.delete(type));
     this.pending.set(type, upsert);
   }

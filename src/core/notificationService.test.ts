@@ -24,12 +24,18 @@ function service(waitMs = 0) {
   });
 }
 
-const delayOf = (s: NotificationService, failures: number, retryAfterSeconds?: number) => s.nextAttemptAt(failures, retryAfterSeconds).getTime() - NOW;
+const delayOf = (s: NotificationService, failures: number, retryAfterSeconds?: number) =>
+  s.nextAttemptAt(failures, retryAfterSeconds).getTime() - NOW;
 
 describe("the dispatcher's retry schedule", () => {
   it("doubles per failed delivery, jittered into [half, full] of base × 2^(n−1)", () => {
     const s = service();
-    for (const [failures, full] of [[1, 1000], [2, 2000], [3, 4000], [6, 32_000]] as const) {
+    for (const [failures, full] of [
+      [1, 1000],
+      [2, 2000],
+      [3, 4000],
+      [6, 32_000],
+    ] as const) {
       for (let i = 0; i < 20; i += 1) {
         const delay = delayOf(s, failures);
         expect(delay).toBeGreaterThanOrEqual(full / 2);

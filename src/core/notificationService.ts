@@ -90,7 +90,14 @@ export class NotificationService {
     const existing = await ledger.insert(
       waitMs > 0
         ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now.getTime() + waitMs) }
-        : { event, transport, payloadDigest, status: "received", claimToken: claim.token, claimExpiresAt: claim.expiresAt },
+        : {
+            event,
+            transport,
+            payloadDigest,
+            status: "received",
+            claimToken: claim.token,
+            claimExpiresAt: claim.expiresAt,
+          },
     );
     if (!existing) {
       if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now.getTime() + waitMs));
@@ -101,8 +108,16 @@ export class NotificationService {
   }
 
   /** The dispatcher's delivery of a notification it claimed with claimToken (never one without payload). */
-  dispatch(record: NotificationRecord & { payload: PlatformEvent }, claimToken: string, options: { reserved?: boolean } = {}): Promise<RelayOutcome> {
-    return this.deliver(record.payload, claimToken, "dispatch", { failures: record.failures, createdAt: record.createdAt, reserved: options.reserved });
+  dispatch(
+    record: NotificationRecord & { payload: PlatformEvent },
+    claimToken: string,
+    options: { reserved?: boolean } = {},
+  ): Promise<RelayOutcome> {
+    return this.deliver(record.payload, claimToken, "dispatch", {
+      failures: record.failures,
+      createdAt: record.createdAt,
+      reserved: options.reserved,
+    });
   }
 
   /**
@@ -115,16 +130,28 @@ export class NotificationService {
     const record = await ledger.get(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
     if (record.status === "delivered") {
-      throw new AppError("already_delivered", `Event ${eventId} is already delivered (Svix message ${record.svixMessageId ?? "unknown"}); resend it from Svix`);
+      throw new AppError(
+        "already_delivered",
+        `Event ${eventId} is already delivered (Svix message ${record.svixMessageId ?? "unknown"}); resend it from Svix`,
+      );
     }
     if (record.payload === null) {
-      throw new AppError("payload_purged", `The payload of event ${eventId} was erased on ${record.payloadPurgedAt?.toISOString() ?? "an earlier date"} (personal-data retention); it cannot be replayed`);
+      throw new AppError(
+        "payload_purged",
+        `The payload of event ${eventId} was erased on ${record.payloadPurgedAt?.toISOString() ?? "an earlier date"} (personal-data retention); it cannot be replayed`,
+      );
     }
     const claim = this.newClaim();
     if (!(await ledger.claimForReplay(eventId, claim, clock.now()))) {
-      throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, { retryAfterSeconds: 1 });
+      throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {
+        retryAfterSeconds: 1,
+      });
     }
-    return this.deliver(record.payload, claim.token, "replay", { failures: record.failures, createdAt: record.createdAt, probe: true });
+    return this.deliver(record.payload, claim.token, "replay", {
+      failures: record.failures,
+      createdAt: record.createdAt,
+      probe: true,
+    });
   }
 
   private newClaim(): Claim {
@@ -160,7 +187,8 @@ export class NotificationService {
       duplicate: true,
       svixAppUid: row.svixAppUid,
       svixMessageId: row.svixMessageId,
-      nextAttemptAt: row.status === "received" ? row.claimExpiresAt : row.status === "queued" ? row.nextAttemptAt : null,
+      nextAttemptAt:
+        row.status === "received" ? row.claimExpiresAt : row.status === "queued" ? row.nextAttemptAt : null,
       lastError: row.lastErrorCode ? { code: row.lastErrorCode, message: row.lastError ?? "" } : null,
     };
   }
@@ -168,10 +196,26 @@ export class NotificationService {
   private queuedAtOnce(event: PlatformEvent, transport: Transport, nextAttemptAt: Date): RelayOutcome {
     this.o.metrics.notifications.inc({ outcome: "queued" });
     this.o.logger.info(
-      { eventId: event.id, project: event.project, eventType: event.type, trigger: "ingress", transport: transport.kind, outcome: "queued", svixCalls: 0 },
+      {
+        eventId: event.id,
+        project: event.project,
+        eventType: event.type,
+        trigger: "ingress",
+        transport: transport.kind,
+        outcome: "queued",
+        svixCalls: 0,
+      },
       "notification queued: Svix asked to wait",
     );
-    return { eventId: event.id, status: "queued", duplicate: false, svixAppUid: null, svixMessageId: null, nextAttemptAt, lastError: null };
+    return {
+      eventId: event.id,
+      status: "queued",
+      duplicate: false,
+      svixAppUid: null,
+      svixMessageId: null,
+      nextAttemptAt,
+      lastError: null,
+    };
   }
 
   /** Sends a claimed event to Svix and records the outcome. */
@@ -199,12 +243,25 @@ export class NotificationService {
           idempotencyKey: idempotencyKeyFor(event.project, event.id),
           payload: event,
         },
-        { deadline: Date.now() + this.o.requestBudgetMs, onCall: (c) => attempts.push(toAttempt(c, trigger)), probe: history.probe, reserved: history.reserved },
+        {
+          deadline: Date.now() + this.o.requestBudgetMs,
+          onCall: (c) => attempts.push(toAttempt(c, trigger)),
+          probe: history.probe,
+          reserved: history.reserved,
+        },
       );
       duplicate = sent.duplicate;
-      completion = { status: "delivered", countsAsFailure: false, attempts, svixAppUid: appUid, svixMessageId: sent.messageId ?? undefined };
+      completion = {
+        status: "delivered",
+        countsAsFailure: false,
+        attempts,
+        svixAppUid: appUid,
+        svixMessageId: sent.messageId ?? undefined,
+      };
     } catch (error) {
-      failure = isAppError(error) ? error : new AppError("svix_unavailable", "Unexpected failure calling Svix", { cause: error });
+      failure = isAppError(error)
+        ? error
+        : new AppError("svix_unavailable", "Unexpected failure calling Svix", { cause: error });
       completion = this.failedCompletion(failure, attempts, history);
     }
     try {
@@ -215,7 +272,9 @@ export class NotificationService {
       // by Svix's idempotency key.
       metrics.notifications.inc({ outcome: "ledger_error" });
       logger.error({ eventId: event.id, err: error }, "could not record the delivery outcome");
-      throw isAppError(error) ? error : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
+      throw isAppError(error)
+        ? error
+        : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
     }
     if (completion.status === "delivered") this.o.eventTypes?.seen(event.type);
     const outcome = completion.status === "delivered" && duplicate ? "duplicate" : completion.status;
@@ -249,17 +308,31 @@ export class NotificationService {
     };
   }
 
-  private failedCompletion(failure: AppError, attempts: AttemptRecord[], history: { failures: number; createdAt: Date }): Completion {
+  private failedCompletion(
+    failure: AppError,
+    attempts: AttemptRecord[],
+    history: { failures: number; createdAt: Date },
+  ): Completion {
     const base = { attempts, errorCode: failure.code, error: failure.message };
     if (!failure.retryable) return { ...base, status: "rejected", countsAsFailure: false };
     const now = this.o.clock.now().getTime();
     if (now - history.createdAt.getTime() >= this.o.retryHorizonMs) {
-      return { ...base, status: "failed", countsAsFailure: attempts.length > 0, error: `${failure.message} (gave up: older than the retry horizon)` };
+      return {
+        ...base,
+        status: "failed",
+        countsAsFailure: attempts.length > 0,
+        error: `${failure.message} (gave up: older than the retry horizon)`,
+      };
     }
     // Shed without a call (circuit open, paused, no room): not the event's fault, no backoff.
     const countsAsFailure = attempts.length > 0;
     const failures = history.failures + (countsAsFailure ? 1 : 0);
-    return { ...base, status: "queued", countsAsFailure, nextAttemptAt: this.nextAttemptAt(failures, failure.retryAfterSeconds) };
+    return {
+      ...base,
+      status: "queued",
+      countsAsFailure,
+      nextAttemptAt: this.nextAttemptAt(failures, failure.retryAfterSeconds),
+    };
   }
 
   /**
@@ -267,7 +340,8 @@ export class NotificationService {
    * capped at retryMaxDelayMs, never inside a Retry-After or while this instance must wait.
    */
   nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
-    const backoff = failures <= 0 ? 0 : Math.min(this.o.retryMaxDelayMs, this.o.retryBaseDelayMs * 2 ** Math.min(30, failures - 1));
+    const backoff =
+      failures <= 0 ? 0 : Math.min(this.o.retryMaxDelayMs, this.o.retryBaseDelayMs * 2 ** Math.min(30, failures - 1));
     const jittered = backoff / 2 + Math.random() * (backoff / 2);
     const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000, this.o.svix.waitMs());
     return new Date(this.o.clock.now().getTime() + delay);

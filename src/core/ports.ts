@@ -8,7 +8,13 @@ import type { Transport } from "./transport.ts";
  * rejected: Svix refused it for good; failed: the dispatcher gave up after the retry horizon.
  */
 export type NotificationStatus = "received" | "queued" | "delivered" | "rejected" | "failed";
-export const NOTIFICATION_STATUSES: readonly NotificationStatus[] = ["received", "queued", "delivered", "rejected", "failed"];
+export const NOTIFICATION_STATUSES: readonly NotificationStatus[] = [
+  "received",
+  "queued",
+  "delivered",
+  "rejected",
+  "failed",
+];
 
 /** What one Svix call ended in. `duplicate`: Svix already had the message (409 on eventId). */
 export type AttemptOutcome = "delivered" | "duplicate" | "retryable" | "rejected";
@@ -167,7 +173,12 @@ export interface RetentionLedger {
 }
 
 /** Why a Pub/Sub message was quarantined: the code of the error that stopped it. */
-export type QuarantineReason = "invalid_json" | "invalid_envelope" | "invalid_event" | "event_id_conflict" | "payload_too_large";
+export type QuarantineReason =
+  | "invalid_json"
+  | "invalid_envelope"
+  | "invalid_event"
+  | "event_id_conflict"
+  | "payload_too_large";
 
 export interface QuarantineEntry {
   reason: QuarantineReason;

@@ -55,7 +55,12 @@ export class DashboardQueries {
   private readonly deliveryEvents: DeliveryEventLedger;
   private readonly now: () => number;
 
-  constructor(options: { ledger: NotificationLedger; quarantine: QuarantineLedger; deliveryEvents: DeliveryEventLedger; now?: () => number }) {
+  constructor(options: {
+    ledger: NotificationLedger;
+    quarantine: QuarantineLedger;
+    deliveryEvents: DeliveryEventLedger;
+    now?: () => number;
+  }) {
     this.ledger = options.ledger;
     this.quarantine = options.quarantine;
     this.deliveryEvents = options.deliveryEvents;
@@ -82,14 +87,27 @@ export class DashboardQueries {
       this.ledger.list({ project, limit: 20 }),
       this.endpointProblems(project, DASHBOARD_ROWS),
     ]);
-    return { project, counts: counts[0] ?? { project, hour: {}, day: {}, dayTotal: 0 }, problems, recent, endpointProblems };
+    return {
+      project,
+      counts: counts[0] ?? { project, hour: {}, day: {}, dayTotal: 0 },
+      problems,
+      recent,
+      endpointProblems,
+    };
   }
 
   async notification(eventId: string): Promise<NotificationDetail | undefined> {
     const notification = await this.ledger.summary(eventId);
     if (!notification) return undefined;
-    const [attempts, deliveryEvents] = await Promise.all([this.ledger.attemptsOf(eventId), this.deliveryEvents.forNotification(eventId)]);
-    return { notification, attempts: attempts.slice(-DASHBOARD_ROWS), deliveryEvents: deliveryEvents.slice(-DASHBOARD_ROWS) };
+    const [attempts, deliveryEvents] = await Promise.all([
+      this.ledger.attemptsOf(eventId),
+      this.deliveryEvents.forNotification(eventId),
+    ]);
+    return {
+      notification,
+      attempts: attempts.slice(-DASHBOARD_ROWS),
+      deliveryEvents: deliveryEvents.slice(-DASHBOARD_ROWS),
+    };
   }
 
   quarantined(): Promise<QuarantinedMessage[]> {
@@ -103,7 +121,8 @@ export class DashboardQueries {
       this.ledger.countsByProject(new Date(now - 24 * HOUR_MS), { project, limit: DASHBOARD_ROWS }),
     ]);
     const byProject = new Map<string, ProjectCounts>();
-    const entry = (name: string) => byProject.get(name) ?? byProject.set(name, { project: name, hour: {}, day: {}, dayTotal: 0 }).get(name)!;
+    const entry = (name: string) =>
+      byProject.get(name) ?? byProject.set(name, { project: name, hour: {}, day: {}, dayTotal: 0 }).get(name)!;
     for (const row of day) {
       const e = entry(row.project);
       e.day[row.status] = row.count;

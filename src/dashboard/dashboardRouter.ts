@@ -48,7 +48,8 @@ const APP_PORTAL_EXPIRY_SECONDS = 3600;
 
 function identifier(value: unknown, what: string): string {
   const text = String(value);
-  if (!isStorableIdentifier(text)) throw new AppError("invalid_query", `Invalid ${what}: must be 1 to 256 characters and ${IDENTIFIER_RULE}`);
+  if (!isStorableIdentifier(text))
+    throw new AppError("invalid_query", `Invalid ${what}: must be 1 to 256 characters and ${IDENTIFIER_RULE}`);
   return text;
 }
 
@@ -68,7 +69,12 @@ function replayNotice(value: unknown): SafeHtml | undefined {
 export function dashboardRouter(options: DashboardRouterOptions): Router {
   const router = Router();
   const gate = new DashboardGate(options.access);
-  const queries = new DashboardQueries({ ledger: options.ledger, quarantine: options.quarantine, deliveryEvents: options.deliveryEvents, now: options.access.now });
+  const queries = new DashboardQueries({
+    ledger: options.ledger,
+    quarantine: options.quarantine,
+    deliveryEvents: options.deliveryEvents,
+    now: options.access.now,
+  });
   // Every post past the login: a same-site origin, then the session's CSRF token.
   const guarded = [refuseCrossSite, formBody, requireCsrf(gate)];
 
@@ -82,7 +88,11 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
   router.post(`${BASE}/login`, refuseCrossSite, formBody, (req: Request, res: Response) => {
     const next = safeNext(formField(req, "next"));
     if (!gate.login(req, res, formField(req, "token"))) {
-      return sendPage(res, 401, loginPage({ next, error: "That is not an operator token.", loginPossible: gate.loginPossible }));
+      return sendPage(
+        res,
+        401,
+        loginPage({ next, error: "That is not an operator token.", loginPossible: gate.loginPossible }),
+      );
     }
     res.redirect(303, next);
   });
@@ -118,7 +128,10 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
     const eventId = identifier(req.params.eventId, "event id");
     const data = await queries.notification(eventId);
     if (!data) throw new AppError("not_found", `No notification for event ${eventId}`);
-    const notice = req.query.replayed === "1" ? html`<p class="notice" role="status">Replayed just now: the status below is what came of it.</p>` : undefined;
+    const notice =
+      req.query.replayed === "1"
+        ? html`<p class="notice" role="status">Replayed just now: the status below is what came of it.</p>`
+        : undefined;
     sendPage(res, 200, notificationPage(viewerOf(res), data, notice));
   });
 
@@ -132,7 +145,8 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
   router.post(`${BASE}/projects/:project/replay`, ...guarded, async (req: Request, res: Response) => {
     const project = identifier(req.params.project, "project id");
     const which = formField(req, "which");
-    const statuses: ReplayFilter["status"][] | undefined = which === "failed" ? ["queued", "failed"] : which === "rejected" ? ["rejected"] : undefined;
+    const statuses: ReplayFilter["status"][] | undefined =
+      which === "failed" ? ["queued", "failed"] : which === "rejected" ? ["rejected"] : undefined;
     if (!statuses) throw new AppError("invalid_request", "Say which notifications to replay: failed or rejected");
     const total = { matched: 0, delivered: 0, stillFailing: 0, skipped: 0 };
     for (const status of statuses) {
@@ -142,14 +156,18 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
       total.stillFailing += s.stillFailing;
       total.skipped += s.skippedDelivered + s.skippedInFlight + s.skippedPurged;
     }
-    res.redirect(303, `${projectHref(project)}?replayed=${total.matched}-${total.delivered}-${total.stillFailing}-${total.skipped}`);
+    res.redirect(
+      303,
+      `${projectHref(project)}?replayed=${total.matched}-${total.delivered}-${total.stillFailing}-${total.skipped}`,
+    );
   });
 
   router.post(`${BASE}/projects/:project/app-portal`, ...guarded, async (req: Request, res: Response) => {
     const project = identifier(req.params.project, "project id");
     const link = await options.appPortal.link(project, { expirySeconds: APP_PORTAL_EXPIRY_SECONDS });
     // Rendered as a link: only a web address, never another scheme, whatever Svix answered.
-    if (!/^https?:\/\//i.test(link.url)) throw new AppError("internal", "Svix answered an app-portal link that is not a web address");
+    if (!/^https?:\/\//i.test(link.url))
+      throw new AppError("internal", "Svix answered an app-portal link that is not a web address");
     sendPage(res, 200, appPortalPage(viewerOf(res), project, link, projectHref(project)));
   });
 

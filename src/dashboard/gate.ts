@@ -1,7 +1,16 @@
 import { randomBytes } from "node:crypto";
 import type { Request, Response } from "express";
 import { matcher } from "../auth/authenticate.ts";
-import { cookieValues, csrfToken, sameToken, issueSession, SESSION_COOKIE, SESSION_LIFETIME_SECONDS, sessionKey, verifySession } from "./session.ts";
+import {
+  cookieValues,
+  csrfToken,
+  sameToken,
+  issueSession,
+  SESSION_COOKIE,
+  SESSION_LIFETIME_SECONDS,
+  sessionKey,
+  verifySession,
+} from "./session.ts";
 
 export interface DashboardAccess {
   /** API_TOKENS: the tokens an operator logs in with; they also key the sessions. */
@@ -61,7 +70,13 @@ export class DashboardGate {
   login(req: Request, res: Response, token: unknown): boolean {
     if (!this.key || typeof token !== "string" || !this.isOperator(token)) return false;
     const { value } = issueSession(this.key, this.now());
-    res.cookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: "strict", path: COOKIE_PATH, secure: overHttps(req), maxAge: SESSION_LIFETIME_SECONDS * 1000 });
+    res.cookie(SESSION_COOKIE, value, {
+      httpOnly: true,
+      sameSite: "strict",
+      path: COOKIE_PATH,
+      secure: overHttps(req),
+      maxAge: SESSION_LIFETIME_SECONDS * 1000,
+    });
     return true;
   }
 

@@ -33,7 +33,12 @@ export const notificationHref = (eventId: string) => `/dashboard/notifications/$
 
 const STATUS_ORDER: readonly NotificationStatus[] = ["delivered", "queued", "received", "failed", "rejected"];
 
-const TRANSPORTS: Record<string, string> = { body: "a direct post", push_wrapped: "Pub/Sub push", push_unwrapped: "Pub/Sub push (unwrapped)", pull: "Pub/Sub pull" };
+const TRANSPORTS: Record<string, string> = {
+  body: "a direct post",
+  push_wrapped: "Pub/Sub push",
+  push_unwrapped: "Pub/Sub push (unwrapped)",
+  pull: "Pub/Sub pull",
+};
 
 /** How a message came in, in words. */
 export function transportName(kind: string): string {
@@ -62,13 +67,24 @@ export function csrfField(viewer: Viewer): SafeHtml {
 }
 
 /** A button that posts (with the CSRF token) to a dashboard action. */
-export function postButton(viewer: Viewer, action: string, label: string, options: { fields?: Record<string, string>; secondary?: boolean } = {}): SafeHtml {
-  const fields = Object.entries(options.fields ?? {}).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
+export function postButton(
+  viewer: Viewer,
+  action: string,
+  label: string,
+  options: { fields?: Record<string, string>; secondary?: boolean } = {},
+): SafeHtml {
+  const fields = Object.entries(options.fields ?? {}).map(
+    ([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`,
+  );
   return html`<form class="inline" method="post" action="${action}">${csrfField(viewer)}${fields}<button type="submit"${options.secondary ? html` class="secondary"` : ""}>${label}</button></form>`;
 }
 
 /** A table whose cells carry their column's name, for the stacked layout on phones. */
-export function table(headers: readonly string[], rows: readonly (readonly unknown[])[], empty = "Nothing here."): SafeHtml {
+export function table(
+  headers: readonly string[],
+  rows: readonly (readonly unknown[])[],
+  empty = "Nothing here.",
+): SafeHtml {
   if (rows.length === 0) return html`<p class="muted">${empty}</p>`;
   return html`<table><thead><tr>${headers.map((h) => html`<th>${h}</th>`)}</tr></thead><tbody>${rows.map(
     (cells) => html`<tr>${cells.map((cell, i) => html`<td data-label="${headers[i] ?? ""}">${cell}</td>`)}</tr>`,
@@ -90,7 +106,10 @@ export function page(options: PageOptions): string {
 <form method="get" action="/dashboard/find" class="row"><input name="q" placeholder="event id or project" aria-label="Event id or project" required maxlength="256"><button class="secondary" type="submit">Find</button></form>
 ${viewer.mode === "session" ? postButton(viewer, "/dashboard/logout", "Log out", { secondary: true }) : ""}`
     : "";
-  const open = viewer?.mode === "open" ? html`<p class="notice warn">Open mode: no credential is configured (development), so this dashboard needs no login. Anyone who can reach the relay can use it.</p>` : "";
+  const open =
+    viewer?.mode === "open"
+      ? html`<p class="notice warn">Open mode: no credential is configured (development), so this dashboard needs no login. Anyone who can reach the relay can use it.</p>`
+      : "";
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin"><title>${options.title} · webhook relay</title><style>${trustedHtml(CSS)}</style></head>

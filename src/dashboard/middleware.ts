@@ -9,7 +9,13 @@ import { messagePage } from "./pages/messagePage.ts";
 /** Forms post a few short fields; nothing larger is read. */
 export const formBody = express.urlencoded({ extended: false, limit: "8kb", parameterLimit: 10 });
 
-const CSP = ["default-src 'none'", `style-src ${STYLE_HASH}`, "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"].join("; ");
+const CSP = [
+  "default-src 'none'",
+  `style-src ${STYLE_HASH}`,
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
 
 /** Every dashboard answer: no script, no framing, no caching (the pages show operational data). */
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
@@ -62,7 +68,15 @@ export function requireViewer(gate: DashboardGate) {
 export function refuseCrossSite(req: Request, res: Response, next: NextFunction): void {
   if (!crossSite(req)) return next();
   (res as Response & { err?: unknown }).err = new AppError("forbidden", "Cross-site dashboard post refused");
-  sendPage(res, 403, messagePage({ title: "Refused", message: "This request came from another site: nothing was done.", links: [{ href: "/dashboard", label: "Overview" }] }));
+  sendPage(
+    res,
+    403,
+    messagePage({
+      title: "Refused",
+      message: "This request came from another site: nothing was done.",
+      links: [{ href: "/dashboard", label: "Overview" }],
+    }),
+  );
 }
 
 /** The posted CSRF token must be the one this session's pages carry. */
@@ -71,12 +85,31 @@ export function requireCsrf(gate: DashboardGate) {
     const viewer = viewerOf(res);
     if (gate.csrfValid(viewer, formField(req, "csrf"))) return next();
     (res as Response & { err?: unknown }).err = new AppError("forbidden", "Dashboard post without a valid CSRF token");
-    sendPage(res, 403, messagePage({ title: "Refused", viewer, message: "The form's security token is missing or out of date: nothing was done. Reload the page and try again.", links: [{ href: "/dashboard", label: "Overview" }] }));
+    sendPage(
+      res,
+      403,
+      messagePage({
+        title: "Refused",
+        viewer,
+        message:
+          "The form's security token is missing or out of date: nothing was done. Reload the page and try again.",
+        links: [{ href: "/dashboard", label: "Overview" }],
+      }),
+    );
   };
 }
 
 export function notFoundPage(req: Request, res: Response): void {
-  sendPage(res, 404, messagePage({ title: "Not found", viewer: viewerOf(res), message: `No dashboard page at ${req.originalUrl.split("?")[0]}.`, links: [{ href: "/dashboard", label: "Overview" }] }));
+  sendPage(
+    res,
+    404,
+    messagePage({
+      title: "Not found",
+      viewer: viewerOf(res),
+      message: `No dashboard page at ${req.originalUrl.split("?")[0]}.`,
+      links: [{ href: "/dashboard", label: "Overview" }],
+    }),
+  );
 }
 
 /** Errors as pages; the request logger still gets the error (res.err), as on the JSON API. */
@@ -86,5 +119,14 @@ export function dashboardErrorHandler(error: unknown, _req: Request, res: Respon
   if (res.headersSent) return void res.end();
   if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
   const title = appError.status >= 500 ? "Something failed" : "Cannot do that";
-  sendPage(res, appError.status, messagePage({ title, viewer: res.locals.viewer as Viewer | undefined, message: `${appError.message} (${appError.code})`, links: [{ href: "/dashboard", label: "Overview" }] }));
+  sendPage(
+    res,
+    appError.status,
+    messagePage({
+      title,
+      viewer: res.locals.viewer as Viewer | undefined,
+      message: `${appError.message} (${appError.code})`,
+      links: [{ href: "/dashboard", label: "Overview" }],
+    }),
+  );
 }

@@ -28,7 +28,11 @@ export function sessionKey(operatorTokens: readonly string[]): Buffer | undefine
 const mac = (key: Buffer, text: string) => createHmac("sha256", key).update(text).digest();
 
 /** A new session's cookie value: `v1.<expires epoch s>.<nonce>.<HMAC-SHA256, base64url>`. */
-export function issueSession(key: Buffer, nowMs: number, lifetimeSeconds = SESSION_LIFETIME_SECONDS): { value: string; session: Session } {
+export function issueSession(
+  key: Buffer,
+  nowMs: number,
+  lifetimeSeconds = SESSION_LIFETIME_SECONDS,
+): { value: string; session: Session } {
   const expires = Math.floor(nowMs / 1000) + lifetimeSeconds;
   const nonce = randomBytes(24).toString("base64url");
   return { value: signSession(key, expires, nonce), session: { nonce, expiresAt: new Date(expires * 1000) } };

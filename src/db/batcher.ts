@@ -16,7 +16,10 @@ export class Batcher<In, Out> {
    * `flush` gets the items in submission order and answers one result per item, in the same
    * order; if it throws, every item of that batch fails with the error.
    */
-  constructor(flush: (items: In[]) => Promise<Out[]>, options: { maxBatch?: number; maxConcurrentFlushes?: number } = {}) {
+  constructor(
+    flush: (items: In[]) => Promise<Out[]>,
+    options: { maxBatch?: number; maxConcurrentFlushes?: number } = {},
+  ) {
     this.flush = flush;
     this.maxBatch = options.maxBatch ?? 256;
     this.maxFlushes = options.maxConcurrentFlushes ?? 1;

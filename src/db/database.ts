@@ -53,7 +53,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 function openPostgres(url: string, options: DatabaseOptions): Database {
   // One pool for Prisma and our own statements: the connection budget stays DATABASE_POOL_MAX.
-  const pool = new pg.Pool({ connectionString: url, max: options.poolMax ?? 10, connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+  });
   // An idle client's error (the server restarted) must not crash the process; the next query reports it.
   pool.on("error", () => undefined);
   const adapterFactory = new PrismaPg(pool);
@@ -61,7 +65,10 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   return {
     kind: "postgres",
     prisma,
-    sql: { query: async <Row>(text: string, params: unknown[], name?: string) => (await pool.query({ text, values: params, name })).rows as Row[] },
+    sql: {
+      query: async <Row>(text: string, params: unknown[], name?: string) =>
+        (await pool.query({ text, values: params, name })).rows as Row[],
+    },
     async withMigrationAdapter(fn) {
       // A session-level advisory lock on a connection of its own: it is released when the
       // connection ends, so a crashed migrator cannot leave it held.

@@ -33,16 +33,29 @@ export class DeliveryEventStore implements DeliveryEventLedger {
   }
 
   forNotification(eventId: string): Promise<DeliveryEventView[]> {
-    return db("delivery events", async () => (await this.prisma.svixDeliveryEvent.findMany({ where: { eventId }, orderBy: { occurredAt: "asc" }, take: 100 })).map(toView));
+    return db("delivery events", async () =>
+      (
+        await this.prisma.svixDeliveryEvent.findMany({ where: { eventId }, orderBy: { occurredAt: "asc" }, take: 100 })
+      ).map(toView),
+    );
   }
 
   recent(filter: { project?: string; limit: number }): Promise<DeliveryEventView[]> {
     return db("recent delivery events", async () =>
-      (await this.prisma.svixDeliveryEvent.findMany({ where: { project: filter.project }, orderBy: [{ receivedAt: "desc" }, { id: "desc" }], take: filter.limit })).map(toView),
+      (
+        await this.prisma.svixDeliveryEvent.findMany({
+          where: { project: filter.project },
+          orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+          take: filter.limit,
+        })
+      ).map(toView),
     );
   }
 
-  notificationOf(msgEventId: string | null, msgId: string | null): Promise<{ eventId: string; project: string } | null> {
+  notificationOf(
+    msgEventId: string | null,
+    msgId: string | null,
+  ): Promise<{ eventId: string; project: string } | null> {
     return db("match delivery event", async () => {
       const select = { eventId: true, project: true } as const;
       if (msgEventId) {

@@ -87,22 +87,26 @@ export class HotPathWriter {
     items.forEach((item, i) => first.has(item.event.id) || first.set(item.event.id, i));
     const rows = [...first.values()].map((i) => items[i]!);
     const columns = (pick: (e: NewNotification) => unknown) => rows.map(pick);
-    const inserted = await this.sql.query<{ event_id: string }>(INSERT_SQL, [
-      columns((e) => e.event.id),
-      columns((e) => e.event.project),
-      columns((e) => e.event.type),
-      columns((e) => e.status),
-      columns((e) => JSON.stringify(e.event)),
-      columns((e) => e.payloadDigest),
-      columns((e) => e.transport.kind),
-      columns((e) => e.transport.pubsubMessageId ?? null),
-      columns((e) => e.transport.subscription ?? null),
-      columns((e) => e.transport.deliveryAttempt ?? null),
-      columns((e) => (e.transport.publishTime ? new Date(e.transport.publishTime) : null)),
-      columns((e) => e.claimToken ?? null),
-      columns((e) => e.claimExpiresAt ?? null),
-      columns((e) => e.nextAttemptAt ?? null),
-    ], "relay_insert_notifications_v1");
+    const inserted = await this.sql.query<{ event_id: string }>(
+      INSERT_SQL,
+      [
+        columns((e) => e.event.id),
+        columns((e) => e.event.project),
+        columns((e) => e.event.type),
+        columns((e) => e.status),
+        columns((e) => JSON.stringify(e.event)),
+        columns((e) => e.payloadDigest),
+        columns((e) => e.transport.kind),
+        columns((e) => e.transport.pubsubMessageId ?? null),
+        columns((e) => e.transport.subscription ?? null),
+        columns((e) => e.transport.deliveryAttempt ?? null),
+        columns((e) => (e.transport.publishTime ? new Date(e.transport.publishTime) : null)),
+        columns((e) => e.claimToken ?? null),
+        columns((e) => e.claimExpiresAt ?? null),
+        columns((e) => e.nextAttemptAt ?? null),
+      ],
+      "relay_insert_notifications_v1",
+    );
     const won = new Set(inserted.map((r) => r.event_id));
     return items.map((item, i) => first.get(item.event.id) === i && won.has(item.event.id));
   }
@@ -111,35 +115,46 @@ export class HotPathWriter {
     const c = (pick: (item: CompleteItem) => unknown) => items.map(pick);
     const attempts = items.flatMap((item) => item.completion.attempts.map((a) => ({ eventId: item.eventId, a })));
     const at = (pick: (x: (typeof attempts)[number]) => unknown) => attempts.map(pick);
-    const deliveredAt = (item: CompleteItem) => (item.completion.status === "delivered" ? (item.completion.attempts.at(-1)?.startedAt ?? new Date()) : null);
-    const owned = await this.sql.query<{ event_id: string }>(COMPLETE_SQL, [
-      c((i) => i.eventId),
-      c((i) => i.claimToken),
-      c((i) => i.completion.status),
-      c((i) => i.completion.attempts.length),
-      c((i) => (i.completion.countsAsFailure ? 1 : 0)),
-      c((i) => i.completion.svixAppUid ?? null),
-      c((i) => i.completion.svixMessageId ?? null),
-      c((i) => i.completion.errorCode ?? null),
-      c((i) => i.completion.error?.slice(0, ERROR_TEXT_MAX) ?? null),
-      c((i) => i.completion.nextAttemptAt ?? null),
-      c(deliveredAt),
-      at((x) => x.eventId),
-      at((x) => x.a.trigger),
-      at((x) => x.a.operation),
-      at((x) => x.a.startedAt),
-      at((x) => x.a.durationMs),
-      at((x) => x.a.outcome),
-      at((x) => x.a.httpStatus ?? null),
-      at((x) => x.a.errorCode ?? null),
-      at((x) => x.a.error?.slice(0, ERROR_TEXT_MAX) ?? null),
-      at((x) => x.a.svixMessageId ?? null),
-    ], "relay_complete_notifications_v1");
+    const deliveredAt = (item: CompleteItem) =>
+      item.completion.status === "delivered" ? (item.completion.attempts.at(-1)?.startedAt ?? new Date()) : null;
+    const owned = await this.sql.query<{ event_id: string }>(
+      COMPLETE_SQL,
+      [
+        c((i) => i.eventId),
+        c((i) => i.claimToken),
+        c((i) => i.completion.status),
+        c((i) => i.completion.attempts.length),
+        c((i) => (i.completion.countsAsFailure ? 1 : 0)),
+        c((i) => i.completion.svixAppUid ?? null),
+        c((i) => i.completion.svixMessageId ?? null),
+        c((i) => i.completion.errorCode ?? null),
+        c((i) => i.completion.error?.slice(0, ERROR_TEXT_MAX) ?? null),
+        c((i) => i.completion.nextAttemptAt ?? null),
+        c(deliveredAt),
+        at((x) => x.eventId),
+        at((x) => x.a.trigger),
+        at((x) => x.a.operation),
+        at((x) => x.a.startedAt),
+        at((x) => x.a.durationMs),
+        at((x) => x.a.outcome),
+        at((x) => x.a.httpStatus ?? null),
+        at((x) => x.a.errorCode ?? null),
+        at((x) => x.a.error?.slice(0, ERROR_TEXT_MAX) ?? null),
+        at((x) => x.a.svixMessageId ?? null),
+      ],
+      "relay_complete_notifications_v1",
+    );
     const done = new Set(owned.map((r) => r.event_id));
     for (const item of items) {
       if (done.has(item.eventId) || item.completion.status !== "delivered") continue;
       const { completion } = item;
-      await this.sql.query(COMPLETE_LOST_CLAIM_SQL, [item.eventId, completion.attempts.length, completion.svixAppUid ?? null, completion.svixMessageId ?? null, deliveredAt(item)]);
+      await this.sql.query(COMPLETE_LOST_CLAIM_SQL, [
+        item.eventId,
+        completion.attempts.length,
+        completion.svixAppUid ?? null,
+        completion.svixMessageId ?? null,
+        deliveredAt(item),
+      ]);
     }
     return items.map(() => undefined);
   }

@@ -6,6 +6,9 @@ export async function db<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     if (isAppError(error)) throw error;
-    throw new AppError("database_unavailable", `The ledger is unavailable (${what})`, { cause: error, retryAfterSeconds: 2 });
+    throw new AppError("database_unavailable", `The ledger is unavailable (${what})`, {
+      cause: error,
+      retryAfterSeconds: 2,
+    });
   }
 }

@@ -55,7 +55,6 @@ function toRecord(row: Notification): NotificationRecord {
   return { ...toSummary(row), payload: row.payload === null ? null : (JSON.parse(row.payload) as PlatformEvent) };
 }
 
-
 /** A raw `notifications` row (snake_case, from $queryRaw) as the Prisma model. */
 function fromRaw(r: Record<string, unknown>): Notification {
   return {
@@ -107,7 +106,10 @@ export class NotificationStore implements NotificationLedger {
       // ON CONFLICT DO NOTHING: the unique event id decides who owns the event, without an
       // exception; concurrent inserts share one statement (group commit).
       if (await this.hot.insert(entry)) return null;
-      const existing = await this.prisma.notification.findUnique({ where: { eventId: entry.event.id }, omit: OMIT_PAYLOAD });
+      const existing = await this.prisma.notification.findUnique({
+        where: { eventId: entry.event.id },
+        omit: OMIT_PAYLOAD,
+      });
       // Gone between the two statements (retention): as good as inserted by someone else and settled.
       return existing ? toSummary(existing) : null;
     });
@@ -146,7 +148,9 @@ export class NotificationStore implements NotificationLedger {
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED)
         RETURNING *`;
-      return rows.map((r) => toRecord(fromRaw(r))).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.eventId.localeCompare(b.eventId));
+      return rows
+        .map((r) => toRecord(fromRaw(r)))
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.eventId.localeCompare(b.eventId));
     });
   }
 
@@ -164,7 +168,10 @@ export class NotificationStore implements NotificationLedger {
       const { count } = await this.prisma.notification.updateMany({
         where: {
           eventId,
-          OR: [{ status: { in: ["queued", "failed", "rejected"] } }, { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] }],
+          OR: [
+            { status: { in: ["queued", "failed", "rejected"] } },
+            { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] },
+          ],
         },
         data: { status: "received", claimToken: claim.token, claimExpiresAt: claim.expiresAt },
       });
@@ -199,7 +206,14 @@ export class NotificationStore implements NotificationLedger {
           project: filter.project,
           type: filter.type,
           createdAt: { gte: filter.since, lt: filter.until },
-          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, eventId: { lt: after.eventId } }] } : {}),
+          ...(after
+            ? {
+                OR: [
+                  { createdAt: { lt: after.createdAt } },
+                  { createdAt: after.createdAt, eventId: { lt: after.eventId } },
+                ],
+              }
+            : {}),
         },
         orderBy: [{ createdAt: "desc" }, { eventId: "desc" }],
         take: filter.limit,
@@ -213,11 +227,22 @@ export class NotificationStore implements NotificationLedger {
     return db("erase payload", async () => {
       const erased = { payload: null, payloadPurgedAt: now };
       // Settled, or waiting for the dispatcher: nothing holds it. A queued one can never be sent now.
-      const settled = await this.prisma.notification.updateMany({ where: { eventId, status: { in: ["delivered", "rejected", "failed"] } }, data: erased });
+      const settled = await this.prisma.notification.updateMany({
+        where: { eventId, status: { in: ["delivered", "rejected", "failed"] } },
+        data: erased,
+      });
       if (settled.count === 1) return "erased";
       const waiting = await this.prisma.notification.updateMany({
         where: { eventId, OR: [{ status: "queued" }, { status: "received", claimExpiresAt: { lte: now } }] },
-        data: { ...erased, status: "failed", claimToken: null, claimExpiresAt: null, nextAttemptAt: null, lastErrorCode: "payload_erased", lastError: "The payload was erased by an operator before delivery" },
+        data: {
+          ...erased,
+          status: "failed",
+          claimToken: null,
+          claimExpiresAt: null,
+          nextAttemptAt: null,
+          lastErrorCode: "payload_erased",
+          lastError: "The payload was erased by an operator before delivery",
+        },
       });
       if (waiting.count === 1) return "erased";
       return (await this.prisma.notification.count({ where: { eventId } })) === 1 ? "in_flight" : "not_found";
@@ -226,11 +251,24 @@ export class NotificationStore implements NotificationLedger {
 
   countsByProject(since: Date, options: { project?: string; limit?: number } = {}): Promise<ProjectStatusCount[]> {
     return db("counts by project", async () => {
-      const where = { createdAt: { gte: since }, ...(options.project === undefined ? {} : { project: options.project }) };
+      const where = {
+        createdAt: { gte: since },
+        ...(options.project === undefined ? {} : { project: options.project }),
+      };
       // Bounded: the busiest projects first, then their counts by status.
-      const top = await this.prisma.notification.groupBy({ by: ["project"], where, _count: { project: true }, orderBy: [{ _count: { project: "desc" } }, { project: "asc" }], take: options.limit ?? 50 });
+      const top = await this.prisma.notification.groupBy({
+        by: ["project"],
+        where,
+        _count: { project: true },
+        orderBy: [{ _count: { project: "desc" } }, { project: "asc" }],
+        take: options.limit ?? 50,
+      });
       if (top.length === 0) return [];
-      const rows = await this.prisma.notification.groupBy({ by: ["project", "status"], where: { ...where, project: { in: top.map((t) => t.project) } }, _count: { _all: true } });
+      const rows = await this.prisma.notification.groupBy({
+        by: ["project", "status"],
+        where: { ...where, project: { in: top.map((t) => t.project) } },
+        _count: { _all: true },
+      });
       return rows.map((r) => ({ project: r.project, status: r.status as NotificationStatus, count: r._count._all }));
     });
   }

@@ -68,12 +68,17 @@ export class QuarantineStore implements QuarantineLedger {
 
   list(filter: { limit: number }): Promise<QuarantinedMessage[]> {
     return db("list quarantine", async () => {
-      const rows = await this.prisma.quarantinedMessage.findMany({ orderBy: [{ receivedAt: "desc" }, { id: "desc" }], take: filter.limit });
+      const rows = await this.prisma.quarantinedMessage.findMany({
+        orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+        take: filter.limit,
+      });
       return rows.map(toMessage);
     });
   }
 
   countSince(since: Date): Promise<number> {
-    return db("count quarantine", () => this.prisma.quarantinedMessage.count({ where: { receivedAt: { gte: since } } }));
+    return db("count quarantine", () =>
+      this.prisma.quarantinedMessage.count({ where: { receivedAt: { gte: since } } }),
+    );
   }
 }

@@ -22,7 +22,9 @@ export class RetentionStore implements RetentionLedger {
     return db("purge", () =>
       this.prisma.$transaction(
         async (tx) => {
-          const [lock] = await tx.$queryRaw<Array<{ locked: boolean }>>`SELECT pg_try_advisory_xact_lock(${PURGE_LOCK_KEY}) AS locked`;
+          const [lock] = await tx.$queryRaw<
+            Array<{ locked: boolean }>
+          >`SELECT pg_try_advisory_xact_lock(${PURGE_LOCK_KEY}) AS locked`;
           if (!lock?.locked) return null;
           const now = new Date();
           const notifications = await tx.$executeRaw`

@@ -1,7 +1,10 @@
 import { readFile, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import {
+  bindMigrationAwareSqlAdapterFactory,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from "@prisma/driver-adapter-utils";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm";
 
 /**
@@ -65,7 +68,10 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<MigrationLis
   const lockPath = "migration_lock.toml";
   const lockContent = await readFile(join(dir, lockPath), "utf8").catch(() => null);
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+  const folders = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort((a, b) => a.localeCompare(b));
   const migrationDirectories = await Promise.all(
     folders.map(async (name) => ({
       path: name,
@@ -78,5 +84,10 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<MigrationLis
       },
     })),
   );
-  return { baseDir: dir, lockfile: { path: lockPath, content: lockContent }, shadowDbInitScript: "", migrationDirectories };
+  return {
+    baseDir: dir,
+    lockfile: { path: lockPath, content: lockContent },
+    shadowDbInitScript: "",
+    migrationDirectories,
+  };
 }

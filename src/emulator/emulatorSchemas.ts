@@ -25,11 +25,19 @@ const messageIn = {
     payload: { type: "object" },
     channels: {
       anyOf: [
-        { type: "array", minItems: 1, maxItems: 10, uniqueItems: true, items: { type: "string", maxLength: 128, pattern: "^[a-zA-Z0-9\\-_.:+]+$" } },
+        {
+          type: "array",
+          minItems: 1,
+          maxItems: 10,
+          uniqueItems: true,
+          items: { type: "string", maxLength: 128, pattern: "^[a-zA-Z0-9\\-_.:+]+$" },
+        },
         { type: "null" },
       ],
     },
-    tags: { anyOf: [{ type: "array", uniqueItems: true, items: { type: "string", maxLength: 128 } }, { type: "null" }] },
+    tags: {
+      anyOf: [{ type: "array", uniqueItems: true, items: { type: "string", maxLength: 128 } }, { type: "null" }],
+    },
     application: { anyOf: [applicationIn, { type: "null" }] },
     payloadRetentionPeriod: { anyOf: [{ type: "integer", minimum: 1, maximum: 90 }, { type: "null" }] },
   },
@@ -37,7 +45,10 @@ const messageIn = {
 const eventTypeIn = {
   type: "object",
   required: ["name", "description"],
-  properties: { name: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" }, description: { type: "string" } },
+  properties: {
+    name: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" },
+    description: { type: "string" },
+  },
 };
 const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
 const EVENT_TYPE = { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" };
@@ -83,8 +94,31 @@ const appPortalAccessIn = {
   properties: {
     application: { anyOf: [applicationIn, { type: "null" }] },
     expiry: { anyOf: [{ type: "integer", minimum: 3600, maximum: 604800 }, { type: "null" }] },
-    featureFlags: { type: "array", minItems: 1, maxItems: 25, uniqueItems: true, items: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" } },
-    capabilities: { anyOf: [{ type: "array", items: { enum: ["ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "ManageTransformations", "CreateAttempts", "ManageEndpoint"] } }, { type: "null" }] },
+    featureFlags: {
+      type: "array",
+      minItems: 1,
+      maxItems: 25,
+      uniqueItems: true,
+      items: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" },
+    },
+    capabilities: {
+      anyOf: [
+        {
+          type: "array",
+          items: {
+            enum: [
+              "ViewBase",
+              "ViewEndpointSecret",
+              "ManageEndpointSecret",
+              "ManageTransformations",
+              "CreateAttempts",
+              "ManageEndpoint",
+            ],
+          },
+        },
+        { type: "null" },
+      ],
+    },
   },
 };
 
@@ -102,7 +136,9 @@ export const validators = {
 };
 
 /** Svix's HTTPValidationError items: `{ loc: ["body", "field"], msg, type }`. */
-export function validationDetail(errors: ErrorObject[] | null | undefined): Array<{ loc: string[]; msg: string; type: string }> {
+export function validationDetail(
+  errors: ErrorObject[] | null | undefined,
+): Array<{ loc: string[]; msg: string; type: string }> {
   // anyOf(value, null) reports both branches; one error per field is what Svix answers.
   const seen = new Set<string>();
   return (errors ?? [])

@@ -48,7 +48,12 @@ export class EmulatorState {
   /** idempotency key → the 2xx answer it got, or the call still working on it. */
   readonly idempotency = new Map<string, StoredResponse | Promise<StoredResponse>>();
   /** Every app-portal access granted, oldest first: the application and what was asked for. */
-  readonly portalAccesses: Array<{ appId: string; expiry: number | null; featureFlags: string[] | null; capabilities: string[] | null }> = [];
+  readonly portalAccesses: Array<{
+    appId: string;
+    expiry: number | null;
+    featureFlags: string[] | null;
+    capabilities: string[] | null;
+  }> = [];
 
   findApp(idOrUid: string): EmulatedApp | undefined {
     const byId = this.apps.get(idOrUid);
@@ -57,7 +62,12 @@ export class EmulatorState {
     return undefined;
   }
 
-  createApp(input: { name: string; uid?: string | null; metadata?: Record<string, string>; throttleRate?: number | null }): EmulatedApp {
+  createApp(input: {
+    name: string;
+    uid?: string | null;
+    metadata?: Record<string, string>;
+    throttleRate?: number | null;
+  }): EmulatedApp {
     const now = new Date().toISOString();
     const app: EmulatedApp = {
       id: svixId("app"),

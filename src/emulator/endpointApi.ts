@@ -1,5 +1,12 @@
 import type { Express, Request, Response } from "express";
-import { endpointOut, isUsableSecret, newEndpointSecret, normalizeSecret, type EmulatedEndpoint, type EndpointInput } from "./endpointModel.ts";
+import {
+  endpointOut,
+  isUsableSecret,
+  newEndpointSecret,
+  normalizeSecret,
+  type EmulatedEndpoint,
+  type EndpointInput,
+} from "./endpointModel.ts";
 import { validators } from "./emulatorSchemas.ts";
 import { svixId, type EmulatedApp, type EmulatorState, type StoredResponse } from "./emulatorState.ts";
 import type { EmulatorOperation } from "./faults.ts";
@@ -8,7 +15,10 @@ import type { OperationalWebhookSender } from "./operationalWebhooks.ts";
 import { appNotFound, fieldInvalid, httpError, listPage, validationFailed } from "./responses.ts";
 import type { WebhookDispatcher } from "./webhookDispatcher.ts";
 
-type Route = (op: EmulatorOperation, handler: (req: Request) => StoredResponse) => (req: Request, res: Response) => void;
+type Route = (
+  op: EmulatorOperation,
+  handler: (req: Request) => StoredResponse,
+) => (req: Request, res: Response) => void;
 
 const endpointNotFound = (): StoredResponse => httpError(404, "not_found", "Endpoint not found");
 const uidTaken = (): StoredResponse => httpError(409, "conflict", "An endpoint with this uid already exists");
@@ -31,14 +41,38 @@ export class EndpointApi {
 
   mount(app: Express, route: Route): void {
     const base = "/api/v1/app/:appId/endpoint";
-    app.post(base, route("endpoint.create", (req) => this.create(req)));
-    app.get(base, route("endpoint.list", (req) => this.list(req)));
-    app.get(`${base}/:endpointId`, route("endpoint.get", (req) => this.withEndpoint(req, (ep) => ({ status: 200, body: endpointOut(ep) }))));
-    app.put(`${base}/:endpointId`, route("endpoint.update", (req) => this.upsert(req)));
-    app.patch(`${base}/:endpointId`, route("endpoint.patch", (req) => this.patch(req)));
-    app.delete(`${base}/:endpointId`, route("endpoint.delete", (req) => this.remove(req)));
-    app.get(`${base}/:endpointId/secret`, route("endpoint.getSecret", (req) => this.withEndpoint(req, (ep) => ({ status: 200, body: { key: ep.secret } }))));
-    app.get("/api/v1/app/:appId/attempt/msg/:msgId", route("messageAttempt.listByMsg", (req) => this.attemptsByMessage(req)));
+    app.post(
+      base,
+      route("endpoint.create", (req) => this.create(req)),
+    );
+    app.get(
+      base,
+      route("endpoint.list", (req) => this.list(req)),
+    );
+    app.get(
+      `${base}/:endpointId`,
+      route("endpoint.get", (req) => this.withEndpoint(req, (ep) => ({ status: 200, body: endpointOut(ep) }))),
+    );
+    app.put(
+      `${base}/:endpointId`,
+      route("endpoint.update", (req) => this.upsert(req)),
+    );
+    app.patch(
+      `${base}/:endpointId`,
+      route("endpoint.patch", (req) => this.patch(req)),
+    );
+    app.delete(
+      `${base}/:endpointId`,
+      route("endpoint.delete", (req) => this.remove(req)),
+    );
+    app.get(
+      `${base}/:endpointId/secret`,
+      route("endpoint.getSecret", (req) => this.withEndpoint(req, (ep) => ({ status: 200, body: { key: ep.secret } }))),
+    );
+    app.get(
+      "/api/v1/app/:appId/attempt/msg/:msgId",
+      route("messageAttempt.listByMsg", (req) => this.attemptsByMessage(req)),
+    );
   }
 
   /** Adds an endpoint to an application; the input must be valid EndpointIn. */
@@ -97,8 +131,18 @@ export class EndpointApi {
     const uid = input.uid ?? (ep ? ep.uid : key);
     const holder = uid === null ? undefined : this.state.findEndpoint(app.id, uid);
     if (holder && holder !== ep) return uidTaken();
-    if (!ep) return { status: 201, body: endpointOut(this.register(app, { ...input, uid, secret: null, headers: null })) };
-    const full = { description: "", disabled: false, eventTypes: null, channels: null, metadata: {}, throttleRate: null, ...input, uid };
+    if (!ep)
+      return { status: 201, body: endpointOut(this.register(app, { ...input, uid, secret: null, headers: null })) };
+    const full = {
+      description: "",
+      disabled: false,
+      eventTypes: null,
+      channels: null,
+      metadata: {},
+      throttleRate: null,
+      ...input,
+      uid,
+    };
     return { status: 200, body: endpointOut(this.apply(app, ep, full)) };
   }
 
@@ -128,9 +172,14 @@ export class EndpointApi {
     const key = String(req.params.msgId);
     const msg = this.state.messagesOf(app.id).find((m) => m.id === key || m.eventId === key);
     if (!msg) return httpError(404, "not_found", "Message not found");
-    const byEndpoint = typeof req.query.endpoint_id === "string" ? this.state.findEndpoint(app.id, req.query.endpoint_id)?.id ?? req.query.endpoint_id : undefined;
+    const byEndpoint =
+      typeof req.query.endpoint_id === "string"
+        ? (this.state.findEndpoint(app.id, req.query.endpoint_id)?.id ?? req.query.endpoint_id)
+        : undefined;
     const status = req.query.status === undefined ? undefined : Number(req.query.status);
-    const attempts = (this.state.attempts.get(msg.id) ?? []).filter((a) => (byEndpoint === undefined || a.endpointId === byEndpoint) && (status === undefined || a.status === status));
+    const attempts = (this.state.attempts.get(msg.id) ?? []).filter(
+      (a) => (byEndpoint === undefined || a.endpointId === byEndpoint) && (status === undefined || a.status === status),
+    );
     return listPage(attempts, req.query);
   }
 
@@ -147,7 +196,8 @@ export class EndpointApi {
     if (input.url !== undefined) ep.url = input.url;
     if (input.description !== undefined) ep.description = input.description;
     if (input.uid !== undefined) ep.uid = input.uid;
-    if (input.eventTypes !== undefined || input.filterTypes !== undefined) ep.eventTypes = input.eventTypes ?? input.filterTypes ?? null;
+    if (input.eventTypes !== undefined || input.filterTypes !== undefined)
+      ep.eventTypes = input.eventTypes ?? input.filterTypes ?? null;
     if (input.channels !== undefined) ep.channels = input.channels;
     if (input.metadata !== undefined) ep.metadata = input.metadata;
     if (input.throttleRate !== undefined) ep.throttleRate = input.throttleRate;

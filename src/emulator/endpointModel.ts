@@ -60,7 +60,8 @@ export interface EmulatedAttempt {
 
 /** The body of EndpointOut (spec field names; no secret, no delivery bookkeeping). */
 export function endpointOut(ep: EmulatedEndpoint): Record<string, unknown> {
-  const { id, uid, url, description, disabled, eventTypes, channels, metadata, throttleRate, createdAt, updatedAt } = ep;
+  const { id, uid, url, description, disabled, eventTypes, channels, metadata, throttleRate, createdAt, updatedAt } =
+    ep;
   return { id, uid, url, description, disabled, eventTypes, channels, metadata, throttleRate, createdAt, updatedAt };
 }
 

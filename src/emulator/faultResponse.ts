@@ -2,7 +2,11 @@ import type { Response } from "express";
 import type { FaultRule } from "./faults.ts";
 
 /** Applies the fault planned for this call, if any; true when it has answered (or will never). */
-export async function applyFault(fault: FaultRule | undefined, res: Response, record: (status: number, retryAfterSeconds?: number) => void): Promise<boolean> {
+export async function applyFault(
+  fault: FaultRule | undefined,
+  res: Response,
+  record: (status: number, retryAfterSeconds?: number) => void,
+): Promise<boolean> {
   if (!fault) return false;
   switch (fault.kind) {
     case "latency":

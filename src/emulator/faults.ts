@@ -33,7 +33,12 @@ export type FaultRule = {
   times?: number;
   phase?: "before" | "after";
 } & (
-  | { kind: "status"; status: number; retryAfter?: string; /** A raw non-JSON body, e.g. a proxy's HTML page. */ rawBody?: string }
+  | {
+      kind: "status";
+      status: number;
+      retryAfter?: string /** A raw non-JSON body, e.g. a proxy's HTML page. */;
+      rawBody?: string;
+    }
   | { kind: "hang" }
   | { kind: "reset" }
   | { kind: "latency"; minMs: number; maxMs: number }

@@ -40,14 +40,22 @@ export interface EndpointEnabledEventData {
   endpointUid: string | null;
 }
 
-export type MessageAttemptEventType = "message.attempt.exhausted" | "message.attempt.failing" | "message.attempt.recovered";
+export type MessageAttemptEventType =
+  | "message.attempt.exhausted"
+  | "message.attempt.failing"
+  | "message.attempt.recovered";
 
 export type OperationalEvent =
   | { type: MessageAttemptEventType; data: MessageAttemptEventData }
   | { type: "endpoint.disabled"; data: EndpointDisabledEventData }
   | { type: "endpoint.enabled"; data: EndpointEnabledEventData };
 
-export function messageAttemptEvent(type: MessageAttemptEventType, app: EmulatedApp, msg: EmulatedMessage, attempt: EmulatedAttempt): OperationalEvent {
+export function messageAttemptEvent(
+  type: MessageAttemptEventType,
+  app: EmulatedApp,
+  msg: EmulatedMessage,
+  attempt: EmulatedAttempt,
+): OperationalEvent {
   return {
     type,
     data: {
@@ -61,10 +69,21 @@ export function messageAttemptEvent(type: MessageAttemptEventType, app: Emulated
   };
 }
 
-export function endpointDisabledEvent(app: EmulatedApp, ep: EmulatedEndpoint, trigger: "automatic" | "manual"): OperationalEvent {
+export function endpointDisabledEvent(
+  app: EmulatedApp,
+  ep: EmulatedEndpoint,
+  trigger: "automatic" | "manual",
+): OperationalEvent {
   return {
     type: "endpoint.disabled",
-    data: { appId: app.id, appUid: app.uid, endpointId: ep.id, endpointUid: ep.uid, failSince: trigger === "automatic" ? ep.failSince : null, trigger },
+    data: {
+      appId: app.id,
+      appUid: app.uid,
+      endpointId: ep.id,
+      endpointUid: ep.uid,
+      failSince: trigger === "automatic" ? ep.failSince : null,
+      trigger,
+    },
   };
 }
 

@@ -36,7 +36,8 @@ const KEEP = 200;
 /** Why a config is unusable, or undefined when it is fine. */
 export function operationalConfigProblem(config: unknown): string | undefined {
   const c = config as Partial<OperationalWebhookConfig> | null;
-  if (!c || typeof c !== "object" || typeof c.url !== "string" || typeof c.secret !== "string") return "send {url, secret} (or null to turn operational webhooks off)";
+  if (!c || typeof c !== "object" || typeof c.url !== "string" || typeof c.secret !== "string")
+    return "send {url, secret} (or null to turn operational webhooks off)";
   if (!/^https?:\/\//.test(c.url) || !URL.canParse(c.url)) return "url must be an http(s) URL";
   if (!SECRET.test(c.secret)) return "secret must be whsec_ followed by base64 (32 to 100 characters)";
   return undefined;
@@ -74,7 +75,13 @@ export class OperationalWebhookSender {
   send(event: OperationalEvent): void {
     const config = this.config;
     if (!config) return;
-    const delivery: OperationalDelivery = { id: svixId("msg"), type: event.type, status: "sending", attempts: 0, lastStatusCode: 0 };
+    const delivery: OperationalDelivery = {
+      id: svixId("msg"),
+      type: event.type,
+      status: "sending",
+      attempts: 0,
+      lastStatusCode: 0,
+    };
     this.deliveries.push(delivery);
     if (this.deliveries.length > KEEP) this.deliveries.splice(0, this.deliveries.length - KEEP);
     this.attempt(config, delivery, JSON.stringify(event));
@@ -89,14 +96,25 @@ export class OperationalWebhookSender {
     this.timers.later(delay, () => {
       const epoch = this.timers.epoch;
       void this.timers
-        .track((signal) => postSigned({ url: config.url, secret: config.secret, msgId: delivery.id, body, timeoutMs: this.options.timeoutMs, signal }))
+        .track((signal) =>
+          postSigned({
+            url: config.url,
+            secret: config.secret,
+            msgId: delivery.id,
+            body,
+            timeoutMs: this.options.timeoutMs,
+            signal,
+          }),
+        )
         .then((outcome) => {
           if (!this.timers.isCurrent(epoch)) return;
           delivery.attempts += 1;
           delivery.lastStatusCode = outcome.statusCode;
           const more = delivery.attempts < Math.max(1, this.options.retryScheduleMs.length);
           delivery.status = outcome.ok ? "delivered" : more ? "sending" : "dropped";
-          this.options.log?.(`operational ${delivery.type} ${delivery.id} → ${outcome.statusCode || outcome.response} (${delivery.status}, attempt ${delivery.attempts})`);
+          this.options.log?.(
+            `operational ${delivery.type} ${delivery.id} → ${outcome.statusCode || outcome.response} (${delivery.status}, attempt ${delivery.attempts})`,
+          );
           if (delivery.status === "sending") this.attempt(config, delivery, body);
         });
     });

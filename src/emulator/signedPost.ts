@@ -47,15 +47,38 @@ export async function postSigned(post: SignedPost): Promise<PostOutcome> {
   const own = Object.fromEntries(Object.entries(post.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    const headers = { ...own, "content-type": "application/json", "user-agent": "Svix-Webhooks/emulator", ...svixHeaders(post.secret, post.msgId, post.body) };
-    const res = await fetch(post.url, { method: "POST", headers, body: post.body, redirect: "manual", signal: AbortSignal.any([post.signal, AbortSignal.timeout(post.timeoutMs)]) });
+    const headers = {
+      ...own,
+      "content-type": "application/json",
+      "user-agent": "Svix-Webhooks/emulator",
+      ...svixHeaders(post.secret, post.msgId, post.body),
+    };
+    const res = await fetch(post.url, {
+      method: "POST",
+      headers,
+      body: post.body,
+      redirect: "manual",
+      signal: AbortSignal.any([post.signal, AbortSignal.timeout(post.timeoutMs)]),
+    });
     const text = await res.text().catch(() => "");
-    return { ok: res.status >= 200 && res.status < 300, statusCode: res.status, response: text.slice(0, MAX_RESPONSE_CHARS), durationMs: elapsed() };
+    return {
+      ok: res.status >= 200 && res.status < 300,
+      statusCode: res.status,
+      response: text.slice(0, MAX_RESPONSE_CHARS),
+      durationMs: elapsed(),
+    };
   } catch (error) {
     const name = (error as { name?: string }).name;
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     // fetch reports network failures as TypeError; anything else (a key that cannot sign) is ours.
-    const response = name === "TimeoutError" ? "timeout" : name === "AbortError" ? "cancelled" : name === "TypeError" ? `connection error${cause ? `: ${cause}` : ""}` : "could not send";
+    const response =
+      name === "TimeoutError"
+        ? "timeout"
+        : name === "AbortError"
+          ? "cancelled"
+          : name === "TypeError"
+            ? `connection error${cause ? `: ${cause}` : ""}`
+            : "could not send";
     return { ok: false, statusCode: 0, response, durationMs: elapsed() };
   }
 }

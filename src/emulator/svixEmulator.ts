@@ -1,7 +1,13 @@
 import { createServer } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { controlRouter } from "./controlRouter.ts";
-import { DEFAULT_DELIVERY_TIMEOUT_MS, DEFAULT_DISABLE_ENDPOINT_AFTER, DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS, DEFAULT_RETRY_SCHEDULE_MS, type SvixEmulatorOptions } from "./emulatorOptions.ts";
+import {
+  DEFAULT_DELIVERY_TIMEOUT_MS,
+  DEFAULT_DISABLE_ENDPOINT_AFTER,
+  DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS,
+  DEFAULT_RETRY_SCHEDULE_MS,
+  type SvixEmulatorOptions,
+} from "./emulatorOptions.ts";
 import { EndpointApi } from "./endpointApi.ts";
 import { isUsableSecret } from "./endpointModel.ts";
 import { validators } from "./emulatorSchemas.ts";
@@ -42,7 +48,11 @@ export class SvixEmulator {
   constructor(options: SvixEmulatorOptions = {}) {
     this.apiKey = options.apiKey;
     const timeoutMs = options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
-    this.operational = new OperationalWebhookSender(this.timers, { retryScheduleMs: options.operationalRetryScheduleMs ?? DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS, timeoutMs, log: options.log });
+    this.operational = new OperationalWebhookSender(this.timers, {
+      retryScheduleMs: options.operationalRetryScheduleMs ?? DEFAULT_OPERATIONAL_RETRY_SCHEDULE_MS,
+      timeoutMs,
+      log: options.log,
+    });
     this.initialOperationalWebhook = options.operationalWebhook ?? null;
     this.operational.configure(this.initialOperationalWebhook);
     this.dispatcher = new WebhookDispatcher(this.state, this.operational, this.timers, {
@@ -52,7 +62,8 @@ export class SvixEmulator {
       log: options.log,
     });
     this.endpoints = new EndpointApi(this.state, this.dispatcher, this.operational);
-    if (options.defaultEndpoint && !isUsableSecret(options.defaultEndpoint.secret)) throw new Error("defaultEndpoint.secret must be whsec_ followed by base64");
+    if (options.defaultEndpoint && !isUsableSecret(options.defaultEndpoint.secret))
+      throw new Error("defaultEndpoint.secret must be whsec_ followed by base64");
     this.defaultEndpoint = options.defaultEndpoint;
   }
 
@@ -95,21 +106,55 @@ export class SvixEmulator {
     app.disable("x-powered-by");
     app.use(controlRouter(this));
     app.use(express.json({ limit: "8mb" }));
-    const route = (op: EmulatorOperation, handler: Handler) => (req: Request, res: Response) => void this.serve(op, handler, req, res);
-    app.get("/api/v1/health", route("health", () => ({ status: 204, body: undefined })));
-    app.get("/api/v1/app", route("application.list", (req) => this.listApplications(req)));
-    app.post("/api/v1/app", route("application.create", (req) => this.createApplication(req)));
-    app.get("/api/v1/app/:appId", route("application.get", (req) => this.getApplication(req)));
-    app.post("/api/v1/app/:appId/msg", route("message.create", (req) => this.createMessage(req)));
-    app.get("/api/v1/app/:appId/msg", route("message.list", (req) => this.listMessages(req)));
-    app.get("/api/v1/app/:appId/msg/:msgId", route("message.get", (req) => this.getMessage(req)));
-    app.post("/api/v1/auth/app-portal-access/:appId", route("appPortalAccess", (req) => this.appPortalAccess(req)));
-    app.post("/api/v1/event-type", route("eventType.create", (req) => this.createEventType(req)));
-    app.get("/api/v1/event-type/:name", route("eventType.get", (req) => this.getEventType(req)));
+    const route = (op: EmulatorOperation, handler: Handler) => (req: Request, res: Response) =>
+      void this.serve(op, handler, req, res);
+    app.get(
+      "/api/v1/health",
+      route("health", () => ({ status: 204, body: undefined })),
+    );
+    app.get(
+      "/api/v1/app",
+      route("application.list", (req) => this.listApplications(req)),
+    );
+    app.post(
+      "/api/v1/app",
+      route("application.create", (req) => this.createApplication(req)),
+    );
+    app.get(
+      "/api/v1/app/:appId",
+      route("application.get", (req) => this.getApplication(req)),
+    );
+    app.post(
+      "/api/v1/app/:appId/msg",
+      route("message.create", (req) => this.createMessage(req)),
+    );
+    app.get(
+      "/api/v1/app/:appId/msg",
+      route("message.list", (req) => this.listMessages(req)),
+    );
+    app.get(
+      "/api/v1/app/:appId/msg/:msgId",
+      route("message.get", (req) => this.getMessage(req)),
+    );
+    app.post(
+      "/api/v1/auth/app-portal-access/:appId",
+      route("appPortalAccess", (req) => this.appPortalAccess(req)),
+    );
+    app.post(
+      "/api/v1/event-type",
+      route("eventType.create", (req) => this.createEventType(req)),
+    );
+    app.get(
+      "/api/v1/event-type/:name",
+      route("eventType.get", (req) => this.getEventType(req)),
+    );
     this.endpoints.mount(app, route);
-    app.use((_req: Request, res: Response) => void res.status(404).json({ code: "not_found", detail: "Entity not found" }));
+    app.use(
+      (_req: Request, res: Response) => void res.status(404).json({ code: "not_found", detail: "Entity not found" }),
+    );
     app.use((err: { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
-      if (err.type === "entity.too.large") return void res.status(413).json({ code: "payload_too_large", detail: "Payload too large" });
+      if (err.type === "entity.too.large")
+        return void res.status(413).json({ code: "payload_too_large", detail: "Payload too large" });
       res.status(err.status ?? 400).json({ code: "invalid_request", detail: "Malformed request body" });
     });
     return app;
@@ -117,7 +162,13 @@ export class SvixEmulator {
 
   private async serve(op: EmulatorOperation, handler: Handler, req: Request, res: Response): Promise<void> {
     const record = (status: number, retryAfter?: number) =>
-      this.calls.push({ at: Date.now(), operation: op, status, idempotencyKey: req.header("idempotency-key"), retryAfter });
+      this.calls.push({
+        at: Date.now(),
+        operation: op,
+        status,
+        idempotencyKey: req.header("idempotency-key"),
+        retryAfter,
+      });
     const auth = req.header("authorization") ?? "";
     const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
     if (!token || (this.apiKey !== undefined && token !== this.apiKey)) {
@@ -153,7 +204,12 @@ export class SvixEmulator {
 
   private createApplication(req: Request): StoredResponse {
     if (!validators.applicationIn(req.body)) return validationFailed(validators.applicationIn.errors);
-    const body = req.body as { name: string; uid?: string | null; metadata?: Record<string, string>; throttleRate?: number | null };
+    const body = req.body as {
+      name: string;
+      uid?: string | null;
+      metadata?: Record<string, string>;
+      throttleRate?: number | null;
+    };
     const existing = body.uid ? this.state.findApp(body.uid) : undefined;
     if (existing) {
       if (req.query.get_if_exists === "true") return { status: 200, body: existing };
@@ -175,8 +231,16 @@ export class SvixEmulator {
 
   private createMessage(req: Request): StoredResponse {
     if (!validators.messageIn(req.body)) return validationFailed(validators.messageIn.errors);
-    const body = req.body as { eventId?: string | null; eventType: string; payload: Record<string, unknown>; channels?: string[] | null; tags?: string[] | null; application?: { name: string; uid?: string | null; metadata?: Record<string, string> } | null };
-    if (Buffer.byteLength(JSON.stringify(body.payload)) > SVIX_MAX_PAYLOAD_BYTES) return httpError(413, "payload_too_large", "Payload too large");
+    const body = req.body as {
+      eventId?: string | null;
+      eventType: string;
+      payload: Record<string, unknown>;
+      channels?: string[] | null;
+      tags?: string[] | null;
+      application?: { name: string; uid?: string | null; metadata?: Record<string, string> } | null;
+    };
+    if (Buffer.byteLength(JSON.stringify(body.payload)) > SVIX_MAX_PAYLOAD_BYTES)
+      return httpError(413, "payload_too_large", "Payload too large");
     const appId = String(req.params.appId);
     let app: EmulatedApp | undefined = this.state.findApp(appId);
     if (!app && body.application) app = this.newApp({ ...body.application, uid: body.application.uid ?? appId });
@@ -204,7 +268,10 @@ export class SvixEmulator {
     const limit = Math.min(Number(req.query.limit ?? 50) || 50, 250);
     const all = [...this.state.apps.values()];
     const data = all.slice(0, limit);
-    return { status: 200, body: { data, iterator: data.at(-1)?.id ?? null, prevIterator: null, done: data.length === all.length } };
+    return {
+      status: 200,
+      body: { data, iterator: data.at(-1)?.id ?? null, prevIterator: null, done: data.length === all.length },
+    };
   }
 
   private listMessages(req: Request): StoredResponse {
@@ -232,10 +299,25 @@ export class SvixEmulator {
     const inline = (req.body as { application?: { name: string; uid?: string | null } | null }).application;
     if (!app && inline) app = this.newApp({ ...inline, uid: inline.uid ?? appId });
     if (!app) return httpError(404, "not_found", "Application not found");
-    const asked = req.body as { expiry?: number | null; featureFlags?: string[] | null; capabilities?: string[] | null };
-    this.state.portalAccesses.push({ appId: app.id, expiry: asked.expiry ?? null, featureFlags: asked.featureFlags ?? null, capabilities: asked.capabilities ?? null });
+    const asked = req.body as {
+      expiry?: number | null;
+      featureFlags?: string[] | null;
+      capabilities?: string[] | null;
+    };
+    this.state.portalAccesses.push({
+      appId: app.id,
+      expiry: asked.expiry ?? null,
+      featureFlags: asked.featureFlags ?? null,
+      capabilities: asked.capabilities ?? null,
+    });
     const token = `appsk_${svixId("x").slice(2)}`;
-    return { status: 200, body: { token, url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}` } };
+    return {
+      status: 200,
+      body: {
+        token,
+        url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}`,
+      },
+    };
   }
 
   private createEventType(req: Request): StoredResponse {
@@ -244,11 +326,19 @@ export class SvixEmulator {
     if (this.state.eventTypes.has(name)) return httpError(409, "conflict", "Event type already exists");
     const eventType = { name, description, createdAt: new Date().toISOString() };
     this.state.eventTypes.set(name, eventType);
-    return { status: 201, body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt } };
+    return {
+      status: 201,
+      body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt },
+    };
   }
 
   private getEventType(req: Request): StoredResponse {
     const eventType = this.state.eventTypes.get(String(req.params.name));
-    return eventType ? { status: 200, body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt } } : httpError(404, "not_found", "Event type not found");
+    return eventType
+      ? {
+          status: 200,
+          body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt },
+        }
+      : httpError(404, "not_found", "Event type not found");
   }
 }

@@ -19,10 +19,13 @@ export class TaskTimers {
 
   /** Runs `task` after `delayMs` (milliseconds), unless cancelled first. */
   later(delayMs: number, task: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      task();
-    }, Math.max(0, delayMs));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        task();
+      },
+      Math.max(0, delayMs),
+    );
     this.timers.add(timer);
   }
 

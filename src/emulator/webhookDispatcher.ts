@@ -40,7 +40,12 @@ export class WebhookDispatcher {
   private readonly timers: TaskTimers;
   private readonly options: DeliveryOptions;
 
-  constructor(state: EmulatorState, operational: OperationalWebhookSender, timers: TaskTimers, options: DeliveryOptions) {
+  constructor(
+    state: EmulatorState,
+    operational: OperationalWebhookSender,
+    timers: TaskTimers,
+    options: DeliveryOptions,
+  ) {
     this.state = state;
     this.operational = operational;
     this.timers = timers;
@@ -79,12 +84,22 @@ export class WebhookDispatcher {
     const epoch = this.timers.epoch;
     const timestamp = new Date().toISOString();
     const outcome = await this.timers.track((signal) =>
-      postSigned({ url: ep.url, secret: ep.secret, msgId: msg.id, body: JSON.stringify(msg.payload), headers: ep.headers, timeoutMs: this.options.timeoutMs, signal }),
+      postSigned({
+        url: ep.url,
+        secret: ep.secret,
+        msgId: msg.id,
+        body: JSON.stringify(msg.payload),
+        headers: ep.headers,
+        timeoutMs: this.options.timeoutMs,
+        signal,
+      }),
     );
     if (!this.timers.isCurrent(epoch)) return;
     delivery.attempts += 1;
     const attempt = this.record(ep, msg, outcome, timestamp);
-    this.options.log?.(`${timestamp} ${msg.id} ${msg.eventType} → ${ep.id} ${outcome.statusCode || outcome.response} (attempt ${delivery.attempts}/${this.attemptCount})`);
+    this.options.log?.(
+      `${timestamp} ${msg.id} ${msg.eventType} → ${ep.id} ${outcome.statusCode || outcome.response} (attempt ${delivery.attempts}/${this.attemptCount})`,
+    );
     if (outcome.ok) return this.succeeded(app, ep, msg, attempt, delivery);
     this.failed(app, ep, msg, attempt, delivery);
   }
@@ -107,13 +122,26 @@ export class WebhookDispatcher {
     return attempt;
   }
 
-  private succeeded(app: EmulatedApp, ep: EmulatedEndpoint, msg: EmulatedMessage, attempt: EmulatedAttempt, delivery: Delivery): void {
+  private succeeded(
+    app: EmulatedApp,
+    ep: EmulatedEndpoint,
+    msg: EmulatedMessage,
+    attempt: EmulatedAttempt,
+    delivery: Delivery,
+  ): void {
     ep.exhaustedInARow = 0;
     ep.failSince = null;
-    if (delivery.failingSent) this.operational.send(messageAttemptEvent("message.attempt.recovered", app, msg, attempt));
+    if (delivery.failingSent)
+      this.operational.send(messageAttemptEvent("message.attempt.recovered", app, msg, attempt));
   }
 
-  private failed(app: EmulatedApp, ep: EmulatedEndpoint, msg: EmulatedMessage, attempt: EmulatedAttempt, delivery: Delivery): void {
+  private failed(
+    app: EmulatedApp,
+    ep: EmulatedEndpoint,
+    msg: EmulatedMessage,
+    attempt: EmulatedAttempt,
+    delivery: Delivery,
+  ): void {
     ep.failSince ??= attempt.timestamp;
     if (delivery.attempts < this.attemptCount) {
       // Svix sends "failing" on the fourth failure; with a schedule of a few attempts the

@@ -130,7 +130,9 @@ export class WebhookSink {
     } catch (error) {
       this.rejected += 1;
       this.options.onRejected?.((error as Error).message);
-      return void res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: "invalid signature" }));
+      return void res
+        .writeHead(401, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: "invalid signature" }));
     }
     let body: unknown;
     try {

@@ -36,7 +36,8 @@ export function errorHandler(options: { onShed?: (code: string) => void } = {}) 
     (res as Response & { err?: unknown }).err = appError;
     if (SHEDDING_CODES.has(appError.code)) options.onShed?.(appError.code);
     if (res.headersSent) return void res.end();
-    if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
+    if (appError.retryable)
+      res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
     res.status(appError.status).json({
       error: { code: appError.code, message: appError.message, details: appError.details, requestId },
     });

@@ -19,7 +19,13 @@ export function healthRouter(options: HealthRouterOptions): Router {
   const databaseUp = (): Promise<boolean> => {
     const now = Date.now();
     if (!last || now - last.at > options.cacheMs) {
-      last = { at: now, check: options.ping().then(() => true, () => false) };
+      last = {
+        at: now,
+        check: options.ping().then(
+          () => true,
+          () => false,
+        ),
+      };
     }
     return last.check;
   };

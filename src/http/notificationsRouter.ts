@@ -3,7 +3,13 @@ import { AppError } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
 import type { IngestService, QuarantineOutcome } from "../ingest/ingestService.ts";
 import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
-import type { AttemptView, DeliveryEventLedger, DeliveryEventView, NotificationLedger, NotificationSummary } from "../core/ports.ts";
+import type {
+  AttemptView,
+  DeliveryEventLedger,
+  DeliveryEventView,
+  NotificationLedger,
+  NotificationSummary,
+} from "../core/ports.ts";
 import { isPubsub } from "../core/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
@@ -29,10 +35,16 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
   if (!hasBody(req)) return next(new AppError("invalid_json", "The request body is empty; send the event as JSON"));
   if (req.header("x-goog-pubsub-message-id") !== undefined) return next();
   if (!req.is(["application/json", "application/*+json"])) {
-    return next(new AppError("unsupported_media_type", `Content-Type ${req.header("content-type") ?? "(none)"} is not supported; send application/json`));
+    return next(
+      new AppError(
+        "unsupported_media_type",
+        `Content-Type ${req.header("content-type") ?? "(none)"} is not supported; send application/json`,
+      ),
+    );
   }
   const charset = /;\s*charset=("?)([^";]+)\1/i.exec(req.header("content-type") ?? "")?.[2]?.toLowerCase();
-  if (charset && charset !== "utf-8" && charset !== "utf8") return next(new AppError("unsupported_media_type", "The charset is not supported; send UTF-8 JSON"));
+  if (charset && charset !== "utf-8" && charset !== "utf8")
+    return next(new AppError("unsupported_media_type", "The charset is not supported; send UTF-8 JSON"));
   next();
 }
 
@@ -58,7 +70,14 @@ export function notificationView(n: NotificationSummary, attempts?: AttemptView[
 
 /** What Svix reported about delivering it to the customer's endpoints. */
 export function deliveryEventView(e: DeliveryEventView) {
-  return { type: e.type, endpointId: e.endpointId, responseStatus: e.responseStatus, occurredAt: e.occurredAt, receivedAt: e.receivedAt, msgId: e.msgId };
+  return {
+    type: e.type,
+    endpointId: e.endpointId,
+    responseStatus: e.responseStatus,
+    occurredAt: e.occurredAt,
+    receivedAt: e.receivedAt,
+    msgId: e.msgId,
+  };
 }
 
 /** An internal caller's status for an outcome; Pub/Sub gets 200 for anything recorded. */
@@ -86,7 +105,11 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
 
   router.post("/notifications", admission(options.admission), requireJson, raw, async (req: Request, res: Response) => {
     const fromPubsub = req.credential?.kind === "pubsub";
-    const { transport, outcome } = await options.ingest.accept({ body: req.body as Buffer, header: (name) => req.header(name), fromPubsub });
+    const { transport, outcome } = await options.ingest.accept({
+      body: req.body as Buffer,
+      header: (name) => req.header(name),
+      fromPubsub,
+    });
     // Store and forward: Pub/Sub is acknowledged for everything the ledger (or the quarantine) now owns.
     answer(res, req, isPubsub(transport) || fromPubsub ? 200 : statusFor(outcome), outcome);
   });
@@ -102,8 +125,13 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
     const eventId = eventIdParam(req);
     const record = await options.ledger.summary(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
-    const [attempts, deliveryEvents] = await Promise.all([options.ledger.attemptsOf(eventId), options.deliveryEvents.forNotification(eventId)]);
-    res.json({ data: { ...notificationView(record, attempts), deliveryEvents: deliveryEvents.map(deliveryEventView) } });
+    const [attempts, deliveryEvents] = await Promise.all([
+      options.ledger.attemptsOf(eventId),
+      options.deliveryEvents.forNotification(eventId),
+    ]);
+    res.json({
+      data: { ...notificationView(record, attempts), deliveryEvents: deliveryEvents.map(deliveryEventView) },
+    });
   });
 
   // Operators: deliver a queued, failed or rejected notification now, e.g. after fixing what Svix refused.
@@ -117,7 +145,10 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
     const eventId = eventIdParam(req);
     const result = await options.ledger.erasePayload(eventId, new Date());
     if (result === "not_found") throw new AppError("not_found", `No notification for event ${eventId}`);
-    if (result === "in_flight") throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, { retryAfterSeconds: 1 });
+    if (result === "in_flight")
+      throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {
+        retryAfterSeconds: 1,
+      });
     const record = await options.ledger.summary(eventId);
     res.json({ data: record ? notificationView(record) : { eventId } });
   });
@@ -128,7 +159,9 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
 function eventIdParam(req: Request): string {
   const eventId = String(req.params.eventId);
   if (!isStorableIdentifier(eventId)) {
-    throw new AppError("invalid_query", "Invalid event id", { details: [{ path: "eventId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }] });
+    throw new AppError("invalid_query", "Invalid event id", {
+      details: [{ path: "eventId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }],
+    });
   }
   return eventId;
 }

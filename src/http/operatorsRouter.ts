@@ -22,7 +22,9 @@ export function operatorsRouter(options: OperatorsRouterOptions): Router {
   router.post("/projects/:projectId/app-portal", smallJson, async (req: Request, res: Response) => {
     const project = String(req.params.projectId);
     if (!isStorableIdentifier(project)) {
-      throw new AppError("invalid_query", "Invalid project id", { details: [{ path: "projectId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }] });
+      throw new AppError("invalid_query", "Invalid project id", {
+        details: [{ path: "projectId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }],
+      });
     }
     const link = await options.appPortal.link(project, parseAppPortalOptions(req.body));
     res.json({ data: link });

@@ -37,7 +37,9 @@ export function quarantineRouter(options: { quarantine: QuarantineLedger }): Rou
   router.get("/quarantine", async (req: Request, res: Response) => {
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      throw new AppError("invalid_query", "Invalid query parameters", { details: [{ path: "limit", message: "must be an integer from 1 to 500" }] });
+      throw new AppError("invalid_query", "Invalid query parameters", {
+        details: [{ path: "limit", message: "must be an integer from 1 to 500" }],
+      });
     }
     const messages = await options.quarantine.list({ limit });
     res.json({ data: messages.map(quarantineView) });

@@ -8,11 +8,15 @@ import type { OperationalWebhookVerifier } from "../svix/operationalWebhookVerif
  * API token: Svix cannot send ours). Mounted before the token check. Without SVIX_WEBHOOK_SECRET
  * the route does not exist.
  */
-export function svixWebhooksRouter(options: { verifier?: OperationalWebhookVerifier; deliveryEvents: DeliveryEventsService }): Router {
+export function svixWebhooksRouter(options: {
+  verifier?: OperationalWebhookVerifier;
+  deliveryEvents: DeliveryEventsService;
+}): Router {
   const router = Router();
   const raw = express.raw({ limit: "256kb", type: () => true });
   router.post("/svix/webhooks", raw, async (req: Request, res: Response) => {
-    if (!options.verifier) throw new AppError("not_found", "Svix operational webhooks are not configured (SVIX_WEBHOOK_SECRET)");
+    if (!options.verifier)
+      throw new AppError("not_found", "Svix operational webhooks are not configured (SVIX_WEBHOOK_SECRET)");
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const event = options.verifier.verify(body, (name) => req.header(name));
     const result = await options.deliveryEvents.record(event);

@@ -46,7 +46,13 @@ export interface IngestResult {
   outcome: RelayOutcome | QuarantineOutcome;
 }
 
-const QUARANTINABLE: ReadonlySet<ErrorCode> = new Set<QuarantineReason>(["invalid_json", "invalid_envelope", "invalid_event", "event_id_conflict", "payload_too_large"]);
+const QUARANTINABLE: ReadonlySet<ErrorCode> = new Set<QuarantineReason>([
+  "invalid_json",
+  "invalid_envelope",
+  "invalid_event",
+  "event_id_conflict",
+  "payload_too_large",
+]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
@@ -79,7 +85,10 @@ export class IngestService {
       }
       eventId = readableId(value);
       if (eventBytes > MAX_EVENT_BYTES) {
-        throw new AppError("payload_too_large", `The event is ${eventBytes} bytes; Svix takes at most ${MAX_EVENT_BYTES}`);
+        throw new AppError(
+          "payload_too_large",
+          `The event is ${eventBytes} bytes; Svix takes at most ${MAX_EVENT_BYTES}`,
+        );
       }
       const event = parseEvent(value);
       // Pub/Sub needs its answer fast and has recorded nothing to wait for; an internal caller
@@ -112,22 +121,51 @@ export class IngestService {
     throw new AppError(code, `The ${what} cannot be relayed unchanged`, { details });
   }
 
-  private async quarantine(error: AppError, transport: Transport, body: Buffer, eventId: string | undefined): Promise<QuarantineOutcome> {
+  private async quarantine(
+    error: AppError,
+    transport: Transport,
+    body: Buffer,
+    eventId: string | undefined,
+  ): Promise<QuarantineOutcome> {
     const reason = error.code as QuarantineReason;
-    const { id, duplicate } = await this.o.quarantine.add({ reason, message: error.message, details: error.details, transport, eventId, body });
+    const { id, duplicate } = await this.o.quarantine.add({
+      reason,
+      message: error.message,
+      details: error.details,
+      transport,
+      eventId,
+      body,
+    });
     if (!duplicate) this.o.metrics.quarantined.inc({ reason });
     this.o.logger.warn(
-      { reason, quarantineId: id, pubsubMessageId: transport.pubsubMessageId, subscription: transport.subscription, eventId, duplicate, violations: error.details.length },
+      {
+        reason,
+        quarantineId: id,
+        pubsubMessageId: transport.pubsubMessageId,
+        subscription: transport.subscription,
+        eventId,
+        duplicate,
+        violations: error.details.length,
+      },
       "Pub/Sub message quarantined: it can never be delivered",
     );
-    return { status: "quarantined", quarantineId: id, reason, eventId: eventId ?? null, duplicate, error: { code: error.code, message: error.message, details: error.details } };
+    return {
+      status: "quarantined",
+      quarantineId: id,
+      reason,
+      eventId: eventId ?? null,
+      duplicate,
+      error: { code: error.code, message: error.message, details: error.details },
+    };
   }
 }
 
 /** The event id, when the value has one worth recording (bounded and storable). */
 function readableId(value: unknown): string | undefined {
   const id = (value as { id?: unknown } | null)?.id;
-  return typeof id === "string" && id.length > 0 && id.length <= 256 && !/[\u0000\ud800-\udfff]/u.test(id) ? id : undefined;
+  return typeof id === "string" && id.length > 0 && id.length <= 256 && !/[\u0000\ud800-\udfff]/u.test(id)
+    ? id
+    : undefined;
 }
 
 function safeParse(text: string): unknown {

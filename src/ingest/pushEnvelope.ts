@@ -7,7 +7,13 @@ import type { Transport } from "../core/transport.ts";
  * with keys of 256 and values of 1024 bytes. Anything beyond is not Pub/Sub, and is refused
  * before it reaches the ledger.
  */
-export const ENVELOPE_LIMITS = { messageIdChars: 128, subscriptionChars: 255, attributes: 100, attributeKeyBytes: 256, attributeValueBytes: 1024 } as const;
+export const ENVELOPE_LIMITS = {
+  messageIdChars: 128,
+  subscriptionChars: 255,
+  attributes: 100,
+  attributeKeyBytes: 256,
+  attributeValueBytes: 1024,
+} as const;
 
 const SUBSCRIPTION = /^projects\/[^/]+\/subscriptions\/[^/]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -32,12 +38,21 @@ export function isEnvelope(body: unknown): body is Record<string, unknown> {
   return isObject(body) && "message" in body && !("object" in body);
 }
 
-function checkText(details: ErrorDetail[], path: string, value: unknown, maxChars: number, pattern?: RegExp): string | undefined {
+function checkText(
+  details: ErrorDetail[],
+  path: string,
+  value: unknown,
+  maxChars: number,
+  pattern?: RegExp,
+): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string") details.push({ path, message: "must be a string" });
-  else if (value.length === 0 || value.length > maxChars) details.push({ path, message: `must be 1 to ${maxChars} characters` });
-  else if (UNSTORABLE.test(value)) details.push({ path, message: "must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" });
-  else if (pattern && !pattern.test(value)) details.push({ path, message: `must look like projects/<project>/subscriptions/<subscription>` });
+  else if (value.length === 0 || value.length > maxChars)
+    details.push({ path, message: `must be 1 to ${maxChars} characters` });
+  else if (UNSTORABLE.test(value))
+    details.push({ path, message: "must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" });
+  else if (pattern && !pattern.test(value))
+    details.push({ path, message: `must look like projects/<project>/subscriptions/<subscription>` });
   else return value;
   return undefined;
 }
@@ -59,14 +74,19 @@ function checkAttributes(details: ErrorDetail[], value: unknown): Record<string,
   }
   const entries = Object.entries(value);
   if (entries.length > ENVELOPE_LIMITS.attributes) {
-    details.push({ path: "/message/attributes", message: `must have at most ${ENVELOPE_LIMITS.attributes} attributes` });
+    details.push({
+      path: "/message/attributes",
+      message: `must have at most ${ENVELOPE_LIMITS.attributes} attributes`,
+    });
     return {};
   }
   for (const [key, v] of entries) {
     const path = `/message/attributes/${key.replaceAll("~", "~0").replaceAll("/", "~1").slice(0, 300)}`;
-    if (Buffer.byteLength(key) > ENVELOPE_LIMITS.attributeKeyBytes) details.push({ path, message: `key must be at most ${ENVELOPE_LIMITS.attributeKeyBytes} bytes` });
+    if (Buffer.byteLength(key) > ENVELOPE_LIMITS.attributeKeyBytes)
+      details.push({ path, message: `key must be at most ${ENVELOPE_LIMITS.attributeKeyBytes} bytes` });
     else if (typeof v !== "string") details.push({ path, message: "must be a string" });
-    else if (Buffer.byteLength(v) > ENVELOPE_LIMITS.attributeValueBytes) details.push({ path, message: `must be at most ${ENVELOPE_LIMITS.attributeValueBytes} bytes` });
+    else if (Buffer.byteLength(v) > ENVELOPE_LIMITS.attributeValueBytes)
+      details.push({ path, message: `must be at most ${ENVELOPE_LIMITS.attributeValueBytes} bytes` });
   }
   return value as Record<string, string>;
 }
@@ -84,14 +104,29 @@ export function decodeEnvelope(envelope: Record<string, unknown>): DecodedEnvelo
   }
   const idPath = message.messageId !== undefined ? "/message/messageId" : "/message/message_id";
   const messageId = checkText(details, idPath, message.messageId ?? message.message_id, ENVELOPE_LIMITS.messageIdChars);
-  const subscription = checkText(details, "/subscription", envelope.subscription, ENVELOPE_LIMITS.subscriptionChars, SUBSCRIPTION);
+  const subscription = checkText(
+    details,
+    "/subscription",
+    envelope.subscription,
+    ENVELOPE_LIMITS.subscriptionChars,
+    SUBSCRIPTION,
+  );
   const publishTime = checkPublishTime(details, "/message/publishTime", message.publishTime ?? message.publish_time);
   const attributes = checkAttributes(details, message.attributes);
   const attempt = envelope.deliveryAttempt;
-  if (attempt !== undefined && !(Number.isInteger(attempt) && (attempt as number) >= 0 && (attempt as number) <= MAX_DELIVERY_ATTEMPT)) {
+  if (
+    attempt !== undefined &&
+    !(Number.isInteger(attempt) && (attempt as number) >= 0 && (attempt as number) <= MAX_DELIVERY_ATTEMPT)
+  ) {
     details.push({ path: "/deliveryAttempt", message: `must be an integer from 0 to ${MAX_DELIVERY_ATTEMPT}` });
   }
-  const transport: Transport = { kind: "push_wrapped", pubsubMessageId: messageId, subscription, deliveryAttempt: attempt as number | undefined, publishTime };
+  const transport: Transport = {
+    kind: "push_wrapped",
+    pubsubMessageId: messageId,
+    subscription,
+    deliveryAttempt: attempt as number | undefined,
+    publishTime,
+  };
   if (details.length > 0) throw envelopeError(details, transport);
   return { data: Buffer.from(data as string, "base64"), transport, attributes };
 }
@@ -107,7 +142,13 @@ export function unwrappedTransport(header: (name: string) => string | undefined)
   const transport: Transport = {
     kind: "push_unwrapped",
     pubsubMessageId: checkText(details, "x-goog-pubsub-message-id", messageId, ENVELOPE_LIMITS.messageIdChars),
-    subscription: checkText(details, "x-goog-pubsub-subscription-name", header("x-goog-pubsub-subscription-name"), ENVELOPE_LIMITS.subscriptionChars, SUBSCRIPTION),
+    subscription: checkText(
+      details,
+      "x-goog-pubsub-subscription-name",
+      header("x-goog-pubsub-subscription-name"),
+      ENVELOPE_LIMITS.subscriptionChars,
+      SUBSCRIPTION,
+    ),
     publishTime: checkPublishTime(details, "x-goog-pubsub-publish-time", header("x-goog-pubsub-publish-time")),
   };
   if (details.length > 0) throw envelopeError(details, transport);

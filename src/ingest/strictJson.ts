@@ -74,7 +74,10 @@ export function readJson(text: string, limits: JsonLimits): JsonReadResult {
         }
       }
       if (problems.length < MAX_PROBLEMS && keys.add(depth, key)) {
-        problems.push({ path: path(depth - 1), message: `has the key ${shorten(JSON.stringify(key))} more than once; JSON.parse would keep only the last` });
+        problems.push({
+          path: path(depth - 1),
+          message: `has the key ${shorten(JSON.stringify(key))} more than once; JSON.parse would keep only the last`,
+        });
       }
       keyAt[depth] = key;
       i = close;
@@ -86,10 +89,19 @@ export function readJson(text: string, limits: JsonLimits): JsonReadResult {
     }
 
     // A value starts at i.
-    if (++values > maxValues) return { ok: false, kind: "too_complex", problems: [{ path: "/", message: `has more than ${maxValues} values` }] };
+    if (++values > maxValues)
+      return {
+        ok: false,
+        kind: "too_complex",
+        problems: [{ path: "/", message: `has more than ${maxValues} values` }],
+      };
     if (c === 0x7b || c === 0x5b) {
       if (++depth > maxDepth) {
-        return { ok: false, kind: "too_complex", problems: [{ path: path(depth - 1), message: `nests deeper than ${maxDepth} levels` }] };
+        return {
+          ok: false,
+          kind: "too_complex",
+          problems: [{ path: path(depth - 1), message: `nests deeper than ${maxDepth} levels` }],
+        };
       }
       const object = c === 0x7b;
       isObject[depth] = object;
@@ -111,20 +123,24 @@ export function readJson(text: string, limits: JsonLimits): JsonReadResult {
       const start = i;
       let d = c === 0x2d ? text.charCodeAt(++i) : c;
       if (d === 0x30) d = text.charCodeAt(++i);
-      else if (d >= 0x31 && d <= 0x39) do d = text.charCodeAt(++i); while (d >= 0x30 && d <= 0x39);
+      else if (d >= 0x31 && d <= 0x39)
+        do d = text.charCodeAt(++i);
+        while (d >= 0x30 && d <= 0x39);
       else return syntaxError(text, i, "a digit");
       let plain = true;
       if (d === 0x2e) {
         d = text.charCodeAt(++i);
         if (!(d >= 0x30 && d <= 0x39)) return syntaxError(text, i, "a digit");
-        do d = text.charCodeAt(++i); while (d >= 0x30 && d <= 0x39);
+        do d = text.charCodeAt(++i);
+        while (d >= 0x30 && d <= 0x39);
       }
       if (d === 0x65 || d === 0x45) {
         plain = false;
         d = text.charCodeAt(++i);
         if (d === 0x2b || d === 0x2d) d = text.charCodeAt(++i);
         if (!(d >= 0x30 && d <= 0x39)) return syntaxError(text, i, "a digit");
-        do d = text.charCodeAt(++i); while (d >= 0x30 && d <= 0x39);
+        do d = text.charCodeAt(++i);
+        while (d >= 0x30 && d <= 0x39);
       }
       // At most 15 characters and no exponent means at most 15 digits near 1: always exact.
       if ((!plain || i - start > 15) && problems.length < MAX_PROBLEMS) {
@@ -268,10 +284,12 @@ function inexactNumber(s: string): string | undefined {
   if (written.digits.length <= 15 && Math.abs(written.exponent) <= 300) return undefined;
   const read = Number(s);
   const shown = shorten(s);
-  if (!Number.isFinite(read)) return `${shown} is beyond the range of a double: JSON.parse reads it as ${read}, which is forwarded as null`;
+  if (!Number.isFinite(read))
+    return `${shown} is beyond the range of a double: JSON.parse reads it as ${read}, which is forwarded as null`;
   if (read === 0) return `${shown} is too small for a double: JSON.parse reads it as 0`;
   const kept = decimalOf(String(read));
-  if (kept.negative === written.negative && kept.digits === written.digits && kept.exponent === written.exponent) return undefined;
+  if (kept.negative === written.negative && kept.digits === written.digits && kept.exponent === written.exponent)
+    return undefined;
   return `${shown} is not exactly representable as a double: JSON.parse reads it as ${String(read)}`;
 }
 

@@ -20,9 +20,25 @@ const QUOTES_ARGUMENTS = /^PrismaClient(KnownRequest|UnknownRequest|Validation)E
  * stack, code}), so its cause is not lost as `{"type":"object"}`.
  */
 export function safeError(error: unknown, depth = 0): Record<string, unknown> {
-  if (error === null || typeof error !== "object") return { type: typeof error, ...(typeof error === "string" ? { message: error.slice(0, 200) } : {}) };
-  const e = error as { name?: unknown; type?: unknown; message?: unknown; stack?: unknown; code?: unknown; cause?: unknown; meta?: { code?: unknown } };
-  let name = error instanceof Error ? error.name : typeof e.type === "string" ? e.type : typeof e.name === "string" ? e.name : "Object";
+  if (error === null || typeof error !== "object")
+    return { type: typeof error, ...(typeof error === "string" ? { message: error.slice(0, 200) } : {}) };
+  const e = error as {
+    name?: unknown;
+    type?: unknown;
+    message?: unknown;
+    stack?: unknown;
+    code?: unknown;
+    cause?: unknown;
+    meta?: { code?: unknown };
+  };
+  let name =
+    error instanceof Error
+      ? error.name
+      : typeof e.type === "string"
+        ? e.type
+        : typeof e.name === "string"
+          ? e.name
+          : "Object";
   // pg and PGlite name their server errors "error"; the SQLSTATE code says what they are.
   if (name === "error" && typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) name = "DatabaseError";
   const out: Record<string, unknown> = { type: name };
@@ -41,7 +57,11 @@ export function safeError(error: unknown, depth = 0): Record<string, unknown> {
 export const SHEDDING_CODES: ReadonlySet<string> = new Set(["overloaded", "svix_circuit_open", "svix_rate_limited"]);
 
 /** One line per request at the level its outcome deserves: 5xx error, shedding silent (summarized), else info. */
-export function requestLogLevel(_req: IncomingMessage, res: ServerResponse, err?: Error): "error" | "warn" | "info" | "silent" {
+export function requestLogLevel(
+  _req: IncomingMessage,
+  res: ServerResponse,
+  err?: Error,
+): "error" | "warn" | "info" | "silent" {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === "string" && SHEDDING_CODES.has(code)) return "silent";
   // Shed on admission (src/http/admission.ts), answered without an error object: summarized too.
@@ -97,7 +117,7 @@ export function createLogger(options: { level: string; destination?: pino.Destin
         paths: [
           "req.headers.authorization",
           "req.headers.cookie",
-          "req.headers[\"x-api-key\"]",
+          'req.headers["x-api-key"]',
           "*.apiKey",
           "*.svixApiKey",
           "*.databaseUrl",

@@ -35,8 +35,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registers = [registry];
   return {
     registry,
-    notifications: new Counter({ name: "relay_notifications_total", help: "Deliveries by outcome", labelNames: ["outcome"], registers }),
-    duplicates: new Counter({ name: "relay_duplicates_total", help: "Duplicate events answered from the ledger", registers }),
+    notifications: new Counter({
+      name: "relay_notifications_total",
+      help: "Deliveries by outcome",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    duplicates: new Counter({
+      name: "relay_duplicates_total",
+      help: "Duplicate events answered from the ledger",
+      registers,
+    }),
     svixLatency: new Histogram({
       name: "relay_svix_delivery_seconds",
       help: "Time spent delivering to Svix",
@@ -44,15 +53,54 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    svixCalls: new Counter({ name: "relay_svix_calls_total", help: "Svix API calls", labelNames: ["operation", "result"], registers }),
-    shed: new Counter({ name: "relay_shed_total", help: "Requests refused without calling Svix", labelNames: ["reason"], registers }),
+    svixCalls: new Counter({
+      name: "relay_svix_calls_total",
+      help: "Svix API calls",
+      labelNames: ["operation", "result"],
+      registers,
+    }),
+    shed: new Counter({
+      name: "relay_shed_total",
+      help: "Requests refused without calling Svix",
+      labelNames: ["reason"],
+      registers,
+    }),
     svixInFlight: new Gauge({ name: "relay_svix_in_flight", help: "Svix calls in flight", registers }),
-    svixPace: new Gauge({ name: "relay_svix_pace_per_second", help: "Svix calls per second the relay paces to, learned from 429s (0: unlimited)", registers }),
+    svixPace: new Gauge({
+      name: "relay_svix_pace_per_second",
+      help: "Svix calls per second the relay paces to, learned from 429s (0: unlimited)",
+      registers,
+    }),
     circuitOpen: new Gauge({ name: "relay_svix_circuit_open", help: "1 while the Svix circuit is open", registers }),
-    dispatch: new Counter({ name: "relay_dispatch_total", help: "Dispatcher deliveries by outcome", labelNames: ["outcome"], registers }),
-    quarantined: new Counter({ name: "relay_quarantined_total", help: "Pub/Sub messages quarantined, by reason", labelNames: ["reason"], registers }),
-    pulled: new Counter({ name: "relay_pulled_messages_total", help: "Pulled Pub/Sub messages by result", labelNames: ["result", "status"], registers }),
-    deliveryEvents: new Counter({ name: "relay_svix_delivery_events_total", help: "Svix operational webhooks received, by type", labelNames: ["type"], registers }),
-    purged: new Counter({ name: "relay_payloads_purged_total", help: "Payloads and quarantined bodies cleared by retention", labelNames: ["kind"], registers }),
+    dispatch: new Counter({
+      name: "relay_dispatch_total",
+      help: "Dispatcher deliveries by outcome",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    quarantined: new Counter({
+      name: "relay_quarantined_total",
+      help: "Pub/Sub messages quarantined, by reason",
+      labelNames: ["reason"],
+      registers,
+    }),
+    pulled: new Counter({
+      name: "relay_pulled_messages_total",
+      help: "Pulled Pub/Sub messages by result",
+      labelNames: ["result", "status"],
+      registers,
+    }),
+    deliveryEvents: new Counter({
+      name: "relay_svix_delivery_events_total",
+      help: "Svix operational webhooks received, by type",
+      labelNames: ["type"],
+      registers,
+    }),
+    purged: new Counter({
+      name: "relay_payloads_purged_total",
+      help: "Payloads and quarantined bodies cleared by retention",
+      labelNames: ["kind"],
+      registers,
+    }),
   };
 }

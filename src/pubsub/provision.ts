@@ -52,23 +52,35 @@ const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /** Throws ProvisionInputError for the first value out of range; Pub/Sub's own limits, checked before any call. */
 export function validatePlan(plan: ProvisionPlanInput): void {
-  if (!PROJECT_ID.test(plan.projectId)) fail(`project id "${plan.projectId}" is not a Google Cloud project id (6–30 lowercase letters, digits, hyphens)`);
-  for (const [flag, id] of [["topic", plan.topic], ["subscription", plan.subscription], ["dead-letter-topic", plan.deadLetterTopic], ["dead-letter-subscription", plan.deadLetterSubscription]] as const) {
+  if (!PROJECT_ID.test(plan.projectId))
+    fail(`project id "${plan.projectId}" is not a Google Cloud project id (6–30 lowercase letters, digits, hyphens)`);
+  for (const [flag, id] of [
+    ["topic", plan.topic],
+    ["subscription", plan.subscription],
+    ["dead-letter-topic", plan.deadLetterTopic],
+    ["dead-letter-subscription", plan.deadLetterSubscription],
+  ] as const) {
     if (!RESOURCE_ID.test(id) || id.toLowerCase().startsWith("goog")) {
-      fail(`--${flag} "${id}": ids are 3–255 characters of [A-Za-z0-9-_.~+%], start with a letter, and do not start with "goog"`);
+      fail(
+        `--${flag} "${id}": ids are 3–255 characters of [A-Za-z0-9-_.~+%], start with a letter, and do not start with "goog"`,
+      );
     }
   }
-  if (plan.deadLetterTopic === plan.topic) fail("--dead-letter-topic must differ from --topic, or failed messages would come straight back");
-  if (plan.deadLetterSubscription === plan.subscription) fail("--dead-letter-subscription must differ from --subscription");
+  if (plan.deadLetterTopic === plan.topic)
+    fail("--dead-letter-topic must differ from --topic, or failed messages would come straight back");
+  if (plan.deadLetterSubscription === plan.subscription)
+    fail("--dead-letter-subscription must differ from --subscription");
   checkPushEndpoint(plan.pushEndpoint);
   if (plan.oidc) {
-    if (!EMAIL.test(plan.oidc.serviceAccountEmail)) fail(`--service-account "${plan.oidc.serviceAccountEmail}" is not an email address`);
+    if (!EMAIL.test(plan.oidc.serviceAccountEmail))
+      fail(`--service-account "${plan.oidc.serviceAccountEmail}" is not an email address`);
     if (plan.oidc.audience.trim() === "") fail("--audience must not be empty");
   }
   checkRange("--ack-deadline", plan.ackDeadlineSeconds, 10, 600, " seconds");
   checkRange("--min-backoff", plan.minBackoffSeconds, 0, 600, " seconds");
   checkRange("--max-backoff", plan.maxBackoffSeconds, 0, 600, " seconds");
-  if (plan.minBackoffSeconds > plan.maxBackoffSeconds) fail(`--min-backoff (${plan.minBackoffSeconds}s) exceeds --max-backoff (${plan.maxBackoffSeconds}s)`);
+  if (plan.minBackoffSeconds > plan.maxBackoffSeconds)
+    fail(`--min-backoff (${plan.minBackoffSeconds}s) exceeds --max-backoff (${plan.maxBackoffSeconds}s)`);
   checkRange("--max-delivery-attempts", plan.maxDeliveryAttempts, 5, 100, "");
 }
 
@@ -81,11 +93,14 @@ function checkPushEndpoint(endpoint: string): void {
   }
   if (url.protocol === "https:") return;
   if (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname)) return;
-  fail(`--push-endpoint "${endpoint}" must be https (Pub/Sub pushes only to https), or http on localhost/127.0.0.1 for the emulator`);
+  fail(
+    `--push-endpoint "${endpoint}" must be https (Pub/Sub pushes only to https), or http on localhost/127.0.0.1 for the emulator`,
+  );
 }
 
 function checkRange(flag: string, value: number, min: number, max: number, unit: string): void {
-  if (!Number.isInteger(value) || value < min || value > max) fail(`${flag} must be a whole number from ${min} to ${max}${unit}, not ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    fail(`${flag} must be a whole number from ${min} to ${max}${unit}, not ${value}`);
 }
 
 function fail(message: string): never {
@@ -118,7 +133,8 @@ export function planFromFlags(flags: ProvisionFlags): ProvisionPlanInput {
   const subscription = required("subscription");
   const pushEndpoint = required("push-endpoint");
   const deadLetterTopic = flags["dead-letter-topic"] ?? `${topic}-dead-letter`;
-  if (flags.audience !== undefined && flags["service-account"] === undefined) fail("--audience needs --service-account");
+  if (flags.audience !== undefined && flags["service-account"] === undefined)
+    fail("--audience needs --service-account");
   const plan: ProvisionPlanInput = {
     projectId,
     topic,
@@ -155,7 +171,13 @@ function parseWhole(flag: string, text: string): number {
 
 type Metadata = protos.google.pubsub.v1.ISubscription;
 type Duration = protos.google.protobuf.IDuration;
-type ManagedField = "pushConfig" | "ackDeadlineSeconds" | "retryPolicy" | "deadLetterPolicy" | "messageRetentionDuration" | "expirationPolicy";
+type ManagedField =
+  | "pushConfig"
+  | "ackDeadlineSeconds"
+  | "retryPolicy"
+  | "deadLetterPolicy"
+  | "messageRetentionDuration"
+  | "expirationPolicy";
 type Fields = { [F in ManagedField]?: NonNullable<Metadata[F]> };
 interface SubscriptionSpec {
   name: string;
@@ -182,8 +204,14 @@ function pushSpec(plan: ProvisionPlanInput): SubscriptionSpec {
         ...(plan.noWrapper ? { noWrapper: { writeMetadata: true } } : {}),
       },
       ackDeadlineSeconds: plan.ackDeadlineSeconds,
-      retryPolicy: { minimumBackoff: { seconds: plan.minBackoffSeconds }, maximumBackoff: { seconds: plan.maxBackoffSeconds } },
-      deadLetterPolicy: { deadLetterTopic: topicName(plan, plan.deadLetterTopic), maxDeliveryAttempts: plan.maxDeliveryAttempts },
+      retryPolicy: {
+        minimumBackoff: { seconds: plan.minBackoffSeconds },
+        maximumBackoff: { seconds: plan.maxBackoffSeconds },
+      },
+      deadLetterPolicy: {
+        deadLetterTopic: topicName(plan, plan.deadLetterTopic),
+        maxDeliveryAttempts: plan.maxDeliveryAttempts,
+      },
       expirationPolicy: NEVER_EXPIRE,
     },
   };
@@ -233,7 +261,11 @@ function differingFields(desired: Fields, actual: Metadata): ManagedField[] {
  * only reads. Throws ProvisionInputError for a bad plan, and an Error when the subscription
  * exists on another topic (Pub/Sub cannot move it).
  */
-export async function provision(pubsub: PubSub, desired: ProvisionPlanInput, options: { dryRun: boolean }): Promise<ProvisionAction[]> {
+export async function provision(
+  pubsub: PubSub,
+  desired: ProvisionPlanInput,
+  options: { dryRun: boolean },
+): Promise<ProvisionAction[]> {
   validatePlan(desired);
   return [
     await ensureTopic(pubsub, topicName(desired, desired.topic), options.dryRun),
@@ -259,7 +291,9 @@ async function ensureSubscription(pubsub: PubSub, spec: SubscriptionSpec, dryRun
     return { verb: "create", resource: "subscription", name: spec.name, fields: [], applied: !dryRun };
   }
   if (actual.topic !== spec.topic) {
-    throw new Error(`${spec.name} is attached to ${String(actual.topic)}, not ${spec.topic}; Pub/Sub cannot move a subscription: delete it or choose another name`);
+    throw new Error(
+      `${spec.name} is attached to ${String(actual.topic)}, not ${spec.topic}; Pub/Sub cannot move a subscription: delete it or choose another name`,
+    );
   }
   const fields = differingFields(spec.fields, actual);
   if (fields.length === 0) return { verb: "ok", resource: "subscription", name: spec.name, fields, applied: false };
@@ -280,6 +314,7 @@ async function readMetadata(subscription: ReturnType<PubSub["subscription"]>): P
 /** One line per action: `create topic …`, `update subscription … (a, b)`, `ok subscription … (unchanged)`; `would …` on a dry run. */
 export function describeAction(action: ProvisionAction, dryRun: boolean): string {
   const prefix = dryRun && action.verb !== "ok" ? "would " : "";
-  const suffix = action.verb === "update" ? ` (${action.fields.join(", ")})` : action.verb === "ok" ? " (unchanged)" : "";
+  const suffix =
+    action.verb === "update" ? ` (${action.fields.join(", ")})` : action.verb === "ok" ? " (unchanged)" : "";
   return `${prefix}${action.verb} ${action.resource} ${action.name}${suffix}`;
 }

@@ -76,8 +76,13 @@ export class PullWorker {
       // Nothing was recorded (the database is down, say): Pub/Sub keeps it and redelivers.
       message.nack();
       metrics.pulled.inc({ result: "nacked", status: isAppError(error) ? error.code : "internal" });
-      if (!isAppError(error)) logger.error({ err: error, pubsubMessageId: message.id }, "pulled message failed unexpectedly");
-      else logger.warn({ code: error.code, pubsubMessageId: message.id }, "pulled message not recorded; nacked for redelivery");
+      if (!isAppError(error))
+        logger.error({ err: error, pubsubMessageId: message.id }, "pulled message failed unexpectedly");
+      else
+        logger.warn(
+          { code: error.code, pubsubMessageId: message.id },
+          "pulled message not recorded; nacked for redelivery",
+        );
     }
   }
 }

@@ -24,10 +24,18 @@ export class LeanHttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" });
 
-  request(url: URL, init: { method?: string; headers?: Record<string, string>; body?: string | null }, timeoutMs: number): Promise<LeanResponse> {
+  request(
+    url: URL,
+    init: { method?: string; headers?: Record<string, string>; body?: string | null },
+    timeoutMs: number,
+  ): Promise<LeanResponse> {
     return new Promise((resolve, reject) => {
       const secure = url.protocol === "https:";
-      const req = (secure ? https : http).request(url, { method: init.method ?? "GET", headers: init.headers, agent: secure ? this.httpsAgent : this.httpAgent });
+      const req = (secure ? https : http).request(url, {
+        method: init.method ?? "GET",
+        headers: init.headers,
+        agent: secure ? this.httpsAgent : this.httpAgent,
+      });
       const timer = setTimeout(() => req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
       req.once("error", (error) => {
         clearTimeout(timer);

@@ -40,23 +40,40 @@ describe("OperationalWebhookVerifier", () => {
   });
 
   it("a forged signature → unauthorized, with the SDK's reason", () => {
-    const webhook = signed(JSON.stringify({ type: "x", data: {} }), { secret: `whsec_${randomBytes(24).toString("base64")}` });
-    expect(refusal(webhook)).toMatchObject({ code: "unauthorized", message: "The Svix webhook signature is not valid: No matching signature found" });
+    const webhook = signed(JSON.stringify({ type: "x", data: {} }), {
+      secret: `whsec_${randomBytes(24).toString("base64")}`,
+    });
+    expect(refusal(webhook)).toMatchObject({
+      code: "unauthorized",
+      message: "The Svix webhook signature is not valid: No matching signature found",
+    });
   });
 
   it("a stale timestamp (replayed later) → unauthorized, with the SDK's reason", () => {
     const webhook = signed(JSON.stringify({ type: "x", data: {} }), { at: new Date(Date.now() - 10 * 60_000) });
-    expect(refusal(webhook)).toMatchObject({ code: "unauthorized", message: "The Svix webhook signature is not valid: Message timestamp too old" });
+    expect(refusal(webhook)).toMatchObject({
+      code: "unauthorized",
+      message: "The Svix webhook signature is not valid: Message timestamp too old",
+    });
   });
 
-  it.each(["svix-id", "svix-timestamp", "svix-signature"])("a missing %s header → unauthorized: missing required headers", (name) => {
-    const webhook = signed(JSON.stringify({ type: "x", data: {} }));
-    delete webhook.headers[name];
-    expect(refusal(webhook)).toMatchObject({ code: "unauthorized", message: "The Svix webhook signature is not valid: Missing required headers" });
-  });
+  it.each(["svix-id", "svix-timestamp", "svix-signature"])(
+    "a missing %s header → unauthorized: missing required headers",
+    (name) => {
+      const webhook = signed(JSON.stringify({ type: "x", data: {} }));
+      delete webhook.headers[name];
+      expect(refusal(webhook)).toMatchObject({
+        code: "unauthorized",
+        message: "The Svix webhook signature is not valid: Missing required headers",
+      });
+    },
+  );
 
   it("a signed body that is not JSON → invalid_json", () => {
-    expect(refusal(signed("not json"))).toMatchObject({ code: "invalid_json", message: "The Svix webhook body is not JSON" });
+    expect(refusal(signed("not json"))).toMatchObject({
+      code: "invalid_json",
+      message: "The Svix webhook body is not JSON",
+    });
   });
 
   it.each([

@@ -43,7 +43,9 @@ export class OperationalWebhookVerifier {
     }
     const { type, data } = (payload ?? {}) as { type?: unknown; data?: unknown };
     if (typeof type !== "string" || !data || typeof data !== "object") {
-      throw new AppError("invalid_request", "A Svix operational webhook has a type and a data object", { details: [{ path: "/type", message: "must be a string, with data an object" }] });
+      throw new AppError("invalid_request", "A Svix operational webhook has a type and a data object", {
+        details: [{ path: "/type", message: "must be a string, with data an object" }],
+      });
     }
     return { svixId: headers["svix-id"], type, data: data as Record<string, unknown> };
   }

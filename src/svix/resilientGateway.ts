@@ -1,6 +1,13 @@
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
-import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixAdmin, SvixGateway } from "../core/ports.ts";
+import type {
+  AppPortalRequest,
+  CallOptions,
+  OutgoingMessage,
+  SentMessage,
+  SvixAdmin,
+  SvixGateway,
+} from "../core/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { Pacer } from "./pacer.ts";
 import type { SvixApi, SvixApp } from "./svixGateway.ts";
@@ -53,11 +60,23 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private lastRecovery = 0;
 
   constructor(options: ResilientGatewayOptions) {
-    this.o = { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000, maxPauseMs: 300_000, retryBaseMs: 100, now: Date.now, onRecovered: () => undefined, ...options, pacer: options.pacer ?? new Pacer({ now: options.now }) };
+    this.o = {
+      rateLimitBaseMs: 1000,
+      rateLimitMaxMs: 60_000,
+      maxPauseMs: 300_000,
+      retryBaseMs: 100,
+      now: Date.now,
+      onRecovered: () => undefined,
+      ...options,
+      pacer: options.pacer ?? new Pacer({ now: options.now }),
+    };
   }
 
   /** Not part of the core's port: the operators' app-portal link creates the application. */
-  getOrCreateApplication(input: { uid: string; name: string; project: string }, options: CallOptions = {}): Promise<SvixApp> {
+  getOrCreateApplication(
+    input: { uid: string; name: string; project: string },
+    options: CallOptions = {},
+  ): Promise<SvixApp> {
     return this.run((o) => this.o.inner.getOrCreateApplication(input, o), options);
   }
 
@@ -114,13 +133,21 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
           this.succeeded();
           return result;
         } catch (error) {
-          const failure = isAppError(error) ? error : new AppError("svix_unavailable", "Svix call failed", { cause: error });
+          const failure = isAppError(error)
+            ? error
+            : new AppError("svix_unavailable", "Svix call failed", { cause: error });
           this.failed(failure, probe);
           const transient = failure.code === "svix_unavailable";
           const delay = this.o.retryBaseMs * 2 ** retry * (0.5 + Math.random() / 2);
           const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
           // A retry needs time left for the call itself, not only for the wait before it.
-          if (!transient || probe || retry >= this.o.maxRetries || this.o.now() + delay + 2 * this.o.retryBaseMs > deadline) throw failure;
+          if (
+            !transient ||
+            probe ||
+            retry >= this.o.maxRetries ||
+            this.o.now() + delay + 2 * this.o.retryBaseMs > deadline
+          )
+            throw failure;
           await new Promise((resolve) => setTimeout(resolve, delay));
         }
       }
@@ -138,11 +165,16 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     const now = this.o.now();
     if (now < this.pausedUntil) {
       this.o.metrics.shed.inc({ reason: "cooldown" });
-      throw new AppError("svix_rate_limited", "Svix asked us to slow down; not calling it until its Retry-After has passed", {
-        retryAfterSeconds: Math.ceil((this.pausedUntil - now) / 1000),
-      });
+      throw new AppError(
+        "svix_rate_limited",
+        "Svix asked us to slow down; not calling it until its Retry-After has passed",
+        {
+          retryAfterSeconds: Math.ceil((this.pausedUntil - now) / 1000),
+        },
+      );
     }
-    if (this.circuit.state === "open" && (now >= this.circuit.until || (operatorProbe && !this.probeInFlight))) this.circuit = { state: "half_open" };
+    if (this.circuit.state === "open" && (now >= this.circuit.until || (operatorProbe && !this.probeInFlight)))
+      this.circuit = { state: "half_open" };
     if (this.circuit.state === "open" || (this.circuit.state === "half_open" && this.probeInFlight)) {
       this.o.metrics.shed.inc({ reason: "circuit_open" });
       const wait = this.circuit.state === "open" ? this.circuit.until - now : this.o.circuitCooldownMs;
@@ -152,7 +184,9 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     }
     if (!reserved && !this.o.pacer.take()) {
       this.o.metrics.shed.inc({ reason: "paced" });
-      throw new AppError("svix_rate_limited", "Pacing Svix calls under its rate limit", { retryAfterSeconds: this.o.pacer.waitMs() / 1000 });
+      throw new AppError("svix_rate_limited", "Pacing Svix calls under its rate limit", {
+        retryAfterSeconds: this.o.pacer.waitMs() / 1000,
+      });
     }
     if (this.circuit.state === "half_open") {
       this.probeInFlight = true;
@@ -183,11 +217,17 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       this.consecutive429 += 1;
       const backoff = Math.min(this.o.rateLimitMaxMs, this.o.rateLimitBaseMs * 2 ** (this.consecutive429 - 1));
       // Svix's Retry-After is obeyed, up to maxPauseMs: a bogus "wait a day" must not stop the instance.
-      const waitMs = failure.retryAfterSeconds !== undefined ? Math.min(failure.retryAfterSeconds * 1000, this.o.maxPauseMs) : backoff * (0.5 + Math.random() / 2);
+      const waitMs =
+        failure.retryAfterSeconds !== undefined
+          ? Math.min(failure.retryAfterSeconds * 1000, this.o.maxPauseMs)
+          : backoff * (0.5 + Math.random() / 2);
       const until = this.o.now() + waitMs;
       if (until > this.pausedUntil) {
         if (this.pausedUntil <= this.o.now()) {
-          this.o.logger.warn({ waitMs: Math.round(waitMs), retryAfterGiven: failure.retryAfterSeconds !== undefined }, "Svix rate limit: pausing Svix calls");
+          this.o.logger.warn(
+            { waitMs: Math.round(waitMs), retryAfterGiven: failure.retryAfterSeconds !== undefined },
+            "Svix rate limit: pausing Svix calls",
+          );
         }
         this.pausedUntil = until;
       }
@@ -209,7 +249,10 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       this.circuit = { state: "open", until: this.o.now() + this.o.circuitCooldownMs };
       this.o.metrics.circuitOpen.set(1);
       if (first) {
-        this.o.logger.warn({ failures: this.consecutiveFailures, cooldownMs: this.o.circuitCooldownMs, lastError: failure.code }, "Svix keeps failing: circuit opened");
+        this.o.logger.warn(
+          { failures: this.consecutiveFailures, cooldownMs: this.o.circuitCooldownMs, lastError: failure.code },
+          "Svix keeps failing: circuit opened",
+        );
       }
     }
   }

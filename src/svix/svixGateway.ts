@@ -15,7 +15,10 @@ export interface SvixApp {
 /** The Svix calls the relay makes, one HTTP call each (no retries, no guards). */
 export interface SvixApi {
   createMessage(message: OutgoingMessage, options?: CallOptions): Promise<SentMessage>;
-  getOrCreateApplication(input: { uid: string; name: string; project: string }, options?: CallOptions): Promise<SvixApp>;
+  getOrCreateApplication(
+    input: { uid: string; name: string; project: string },
+    options?: CallOptions,
+  ): Promise<SvixApp>;
   appPortalAccess(input: AppPortalRequest, options?: CallOptions): Promise<{ url: string; token: string }>;
   /** Creates the event type unless Svix has it already (409 counts as done). */
   ensureEventType(input: { name: string; description: string }, options?: CallOptions): Promise<void>;
@@ -55,15 +58,23 @@ export class SdkSvixGateway implements SvixApi {
       retryScheduleInMs: [],
       fetch: (async (input: string | URL | Request, init?: RequestInit) => {
         const context = this.current.getStore();
-        const response = await this.http.request(input instanceof URL ? input : new URL(String(input)), init as { method?: string; headers?: Record<string, string>; body?: string }, context?.timeoutMs ?? this.timeoutMs);
-        if (context) context.response = { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined };
+        const response = await this.http.request(
+          input instanceof URL ? input : new URL(String(input)),
+          init as { method?: string; headers?: Record<string, string>; body?: string },
+          context?.timeoutMs ?? this.timeoutMs,
+        );
+        if (context)
+          context.response = { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined };
         return response;
       }) as unknown as typeof fetch,
     });
     this.metrics = options.metrics;
   }
 
-  async getOrCreateApplication(input: { uid: string; name: string; project: string }, options: CallOptions = {}): Promise<SvixApp> {
+  async getOrCreateApplication(
+    input: { uid: string; name: string; project: string },
+    options: CallOptions = {},
+  ): Promise<SvixApp> {
     const app = await this.call("application.getOrCreate", options, () =>
       this.svix.application.getOrCreate(
         { name: input.name, uid: input.uid, metadata: { gigsProject: input.project } },
@@ -89,7 +100,12 @@ export class SdkSvixGateway implements SvixApi {
 
   async ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
     try {
-      await this.call("eventType.create", options, () => this.svix.eventType.create({ name: input.name, description: input.description }, { idempotencyKey: `gigs-relay-type-${input.name}` }));
+      await this.call("eventType.create", options, () =>
+        this.svix.eventType.create(
+          { name: input.name, description: input.description },
+          { idempotencyKey: `gigs-relay-type-${input.name}` },
+        ),
+      );
     } catch (error) {
       if (error instanceof AppError && error.upstreamStatus === 409) return;
       throw error;
@@ -141,8 +157,10 @@ export class SdkSvixGateway implements SvixApi {
     const context: CallContext = { timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
     const startedAt = new Date();
     const t0 = performance.now();
-    const report = (outcome: SvixCall["outcome"], extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string }) =>
-      options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
+    const report = (
+      outcome: SvixCall["outcome"],
+      extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string },
+    ) => options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
     this.metrics.svixInFlight.inc();
     try {
       const result = await this.current.run(context, fn);
@@ -212,14 +230,20 @@ interface CallContext {
 function classifyStatus(status: number, detail: string, retryAfter: string | undefined, cause: unknown): AppError {
   const upstream = { upstreamStatus: status, cause };
   if (status === 429) {
-    return new AppError("svix_rate_limited", `Svix is rate limiting (${detail})`, { ...upstream, retryAfterSeconds: parseRetryAfter(retryAfter) });
+    return new AppError("svix_rate_limited", `Svix is rate limiting (${detail})`, {
+      ...upstream,
+      retryAfterSeconds: parseRetryAfter(retryAfter),
+    });
   }
   if (status === 401 || status === 403) {
     // Our key, not the event: a rotated or wrong SVIX_API_KEY must not reject events for good.
     return new AppError("svix_unauthorized", `Svix refused our credentials (${status}); check SVIX_API_KEY`, upstream);
   }
   if (status >= 500 || status === 408) {
-    return new AppError("svix_unavailable", `Svix answered ${status}`, { ...upstream, retryAfterSeconds: parseRetryAfter(retryAfter) });
+    return new AppError("svix_unavailable", `Svix answered ${status}`, {
+      ...upstream,
+      retryAfterSeconds: parseRetryAfter(retryAfter),
+    });
   }
   if (status === 409) return new AppError("svix_rejected", `Svix conflict: ${detail}`, upstream);
   return new AppError("svix_rejected", `Svix rejected the request (${status}): ${detail}`, upstream);
@@ -230,7 +254,10 @@ function classifyStatus(status: number, detail: string, retryAfter: string | und
  * the wire, for answers the SDK could not turn into an ApiException (it JSON-parses 4xx bodies,
  * so a proxy's HTML 429 arrives here as a SyntaxError).
  */
-export function classifySvixError(error: unknown, response?: { status: number; retryAfter: string | undefined }): AppError {
+export function classifySvixError(
+  error: unknown,
+  response?: { status: number; retryAfter: string | undefined },
+): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof ApiException) {
     return classifyStatus(error.code, describeBody(error.body), headerOf(error.headers, "retry-after"), error);
@@ -240,10 +267,15 @@ export function classifySvixError(error: unknown, response?: { status: number; r
     return new AppError("svix_unavailable", "Svix did not answer in time", { cause: error });
   }
   if (error instanceof SyntaxError) {
-    if (response && response.status >= 300) return classifyStatus(response.status, "unreadable body", response.retryAfter, error);
+    if (response && response.status >= 300)
+      return classifyStatus(response.status, "unreadable body", response.retryAfter, error);
     return new AppError("svix_unavailable", "Svix answered with an unreadable body", { cause: error });
   }
-  return new AppError("svix_unavailable", `Svix could not be reached (${(error as Error | undefined)?.message ?? "unknown error"})`, {
-    cause: error,
-  });
+  return new AppError(
+    "svix_unavailable",
+    `Svix could not be reached (${(error as Error | undefined)?.message ?? "unknown error"})`,
+    {
+      cause: error,
+    },
+  );
 }

@@ -50,20 +50,47 @@ export function createApp(deps: AppDeps): express.Express {
   app.set("query parser", "simple");
   app.use(requestLogging(deps.logger));
   const accepting = deps.accepting ?? (() => true);
-  app.use(healthRouter({ ping: () => deps.ledger.ping(), accepting, cacheMs: deps.readinessCacheMs ?? 2000, svixStatus: deps.svixStatus }));
+  app.use(
+    healthRouter({
+      ping: () => deps.ledger.ping(),
+      accepting,
+      cacheMs: deps.readinessCacheMs ?? 2000,
+      svixStatus: deps.svixStatus,
+    }),
+  );
   app.use(openapiRouter());
   // Authenticated by Svix's signature alone, so before the token check.
   app.use(svixWebhooksRouter({ verifier: deps.svixWebhooks, deliveryEvents: deps.deliveryEvents }));
   // Operators' pages: their own session cookie and CSRF checks, on /dashboard only (the API never reads cookies).
-  app.use(dashboardRouter({ service: deps.service, ledger: deps.ledger, quarantine: deps.quarantine, deliveryEvents: deps.deliveryEventLedger, appPortal: deps.appPortal, access: { operatorTokens: deps.auth.operatorTokens, open: deps.auth.open } }));
+  app.use(
+    dashboardRouter({
+      service: deps.service,
+      ledger: deps.ledger,
+      quarantine: deps.quarantine,
+      deliveryEvents: deps.deliveryEventLedger,
+      appPortal: deps.appPortal,
+      access: { operatorTokens: deps.auth.operatorTokens, open: deps.auth.open },
+    }),
+  );
   // Who is calling is settled before any body is read; then each route's scope.
   app.use(authenticate(deps.auth));
   const ingestScope = requireScope("ingest");
   const operatorScope = requireScope("operator");
-  app.use((req: Request, res: Response, next: NextFunction) => (req.method === "POST" && req.path === "/notifications" ? ingestScope : operatorScope)(req, res, next));
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    (req.method === "POST" && req.path === "/notifications" ? ingestScope : operatorScope)(req, res, next),
+  );
   app.use(metricsRouter(deps.metrics));
   app.use(operatorsRouter({ service: deps.service, ledger: deps.ledger, appPortal: deps.appPortal }));
-  app.use(notificationsRouter({ service: deps.service, ingest: deps.ingest, ledger: deps.ledger, deliveryEvents: deps.deliveryEventLedger, bodyLimitBytes: deps.bodyLimitBytes, admission: deps.admission }));
+  app.use(
+    notificationsRouter({
+      service: deps.service,
+      ingest: deps.ingest,
+      ledger: deps.ledger,
+      deliveryEvents: deps.deliveryEventLedger,
+      bodyLimitBytes: deps.bodyLimitBytes,
+      admission: deps.admission,
+    }),
+  );
   app.use(quarantineRouter({ quarantine: deps.quarantine }));
   app.use(notFoundHandler);
   app.use(errorHandler({ onShed: deps.onShed }));

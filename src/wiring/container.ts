@@ -64,7 +64,10 @@ export interface ContainerOverrides {
 async function checkSvix(sdk: SdkSvixGateway, config: Readonly<Config>, logger: Logger): Promise<string> {
   const { status, detail } = await sdk.checkCredentials();
   if (status === "unauthorized") {
-    if (config.production) throw new StartupError(`SVIX_API_KEY was refused by Svix (${detail ?? "401"}): check the key and SVIX_SERVER_URL`);
+    if (config.production)
+      throw new StartupError(
+        `SVIX_API_KEY was refused by Svix (${detail ?? "401"}): check the key and SVIX_SERVER_URL`,
+      );
     logger.error({ detail }, "SVIX_API_KEY was refused by Svix: every event will be queued until the key works");
   } else if (status === "unreachable") {
     logger.warn({ detail }, "Svix could not be reached at start: events are queued until it answers");
@@ -94,12 +97,26 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       svixServerUrl = await emulator.start(config.svixEmulatorPort);
       svixApiKey = "emulator";
       closers.unshift(() => emulator!.stop());
-      logger.warn({ svixServerUrl }, "using the in-process Svix emulator (no SVIX_API_KEY, no DATABASE_URL, or SVIX_EMULATOR=true): no webhook leaves this machine");
+      logger.warn(
+        { svixServerUrl },
+        "using the in-process Svix emulator (no SVIX_API_KEY, no DATABASE_URL, or SVIX_EMULATOR=true): no webhook leaves this machine",
+      );
     }
-    const sdk = new SdkSvixGateway({ apiKey: svixApiKey!, serverUrl: svixServerUrl, requestTimeoutMs: config.svixTimeoutMs, metrics });
+    const sdk = new SdkSvixGateway({
+      apiKey: svixApiKey!,
+      serverUrl: svixServerUrl,
+      requestTimeoutMs: config.svixTimeoutMs,
+      metrics,
+    });
     const svixStatus = await checkSvix(sdk, config, logger);
 
-    const db = overrides.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));
+    const db =
+      overrides.database ??
+      (await openDatabase({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        poolMax: config.databasePoolMax,
+      }));
     if (!overrides.database) closers.push(() => db.close());
     if (!overrides.database && config.migrateOnStart) {
       const applied = await migrate(db);
@@ -157,7 +174,14 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       closers.unshift(() => started.stop());
     }
     const retention = new RetentionStore({ prisma: db.prisma });
-    const purge = new PurgeWorker({ retention, logger, metrics, clock, retentionDays: config.payloadRetentionDays, intervalMs: config.purgeIntervalMs });
+    const purge = new PurgeWorker({
+      retention,
+      logger,
+      metrics,
+      clock,
+      retentionDays: config.payloadRetentionDays,
+      intervalMs: config.purgeIntervalMs,
+    });
     purge.start();
     closers.unshift(() => purge.stop());
     const container: Container = {
@@ -178,7 +202,8 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       app: undefined as unknown as ReturnType<typeof createApp>,
       async close() {
         container.accepting = false;
-        for (const close of closers) await close().catch((err: unknown) => logger.error({ err }, "error while closing"));
+        for (const close of closers)
+          await close().catch((err: unknown) => logger.error({ err }, "error while closing"));
       },
     };
     const shed = new ShedSummary(logger);
@@ -191,7 +216,12 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
-      admission: { maxInFlight: config.ingestMaxInFlight, largeBodyBytes: config.largeBodyBytes, maxLargeInFlight: config.largeBodyConcurrency, onShed: () => shed.count("overloaded") },
+      admission: {
+        maxInFlight: config.ingestMaxInFlight,
+        largeBodyBytes: config.largeBodyBytes,
+        maxLargeInFlight: config.largeBodyConcurrency,
+        onShed: () => shed.count("overloaded"),
+      },
       auth: authOptionsFrom(config),
       readinessCacheMs: config.readinessCacheMs,
       accepting: () => container.accepting,

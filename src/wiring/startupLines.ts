@@ -31,6 +31,9 @@ export function startupLines(container: Container, port: number): StartupLine[] 
     { message: `relay: ${base}`, fields: { url: base } },
     { message: databaseLine(container), fields: {} },
     { message: svix, fields: {} },
-    { message: `try: curl -sS${auth} -H 'content-type: application/json' --data-binary @examples/events/user.created.json ${base}/notifications`, fields: {} },
+    {
+      message: `try: curl -sS${auth} -H 'content-type: application/json' --data-binary @examples/events/user.created.json ${base}/notifications`,
+      fields: {},
+    },
   ];
 }

@@ -58,7 +58,13 @@ afterAll(async () => {
 });
 
 function verifier(options: Partial<PubsubOidcOptions> = {}): PubsubTokenVerifier {
-  return new PubsubTokenVerifier({ audience: AUDIENCE, serviceAccounts: [ACCOUNT], jwksUrl, now: () => NOW_MS, ...options });
+  return new PubsubTokenVerifier({
+    audience: AUDIENCE,
+    serviceAccounts: [ACCOUNT],
+    jwksUrl,
+    now: () => NOW_MS,
+    ...options,
+  });
 }
 
 const googleClaims = (): JWTPayload => ({
@@ -154,14 +160,24 @@ describe("PubsubTokenVerifier", () => {
 
     it("rejects HS256, even keyed with the public key's modulus", async () => {
       const v = verifier();
-      for (const secret of [new TextEncoder().encode("a shared secret of at least 32 bytes!"), Buffer.from(keyA.jwk.n!, "base64url")]) {
-        const token = await new SignJWT(googleClaims()).setProtectedHeader({ alg: "HS256", kid: keyA.kid }).sign(secret);
+      for (const secret of [
+        new TextEncoder().encode("a shared secret of at least 32 bytes!"),
+        Buffer.from(keyA.jwk.n!, "base64url"),
+      ]) {
+        const token = await new SignJWT(googleClaims())
+          .setProtectedHeader({ alg: "HS256", kid: keyA.kid })
+          .sign(secret);
         await expectCode(v, token, "unauthorized", 401);
       }
     });
 
     it("rejects the wrong audience", async () => {
-      const error = await expectCode(verifier(), await mint({ aud: "https://other.example.com/push" }), "unauthorized", 401);
+      const error = await expectCode(
+        verifier(),
+        await mint({ aud: "https://other.example.com/push" }),
+        "unauthorized",
+        401,
+      );
       expect(error.message).toMatch(/audience/);
     });
 
@@ -174,16 +190,28 @@ describe("PubsubTokenVerifier", () => {
     });
 
     it("rejects a token that expired 2 minutes ago", async () => {
-      const error = await expectCode(verifier(), await mint({ iat: nowSeconds - 3720, exp: nowSeconds - 120 }), "unauthorized", 401);
+      const error = await expectCode(
+        verifier(),
+        await mint({ iat: nowSeconds - 3720, exp: nowSeconds - 120 }),
+        "unauthorized",
+        401,
+      );
       expect(error.message).toMatch(/expired/);
     });
 
     it("accepts a token that expired 30 s ago (within the 60 s skew)", async () => {
-      expect((await verifier().verify(await mint({ iat: nowSeconds - 3630, exp: nowSeconds - 30 }))).email).toBe(ACCOUNT);
+      expect((await verifier().verify(await mint({ iat: nowSeconds - 3630, exp: nowSeconds - 30 }))).email).toBe(
+        ACCOUNT,
+      );
     });
 
     it("honours a smaller clock tolerance", async () => {
-      await expectCode(verifier({ clockToleranceSeconds: 10 }), await mint({ exp: nowSeconds - 30 }), "unauthorized", 401);
+      await expectCode(
+        verifier({ clockToleranceSeconds: 10 }),
+        await mint({ exp: nowSeconds - 30 }),
+        "unauthorized",
+        401,
+      );
     });
 
     it("rejects a token without exp", async () => {
@@ -223,7 +251,12 @@ describe("PubsubTokenVerifier", () => {
 
   describe("403 forbidden", () => {
     it("rejects a valid token from a service account that is not allowed", async () => {
-      const error = await expectCode(verifier(), await mint({ email: "someone-else@project.iam.gserviceaccount.com" }), "forbidden", 403);
+      const error = await expectCode(
+        verifier(),
+        await mint({ email: "someone-else@project.iam.gserviceaccount.com" }),
+        "forbidden",
+        403,
+      );
       expect(error.message).toContain("someone-else@project.iam.gserviceaccount.com");
     });
 
@@ -231,7 +264,7 @@ describe("PubsubTokenVerifier", () => {
       await expectCode(verifier(), await mint({ email_verified: false }), "forbidden", 403);
     });
 
-    it("rejects a missing email_verified, and the string \"true\"", async () => {
+    it('rejects a missing email_verified, and the string "true"', async () => {
       const v = verifier();
       await expectCode(v, await mint({ email_verified: undefined }), "forbidden", 403);
       await expectCode(v, await mint({ email_verified: "true" }), "forbidden", 403);

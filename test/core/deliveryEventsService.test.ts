@@ -26,16 +26,30 @@ afterAll(() => t.drop());
 function service(): { service: DeliveryEventsService; metrics: Metrics; logs: Array<Record<string, unknown>> } {
   const { logger, records: logs } = captureLogs("debug");
   const metrics = createMetrics();
-  return { service: new DeliveryEventsService({ ledger, logger, metrics, clock: { now: () => new Date(RECEIVED_AT) } }), metrics, logs };
+  return {
+    service: new DeliveryEventsService({ ledger, logger, metrics, clock: { now: () => new Date(RECEIVED_AT) } }),
+    metrics,
+    logs,
+  };
 }
 
 /**
  * A notification Svix holds as message `msgId` (delivered through the real ledger); with msgId
  * null, one Svix answered 409 for (a duplicate): the relay never learned its message id.
  */
-async function delivered(overrides: Parameters<typeof makeEvent>[0] = {}, msgId: string | null = `msg_${randomUUID().replaceAll("-", "")}`) {
+async function delivered(
+  overrides: Parameters<typeof makeEvent>[0] = {},
+  msgId: string | null = `msg_${randomUUID().replaceAll("-", "")}`,
+) {
   const event = makeEvent(overrides);
-  await notifications.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "owner", claimExpiresAt: new Date(Date.now() + 30_000) });
+  await notifications.insert({
+    event,
+    transport: { kind: "body" },
+    payloadDigest: eventDigest(event),
+    status: "received",
+    claimToken: "owner",
+    claimExpiresAt: new Date(Date.now() + 30_000),
+  });
   await notifications.complete(event.id, "owner", {
     status: "delivered",
     countsAsFailure: false,
@@ -43,8 +57,23 @@ async function delivered(overrides: Parameters<typeof makeEvent>[0] = {}, msgId:
     ...(msgId ? { svixMessageId: msgId } : {}),
     attempts: [
       msgId
-        ? { trigger: "ingress", operation: "message.create", startedAt: new Date(), durationMs: 3, outcome: "delivered", httpStatus: 202, svixMessageId: msgId }
-        : { trigger: "ingress", operation: "message.create", startedAt: new Date(), durationMs: 3, outcome: "duplicate", httpStatus: 409 },
+        ? {
+            trigger: "ingress",
+            operation: "message.create",
+            startedAt: new Date(),
+            durationMs: 3,
+            outcome: "delivered",
+            httpStatus: 202,
+            svixMessageId: msgId,
+          }
+        : {
+            trigger: "ingress",
+            operation: "message.create",
+            startedAt: new Date(),
+            durationMs: 3,
+            outcome: "duplicate",
+            httpStatus: 409,
+          },
     ],
   });
   return { event, msgId: msgId ?? "" };
@@ -59,7 +88,8 @@ async function stored(id: string) {
   const { id: _id, receivedAt: _receivedAt, ...rest } = r;
   return rest;
 }
-const counted = async (metrics: Metrics) => (await metrics.deliveryEvents.get()).values.map((v) => ({ labels: v.labels, value: v.value }));
+const counted = async (metrics: Metrics) =>
+  (await metrics.deliveryEvents.get()).values.map((v) => ({ labels: v.labels, value: v.value }));
 
 const AT = "2026-11-27T10:00:05.123Z";
 const FAIL_SINCE = "2026-11-26T08:30:00.456Z";
@@ -69,21 +99,36 @@ const DIGEST_APP = `prj_${"0123456789abcdef0123456789abcdef01234567"}`;
 
 describe("DeliveryEventsService.record: the operational webhooks the relay keeps", () => {
   it("keeps exactly the five delivery types", () => {
-    expect([...DELIVERY_EVENT_TYPES].sort()).toEqual(["endpoint.disabled", "endpoint.enabled", "message.attempt.exhausted", "message.attempt.failing", "message.attempt.recovered"]);
+    expect([...DELIVERY_EVENT_TYPES].sort()).toEqual([
+      "endpoint.disabled",
+      "endpoint.enabled",
+      "message.attempt.exhausted",
+      "message.attempt.failing",
+      "message.attempt.recovered",
+    ]);
   });
 
-  it.each(["background_task.finished", "endpoint.created", "endpoint.updated", "endpoint.deleted", "message.attempt", "MESSAGE.ATTEMPT.EXHAUSTED", ""])(
-    "ignores a type it does not keep (%j): nothing stored, counted or logged",
-    async (type) => {
-      const { service: s, metrics, logs } = service();
-      const id = svixId();
-      const result = await s.record({ svixId: id, type, data: { appUid: "acme-mobile", endpointId: "ep_1", failSince: FAIL_SINCE } });
-      expect(result).toStrictEqual({ stored: false, ignored: true, eventId: null });
-      expect(await row(id)).toBeNull();
-      expect(await counted(metrics)).toEqual([]);
-      expect(logs).toEqual([]);
-    },
-  );
+  it.each([
+    "background_task.finished",
+    "endpoint.created",
+    "endpoint.updated",
+    "endpoint.deleted",
+    "message.attempt",
+    "MESSAGE.ATTEMPT.EXHAUSTED",
+    "",
+  ])("ignores a type it does not keep (%j): nothing stored, counted or logged", async (type) => {
+    const { service: s, metrics, logs } = service();
+    const id = svixId();
+    const result = await s.record({
+      svixId: id,
+      type,
+      data: { appUid: "acme-mobile", endpointId: "ep_1", failSince: FAIL_SINCE },
+    });
+    expect(result).toStrictEqual({ stored: false, ignored: true, eventId: null });
+    expect(await row(id)).toBeNull();
+    expect(await counted(metrics)).toEqual([]);
+    expect(logs).toEqual([]);
+  });
 
   it("records message.attempt.exhausted on the notification it concerns (Svix's eventId is our event id): stored, counted, warned", async () => {
     const { event, msgId } = await delivered({ project: "acme-mobile" });
@@ -92,7 +137,14 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     const result = await s.record({
       svixId: id,
       type: "message.attempt.exhausted",
-      data: { appId: "app_1", appUid: "acme-mobile", msgId, msgEventId: event.id, endpointId: "ep_1", lastAttempt: { id: "atmpt_1", timestamp: AT, responseStatusCode: 500 } },
+      data: {
+        appId: "app_1",
+        appUid: "acme-mobile",
+        msgId,
+        msgEventId: event.id,
+        endpointId: "ep_1",
+        lastAttempt: { id: "atmpt_1", timestamp: AT, responseStatusCode: 500 },
+      },
     });
     expect(result).toStrictEqual({ stored: true, eventId: event.id });
     expect(await stored(id)).toEqual({
@@ -129,10 +181,30 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     const id = svixId();
     const appUid = appUidFor(project);
     expect(appUid).toMatch(/^prj_[0-9a-f]{40}$/);
-    const result = await s.record({ svixId: id, type: "message.attempt.failing", data: { appUid, msgId, msgEventId: svixEventIdFor(event.id), endpointId: "ep_2", lastAttempt: { timestamp: AT, responseStatusCode: 503 } } });
+    const result = await s.record({
+      svixId: id,
+      type: "message.attempt.failing",
+      data: {
+        appUid,
+        msgId,
+        msgEventId: svixEventIdFor(event.id),
+        endpointId: "ep_2",
+        lastAttempt: { timestamp: AT, responseStatusCode: 503 },
+      },
+    });
     expect(result).toStrictEqual({ stored: true, eventId: event.id });
     expect(await stored(id)).toMatchObject({ eventId: event.id, appUid, project, msgId, responseStatus: 503 });
-    expect(logs).toEqual([expect.objectContaining({ level: "info", severity: "INFO", svixType: "message.attempt.failing", eventId: event.id, project, endpointId: "ep_2", responseStatus: 503 })]);
+    expect(logs).toEqual([
+      expect.objectContaining({
+        level: "info",
+        severity: "INFO",
+        svixType: "message.attempt.failing",
+        eventId: event.id,
+        project,
+        endpointId: "ep_2",
+        responseStatus: 503,
+      }),
+    ]);
   });
 
   it("matches by our event id alone when the relay never learned Svix's message id (Svix answered 409)", async () => {
@@ -140,23 +212,63 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     expect((await notifications.summary(event.id))?.svixMessageId).toBeNull();
     const { service: s } = service();
     const id = svixId();
-    const result = await s.record({ svixId: id, type: "message.attempt.exhausted", data: { appUid: "acme-mobile", msgId: "msg_the_relay_never_saw", msgEventId: event.id, endpointId: "ep_1", lastAttempt: { timestamp: AT, responseStatusCode: 410 } } });
+    const result = await s.record({
+      svixId: id,
+      type: "message.attempt.exhausted",
+      data: {
+        appUid: "acme-mobile",
+        msgId: "msg_the_relay_never_saw",
+        msgEventId: event.id,
+        endpointId: "ep_1",
+        lastAttempt: { timestamp: AT, responseStatusCode: 410 },
+      },
+    });
     expect(result).toStrictEqual({ stored: true, eventId: event.id });
-    expect(await stored(id)).toMatchObject({ eventId: event.id, project: "acme-mobile", msgId: "msg_the_relay_never_saw", responseStatus: 410 });
+    expect(await stored(id)).toMatchObject({
+      eventId: event.id,
+      project: "acme-mobile",
+      msgId: "msg_the_relay_never_saw",
+      responseStatus: 410,
+    });
   });
 
   it("prefers the notification's project over the app uid when both name one", async () => {
     const { event, msgId } = await delivered({ project: "acme-mobile" });
     const { service: s } = service();
     const id = svixId();
-    await s.record({ svixId: id, type: "message.attempt.recovered", data: { appUid: "some-other-app", msgId, msgEventId: event.id, endpointId: "ep_1", lastAttempt: { timestamp: AT, responseStatusCode: 200 } } });
-    expect(await stored(id)).toMatchObject({ eventId: event.id, appUid: "some-other-app", project: "acme-mobile", responseStatus: 200 });
+    await s.record({
+      svixId: id,
+      type: "message.attempt.recovered",
+      data: {
+        appUid: "some-other-app",
+        msgId,
+        msgEventId: event.id,
+        endpointId: "ep_1",
+        lastAttempt: { timestamp: AT, responseStatusCode: 200 },
+      },
+    });
+    expect(await stored(id)).toMatchObject({
+      eventId: event.id,
+      appUid: "some-other-app",
+      project: "acme-mobile",
+      responseStatus: 200,
+    });
   });
 
   it("a message event it cannot match keeps no event id, and the app uid as the project", async () => {
     const { service: s, logs } = service();
     const id = svixId();
-    const result = await s.record({ svixId: id, type: "message.attempt.exhausted", data: { appUid: "acme-outcomes", msgId: "msg_unknown", msgEventId: "evt_unknown", endpointId: "ep_9", lastAttempt: { timestamp: AT, responseStatusCode: 404 } } });
+    const result = await s.record({
+      svixId: id,
+      type: "message.attempt.exhausted",
+      data: {
+        appUid: "acme-outcomes",
+        msgId: "msg_unknown",
+        msgEventId: "evt_unknown",
+        endpointId: "ep_9",
+        lastAttempt: { timestamp: AT, responseStatusCode: 404 },
+      },
+    });
     expect(result).toStrictEqual({ stored: true, eventId: null });
     expect(await stored(id)).toEqual({
       svixId: id,
@@ -169,13 +281,25 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
       responseStatus: 404,
       occurredAt: new Date(AT),
     });
-    expect(logs).toEqual([expect.objectContaining({ level: "warn", eventId: null, project: "acme-outcomes", endpointId: "ep_9", responseStatus: 404 })]);
+    expect(logs).toEqual([
+      expect.objectContaining({
+        level: "warn",
+        eventId: null,
+        project: "acme-outcomes",
+        endpointId: "ep_9",
+        responseStatus: 404,
+      }),
+    ]);
   });
 
   it("a digest app uid it cannot match names no project (the digest alone does not say which)", async () => {
     const { service: s } = service();
     const id = svixId();
-    await s.record({ svixId: id, type: "message.attempt.failing", data: { appUid: DIGEST_APP, msgId: "msg_unknown", msgEventId: "evt_unknown", lastAttempt: { timestamp: AT } } });
+    await s.record({
+      svixId: id,
+      type: "message.attempt.failing",
+      data: { appUid: DIGEST_APP, msgId: "msg_unknown", msgEventId: "evt_unknown", lastAttempt: { timestamp: AT } },
+    });
     expect(await stored(id)).toMatchObject({ eventId: null, appUid: DIGEST_APP, project: null });
   });
 
@@ -189,14 +313,29 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
   ])("an app uid that only looks like a digest (%s) is the project", async (_what, appUid) => {
     const { service: s } = service();
     const id = svixId();
-    await s.record({ svixId: id, type: "endpoint.disabled", data: { appUid, endpointId: "ep_1", failSince: FAIL_SINCE } });
+    await s.record({
+      svixId: id,
+      type: "endpoint.disabled",
+      data: { appUid, endpointId: "ep_1", failSince: FAIL_SINCE },
+    });
     expect(await stored(id)).toMatchObject({ appUid, project: appUid });
   });
 
   it("records endpoint.disabled without a message: project from the app uid, when from failSince, warned", async () => {
     const { service: s, metrics, logs } = service();
     const id = svixId();
-    const result = await s.record({ svixId: id, type: "endpoint.disabled", data: { appId: "app_1", appUid: "acme-mobile", endpointId: "ep_1", endpointUid: null, failSince: FAIL_SINCE, trigger: "automatic" } });
+    const result = await s.record({
+      svixId: id,
+      type: "endpoint.disabled",
+      data: {
+        appId: "app_1",
+        appUid: "acme-mobile",
+        endpointId: "ep_1",
+        endpointUid: null,
+        failSince: FAIL_SINCE,
+        trigger: "automatic",
+      },
+    });
     expect(result).toStrictEqual({ stored: true, eventId: null });
     expect(await stored(id)).toEqual({
       svixId: id,
@@ -229,7 +368,11 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     const { event, msgId } = await delivered({ project: "acme-mobile" });
     const { service: s } = service();
     const id = svixId();
-    const result = await s.record({ svixId: id, type: "endpoint.enabled", data: { appUid: "other-app", msgId, msgEventId: event.id, endpointId: "ep_1" } });
+    const result = await s.record({
+      svixId: id,
+      type: "endpoint.enabled",
+      data: { appUid: "other-app", msgId, msgEventId: event.id, endpointId: "ep_1" },
+    });
     expect(result).toStrictEqual({ stored: true, eventId: null });
     expect(await stored(id)).toMatchObject({ eventId: null, project: "other-app", msgId });
   });
@@ -243,19 +386,43 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
   ])("%s is stored, counted under its type and logged at %s", async (type, level, severity) => {
     const { service: s, metrics, logs } = service();
     const id = svixId();
-    const result = await s.record({ svixId: id, type, data: { appUid: "acme-mobile", endpointId: "ep_1", lastAttempt: { timestamp: AT, responseStatusCode: 502 }, failSince: FAIL_SINCE } });
+    const result = await s.record({
+      svixId: id,
+      type,
+      data: {
+        appUid: "acme-mobile",
+        endpointId: "ep_1",
+        lastAttempt: { timestamp: AT, responseStatusCode: 502 },
+        failSince: FAIL_SINCE,
+      },
+    });
     expect(result).toStrictEqual({ stored: true, eventId: null });
     expect(await stored(id)).toMatchObject({ type, project: "acme-mobile" });
     expect(await counted(metrics)).toEqual([{ labels: { type }, value: 1 }]);
     expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatchObject({ level, severity, svixType: type, message: "Svix reported on delivery to a customer endpoint" });
+    expect(logs[0]).toMatchObject({
+      level,
+      severity,
+      svixType: type,
+      message: "Svix reported on delivery to a customer endpoint",
+    });
   });
 
   it("stores a webhook Svix sends again (same svix-id) once: no second count, no second log line, same answer", async () => {
     const { event, msgId } = await delivered({ project: "acme-mobile" });
     const { service: s, metrics, logs } = service();
     const id = svixId();
-    const webhook = { svixId: id, type: "message.attempt.exhausted", data: { appUid: "acme-mobile", msgId, msgEventId: event.id, endpointId: "ep_1", lastAttempt: { timestamp: AT, responseStatusCode: 500 } } };
+    const webhook = {
+      svixId: id,
+      type: "message.attempt.exhausted",
+      data: {
+        appUid: "acme-mobile",
+        msgId,
+        msgEventId: event.id,
+        endpointId: "ep_1",
+        lastAttempt: { timestamp: AT, responseStatusCode: 500 },
+      },
+    };
     expect(await s.record(webhook)).toStrictEqual({ stored: true, eventId: event.id });
     expect(await s.record(webhook)).toStrictEqual({ stored: false, eventId: event.id });
     expect(await t.db.prisma.svixDeliveryEvent.count({ where: { svixId: id } })).toBe(1);
@@ -286,7 +453,11 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     it("is the last attempt's time rather than failSince when Svix gives both", async () => {
       const { service: s } = service();
       const id = svixId();
-      await s.record({ svixId: id, type: "message.attempt.failing", data: { appUid: "acme-mobile", failSince: FAIL_SINCE, lastAttempt: { timestamp: AT } } });
+      await s.record({
+        svixId: id,
+        type: "message.attempt.failing",
+        data: { appUid: "acme-mobile", failSince: FAIL_SINCE, lastAttempt: { timestamp: AT } },
+      });
       expect((await row(id))?.occurredAt).toEqual(new Date(AT));
     });
 
@@ -295,7 +466,11 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
       const a = svixId();
       const b = svixId();
       await s.record({ svixId: a, type: "endpoint.disabled", data: { appUid: "acme-mobile", failSince: FAIL_SINCE } });
-      await s.record({ svixId: b, type: "message.attempt.failing", data: { appUid: "acme-mobile", failSince: FAIL_SINCE, lastAttempt: { responseStatusCode: 500 } } });
+      await s.record({
+        svixId: b,
+        type: "message.attempt.failing",
+        data: { appUid: "acme-mobile", failSince: FAIL_SINCE, lastAttempt: { responseStatusCode: 500 } },
+      });
       expect((await row(a))?.occurredAt).toEqual(new Date(FAIL_SINCE));
       expect((await row(b))?.occurredAt).toEqual(new Date(FAIL_SINCE));
     });
@@ -319,12 +494,25 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     it("keeps the endpoint's last status only when it is an HTTP status (0 to 999; 0: no answer)", async () => {
       const { service: s } = service();
       const statuses: Array<[unknown, number | null]> = [
-        [500, 500], [0, 0], [999, 999], [1000, null], [-1, null], [3_000_000_000, null],
-        ["500", null], [500.5, null], [null, null], [undefined, null], [true, null],
+        [500, 500],
+        [0, 0],
+        [999, 999],
+        [1000, null],
+        [-1, null],
+        [3_000_000_000, null],
+        ["500", null],
+        [500.5, null],
+        [null, null],
+        [undefined, null],
+        [true, null],
       ];
       for (const [responseStatusCode, expected] of statuses) {
         const id = svixId();
-        await s.record({ svixId: id, type: "message.attempt.failing", data: { appUid: "acme-mobile", lastAttempt: { timestamp: AT, responseStatusCode } } });
+        await s.record({
+          svixId: id,
+          type: "message.attempt.failing",
+          data: { appUid: "acme-mobile", lastAttempt: { timestamp: AT, responseStatusCode } },
+        });
         expect((await row(id))?.responseStatus, JSON.stringify(responseStatusCode)).toBe(expected);
       }
     });
@@ -339,7 +527,11 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
     ])("keeps no endpoint id, app uid or message id that is %s", async (_what, value) => {
       const { service: s, logs } = service();
       const id = svixId();
-      const result = await s.record({ svixId: id, type: "message.attempt.exhausted", data: { appUid: value, msgId: value, msgEventId: value, endpointId: value, lastAttempt: { timestamp: AT } } });
+      const result = await s.record({
+        svixId: id,
+        type: "message.attempt.exhausted",
+        data: { appUid: value, msgId: value, msgEventId: value, endpointId: value, lastAttempt: { timestamp: AT } },
+      });
       expect(result).toStrictEqual({ stored: true, eventId: null });
       expect(await stored(id)).toMatchObject({ appUid: null, project: null, msgId: null, endpointId: null });
       expect(logs[0]).toMatchObject({ project: null, endpointId: null });
@@ -350,8 +542,16 @@ describe("DeliveryEventsService.record: the operational webhooks the relay keeps
       const long = "e".repeat(256);
       const a = svixId();
       const b = svixId();
-      await s.record({ svixId: a, type: "message.attempt.failing", data: { appUid: long, msgId: long, endpointId: long, lastAttempt: { timestamp: AT } } });
-      await s.record({ svixId: b, type: "message.attempt.failing", data: { appUid: "a", msgId: "m", endpointId: "e", lastAttempt: { timestamp: AT } } });
+      await s.record({
+        svixId: a,
+        type: "message.attempt.failing",
+        data: { appUid: long, msgId: long, endpointId: long, lastAttempt: { timestamp: AT } },
+      });
+      await s.record({
+        svixId: b,
+        type: "message.attempt.failing",
+        data: { appUid: "a", msgId: "m", endpointId: "e", lastAttempt: { timestamp: AT } },
+      });
       expect(await stored(a)).toMatchObject({ appUid: long, project: long, msgId: long, endpointId: long });
       expect(await stored(b)).toMatchObject({ appUid: "a", project: "a", msgId: "m", endpointId: "e" });
     });

@@ -1,6 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../helpers/waitFor.ts";
-import { CLAIM_TTL, HOUR, T0, emulator, expectGivenBack, dropTriggers, failWith, messageCalls, queued, row, sentIds, sql, store, world, useDispatcherWorld } from "../helpers/dispatcherWorld.ts";
+import {
+  CLAIM_TTL,
+  HOUR,
+  T0,
+  emulator,
+  expectGivenBack,
+  dropTriggers,
+  failWith,
+  messageCalls,
+  queued,
+  row,
+  sentIds,
+  sql,
+  store,
+  world,
+  useDispatcherWorld,
+} from "../helpers/dispatcherWorld.ts";
 
 // The dispatcher as the container wires it (src/wiring/container.ts): the real ledger on a real
 // database, the real NotificationService, the real resilient gateway and SDK client talking over
@@ -21,7 +37,11 @@ describe("Dispatcher.pass", () => {
       expect((await store.attemptsOf(e.id)).map((x) => `${x.trigger}:${x.outcome}`)).toEqual(["dispatch:delivered"]);
     }
     // Not due yet: not claimed.
-    expect(await row(later.id)).toMatchObject({ status: "queued", nextAttemptAt: new Date(T0 + 60_000), attemptCount: 0 });
+    expect(await row(later.id)).toMatchObject({
+      status: "queued",
+      nextAttemptAt: new Date(T0 + 60_000),
+      attemptCount: 0,
+    });
     expect(await w.dispatched()).toEqual({ delivered: 3 });
   });
 
@@ -55,7 +75,12 @@ describe("Dispatcher.pass", () => {
     expect(await w.dispatcher.pass()).toEqual({ claimed: 3, delivered: 0 });
     // One call: the one Svix answered 429. The others were not tried.
     expect(messageCalls().map((x) => x.status)).toEqual([429]);
-    expect(await row(a.id)).toMatchObject({ status: "queued", lastErrorCode: "svix_rate_limited", nextAttemptAt: new Date(T0 + 30_000), attemptCount: 1 });
+    expect(await row(a.id)).toMatchObject({
+      status: "queued",
+      lastErrorCode: "svix_rate_limited",
+      nextAttemptAt: new Date(T0 + 30_000),
+      attemptCount: 1,
+    });
     await expectGivenBack(b.id, T0 + 30_000);
     await expectGivenBack(c.id, T0 + 30_000);
     // Only the one delivery that was made is counted.
@@ -87,7 +112,12 @@ describe("Dispatcher.pass", () => {
     const first = await queued();
     expect(await w.dispatcher.pass()).toEqual({ claimed: 1, delivered: 0 });
     // The failure opened the circuit for 5 s; the row is due when it may probe.
-    expect(await row(first.id)).toMatchObject({ status: "queued", lastErrorCode: "svix_unavailable", nextAttemptAt: new Date(T0 + 5000), failures: 1 });
+    expect(await row(first.id)).toMatchObject({
+      status: "queued",
+      lastErrorCode: "svix_unavailable",
+      nextAttemptAt: new Date(T0 + 5000),
+      failures: 1,
+    });
     const [b, c] = [await queued(), await queued()];
     w.at(T0 + 4999);
     expect(await w.dispatcher.pass()).toEqual({ claimed: 0, delivered: 0 });
@@ -118,7 +148,11 @@ describe("Dispatcher.pass", () => {
     await sql(`UPDATE notifications SET updated_at = $1 WHERE event_id = $2`, [new Date(recovered + 1), after.id]);
     expect(await w.dispatcher.pass()).toEqual({ claimed: 1, delivered: 1 });
     expect((await row(before.id)).status).toBe("delivered");
-    expect(await row(after.id)).toMatchObject({ status: "queued", nextAttemptAt: new Date(recovered + HOUR), attemptCount: 0 });
+    expect(await row(after.id)).toMatchObject({
+      status: "queued",
+      nextAttemptAt: new Date(recovered + HOUR),
+      attemptCount: 0,
+    });
   });
 
   it("paced by Svix's learned rate limit: waits for each booked slot up to 2 s (so Svix's limit is never hit) and gives back a row whose slot is further away", async () => {
@@ -188,14 +222,24 @@ describe("Dispatcher.pass", () => {
   it("when the ledger cannot record an outcome: counts it by the error's code, does not log it as unexpected, goes on, and leaves the claim (claimTtlMs long) to expire", async () => {
     const w = world();
     const [lost, next] = [await queued(), await queued()];
-    await failWith("dispatcher_test_fail_attempts", "delivery_attempts", "BEFORE INSERT", `NEW.event_id = '${lost.id}'`);
+    await failWith(
+      "dispatcher_test_fail_attempts",
+      "delivery_attempts",
+      "BEFORE INSERT",
+      `NEW.event_id = '${lost.id}'`,
+    );
     expect(await w.dispatcher.pass()).toEqual({ claimed: 2, delivered: 1 });
     expect(await w.dispatched()).toEqual({ database_unavailable: 1, delivered: 1 });
     expect(w.logs().filter((l) => l.message === "dispatch failed unexpectedly")).toEqual([]);
     expect((await row(next.id)).status).toBe("delivered");
     // Svix holds it, the ledger does not know: the claim the pass took stays until it expires.
     expect(sentIds()).toEqual([lost.id, next.id]);
-    expect(await row(lost.id)).toMatchObject({ status: "received", claimExpiresAt: new Date(T0 + CLAIM_TTL), updatedAt: new Date(T0), attemptCount: 0 });
+    expect(await row(lost.id)).toMatchObject({
+      status: "received",
+      claimExpiresAt: new Date(T0 + CLAIM_TTL),
+      updatedAt: new Date(T0),
+      attemptCount: 0,
+    });
     await dropTriggers();
     w.at(T0 + CLAIM_TTL - 1);
     expect(await w.dispatcher.pass()).toEqual({ claimed: 0, delivered: 0 });
@@ -210,12 +254,19 @@ describe("Dispatcher.pass", () => {
     const w = world();
     const [corrupt, next] = [await queued(), await queued()];
     // A project that is not a string: the service throws a TypeError before calling Svix.
-    await sql(`UPDATE notifications SET payload = $1 WHERE event_id = $2`, [JSON.stringify({ ...corrupt, project: {} }), corrupt.id]);
+    await sql(`UPDATE notifications SET payload = $1 WHERE event_id = $2`, [
+      JSON.stringify({ ...corrupt, project: {} }),
+      corrupt.id,
+    ]);
     expect(await w.dispatcher.pass()).toEqual({ claimed: 2, delivered: 1 });
     expect(await w.dispatched()).toEqual({ internal: 1, delivered: 1 });
     const logged = w.logs().filter((l) => l.message === "dispatch failed unexpectedly");
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: "error", eventId: corrupt.id, err: { type: "TypeError", code: "ERR_INVALID_ARG_TYPE" } });
+    expect(logged[0]).toMatchObject({
+      level: "error",
+      eventId: corrupt.id,
+      err: { type: "TypeError", code: "ERR_INVALID_ARG_TYPE" },
+    });
     expect(sentIds()).toEqual([next.id]);
     expect((await row(next.id)).status).toBe("delivered");
     // Not given back: its claim expires and a later pass tries again.

@@ -1,6 +1,21 @@
 import { describe, expect, it, vi } from "vitest";
 import { waitFor, waitForValue } from "../helpers/waitFor.ts";
-import { HOUR, T0, database, emulator, dropTriggers, expectGivenBack, failWith, pausesOf, queued, recordTimers, row, sentIds, world, useDispatcherWorld } from "../helpers/dispatcherWorld.ts";
+import {
+  HOUR,
+  T0,
+  database,
+  emulator,
+  dropTriggers,
+  expectGivenBack,
+  failWith,
+  pausesOf,
+  queued,
+  recordTimers,
+  row,
+  sentIds,
+  world,
+  useDispatcherWorld,
+} from "../helpers/dispatcherWorld.ts";
 
 // The dispatcher as the container wires it (src/wiring/container.ts): the real ledger on a real
 // database, the real NotificationService, the real resilient gateway and SDK client talking over
@@ -43,7 +58,11 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
     const events = [await queued(), await queued(), await queued(), await queued(), await queued()];
     w.dispatcher.start();
     // 2 + 2 + 1: three passes, the last one short of a batch.
-    await waitFor(async () => (await database.db.prisma.notification.count({ where: { status: "delivered" } })) === 5, 20_000, "all five delivered");
+    await waitFor(
+      async () => (await database.db.prisma.notification.count({ where: { status: "delivered" } })) === 5,
+      20_000,
+      "all five delivered",
+    );
     await waitFor(() => pausesOf(seen, HOUR).length > 0, 20_000, "the pause");
     expect(pausesOf(seen, HOUR)).toHaveLength(1);
     expect(sentIds()).toEqual(events.map((e) => e.id));
@@ -75,7 +94,11 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
     emulator.faults.add({ kind: "latency", minMs: 2000, maxMs: 2000, operation: "message.create", times: 1 });
     const [a, b, c] = [await queued(), await queued(), await queued()];
     w.dispatcher.start();
-    await waitFor(async () => (await w.metrics.svixInFlight.get()).values[0]?.value === 1, 20_000, "the first call in flight");
+    await waitFor(
+      async () => (await w.metrics.svixInFlight.get()).values[0]?.value === 1,
+      20_000,
+      "the first call in flight",
+    );
     await w.dispatcher.stop();
     expect((await row(a.id)).status).toBe("delivered");
     await expectGivenBack(b.id, T0);
@@ -106,7 +129,10 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
     await failWith("dispatcher_test_fail_claims", "notifications", "BEFORE UPDATE", `NEW.status = 'received'`);
     const event = await queued();
     w.dispatcher.start();
-    const warning = await waitForValue(() => w.logs().find((l) => l.message === "dispatcher pass failed"), "the warning");
+    const warning = await waitForValue(
+      () => w.logs().find((l) => l.message === "dispatcher pass failed"),
+      "the warning",
+    );
     expect(warning).toMatchObject({ level: "warn", err: { type: "AppError", code: "database_unavailable" } });
     expect(String((warning.err as { message: string }).message)).toContain("claim due");
     await dropTriggers();

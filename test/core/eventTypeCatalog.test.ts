@@ -13,7 +13,12 @@ let emulator: SvixEmulator;
 let gateway: SdkSvixGateway;
 beforeAll(async () => {
   emulator = new SvixEmulator({ apiKey: "k" });
-  gateway = new SdkSvixGateway({ apiKey: "k", serverUrl: await emulator.start(), requestTimeoutMs: 30_000, metrics: createMetrics() });
+  gateway = new SdkSvixGateway({
+    apiKey: "k",
+    serverUrl: await emulator.start(),
+    requestTimeoutMs: 30_000,
+    metrics: createMetrics(),
+  });
 });
 afterAll(() => emulator.stop());
 beforeEach(() => emulator.reset());
@@ -25,7 +30,10 @@ function catalog() {
 }
 
 /** The event types the catalog asked Svix to create (one HTTP call each), in order. */
-const upserts = () => emulator.calls.filter((c) => c.operation === "eventType.create").map((c) => c.idempotencyKey?.replace("gigs-relay-type-", ""));
+const upserts = () =>
+  emulator.calls
+    .filter((c) => c.operation === "eventType.create")
+    .map((c) => c.idempotencyKey?.replace("gigs-relay-type-", ""));
 
 describe("describeEventType: the description customers see in the app portal", () => {
   it("turns a dotted type into words between 'Gigs' and 'event'", () => {
@@ -60,9 +68,14 @@ describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => 
     const { catalog: c, logs } = catalog();
     c.seen("subscription.activated");
     await c.settle();
-    expect(emulator.state.eventTypes.get("subscription.activated")).toMatchObject({ name: "subscription.activated", description: "Gigs subscription activated event" });
+    expect(emulator.state.eventTypes.get("subscription.activated")).toMatchObject({
+      name: "subscription.activated",
+      description: "Gigs subscription activated event",
+    });
     expect(upserts()).toEqual(["subscription.activated"]);
-    expect(emulator.calls.filter((call) => call.operation === "eventType.create").map((call) => call.status)).toEqual([201]);
+    expect(emulator.calls.filter((call) => call.operation === "eventType.create").map((call) => call.status)).toEqual([
+      201,
+    ]);
     expect(logs).toEqual([]);
   });
 
@@ -118,11 +131,17 @@ describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => 
   });
 
   it("counts a type Svix already had (409) as added: no warning, no second call", async () => {
-    emulator.state.eventTypes.set("user.created", { name: "user.created", description: "set by hand", createdAt: new Date().toISOString() });
+    emulator.state.eventTypes.set("user.created", {
+      name: "user.created",
+      description: "set by hand",
+      createdAt: new Date().toISOString(),
+    });
     const { catalog: c, logs } = catalog();
     c.seen("user.created");
     await c.settle();
-    expect(emulator.calls.filter((call) => call.operation === "eventType.create").map((call) => call.status)).toEqual([409]);
+    expect(emulator.calls.filter((call) => call.operation === "eventType.create").map((call) => call.status)).toEqual([
+      409,
+    ]);
     expect(emulator.state.eventTypes.get("user.created")?.description).toBe("set by hand");
     c.seen("user.created");
     await c.settle();
@@ -177,7 +196,13 @@ describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => 
     const { catalog: c, logs } = catalog();
     c.seen("user.created");
     await c.settle();
-    expect(logs).toEqual([expect.objectContaining({ level: "warn", eventType: "user.created", err: expect.objectContaining({ code: "svix_rejected" }) })]);
+    expect(logs).toEqual([
+      expect.objectContaining({
+        level: "warn",
+        eventType: "user.created",
+        err: expect.objectContaining({ code: "svix_rejected" }),
+      }),
+    ]);
   });
 
   it("tries again on the type's next event after Svix failed, and then remembers it", async () => {
@@ -203,7 +228,9 @@ describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => 
     c.seen("b.two");
     await c.settle();
     expect([...emulator.state.eventTypes.keys()]).toEqual(["b.two"]);
-    expect(logs).toEqual([expect.objectContaining({ eventType: "a.one", err: expect.objectContaining({ code: "svix_unavailable" }) })]);
+    expect(logs).toEqual([
+      expect.objectContaining({ eventType: "a.one", err: expect.objectContaining({ code: "svix_unavailable" }) }),
+    ]);
   });
 
   it("is bounded: remembers 10,000 types, and forgets them all when the 10,001st is added (one idempotent call each again)", async () => {
@@ -241,11 +268,18 @@ describe("the relay keeps Svix's catalog in step (EVENT_TYPE_CATALOG)", () => {
     try {
       expect(h.container.eventTypes).toBeInstanceOf(EventTypeCatalog);
       for (let i = 0; i < 3; i += 1) {
-        await h.http.post("/notifications").set({ authorization: "Bearer operator-token-0123456789" }).send(makeEvent({ type: "sim.activated" })).expect(200);
+        await h.http
+          .post("/notifications")
+          .set({ authorization: "Bearer operator-token-0123456789" })
+          .send(makeEvent({ type: "sim.activated" }))
+          .expect(200);
       }
       // seen() ran before each answer; settle() waits for the upsert it started.
       await h.container.eventTypes!.settle();
-      expect(h.emulator.state.eventTypes.get("sim.activated")).toMatchObject({ name: "sim.activated", description: "Gigs sim activated event" });
+      expect(h.emulator.state.eventTypes.get("sim.activated")).toMatchObject({
+        name: "sim.activated",
+        description: "Gigs sim activated event",
+      });
       expect(h.emulator.calls.filter((c) => c.operation === "eventType.create")).toHaveLength(1);
     } finally {
       await h.close();

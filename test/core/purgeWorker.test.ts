@@ -60,24 +60,47 @@ function worker(options: Partial<PurgeWorkerOptions> = {}): PurgeWorker {
 }
 
 /** A notification that arrived at `createdAt`, in `status`; returns its event id. */
-async function notification(createdAt: Date, status: "delivered" | "rejected" | "failed" | "queued" = "delivered"): Promise<string> {
+async function notification(
+  createdAt: Date,
+  status: "delivered" | "rejected" | "failed" | "queued" = "delivered",
+): Promise<string> {
   const event = makeEvent();
-  await store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt: createdAt });
+  await store.insert({
+    event,
+    transport: { kind: "body" },
+    payloadDigest: eventDigest(event),
+    status: "queued",
+    nextAttemptAt: createdAt,
+  });
   await t.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, createdAt } });
   return event.id;
 }
 async function quarantined(receivedAt: Date): Promise<void> {
   await t.db.prisma.quarantinedMessage.create({
-    data: { reason: "invalid_json", message: "not JSON", details: "[]", transport: "pull", body: Buffer.from("{email: x@example.com"), bodyBytes: 21, receivedAt },
+    data: {
+      reason: "invalid_json",
+      message: "not JSON",
+      details: "[]",
+      transport: "pull",
+      body: Buffer.from("{email: x@example.com"),
+      bodyBytes: 21,
+      receivedAt,
+    },
   });
 }
-const kept = async (eventId: string) => (await t.db.prisma.notification.findUniqueOrThrow({ where: { eventId } })).payload !== null;
-const purgedCount = async (kind: string) => (await metrics.purged.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+const kept = async (eventId: string) =>
+  (await t.db.prisma.notification.findUniqueOrThrow({ where: { eventId } })).payload !== null;
+const purgedCount = async (kind: string) =>
+  (await metrics.purged.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
 const remainingBodies = () => t.db.prisma.quarantinedMessage.count({ where: { body: { not: null } } });
 
 describe("one purge", () => {
   it("clears settled payloads and quarantined bodies older than the retention, batch after batch, and says how much", async () => {
-    const old = await Promise.all([1, 2, 3, 4, 5].map((i) => notification(new Date(CUTOFF.getTime() - i * DAY), (["delivered", "rejected", "failed"] as const)[i % 3])));
+    const old = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) =>
+        notification(new Date(CUTOFF.getTime() - i * DAY), (["delivered", "rejected", "failed"] as const)[i % 3]),
+      ),
+    );
     for (const i of [1, 2, 3]) await quarantined(new Date(CUTOFF.getTime() - i));
     const waiting = await notification(new Date(CUTOFF.getTime() - 10 * DAY), "queued");
     const atTheEdge = await notification(CUTOFF);
@@ -125,7 +148,9 @@ describe("one purge", () => {
     await notification(new Date(CUTOFF.getTime() - DAY));
     await quarantined(new Date(CUTOFF.getTime() - DAY));
     expect(await worker().purgeAll()).toEqual({ notifications: 1, quarantined: 1, skipped: false });
-    expect(logs.filter((l) => l.message === "personal data purged")).toEqual([expect.objectContaining({ notifications: 1, quarantined: 1 })]);
+    expect(logs.filter((l) => l.message === "personal data purged")).toEqual([
+      expect.objectContaining({ notifications: 1, quarantined: 1 }),
+    ]);
   });
 
   it("says nothing and counts nothing when nothing is old", async () => {
@@ -219,7 +244,9 @@ describe("the timer loop", () => {
     const w = worker({ retention: failing, intervalMs: 1_000 });
     w.start();
     await vi.advanceTimersByTimeAsync(5_000);
-    await until(() => expect(logs.filter((l) => l.message === "payload purge failed; trying again later")).toHaveLength(1));
+    await until(() =>
+      expect(logs.filter((l) => l.message === "payload purge failed; trying again later")).toHaveLength(1),
+    );
     expect(logs[0]).toMatchObject({ severity: "WARNING", err: { message: "connection refused" } });
     await vi.advanceTimersByTimeAsync(750);
     await until(() => expect(failing.purge).toHaveBeenCalledTimes(2));

@@ -12,7 +12,12 @@ const asIngest = { authorization: `Bearer ${INGEST}` };
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000", API_TOKENS: OPERATOR, INGEST_TOKENS: INGEST });
+  h = await startHarness({
+    SVIX_MAX_RETRIES: "0",
+    CIRCUIT_FAILURE_THRESHOLD: "1000",
+    API_TOKENS: OPERATOR,
+    INGEST_TOKENS: INGEST,
+  });
 });
 afterAll(() => h.close());
 beforeEach(() => h.emulator.reset());
@@ -41,7 +46,9 @@ describe("without a session", () => {
       expect(res.text).not.toContain(event!.id);
       expect(res.text).not.toContain("svix_unavailable");
       expect(res.headers["set-cookie"]).toBeUndefined();
-      expect(res.headers["content-security-policy"]).toMatch(/default-src 'none'; style-src 'sha256-[^']+'; form-action 'self'; frame-ancestors 'none'/);
+      expect(res.headers["content-security-policy"]).toMatch(
+        /default-src 'none'; style-src 'sha256-[^']+'; form-action 'self'; frame-ancestors 'none'/,
+      );
       expect(res.headers["x-frame-options"]).toBe("DENY");
       expect(res.headers["cache-control"]).toBe("no-store");
     }
@@ -52,7 +59,11 @@ describe("without a session", () => {
   });
 
   it("refuses a wrong token with 401 and no cookie", async () => {
-    const res = await h.http.post("/dashboard/login").type("form").send({ token: "not-the-operator-token-0000" }).expect(401);
+    const res = await h.http
+      .post("/dashboard/login")
+      .type("form")
+      .send({ token: "not-the-operator-token-0000" })
+      .expect(401);
     expect(res.text).toContain("That is not an operator token.");
     expect(res.headers["set-cookie"]).toBeUndefined();
     // Nor an ingest token: it may post events, not operate.
@@ -62,7 +73,11 @@ describe("without a session", () => {
 
 describe("logging in", () => {
   it("sets an HttpOnly, SameSite=Strict session cookie on /dashboard that is not the token", async () => {
-    const res = await h.http.post("/dashboard/login").type("form").send({ token: OPERATOR, next: "/dashboard/quarantine" }).expect(303);
+    const res = await h.http
+      .post("/dashboard/login")
+      .type("form")
+      .send({ token: OPERATOR, next: "/dashboard/quarantine" })
+      .expect(303);
     expect(res.headers.location).toBe("/dashboard/quarantine");
     const setCookie = (res.headers["set-cookie"] as unknown as string[])[0]!;
     expect(setCookie).toMatch(/^relay_session=v1\.\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43};/);
@@ -73,7 +88,12 @@ describe("logging in", () => {
     expect(setCookie).not.toContain(OPERATOR);
     expect(Buffer.from(setCookie).toString("base64url")).not.toContain(Buffer.from(OPERATOR).toString("base64url"));
     // Behind an https proxy the cookie is Secure.
-    const https = await h.http.post("/dashboard/login").set("x-forwarded-proto", "https").type("form").send({ token: OPERATOR }).expect(303);
+    const https = await h.http
+      .post("/dashboard/login")
+      .set("x-forwarded-proto", "https")
+      .type("form")
+      .send({ token: OPERATOR })
+      .expect(303);
     expect((https.headers["set-cookie"] as unknown as string[])[0]).toContain("Secure");
     // Never sent anywhere else: a next page off the dashboard is ignored.
     for (const next of ["https://evil.example/", "//evil.example/dashboard", "/dashboard/..//evil", "/notifications"]) {
@@ -149,14 +169,24 @@ describe("state-changing buttons", () => {
     await replay().set("origin", "https://evil.example").send({ csrf }).expect(403);
     await replay().set("origin", "null").send({ csrf }).expect(403);
     await replay().set("sec-fetch-site", "cross-site").send({ csrf }).expect(403);
-    await h.http.post(`/dashboard/projects/${project}/replay`).set("cookie", cookie).type("form").send({ which: "failed" }).expect(403);
+    await h.http
+      .post(`/dashboard/projects/${project}/replay`)
+      .set("cookie", cookie)
+      .type("form")
+      .send({ which: "failed" })
+      .expect(403);
     expect(svixCalls()).toBe(callsBefore);
     expect(await statusOf(event!.id)).toBe("queued");
     // Without a session a post gets the login form, and does nothing either.
     await h.http.post(`/dashboard/notifications/${event!.id}/replay`).type("form").send({ csrf }).expect(401);
 
     // A browser's post from our own page: its Origin is our host.
-    const done = await replay().set("host", "relay.example").set("origin", "https://relay.example").set("sec-fetch-site", "same-origin").send({ csrf }).expect(303);
+    const done = await replay()
+      .set("host", "relay.example")
+      .set("origin", "https://relay.example")
+      .set("sec-fetch-site", "same-origin")
+      .send({ csrf })
+      .expect(303);
     expect(done.headers.location).toBe(`/dashboard/notifications/${event!.id}?replayed=1`);
     expect(await statusOf(event!.id)).toBe("delivered");
     const detail = await pageOf(h, cookie, done.headers.location!);
@@ -171,13 +201,25 @@ describe("state-changing buttons", () => {
     const events = await queuedEvents(project, 3);
     const cookie = await logIn(h, OPERATOR);
     const csrf = csrfOf(await pageOf(h, cookie, `/dashboard/projects/${project}`));
-    const res = await h.http.post(`/dashboard/projects/${project}/replay`).set("cookie", cookie).type("form").send({ csrf, which: "failed" }).expect(303);
+    const res = await h.http
+      .post(`/dashboard/projects/${project}/replay`)
+      .set("cookie", cookie)
+      .type("form")
+      .send({ csrf, which: "failed" })
+      .expect(303);
     expect(res.headers.location).toBe(`/dashboard/projects/${project}?replayed=3-3-0-0`);
     expect(await pageOf(h, cookie, res.headers.location!)).toContain("Replayed 3: 3 delivered, 0 still failing");
     for (const e of events) expect(await statusOf(e.id)).toBe("delivered");
 
-    const portal = await h.http.post(`/dashboard/projects/${project}/app-portal`).set("cookie", cookie).type("form").send({ csrf }).expect(200);
-    expect(portal.text).toMatch(new RegExp(`href="${h.emulator.url}/app-portal/login#key=[^"]+" rel="noreferrer noopener"`));
+    const portal = await h.http
+      .post(`/dashboard/projects/${project}/app-portal`)
+      .set("cookie", cookie)
+      .type("form")
+      .send({ csrf })
+      .expect(200);
+    expect(portal.text).toMatch(
+      new RegExp(`href="${h.emulator.url}/app-portal/login#key=[^"]+" rel="noreferrer noopener"`),
+    );
     expect(h.emulator.state.findApp(project)).toBeDefined();
   });
 });
@@ -200,7 +242,11 @@ describe("what the pages show", () => {
       occurredAt: new Date(),
     });
     const cookie = await logIn(h, OPERATOR);
-    for (const path of [`/dashboard/projects/${project}`, `/dashboard/notifications/${encodeURIComponent(id)}`, "/dashboard"]) {
+    for (const path of [
+      `/dashboard/projects/${project}`,
+      `/dashboard/notifications/${encodeURIComponent(id)}`,
+      "/dashboard",
+    ]) {
       const text = await pageOf(h, cookie, path);
       expect(text).not.toContain("<script>");
       expect(text).not.toContain("<img");
@@ -227,7 +273,11 @@ describe("what the pages show", () => {
     const [event] = await queuedEvents(project, 1);
     const found = await h.http.get("/dashboard/find").query({ q: event!.id }).set("cookie", cookie).expect(303);
     expect(found.headers.location).toBe(`/dashboard/notifications/${event!.id}`);
-    const byProject = await h.http.get("/dashboard/find").query({ q: ` ${project} ` }).set("cookie", cookie).expect(303);
+    const byProject = await h.http
+      .get("/dashboard/find")
+      .query({ q: ` ${project} ` })
+      .set("cookie", cookie)
+      .expect(303);
     expect(byProject.headers.location).toBe(`/dashboard/projects/${project}`);
     // No payload on any page: the event's personal data stays in the ledger.
     expect(await pageOf(h, cookie, found.headers.location!)).not.toContain("jane.doe@example.com");
@@ -241,15 +291,25 @@ describe("the ledger's counts behind the pages", () => {
     const since = new Date();
     const [busy, middle, quiet] = [uniqueProject(), uniqueProject(), uniqueProject()];
     await queuedEvents(busy, 3);
-    for (const project of [middle, middle, quiet]) await h.http.post("/notifications").set(asIngest).send(makeEvent({ project })).expect(200);
+    for (const project of [middle, middle, quiet])
+      await h.http.post("/notifications").set(asIngest).send(makeEvent({ project })).expect(200);
     const { store, quarantine } = h.container;
     const top = await store.countsByProject(since, { limit: 2 });
     expect(top.sort((a, b) => a.project.localeCompare(b.project) || a.status.localeCompare(b.status))).toEqual(
-      [{ project: busy, status: "queued", count: 3 }, { project: middle, status: "delivered", count: 2 }].sort((a, b) => a.project.localeCompare(b.project)),
+      [
+        { project: busy, status: "queued", count: 3 },
+        { project: middle, status: "delivered", count: 2 },
+      ].sort((a, b) => a.project.localeCompare(b.project)),
     );
-    expect(await store.countsByProject(since, { project: quiet })).toEqual([{ project: quiet, status: "delivered", count: 1 }]);
+    expect(await store.countsByProject(since, { project: quiet })).toEqual([
+      { project: quiet, status: "delivered", count: 1 },
+    ]);
     expect(await store.countsByProject(new Date(Date.now() + 60_000))).toEqual([]);
-    await h.http.post("/notifications").set(asIngest).send(wrapped({ not: "an event" })).expect(200);
+    await h.http
+      .post("/notifications")
+      .set(asIngest)
+      .send(wrapped({ not: "an event" }))
+      .expect(200);
     expect(await quarantine.countSince(since)).toBe(1);
   });
 });

@@ -21,7 +21,7 @@ describe("html", () => {
   it("escapes every interpolation, joins arrays, and keeps nested html as it is", () => {
     const evil = `<script>alert("x")</script>'&\``;
     expect(html`<p title="${evil}">${evil}</p>`.value).toBe(
-      "<p title=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;&amp;&#96;\">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;&amp;&#96;</p>",
+      '<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;&amp;&#96;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;&amp;&#96;</p>',
     );
     expect(html`<ul>${["<a>", html`<li>${"<b>"}</li>`]}</ul>`.value).toBe("<ul>&lt;a&gt;<li>&lt;b&gt;</li></ul>");
     expect(html`${null}${undefined}${false}${0}`.value).toBe("0");
@@ -52,8 +52,14 @@ describe("sessions", () => {
 describe("cross-site posts", () => {
   it("are told by Sec-Fetch-Site or an Origin that is not this host", () => {
     expect(crossSite(request({ host: "relay.example" }))).toBe(false);
-    expect(crossSite(request({ host: "relay.example", origin: "https://relay.example", "sec-fetch-site": "same-origin" }))).toBe(false);
-    expect(crossSite(request({ host: "10.0.0.1:8080", "x-forwarded-host": "relay.example", origin: "https://relay.example" }))).toBe(false);
+    expect(
+      crossSite(request({ host: "relay.example", origin: "https://relay.example", "sec-fetch-site": "same-origin" })),
+    ).toBe(false);
+    expect(
+      crossSite(
+        request({ host: "10.0.0.1:8080", "x-forwarded-host": "relay.example", origin: "https://relay.example" }),
+      ),
+    ).toBe(false);
     expect(crossSite(request({ host: "relay.example", origin: "https://evil.example" }))).toBe(true);
     expect(crossSite(request({ host: "relay.example", origin: "null" }))).toBe(true);
     expect(crossSite(request({ host: "relay.example", "sec-fetch-site": "cross-site" }))).toBe(true);
@@ -62,7 +68,16 @@ describe("cross-site posts", () => {
 
   it("cannot be steered off the dashboard after logging in", () => {
     expect(safeNext("/dashboard/projects/acme?replayed=1-1-0-0")).toBe("/dashboard/projects/acme?replayed=1-1-0-0");
-    for (const bad of ["/dashboardx", "//evil", "/dashboard//evil", "/dashboard/../x", "/dashboard\\x", "https://x/dashboard", "/dashboard/ x", undefined]) {
+    for (const bad of [
+      "/dashboardx",
+      "//evil",
+      "/dashboard//evil",
+      "/dashboard/../x",
+      "/dashboard\\x",
+      "https://x/dashboard",
+      "/dashboard/ x",
+      undefined,
+    ]) {
       expect(safeNext(bad)).toBe("/dashboard");
     }
   });
@@ -76,7 +91,11 @@ describe("open mode (development, no credential configured)", () => {
       expect(page).toContain("Open mode");
       expect(page).not.toContain("Log out");
       await h.http.post("/dashboard/notifications/evt_x/replay").type("form").send({}).expect(403);
-      await h.http.post("/dashboard/notifications/evt_x/replay").type("form").send({ csrf: csrfOf((await h.http.get("/dashboard/projects/acme").expect(200)).text) }).expect(404);
+      await h.http
+        .post("/dashboard/notifications/evt_x/replay")
+        .type("form")
+        .send({ csrf: csrfOf((await h.http.get("/dashboard/projects/acme").expect(200)).text) })
+        .expect(404);
     } finally {
       await h.close();
     }

@@ -49,7 +49,9 @@ describe("migrations", () => {
     const names = (await loadMigrations()).migrationDirectories.map((m) => m.path);
     expect(await migrate(db)).toEqual(names);
     expect(await migrate(db)).toEqual([]);
-    const rows = await db.prisma.$queryRaw<Array<{ migration_name: string; finished_at: Date | null }>>`SELECT migration_name, finished_at FROM _prisma_migrations`;
+    const rows = await db.prisma.$queryRaw<
+      Array<{ migration_name: string; finished_at: Date | null }>
+    >`SELECT migration_name, finished_at FROM _prisma_migrations`;
     expect(rows.map((r) => r.migration_name)).toEqual(names);
     expect(rows.every((r) => r.finished_at !== null)).toBe(true);
   });
@@ -58,9 +60,17 @@ describe("migrations", () => {
     const db = await emptyDatabase();
     const all = await loadMigrations();
     const first = { ...all, migrationDirectories: all.migrationDirectories.filter((m) => m.path.endsWith("_init")) };
-    await db.withMigrationAdapter((factory) => withSchemaEngine(factory, (engine) => engine.applyMigrations({ migrationsList: first, filters: NO_FILTER })));
-    await db.prisma.$executeRawUnsafe(`INSERT INTO svix_applications (project, uid, svix_app_id) VALUES ('acme', 'acme', 'app_1')`);
-    for (const [id, status] of [["evt_waiting", "failed"], ["evt_done", "delivered"], ["evt_refused", "rejected"]]) {
+    await db.withMigrationAdapter((factory) =>
+      withSchemaEngine(factory, (engine) => engine.applyMigrations({ migrationsList: first, filters: NO_FILTER })),
+    );
+    await db.prisma.$executeRawUnsafe(
+      `INSERT INTO svix_applications (project, uid, svix_app_id) VALUES ('acme', 'acme', 'app_1')`,
+    );
+    for (const [id, status] of [
+      ["evt_waiting", "failed"],
+      ["evt_done", "delivered"],
+      ["evt_refused", "rejected"],
+    ]) {
       await db.prisma.$executeRawUnsafe(
         `INSERT INTO notifications (event_id, project, type, status, payload, transport, updated_at, svix_app_id) VALUES ($1, 'acme', 'user.created', $2::"NotificationStatus", '{}', 'body', now(), 'app_1')`,
         id,
@@ -68,7 +78,10 @@ describe("migrations", () => {
       );
     }
     expect(await migrate(db)).toEqual(all.migrationDirectories.map((m) => m.path).filter((p) => !p.endsWith("_init")));
-    const rows = await db.prisma.notification.findMany({ orderBy: { eventId: "asc" }, select: { eventId: true, status: true, svixAppUid: true } });
+    const rows = await db.prisma.notification.findMany({
+      orderBy: { eventId: "asc" },
+      select: { eventId: true, status: true, svixAppUid: true },
+    });
     expect(rows).toEqual([
       { eventId: "evt_done", status: "delivered", svixAppUid: "acme" },
       { eventId: "evt_refused", status: "rejected", svixAppUid: "acme" },

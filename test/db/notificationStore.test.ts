@@ -19,7 +19,12 @@ beforeAll(async () => {
 afterAll(() => t.drop());
 
 const inMs = (ms: number) => new Date(Date.now() + ms);
-const claimed = (event: PlatformEvent, token: string, expiresAt: Date, transport: Transport = { kind: "body" }): NewNotification => ({
+const claimed = (
+  event: PlatformEvent,
+  token: string,
+  expiresAt: Date,
+  transport: Transport = { kind: "body" },
+): NewNotification => ({
   event,
   transport,
   payloadDigest: eventDigest(event),
@@ -27,14 +32,30 @@ const claimed = (event: PlatformEvent, token: string, expiresAt: Date, transport
   claimToken: token,
   claimExpiresAt: expiresAt,
 });
-const queued = (event: PlatformEvent, nextAttemptAt: Date): NewNotification => ({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt });
+const queued = (event: PlatformEvent, nextAttemptAt: Date): NewNotification => ({
+  event,
+  transport: { kind: "body" },
+  payloadDigest: eventDigest(event),
+  status: "queued",
+  nextAttemptAt,
+});
 const claim = (ms = 30_000): Claim => ({ token: randomUUID(), expiresAt: inMs(ms) });
 const delivered = (messageId = "msg_1"): Completion => ({
   status: "delivered",
   countsAsFailure: false,
   svixAppUid: "acme-mobile",
   svixMessageId: messageId,
-  attempts: [{ trigger: "ingress", operation: "message.create", startedAt: new Date(), durationMs: 12, outcome: "delivered", httpStatus: 202, svixMessageId: messageId }],
+  attempts: [
+    {
+      trigger: "ingress",
+      operation: "message.create",
+      startedAt: new Date(),
+      durationMs: 12,
+      outcome: "delivered",
+      httpStatus: 202,
+      svixMessageId: messageId,
+    },
+  ],
 });
 const failedOnce = (nextAttemptAt: Date): Completion => ({
   status: "queued",
@@ -42,23 +63,49 @@ const failedOnce = (nextAttemptAt: Date): Completion => ({
   errorCode: "svix_unavailable",
   error: "Svix answered 503",
   nextAttemptAt,
-  attempts: [{ trigger: "ingress", operation: "message.create", startedAt: new Date(), durationMs: 5, outcome: "retryable", httpStatus: 503, errorCode: "svix_unavailable", error: "Svix answered 503" }],
+  attempts: [
+    {
+      trigger: "ingress",
+      operation: "message.create",
+      startedAt: new Date(),
+      durationMs: 5,
+      outcome: "retryable",
+      httpStatus: 503,
+      errorCode: "svix_unavailable",
+      error: "Svix answered 503",
+    },
+  ],
 });
 
 describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"}`, () => {
   it("inserts an event once: the unique event id decides, under concurrency too; the others read the winner", async () => {
     const event = makeEvent();
-    const results = await Promise.all(Array.from({ length: 10 }, () => store.insert(claimed(event, randomUUID(), inMs(30_000)))));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => store.insert(claimed(event, randomUUID(), inMs(30_000)))),
+    );
     expect(results.filter((r) => r === null)).toHaveLength(1);
     for (const existing of results.filter((r) => r !== null)) {
       expect(existing).toMatchObject({ eventId: event.id, status: "received", payloadDigest: eventDigest(event) });
     }
-    expect(await store.get(event.id)).toMatchObject({ eventId: event.id, project: event.project, type: event.type, status: "received", attemptCount: 0, payload: event });
+    expect(await store.get(event.id)).toMatchObject({
+      eventId: event.id,
+      project: event.project,
+      type: event.type,
+      status: "received",
+      attemptCount: 0,
+      payload: event,
+    });
   });
 
   it("stores the transport metadata", async () => {
     const event = makeEvent();
-    const transport: Transport = { kind: "push_wrapped", pubsubMessageId: "42", subscription: "projects/p/subscriptions/s", deliveryAttempt: 2, publishTime: "2026-11-27T10:00:01.000Z" };
+    const transport: Transport = {
+      kind: "push_wrapped",
+      pubsubMessageId: "42",
+      subscription: "projects/p/subscriptions/s",
+      deliveryAttempt: 2,
+      publishTime: "2026-11-27T10:00:01.000Z",
+    };
     await store.insert(claimed(event, "c", inMs(1000), transport));
     expect((await store.summary(event.id))?.transport).toEqual(transport);
   });
@@ -69,12 +116,25 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     await store.complete(event.id, "someone-else", failedOnce(inMs(1000)));
     expect((await store.summary(event.id))?.status).toBe("received");
     await store.complete(event.id, "owner", failedOnce(inMs(-1)));
-    expect(await store.summary(event.id)).toMatchObject({ status: "queued", failures: 1, attemptCount: 1, lastErrorCode: "svix_unavailable", claimExpiresAt: null });
+    expect(await store.summary(event.id)).toMatchObject({
+      status: "queued",
+      failures: 1,
+      attemptCount: 1,
+      lastErrorCode: "svix_unavailable",
+      claimExpiresAt: null,
+    });
     const [row] = await store.claimDue(new Date(), 1000, { token: "owner-2", expiresAt: inMs(30_000) });
     expect(row?.eventId).toBe(event.id);
     await store.complete(event.id, "owner-2", delivered("msg_a"));
     const done = await store.summary(event.id);
-    expect(done).toMatchObject({ status: "delivered", svixMessageId: "msg_a", svixAppUid: "acme-mobile", attemptCount: 2, failures: 1, claimExpiresAt: null });
+    expect(done).toMatchObject({
+      status: "delivered",
+      svixMessageId: "msg_a",
+      svixAppUid: "acme-mobile",
+      attemptCount: 2,
+      failures: 1,
+      claimExpiresAt: null,
+    });
     expect(done?.deliveredAt).toBeInstanceOf(Date);
     // Every Svix call is audited, even one whose claim had been lost: it was made.
     expect((await store.attemptsOf(event.id)).map((a) => a.outcome)).toEqual(["retryable", "retryable", "delivered"]);
@@ -96,7 +156,10 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     // Arrival order differs from insert order.
     const base = Date.parse("2026-11-01T00:00:00Z");
     for (const [i, offset] of [2000, 0, 1000].entries()) {
-      await t.db.prisma.notification.update({ where: { eventId: due[i]!.id }, data: { createdAt: new Date(base + offset) } });
+      await t.db.prisma.notification.update({
+        where: { eventId: due[i]!.id },
+        data: { createdAt: new Date(base + offset) },
+      });
     }
     const live = makeEvent({ project });
     await store.insert(claimed(live, "c1", inMs(30_000)));
@@ -123,7 +186,10 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     const base = Date.parse("2020-01-01T00:00:00Z");
     for (const [i, e] of events.entries()) {
       await store.insert(queued(e, inMs(-1000)));
-      await t.db.prisma.notification.update({ where: { eventId: e.id }, data: { createdAt: new Date(base - i * 1000) } });
+      await t.db.prisma.notification.update({
+        where: { eventId: e.id },
+        data: { createdAt: new Date(base - i * 1000) },
+      });
     }
     const rows = (await store.claimDue(new Date(), 1000, claim())).filter((r) => r.project === project);
     expect(rows.map((r) => r.eventId)).toEqual([events[2]!.id, events[1]!.id, events[0]!.id]);
@@ -134,8 +200,12 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     await store.insert(queued(event, inMs(60_000)));
     expect((await store.claimDue(new Date(), 1000, claim())).map((r) => r.eventId)).not.toContain(event.id);
     const lastTried = (await store.summary(event.id))!.updatedAt;
-    expect((await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() - 1))).map((r) => r.eventId)).not.toContain(event.id);
-    expect((await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() + 1))).map((r) => r.eventId)).toContain(event.id);
+    expect(
+      (await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() - 1))).map((r) => r.eventId),
+    ).not.toContain(event.id);
+    expect(
+      (await store.claimDue(new Date(), 1000, claim(), new Date(lastTried.getTime() + 1))).map((r) => r.eventId),
+    ).toContain(event.id);
   });
 
   it("releases only the rows named, not the rest of the same claim", async () => {
@@ -165,7 +235,13 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
   it("claims for an operator's replay anything not delivered and not in flight", async () => {
     const rejected = makeEvent();
     await store.insert(claimed(rejected, "c", inMs(30_000)));
-    await store.complete(rejected.id, "c", { status: "rejected", countsAsFailure: false, attempts: [], errorCode: "svix_rejected", error: "no" });
+    await store.complete(rejected.id, "c", {
+      status: "rejected",
+      countsAsFailure: false,
+      attempts: [],
+      errorCode: "svix_rejected",
+      error: "no",
+    });
     expect(await store.claimForReplay(rejected.id, claim(), new Date())).toBe(true);
     const inFlight = makeEvent();
     await store.insert(claimed(inFlight, "c", inMs(30_000)));
@@ -208,14 +284,27 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
       await t.db.prisma.notification.update({ where: { eventId: e.id }, data: { createdAt: new Date(createdAt) } });
     }
     const ids = (list: Array<{ eventId: string }>) => list.map((n) => n.eventId);
-    const [before, atSince, payment, lastA, lastB] = rows.map(([e]) => e.id) as [string, string, string, string, string];
+    const [before, atSince, payment, lastA, lastB] = rows.map(([e]) => e.id) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const [newer, older] = lastA > lastB ? [lastA, lastB] : [lastB, lastA];
     expect(ids(await store.list({ project, limit: 10 }))).toEqual([newer, older, payment, atSince, before]);
     expect(ids(await store.list({ project, type: "payment.succeeded", limit: 10 }))).toEqual([payment]);
-    expect(ids(await store.list({ project, since: new Date(at), until: new Date(at + 1000), limit: 10 }))).toEqual([payment, atSince]);
+    expect(ids(await store.list({ project, since: new Date(at), until: new Date(at + 1000), limit: 10 }))).toEqual([
+      payment,
+      atSince,
+    ]);
     // The cursor: older than the last one seen, or as old with a smaller id.
-    expect(ids(await store.list({ project, after: { createdAt: new Date(at + 1000), eventId: newer }, limit: 10 }))).toEqual([older, payment, atSince, before]);
-    expect(ids(await store.list({ project, after: { createdAt: new Date(at + 1000), eventId: older }, limit: 2 }))).toEqual([payment, atSince]);
+    expect(
+      ids(await store.list({ project, after: { createdAt: new Date(at + 1000), eventId: newer }, limit: 10 })),
+    ).toEqual([older, payment, atSince, before]);
+    expect(
+      ids(await store.list({ project, after: { createdAt: new Date(at + 1000), eventId: older }, limit: 2 })),
+    ).toEqual([payment, atSince]);
   });
 
   it("claims for replay a queued, failed or rejected notification, and a received one only once its claim expired", async () => {
@@ -234,23 +323,36 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
     }
     expect(await store.claimForReplay(await inStatus("received", new Date(now.getTime())), claim(), now)).toBe(true);
     expect(await store.claimForReplay(await inStatus("received", null), claim(), now)).toBe(true);
-    expect(await store.claimForReplay(await inStatus("received", new Date(now.getTime() + 1)), claim(), now)).toBe(false);
+    expect(await store.claimForReplay(await inStatus("received", new Date(now.getTime() + 1)), claim(), now)).toBe(
+      false,
+    );
     expect(await store.claimForReplay("evt_nowhere", claim(), now)).toBe(false);
   });
 
   it("erases a payload at once when nothing holds it, fails a waiting one for good, and refuses while a delivery holds it", async () => {
     const now = new Date();
-    const inStatus = async (status: "queued" | "failed" | "rejected" | "received" | "delivered", claimExpiresAt: Date | null) => {
+    const inStatus = async (
+      status: "queued" | "failed" | "rejected" | "received" | "delivered",
+      claimExpiresAt: Date | null,
+    ) => {
       const event = makeEvent();
       await store.insert(claimed(event, "c", inMs(30_000)));
-      await t.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, claimExpiresAt, lastErrorCode: "svix_unavailable" } });
+      await t.db.prisma.notification.update({
+        where: { eventId: event.id },
+        data: { status, claimExpiresAt, lastErrorCode: "svix_unavailable" },
+      });
       return event.id;
     };
     for (const status of ["delivered", "rejected", "failed"] as const) {
       const id = await inStatus(status, null);
       expect(await store.erasePayload(id, now), status).toBe("erased");
       // Settled: only the payload goes; the outcome stays as it was.
-      expect(await store.get(id)).toMatchObject({ status, payload: null, payloadPurgedAt: now, lastErrorCode: "svix_unavailable" });
+      expect(await store.get(id)).toMatchObject({
+        status,
+        payload: null,
+        payloadPurgedAt: now,
+        lastErrorCode: "svix_unavailable",
+      });
     }
     const waiting = [await inStatus("queued", null), await inStatus("received", new Date(now.getTime()))];
     for (const id of waiting) {
@@ -298,7 +400,9 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
         { project: "c-busy", status: "failed", count: 1 },
       ]);
       // A row at exactly `since` counts; one a millisecond before does not.
-      expect(await counts.countsByProject(since, { project: "b-tie" })).toEqual([{ project: "b-tie", status: "delivered", count: 2 }]);
+      expect(await counts.countsByProject(since, { project: "b-tie" })).toEqual([
+        { project: "b-tie", status: "delivered", count: 2 },
+      ]);
       expect(await counts.countsByProject(since, { project: "a-old" })).toEqual([]);
       for (let i = 0; i < 50; i += 1) await add(`z-${String(i).padStart(2, "0")}`, "delivered");
       const projects = new Set((await counts.countsByProject(since)).map((r) => r.project));
@@ -332,7 +436,11 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
       ["ping", () => brokenStore.ping()],
     ];
     for (const [statement, call] of calls) {
-      await expect(call(), statement).rejects.toMatchObject({ code: "database_unavailable", retryable: true, message: `The ledger is unavailable (${statement})` });
+      await expect(call(), statement).rejects.toMatchObject({
+        code: "database_unavailable",
+        retryable: true,
+        message: `The ledger is unavailable (${statement})`,
+      });
     }
   });
 });
@@ -340,17 +448,39 @@ describe(`NotificationStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGli
 describe(`QuarantineStore on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"}`, () => {
   it("keeps a message once per subscription and message id, with at most 64 KiB of its body, newest first", async () => {
     const quarantine = new QuarantineStore({ prisma: t.db.prisma });
-    const transport: Transport = { kind: "push_wrapped", pubsubMessageId: "m-1", subscription: "projects/p/subscriptions/s", publishTime: "2026-11-27T10:00:01.000Z" };
+    const transport: Transport = {
+      kind: "push_wrapped",
+      pubsubMessageId: "m-1",
+      subscription: "projects/p/subscriptions/s",
+      publishTime: "2026-11-27T10:00:01.000Z",
+    };
     const body = Buffer.alloc(100 * 1024, 0x61);
-    const entry = { reason: "invalid_event" as const, message: "bad", details: [{ path: "/time", message: "must match format" }], transport, eventId: "evt_q", body };
+    const entry = {
+      reason: "invalid_event" as const,
+      message: "bad",
+      details: [{ path: "/time", message: "must match format" }],
+      transport,
+      eventId: "evt_q",
+      body,
+    };
     const first = await quarantine.add(entry);
     const again = await quarantine.add(entry);
     expect(again).toEqual({ id: first.id, duplicate: true });
-    const other = await quarantine.add({ ...entry, transport: { kind: "push_unwrapped" }, body: Buffer.from([0xff, 0x00]) });
+    const other = await quarantine.add({
+      ...entry,
+      transport: { kind: "push_unwrapped" },
+      body: Buffer.from([0xff, 0x00]),
+    });
     const listed = await quarantine.list({ limit: 10 });
     expect(listed.map((m) => m.id).slice(0, 2)).toEqual([other.id, first.id]);
     const kept = listed.find((m) => m.id === first.id)!;
-    expect(kept).toMatchObject({ reason: "invalid_event", eventId: "evt_q", bodyBytes: 100 * 1024, transport, details: entry.details });
+    expect(kept).toMatchObject({
+      reason: "invalid_event",
+      eventId: "evt_q",
+      bodyBytes: 100 * 1024,
+      transport,
+      details: entry.details,
+    });
     expect(kept.body).toHaveLength(64 * 1024);
     expect(listed.find((m) => m.id === other.id)?.body).toEqual(Buffer.from([0xff, 0x00]));
   });

@@ -39,7 +39,11 @@ function bomb(count: number): string {
 }
 
 const post = (body: string, headers: Record<string, string> = {}) =>
-  fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  fetch(`${relay.url}/notifications`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
 
 describe("bounded inputs", () => {
   it("30 concurrent ~1 MiB bodies of tiny values, direct and in envelopes, cost under 120 MB (under 300 MB in all on PostgreSQL)", async () => {
@@ -48,7 +52,10 @@ describe("bounded inputs", () => {
     await new Promise((r) => setTimeout(r, 500));
     const rest = memoryKb("VmRSS");
     const direct = bomb(340_000);
-    const envelope = JSON.stringify({ message: { data: Buffer.from(bomb(250_000)).toString("base64"), messageId: "1" }, subscription: "projects/gigs/subscriptions/relay" });
+    const envelope = JSON.stringify({
+      message: { data: Buffer.from(bomb(250_000)).toString("base64"), messageId: "1" },
+      subscription: "projects/gigs/subscriptions/relay",
+    });
     expect(direct.length).toBeGreaterThan(1_000_000);
     expect(envelope.length).toBeGreaterThan(1_000_000);
     // The peak while the bombs are in: sampled, since the kernel's high-water mark also counts start-up.
@@ -57,12 +64,19 @@ describe("bounded inputs", () => {
     const answers = await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
         const res = await post(i % 2 ? direct : envelope.replace('"messageId":"1"', `"messageId":"${i}"`));
-        return { status: res.status, body: (await res.json()) as { data?: { status: string }; error?: { code: string } } };
+        return {
+          status: res.status,
+          body: (await res.json()) as { data?: { status: string }; error?: { code: string } },
+        };
       }),
     );
     // Refused for their complexity, never built: a direct post gets 400, Pub/Sub's are quarantined.
-    expect(answers.filter((a, i) => i % 2 === 1).every((a) => a.status === 400 && a.body.error?.code === "invalid_json")).toBe(true);
-    expect(answers.filter((a, i) => i % 2 === 0).every((a) => a.status === 200 && a.body.data?.status === "quarantined")).toBe(true);
+    expect(
+      answers.filter((a, i) => i % 2 === 1).every((a) => a.status === 400 && a.body.error?.code === "invalid_json"),
+    ).toBe(true);
+    expect(
+      answers.filter((a, i) => i % 2 === 0).every((a) => a.status === 200 && a.body.data?.status === "quarantined"),
+    ).toBe(true);
     clearInterval(sampler);
     peak = Math.max(peak, memoryKb("VmRSS"));
     expect(peak - rest, `rest ${rest} kB, peak ${peak} kB`).toBeLessThan(120 * 1024);
@@ -70,7 +84,10 @@ describe("bounded inputs", () => {
   });
 
   it("refuses a Pub/Sub envelope with a 1.9 MB subscription before reading it all", async () => {
-    const envelope = { message: { data: Buffer.from(JSON.stringify(makeEvent())).toString("base64"), messageId: "2" }, subscription: `projects/p/subscriptions/${"s".repeat(1_900_000)}` };
+    const envelope = {
+      message: { data: Buffer.from(JSON.stringify(makeEvent())).toString("base64"), messageId: "2" },
+      subscription: `projects/p/subscriptions/${"s".repeat(1_900_000)}`,
+    };
     expect((await post(JSON.stringify(envelope))).status).toBe(413);
   });
 });

@@ -28,7 +28,11 @@ function tempDir(): string {
 }
 
 async function postFile(url: string, file: string): Promise<Response> {
-  return fetch(`${url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: readFileSync(file) });
+  return fetch(`${url}/notifications`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: readFileSync(file),
+  });
 }
 
 describe("zero-configuration start", () => {
@@ -36,12 +40,24 @@ describe("zero-configuration start", () => {
     const emulatorPort = await freePort();
     // No DATABASE_URL, no SVIX_*: only where to keep data and where the emulator listens (to count messages).
     relay = await startRelayProcess({ DATA_DIR: tempDir(), SVIX_EMULATOR_PORT: String(emulatorPort) });
-    expect(relay.output.some((l) => l.includes("in-process Svix emulator") && l.includes("no webhook leaves this machine"))).toBe(true);
-    const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".json")).map((f) => join(EXAMPLES, f));
+    expect(
+      relay.output.some((l) => l.includes("in-process Svix emulator") && l.includes("no webhook leaves this machine")),
+    ).toBe(true);
+    const files = readdirSync(EXAMPLES)
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => join(EXAMPLES, f));
     expect(files.length).toBeGreaterThanOrEqual(3);
-    const answers = async () => Promise.all(files.map(async (f) => { const res = await postFile(relay!.url, f); return { status: res.status, body: (await res.json()) as { data: { status: string; duplicate: boolean } } }; }));
+    const answers = async () =>
+      Promise.all(
+        files.map(async (f) => {
+          const res = await postFile(relay!.url, f);
+          return { status: res.status, body: (await res.json()) as { data: { status: string; duplicate: boolean } } };
+        }),
+      );
     const first = await answers();
-    expect(first.map((a) => [a.status, a.body.data.status, a.body.data.duplicate])).toEqual(files.map(() => [200, "delivered", false]));
+    expect(first.map((a) => [a.status, a.body.data.status, a.body.data.duplicate])).toEqual(
+      files.map(() => [200, "delivered", false]),
+    );
     const second = await answers();
     expect(second.map((a) => [a.status, a.body.data.duplicate])).toEqual(files.map(() => [200, true]));
 
@@ -60,16 +76,28 @@ describe("zero-configuration start", () => {
       emulator.faults.add({ kind: "latency", minMs: 2000, maxMs: 2000, operation: "message.create" });
       relay = await startRelayProcess({ DATA_DIR: tempDir(), SVIX_API_KEY: "k", SVIX_SERVER_URL: svixUrl });
       const event = makeEvent();
-      const inFlight = fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) });
+      const inFlight = fetch(`${relay.url}/notifications`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(event),
+      });
       // In flight for sure: Svix has the call (and holds it for 2 s).
       const deadline = Date.now() + 10_000;
-      while (!emulator.calls.some((c) => c.operation === "message.create") && !emulator.state.allMessages().length && Date.now() < deadline) {
+      while (
+        !emulator.calls.some((c) => c.operation === "message.create") &&
+        !emulator.state.allMessages().length &&
+        Date.now() < deadline
+      ) {
         await new Promise((r) => setTimeout(r, 20));
       }
       relay.child.kill("SIGTERM");
-      while (!relay.output.some((l) => l.includes("shutting down")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!relay.output.some((l) => l.includes("shutting down")) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       // A new request after the signal is refused (no new connections), or told the relay is not ready.
-      const late = await fetch(`${relay.url}/readyz`).then((r) => r.status, () => "refused");
+      const late = await fetch(`${relay.url}/readyz`).then(
+        (r) => r.status,
+        () => "refused",
+      );
       expect([503, "refused"]).toContain(late);
       const answer = await inFlight;
       expect(answer.status).toBe(200);
@@ -100,15 +128,33 @@ describe("configuration errors", () => {
   it("refuses, in one process each, the six misconfigurations an attacker would love, naming the variable", async () => {
     const emulator = new SvixEmulator({ apiKey: "the-real-key" });
     const svixUrl = await emulator.start();
-    const prod = { NODE_ENV: "production", SVIX_API_KEY: "the-real-key", SVIX_SERVER_URL: svixUrl, DATABASE_URL: "postgresql://relay@127.0.0.1:1/never-reached", INGEST_TOKENS: "ingest-token-0123456789" };
+    const prod = {
+      NODE_ENV: "production",
+      SVIX_API_KEY: "the-real-key",
+      SVIX_SERVER_URL: svixUrl,
+      DATABASE_URL: "postgresql://relay@127.0.0.1:1/never-reached",
+      INGEST_TOKENS: "ingest-token-0123456789",
+    };
     try {
       const cases: Array<[string, Record<string, string>, RegExp]> = [
-        ["staging with a database and no Svix key", { ...prod, NODE_ENV: "staging", SVIX_API_KEY: "", SVIX_SERVER_URL: "" }, /SVIX_API_KEY is required when NODE_ENV=staging/],
-        ["production with no ingest credential", { ...prod, INGEST_TOKENS: "" }, /PUBSUB_AUDIENCE or INGEST_TOKENS is required/],
+        [
+          "staging with a database and no Svix key",
+          { ...prod, NODE_ENV: "staging", SVIX_API_KEY: "", SVIX_SERVER_URL: "" },
+          /SVIX_API_KEY is required when NODE_ENV=staging/,
+        ],
+        [
+          "production with no ingest credential",
+          { ...prod, INGEST_TOKENS: "" },
+          /PUBSUB_AUDIENCE or INGEST_TOKENS is required/,
+        ],
         ["a Svix URL that is not a URL", { ...prod, SVIX_SERVER_URL: "http://" }, /SVIX_SERVER_URL is not a URL/],
         ["a short token", { ...prod, API_TOKENS: "hunter2" }, /API_TOKENS: every token must be at least 16 characters/],
         ["a Svix key Svix refuses", { ...prod, SVIX_API_KEY: "a-wrong-key" }, /SVIX_API_KEY was refused by Svix/],
-        ["Production spelled with a capital", { NODE_ENV: "Production", DATA_DIR: tempDir() }, /DATABASE_URL is required when NODE_ENV=Production/],
+        [
+          "Production spelled with a capital",
+          { NODE_ENV: "Production", DATA_DIR: tempDir() },
+          /DATABASE_URL is required when NODE_ENV=Production/,
+        ],
       ];
       for (const [name, env, message] of cases) {
         const { code, output } = await run(env);

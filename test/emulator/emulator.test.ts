@@ -24,7 +24,9 @@ describe("applications", () => {
     expect(missing.body).toMatchObject({ code: "not_found" });
     const invalid = await apiError(sdk.svix.application.create({ name: "x", uid: "has spaces" }));
     expect(invalid.code).toBe(422);
-    expect(invalid.body.detail).toEqual([expect.objectContaining({ loc: ["body", "uid"], type: expect.any(String), msg: expect.any(String) })]);
+    expect(invalid.body.detail).toEqual([
+      expect.objectContaining({ loc: ["body", "uid"], type: expect.any(String), msg: expect.any(String) }),
+    ]);
   });
 
   it("refuses a wrong API key with 401", async () => {
@@ -35,10 +37,21 @@ describe("applications", () => {
 
 describe("messages", () => {
   it("creates a message, creating the application inline, and rejects a second one with the same eventId (409)", async () => {
-    const msg = await sdk.svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 }, application: { name: "proj-1", uid: "proj-1" } });
+    const msg = await sdk.svix.message.create("proj-1", {
+      eventType: "user.created",
+      eventId: "evt_1",
+      payload: { a: 1 },
+      application: { name: "proj-1", uid: "proj-1" },
+    });
     expect(msg.id).toMatch(/^msg_[A-Za-z0-9]{27}$/);
     expect(msg).toMatchObject({ eventId: "evt_1", eventType: "user.created" });
-    expect((await apiError(sdk.svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 } }))).code).toBe(409);
+    expect(
+      (
+        await apiError(
+          sdk.svix.message.create("proj-1", { eventType: "user.created", eventId: "evt_1", payload: { a: 1 } }),
+        )
+      ).code,
+    ).toBe(409);
     expect((await sdk.svix.message.get("proj-1", "evt_1")).id).toBe(msg.id);
     expect((await sdk.svix.message.list("proj-1")).data).toHaveLength(1);
   });
@@ -49,8 +62,16 @@ describe("messages", () => {
 
   it("replays the first 2xx answer for a repeated idempotency key, even without eventId", async () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
-    const first = await sdk.svix.message.create("p", { eventType: "t", payload: { n: 1 } }, { idempotencyKey: "key-1" });
-    const again = await sdk.svix.message.create("p", { eventType: "t", payload: { n: 1 } }, { idempotencyKey: "key-1" });
+    const first = await sdk.svix.message.create(
+      "p",
+      { eventType: "t", payload: { n: 1 } },
+      { idempotencyKey: "key-1" },
+    );
+    const again = await sdk.svix.message.create(
+      "p",
+      { eventType: "t", payload: { n: 1 } },
+      { idempotencyKey: "key-1" },
+    );
     expect(again.id).toBe(first.id);
     expect(sdk.emulator.state.allMessages()).toHaveLength(1);
   });
@@ -58,14 +79,19 @@ describe("messages", () => {
   it("does not store a failed answer under its idempotency key", async () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
     sdk.emulator.faults.add({ kind: "status", status: 500, operation: "message.create", times: 1 });
-    expect((await apiError(sdk.svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" }))).code).toBe(500);
+    expect(
+      (await apiError(sdk.svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" }))).code,
+    ).toBe(500);
     const ok = await sdk.svix.message.create("p", { eventType: "t", payload: {} }, { idempotencyKey: "k2" });
     expect(ok.id).toMatch(/^msg_/);
   });
 
   it("answers 413 for a payload over 1 MiB and 422 for an invalid event type", async () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
-    expect((await apiError(sdk.svix.message.create("p", { eventType: "t", payload: { blob: "x".repeat(1024 * 1024) } }))).code).toBe(413);
+    expect(
+      (await apiError(sdk.svix.message.create("p", { eventType: "t", payload: { blob: "x".repeat(1024 * 1024) } })))
+        .code,
+    ).toBe(413);
     const invalid = await apiError(sdk.svix.message.create("p", { eventType: "not valid!", payload: {} }));
     expect(invalid.code).toBe(422);
     expect(invalid.body.detail).toEqual([expect.objectContaining({ loc: ["body", "eventType"] })]);
@@ -103,11 +129,19 @@ describe("fault injection", () => {
   });
 
   it("is controllable over HTTP", async () => {
-    const res = await fetch(`${sdk.emulator.url}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "status", status: 503, times: 1 }) });
+    const res = await fetch(`${sdk.emulator.url}/_emulator/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "status", status: 503, times: 1 }),
+    });
     expect(res.status).toBe(201);
     expect((await apiError(sdk.svix.application.get("x"))).code).toBe(503);
     expect((await apiError(sdk.svix.application.get("x"))).code).toBe(404);
-    const bad = await fetch(`${sdk.emulator.url}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: "explode" }) });
+    const bad = await fetch(`${sdk.emulator.url}/_emulator/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "explode" }),
+    });
     expect(bad.status).toBe(400);
     const messages = (await (await fetch(`${sdk.emulator.url}/_emulator/messages`)).json()) as { count: number };
     expect(messages.count).toBe(0);

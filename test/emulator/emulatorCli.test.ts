@@ -74,7 +74,8 @@ describe("CLIs", () => {
       const sink = run("webhookSink.ts", ["--port", String(port), "--secret", SECRET]);
       expect(await emulator.exited).toBe(1);
       expect(await sink.exited).toBe(1);
-      for (const r of [emulator, sink]) expect(r.stderr().trim().split("\n")).toEqual([expect.stringContaining(`port ${port} is already in use`)]);
+      for (const r of [emulator, sink])
+        expect(r.stderr().trim().split("\n")).toEqual([expect.stringContaining(`port ${port} is already in use`)]);
     } finally {
       busy.close();
     }
@@ -86,14 +87,40 @@ describe("CLIs", () => {
   it("emulator --endpoint + webhook-sink: a message shows up as one line, without its payload", async () => {
     const [sinkPort, emulatorPort] = [await freePort(), await freePort()];
     const sink = run("webhookSink.ts", ["--port", String(sinkPort), "--secret", SECRET, "--fail-first", "1"]);
-    const emulator = run("emulator.ts", ["--port", String(emulatorPort), "--endpoint", `http://127.0.0.1:${sinkPort}/`, "--endpoint-secret", SECRET, "--retry-schedule", "0,50"]);
-    await until(() => sink.stdout().includes("Webhook sink on") && emulator.stdout().includes("receive: npm run webhook-sink"), "both CLIs to start");
+    const emulator = run("emulator.ts", [
+      "--port",
+      String(emulatorPort),
+      "--endpoint",
+      `http://127.0.0.1:${sinkPort}/`,
+      "--endpoint-secret",
+      SECRET,
+      "--retry-schedule",
+      "0,50",
+    ]);
+    await until(
+      () => sink.stdout().includes("Webhook sink on") && emulator.stdout().includes("receive: npm run webhook-sink"),
+      "both CLIs to start",
+    );
     expect(emulator.stdout()).toContain(`npm run webhook-sink -- --port ${sinkPort} --secret ${SECRET}`);
 
     const svix = new Svix("any", { serverUrl: `http://127.0.0.1:${emulatorPort}`, retryScheduleInMs: [] });
-    const msg = await svix.message.create("acme", { eventType: "user.created", payload: { type: "user.created", email: "ada@example.com" }, application: { name: "acme", uid: "acme" } });
-    await until(() => sink.stdout().split("\n").filter((l) => l.includes(msg.id)).length === 2, "the webhook and its retry");
-    const lines = sink.stdout().split("\n").filter((l) => l.includes(msg.id));
+    const msg = await svix.message.create("acme", {
+      eventType: "user.created",
+      payload: { type: "user.created", email: "ada@example.com" },
+      application: { name: "acme", uid: "acme" },
+    });
+    await until(
+      () =>
+        sink
+          .stdout()
+          .split("\n")
+          .filter((l) => l.includes(msg.id)).length === 2,
+      "the webhook and its retry",
+    );
+    const lines = sink
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes(msg.id));
     expect(lines[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${msg.id} user.created  → 500`));
     expect(lines[1]).toMatch(new RegExp(`^\\S+ ${msg.id} user.created$`));
     expect(sink.stdout()).not.toContain("ada@example.com");

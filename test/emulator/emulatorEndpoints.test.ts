@@ -12,9 +12,22 @@ const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 describe("endpoints", () => {
   it("creates, lists, gets (by id or uid), reveals the secret, and deletes, with the app's id or uid", async () => {
     const app = await sdk.svix.application.create({ name: "Acme", uid: "acme" });
-    const ep = await sdk.svix.endpoint.create("acme", { url: "https://example.com/hook", uid: "main", eventTypes: ["user.created"], secret: SECRET, description: "main" });
+    const ep = await sdk.svix.endpoint.create("acme", {
+      url: "https://example.com/hook",
+      uid: "main",
+      eventTypes: ["user.created"],
+      secret: SECRET,
+      description: "main",
+    });
     expect(ep.id).toMatch(/^ep_[A-Za-z0-9]{27}$/);
-    expect(ep).toMatchObject({ url: "https://example.com/hook", uid: "main", eventTypes: ["user.created"], description: "main", disabled: false, metadata: {} });
+    expect(ep).toMatchObject({
+      url: "https://example.com/hook",
+      uid: "main",
+      eventTypes: ["user.created"],
+      description: "main",
+      disabled: false,
+      metadata: {},
+    });
     expect(ep).not.toHaveProperty("secret");
     expect((await sdk.svix.endpoint.getSecret("acme", ep.id)).key).toBe(SECRET);
 
@@ -36,7 +49,10 @@ describe("endpoints", () => {
 
   it("stores a secret given without prefix as whsec_…", async () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
-    const ep = await sdk.svix.endpoint.create("p", { url: "https://example.com/", secret: SECRET.slice("whsec_".length) });
+    const ep = await sdk.svix.endpoint.create("p", {
+      url: "https://example.com/",
+      secret: SECRET.slice("whsec_".length),
+    });
     expect((await sdk.svix.endpoint.getSecret("p", ep.id)).key).toBe(SECRET);
   });
 
@@ -44,10 +60,16 @@ describe("endpoints", () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
     const badUrl = await apiError(sdk.svix.endpoint.create("p", { url: "not a url" }));
     expect(badUrl.code).toBe(422);
-    expect(badUrl.body.detail).toEqual([expect.objectContaining({ loc: ["body", "url"], msg: expect.any(String), type: expect.any(String) })]);
-    const badSecret = await apiError(sdk.svix.endpoint.create("p", { url: "https://example.com/", secret: "whsec_short" }));
+    expect(badUrl.body.detail).toEqual([
+      expect.objectContaining({ loc: ["body", "url"], msg: expect.any(String), type: expect.any(String) }),
+    ]);
+    const badSecret = await apiError(
+      sdk.svix.endpoint.create("p", { url: "https://example.com/", secret: "whsec_short" }),
+    );
     expect(badSecret.body.detail).toEqual([expect.objectContaining({ loc: ["body", "secret"] })]);
-    const badType = await apiError(sdk.svix.endpoint.create("p", { url: "https://example.com/", eventTypes: ["no spaces!"] }));
+    const badType = await apiError(
+      sdk.svix.endpoint.create("p", { url: "https://example.com/", eventTypes: ["no spaces!"] }),
+    );
     expect(badType.body.detail).toEqual([expect.objectContaining({ loc: ["body", "eventTypes", "0"] })]);
     await sdk.svix.endpoint.create("p", { url: "https://example.com/", uid: "one" });
     expect((await apiError(sdk.svix.endpoint.create("p", { url: "https://example.com/", uid: "one" }))).code).toBe(409);
@@ -57,9 +79,19 @@ describe("endpoints", () => {
 
   it("patches and upserts; PUT on an unknown uid creates it (201 → the SDK returns it)", async () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
-    const ep = await sdk.svix.endpoint.create("p", { url: "https://example.com/a", uid: "a", eventTypes: ["x"], metadata: { team: "core" } });
+    const ep = await sdk.svix.endpoint.create("p", {
+      url: "https://example.com/a",
+      uid: "a",
+      eventTypes: ["x"],
+      metadata: { team: "core" },
+    });
     const patched = await sdk.svix.endpoint.patch("p", "a", { url: "https://example.com/b", eventTypes: null });
-    expect(patched).toMatchObject({ id: ep.id, url: "https://example.com/b", eventTypes: null, metadata: { team: "core" } });
+    expect(patched).toMatchObject({
+      id: ep.id,
+      url: "https://example.com/b",
+      eventTypes: null,
+      metadata: { team: "core" },
+    });
     const replaced = await sdk.svix.endpoint.upsert("p", "a", { url: "https://example.com/c" });
     expect(replaced).toMatchObject({ id: ep.id, url: "https://example.com/c", uid: "a", metadata: {} });
     const created = await sdk.svix.endpoint.upsert("p", "new-one", { url: "https://example.com/d" });

@@ -32,8 +32,12 @@ export const sql = (text: string, params: unknown[] = []) => database.db.sql.que
 /** Database faults injected with triggers (a real failure of a real statement); dropped after each test. */
 const triggers: Array<{ name: string; table: string }> = [];
 export async function failWith(name: string, table: string, timing: string, when: string): Promise<void> {
-  await sql(`CREATE OR REPLACE FUNCTION dispatcher_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected by dispatcher.test.ts'; END $$`);
-  await sql(`CREATE TRIGGER ${name} ${timing} ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION dispatcher_test_fail()`);
+  await sql(
+    `CREATE OR REPLACE FUNCTION dispatcher_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected by dispatcher.test.ts'; END $$`,
+  );
+  await sql(
+    `CREATE TRIGGER ${name} ${timing} ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION dispatcher_test_fail()`,
+  );
   triggers.push({ name, table });
 }
 export async function dropTriggers(): Promise<void> {
@@ -55,7 +59,16 @@ export interface World {
 
 const worlds: World[] = [];
 
-export function world(o: { batchSize?: number; concurrency?: number; intervalMs?: number; maxInFlight?: number; circuitFailureThreshold?: number; circuitCooldownMs?: number } = {}): World {
+export function world(
+  o: {
+    batchSize?: number;
+    concurrency?: number;
+    intervalMs?: number;
+    maxInFlight?: number;
+    circuitFailureThreshold?: number;
+    circuitCooldownMs?: number;
+  } = {},
+): World {
   let nowMs = T0;
   const clock = { now: () => new Date(nowMs) };
   const metrics = createMetrics();
@@ -115,7 +128,6 @@ export function world(o: { batchSize?: number; concurrency?: number; intervalMs?
   return w;
 }
 
-
 let arrival = 0;
 /**
  * A queued notification, due at `due` (default T0). Rows arrive one second apart, in the order
@@ -123,7 +135,13 @@ let arrival = 0;
  */
 export async function queued(options: { due?: number; event?: PlatformEvent } = {}): Promise<PlatformEvent> {
   const event = options.event ?? makeEvent();
-  await store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt: new Date(options.due ?? T0) });
+  await store.insert({
+    event,
+    transport: { kind: "body" },
+    payloadDigest: eventDigest(event),
+    status: "queued",
+    nextAttemptAt: new Date(options.due ?? T0),
+  });
   arrival += 1;
   const createdAt = new Date(T0 - 10 * 60_000 + arrival * 1000);
   await sql(`UPDATE notifications SET created_at = $1, updated_at = $1 WHERE event_id = $2`, [createdAt, event.id]);
@@ -159,7 +177,8 @@ export function recordTimers(): Array<{ ms: number; timer: NodeJS.Timeout }> {
   return seen;
 }
 /** The loop's pauses of about intervalMs (nothing else in the relay waits that long). */
-export const pausesOf = (seen: Array<{ ms: number; timer: NodeJS.Timeout }>, intervalMs: number) => seen.filter((t) => t.ms >= intervalMs * 0.5);
+export const pausesOf = (seen: Array<{ ms: number; timer: NodeJS.Timeout }>, intervalMs: number) =>
+  seen.filter((t) => t.ms >= intervalMs * 0.5);
 
 /** Call once at the top of a test file: a database and an emulator for the file, a clean slate after each test. */
 export function useDispatcherWorld(): void {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { PubSub } from "@google-cloud/pubsub";
 
 /** The emulator's own launcher (≈2–3 s to start); `gcloud beta emulators pubsub start` wraps it in a Python process. */
-const EMULATOR_BIN = process.env.PUBSUB_EMULATOR_BIN ?? "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
+const EMULATOR_BIN =
+  process.env.PUBSUB_EMULATOR_BIN ?? "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const PORT_ATTEMPTS = 5;
@@ -60,7 +61,19 @@ export async function startPubsubEmulator(options: { projectId?: string } = {}):
 async function launch(port: number, projectId: string, dataDir: string): Promise<Started> {
   const [command, args] = existsSync(EMULATOR_BIN)
     ? [EMULATOR_BIN, ["--host=127.0.0.1", `--port=${port}`]]
-    : ["gcloud", ["beta", "emulators", "pubsub", "start", `--host-port=127.0.0.1:${port}`, `--project=${projectId}`, `--data-dir=${dataDir}`, "--quiet"]];
+    : [
+        "gcloud",
+        [
+          "beta",
+          "emulators",
+          "pubsub",
+          "start",
+          `--host-port=127.0.0.1:${port}`,
+          `--project=${projectId}`,
+          `--data-dir=${dataDir}`,
+          "--quiet",
+        ],
+      ];
   // A process group of its own: gcloud runs java as a child, and both must go on stop().
   const child = spawn(command, args, { cwd: dataDir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const log: string[] = [];
@@ -78,10 +91,11 @@ async function launch(port: number, projectId: string, dataDir: string): Promise
   const deadline = Date.now() + START_TIMEOUT_MS;
   // Our own log line first: another emulator already on this port would answer GET / as well.
   while (!log.some((line) => line.trimEnd().endsWith(`listening on ${port}`))) {
-    const failure = spawnError?.message
-      ?? (child.exitCode !== null || child.signalCode !== null ? "exited" : undefined)
-      ?? (log.some((line) => /BindException|Address already in use/.test(line)) ? "port in use" : undefined)
-      ?? (Date.now() > deadline ? `not started after ${START_TIMEOUT_MS} ms` : undefined);
+    const failure =
+      spawnError?.message ??
+      (child.exitCode !== null || child.signalCode !== null ? "exited" : undefined) ??
+      (log.some((line) => /BindException|Address already in use/.test(line)) ? "port in use" : undefined) ??
+      (Date.now() > deadline ? `not started after ${START_TIMEOUT_MS} ms` : undefined);
     if (failure) {
       await killGroup(started);
       const message = `Pub/Sub emulator on port ${port}: ${failure}\n${log.join("\n")}`;
@@ -218,35 +232,58 @@ export interface PushSubscriptionOptions {
 }
 
 /** Creates the topic (if missing) and a push subscription on it; returns the subscription's full name. */
-export async function createPushSubscription(emulator: PubsubEmulator, options: PushSubscriptionOptions): Promise<string> {
+export async function createPushSubscription(
+  emulator: PubsubEmulator,
+  options: PushSubscriptionOptions,
+): Promise<string> {
   await ensureTopic(emulator, options.topic);
   const deadLetterTopic = options.deadLetter ? await ensureTopic(emulator, options.deadLetter.topic) : undefined;
-  const [subscription] = await helperClient(emulator).topic(options.topic).createSubscription(options.subscription, {
-    pushConfig: {
-      pushEndpoint: options.pushEndpoint,
-      ...(options.noWrapper ? { noWrapper: { writeMetadata: options.writeMetadata ?? true } } : {}),
-      ...(options.oidcToken ? { oidcToken: options.oidcToken } : {}),
-    },
-    ...(options.ackDeadlineSeconds !== undefined ? { ackDeadlineSeconds: options.ackDeadlineSeconds } : {}),
-    ...(options.deadLetter ? { deadLetterPolicy: { deadLetterTopic, maxDeliveryAttempts: options.deadLetter.maxDeliveryAttempts } } : {}),
-    ...(options.retry
-      ? { retryPolicy: { minimumBackoff: { seconds: options.retry.minimumBackoffSeconds }, maximumBackoff: { seconds: options.retry.maximumBackoffSeconds } } }
-      : {}),
-  });
+  const [subscription] = await helperClient(emulator)
+    .topic(options.topic)
+    .createSubscription(options.subscription, {
+      pushConfig: {
+        pushEndpoint: options.pushEndpoint,
+        ...(options.noWrapper ? { noWrapper: { writeMetadata: options.writeMetadata ?? true } } : {}),
+        ...(options.oidcToken ? { oidcToken: options.oidcToken } : {}),
+      },
+      ...(options.ackDeadlineSeconds !== undefined ? { ackDeadlineSeconds: options.ackDeadlineSeconds } : {}),
+      ...(options.deadLetter
+        ? { deadLetterPolicy: { deadLetterTopic, maxDeliveryAttempts: options.deadLetter.maxDeliveryAttempts } }
+        : {}),
+      ...(options.retry
+        ? {
+            retryPolicy: {
+              minimumBackoff: { seconds: options.retry.minimumBackoffSeconds },
+              maximumBackoff: { seconds: options.retry.maximumBackoffSeconds },
+            },
+          }
+        : {}),
+    });
   return subscription.name;
 }
 
 /** Creates the topic (if missing) and a pull subscription on it, e.g. to collect dead letters. */
-export async function createPullSubscription(emulator: PubsubEmulator, topic: string, subscription: string): Promise<string> {
+export async function createPullSubscription(
+  emulator: PubsubEmulator,
+  topic: string,
+  subscription: string,
+): Promise<string> {
   await ensureTopic(emulator, topic);
   const [created] = await helperClient(emulator).topic(topic).createSubscription(subscription);
   return created.name;
 }
 
 /** Publishes one message; resolves with the id Pub/Sub gave it. */
-export async function publish(emulator: PubsubEmulator, topic: string, data: Buffer | string, attributes?: Record<string, string>): Promise<string> {
+export async function publish(
+  emulator: PubsubEmulator,
+  topic: string,
+  data: Buffer | string,
+  attributes?: Record<string, string>,
+): Promise<string> {
   const payload = typeof data === "string" ? Buffer.from(data) : data;
-  return helperClient(emulator).topic(topic).publishMessage({ data: payload, ...(attributes ? { attributes } : {}) });
+  return helperClient(emulator)
+    .topic(topic)
+    .publishMessage({ data: payload, ...(attributes ? { attributes } : {}) });
 }
 
 export interface PulledMessage {
@@ -261,8 +298,14 @@ export interface PulledMessage {
  * One synchronous pull through the REST API (no streaming subscriber to shut down), acknowledging
  * what it got. Returns at once, possibly with nothing: poll for messages still on their way.
  */
-export async function pullAndAck(emulator: PubsubEmulator, subscription: string, maxMessages = 100): Promise<PulledMessage[]> {
-  const name = subscription.includes("/") ? subscription : `projects/${emulator.projectId}/subscriptions/${subscription}`;
+export async function pullAndAck(
+  emulator: PubsubEmulator,
+  subscription: string,
+  maxMessages = 100,
+): Promise<PulledMessage[]> {
+  const name = subscription.includes("/")
+    ? subscription
+    : `projects/${emulator.projectId}/subscriptions/${subscription}`;
   const base = `http://${emulator.host}/v1/${name}`;
   const res = await fetch(`${base}:pull`, {
     method: "POST",
@@ -271,7 +314,11 @@ export async function pullAndAck(emulator: PubsubEmulator, subscription: string,
   });
   if (!res.ok) throw new Error(`pull ${name}: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as {
-    receivedMessages?: Array<{ ackId: string; deliveryAttempt?: number; message: { messageId: string; data?: string; attributes?: Record<string, string> } }>;
+    receivedMessages?: Array<{
+      ackId: string;
+      deliveryAttempt?: number;
+      message: { messageId: string; data?: string; attributes?: Record<string, string> };
+    }>;
   };
   const received = body.receivedMessages ?? [];
   if (received.length > 0) {

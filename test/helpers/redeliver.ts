@@ -10,7 +10,8 @@ export async function untilAcked(send: () => Promise<Response>, maxTries = 60): 
     const res = await send();
     seen.push(res.status);
     if (res.status >= 200 && res.status < 300) return seen;
-    if (res.status !== 429 && res.status !== 503) throw new Error(`unexpected ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.status !== 429 && res.status !== 503)
+      throw new Error(`unexpected ${res.status}: ${JSON.stringify(res.body)}`);
     const retryAfter = Number(res.headers["retry-after"] ?? 0);
     await new Promise((r) => setTimeout(r, retryAfter > 0 ? retryAfter * 1000 : 100));
   }

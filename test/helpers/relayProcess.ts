@@ -24,10 +24,22 @@ export interface RelayProcess {
  * Starts one of the relay's programs as its npm script does (`node <flags> <script>`, one process,
  * so SIGKILL reaches it) and waits for the log line that says it is ready.
  */
-export async function startNodeProcess(script: string, env: Record<string, string>, readyMessage: string, port: number): Promise<RelayProcess> {
+export async function startNodeProcess(
+  script: string,
+  env: Record<string, string>,
+  readyMessage: string,
+  port: number,
+): Promise<RelayProcess> {
   const child = spawn(process.execPath, ["--max-semi-space-size=4", script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];

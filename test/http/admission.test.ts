@@ -88,7 +88,12 @@ async function relay(options: Omit<AdmissionOptions, "onShed">) {
   events.on("any", (what: string) => happened.add(what));
   /** Resolves once `what` has happened (at once if it already has). */
   const event = (what: string) =>
-    happened.has(what) ? Promise.resolve() : within(once(events, what).then(() => undefined), what);
+    happened.has(what)
+      ? Promise.resolve()
+      : within(
+          once(events, what).then(() => undefined),
+          what,
+        );
   return {
     post,
     entered,
@@ -137,7 +142,12 @@ describe("admission: shedding past maxInFlight", () => {
     expect(shed.status).toBe(503);
     expect(shed.headers["retry-after"]).toBe("1");
     expect(JSON.parse(shed.body)).toEqual({
-      error: { code: "overloaded", message: "The relay is at capacity; try again shortly", details: [], requestId: "req-c" },
+      error: {
+        code: "overloaded",
+        message: "The relay is at capacity; try again shortly",
+        details: [],
+        requestId: "req-c",
+      },
     });
     expect(r.sheds()).toBe(1);
     // Without a request id of ours, the answer still has the field, empty.
@@ -238,7 +248,10 @@ describe("admission: large bodies take turns", () => {
     const r = await relay({ maxInFlight: 10, largeBodyBytes: 100, maxLargeInFlight: 1 });
     const l1 = r.post("l1", 200);
     await r.enteredHandler("l1");
-    const l2 = r.post("l2", 200).then(() => "answered", () => "cut");
+    const l2 = r.post("l2", 200).then(
+      () => "answered",
+      () => "cut",
+    );
     await r.decided("l2");
     const l3 = r.post("l3", 200);
     await r.decided("l3");

@@ -18,19 +18,41 @@ const MINUTE = 60_000;
 // Recent enough to be inside the retry horizon (72 h): a failed replay leaves it queued.
 const T0 = Date.now() - 3_600_000;
 /** Relays an event Svix refuses (rejected) or fails (queued), arrived at T0 + minute minutes. */
-async function seed(status: "rejected" | "queued", minute: number, overrides: Partial<PlatformEvent> = {}): Promise<string> {
-  h.emulator.faults.add({ kind: "status", status: status === "rejected" ? 400 : 503, operation: "message.create", times: 1 });
+async function seed(
+  status: "rejected" | "queued",
+  minute: number,
+  overrides: Partial<PlatformEvent> = {},
+): Promise<string> {
+  h.emulator.faults.add({
+    kind: "status",
+    status: status === "rejected" ? 400 : 503,
+    operation: "message.create",
+    times: 1,
+  });
   const event = makeEvent(overrides);
   expect((await h.container.service.relay(event, { kind: "body" })).status).toBe(status);
-  await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(T0 + minute * MINUTE) } });
+  await h.container.db.prisma.notification.update({
+    where: { eventId: event.id },
+    data: { createdAt: new Date(T0 + minute * MINUTE) },
+  });
   return event.id;
 }
-const replay = (filter: Partial<ReplayFilter>) => replayMany(h.container.service, h.container.store, { status: "rejected", limit: 100, ...filter });
+const replay = (filter: Partial<ReplayFilter>) =>
+  replayMany(h.container.service, h.container.store, { status: "rejected", limit: 100, ...filter });
 const sentIds = () => h.emulator.state.allMessages().map((m) => m.eventId);
 
 describe("parseReplayFilter", () => {
   it("reads a full filter, and defaults the limit to 100", () => {
-    expect(parseReplayFilter({ status: "failed", project: "p-1", type: "user.created", since: "2026-11-01T00:00:00Z", until: "2026-11-02T00:00:00.000Z", limit: 1000 })).toEqual({
+    expect(
+      parseReplayFilter({
+        status: "failed",
+        project: "p-1",
+        type: "user.created",
+        since: "2026-11-01T00:00:00Z",
+        until: "2026-11-02T00:00:00.000Z",
+        limit: 1000,
+      }),
+    ).toEqual({
       status: "failed",
       project: "p-1",
       type: "user.created",
@@ -38,7 +60,14 @@ describe("parseReplayFilter", () => {
       until: new Date("2026-11-02T00:00:00Z"),
       limit: 1000,
     });
-    expect(parseReplayFilter({ status: "queued" })).toEqual({ status: "queued", project: undefined, type: undefined, since: undefined, until: undefined, limit: 100 });
+    expect(parseReplayFilter({ status: "queued" })).toEqual({
+      status: "queued",
+      project: undefined,
+      type: undefined,
+      since: undefined,
+      until: undefined,
+      limit: 100,
+    });
     expect(parseReplayFilter({ status: "rejected", limit: 1 }).limit).toBe(1);
   });
 
@@ -54,7 +83,17 @@ describe("parseReplayFilter", () => {
   };
 
   it("names every problem, each with its path and what it must be", () => {
-    expect(details({ status: "delivered", project: "", type: "x".repeat(257), since: "yesterday", until: 5, limit: 0, projet: "p" })).toEqual([
+    expect(
+      details({
+        status: "delivered",
+        project: "",
+        type: "x".repeat(257),
+        since: "yesterday",
+        until: 5,
+        limit: 0,
+        projet: "p",
+      }),
+    ).toEqual([
       { path: "/projet", message: "is not a known field" },
       { path: "/status", message: "must be one of failed, rejected, queued" },
       { path: "/project", message: "must be 1 to 256 characters" },
@@ -69,14 +108,19 @@ describe("parseReplayFilter", () => {
   });
 
   it("takes a body that is not an object as an empty filter: only the status is missing", () => {
-    for (const body of [null, undefined, "status=failed", ["failed"], 3]) expect(details(body)).toEqual([{ path: "/status", message: "must be one of failed, rejected, queued" }]);
+    for (const body of [null, undefined, "status=failed", ["failed"], 3])
+      expect(details(body)).toEqual([{ path: "/status", message: "must be one of failed, rejected, queued" }]);
   });
 });
 
 describe("replayMany", () => {
   it("takes the newest matches up to the limit and sends them oldest first", async () => {
     const project = "bulk-order";
-    const ids = [await seed("rejected", 3, { project }), await seed("rejected", 1, { project }), await seed("rejected", 2, { project })];
+    const ids = [
+      await seed("rejected", 3, { project }),
+      await seed("rejected", 1, { project }),
+      await seed("rejected", 2, { project }),
+    ];
     const summary = await replay({ project, limit: 2 });
     // Arrived at minutes 1, 2, 3: the newest two (2, 3) go, oldest first.
     expect(summary.results).toEqual([
@@ -95,7 +139,12 @@ describe("replayMany", () => {
     await seed("rejected", 10, { project, type: "user.deleted" }); // another type
     await seed("rejected", 5, { project, type: "user.updated" }); // too early
     await seed("rejected", 15, { project, type: "user.updated" }); // too late
-    const summary = await replay({ project, type: "user.updated", since: new Date(T0 + 8 * MINUTE), until: new Date(T0 + 12 * MINUTE) });
+    const summary = await replay({
+      project,
+      type: "user.updated",
+      since: new Date(T0 + 8 * MINUTE),
+      until: new Date(T0 + 12 * MINUTE),
+    });
     expect(summary.results).toEqual([{ eventId: inside, status: "delivered" }]);
     expect(sentIds()).toEqual([inside]);
   });
@@ -115,7 +164,12 @@ describe("replayMany", () => {
       results: [{ eventId: rejected, status: "rejected" }],
     });
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
-    expect(await replay({ project, status: "queued" })).toMatchObject({ matched: 1, delivered: 0, stillFailing: 1, results: [{ eventId: queued, status: "queued" }] });
+    expect(await replay({ project, status: "queued" })).toMatchObject({
+      matched: 1,
+      delivered: 0,
+      stillFailing: 1,
+      results: [{ eventId: queued, status: "queued" }],
+    });
     expect(sentIds()).toEqual([]);
   });
 
@@ -125,13 +179,22 @@ describe("replayMany", () => {
     const deliveredMeanwhile = await seed("rejected", 2, { project });
     const takenMeanwhile = await seed("rejected", 3, { project });
     const erased = await seed("rejected", 4, { project });
-    await h.container.db.prisma.notification.update({ where: { eventId: erased }, data: { payload: null, payloadPurgedAt: new Date() } as never });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: erased },
+      data: { payload: null, payloadPurgedAt: new Date() } as never,
+    });
     // The first replay takes a while; meanwhile one is delivered by someone else and one is claimed.
     h.emulator.faults.add({ kind: "latency", minMs: 1500, maxMs: 1500, operation: "message.create", times: 1 });
     const running = replay({ project });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await h.container.service.replay(deliveredMeanwhile)).status).toBe("delivered");
-    expect(await h.container.store.claimForReplay(takenMeanwhile, { token: "someone-else", expiresAt: new Date(Date.now() + 60_000) }, new Date())).toBe(true);
+    expect(
+      await h.container.store.claimForReplay(
+        takenMeanwhile,
+        { token: "someone-else", expiresAt: new Date(Date.now() + 60_000) },
+        new Date(),
+      ),
+    ).toBe(true);
     const summary = await running;
     expect(summary).toEqual({
       matched: 4,

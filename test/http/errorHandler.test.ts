@@ -38,24 +38,30 @@ describe("errorHandler", () => {
     expect((err.cause as { type?: string }).type).toBe("entity.parse.failed");
   });
 
-  it.each([400, 404, 499])("answers another error with status %s as 400 invalid_json, keeping the cause", async (status) => {
-    const original = withStatus(status);
-    const { http, logged } = appFailingWith(() => original, { id: "req-7" });
-    const res = await http.get("/fail").expect(400);
-    expect(res.body).toEqual({
-      error: { code: "invalid_json", message: "The request could not be read", details: [], requestId: "req-7" },
-    });
-    expect((logged[0]?.err as AppError).cause).toBe(original);
-  });
+  it.each([400, 404, 499])(
+    "answers another error with status %s as 400 invalid_json, keeping the cause",
+    async (status) => {
+      const original = withStatus(status);
+      const { http, logged } = appFailingWith(() => original, { id: "req-7" });
+      const res = await http.get("/fail").expect(400);
+      expect(res.body).toEqual({
+        error: { code: "invalid_json", message: "The request could not be read", details: [], requestId: "req-7" },
+      });
+      expect((logged[0]?.err as AppError).cause).toBe(original);
+    },
+  );
 
-  it.each([[399], [500], ["404"], [undefined]])("answers an error with status %s as 500 internal, keeping the cause", async (status) => {
-    const original = withStatus(status);
-    const { http, logged } = appFailingWith(() => original);
-    const res = await http.get("/fail").expect(500);
-    expect(res.body).toEqual({ error: { code: "internal", message: "Internal error", details: [], requestId: "" } });
-    expect(res.headers["retry-after"]).toBe("1");
-    expect((logged[0]?.err as AppError).cause).toBe(original);
-  });
+  it.each([[399], [500], ["404"], [undefined]])(
+    "answers an error with status %s as 500 internal, keeping the cause",
+    async (status) => {
+      const original = withStatus(status);
+      const { http, logged } = appFailingWith(() => original);
+      const res = await http.get("/fail").expect(500);
+      expect(res.body).toEqual({ error: { code: "internal", message: "Internal error", details: [], requestId: "" } });
+      expect(res.headers["retry-after"]).toBe("1");
+      expect((logged[0]?.err as AppError).cause).toBe(original);
+    },
+  );
 
   it("reports shedding codes to onShed and nothing else", async () => {
     const { http, shed } = appFailingWith(() => new AppError("overloaded", "busy"));
@@ -86,12 +92,15 @@ describe("errorHandler", () => {
 
   it("only ends an answer whose headers are already sent", async () => {
     const { http, logged } = appFailingWith(() => new AppError("svix_unavailable", "down"));
-    const res = await http.get("/fail-mid-answer").buffer(true).parse((r, done) => {
-      let text = "";
-      r.setEncoding("utf8");
-      r.on("data", (chunk: string) => (text += chunk));
-      r.on("end", () => done(null, text));
-    });
+    const res = await http
+      .get("/fail-mid-answer")
+      .buffer(true)
+      .parse((r, done) => {
+        let text = "";
+        r.setEncoding("utf8");
+        r.on("data", (chunk: string) => (text += chunk));
+        r.on("end", () => done(null, text));
+      });
     expect(res.status).toBe(200);
     expect(res.body).toBe("partial ");
     expect((logged[0]?.err as AppError).code).toBe("svix_unavailable");

@@ -4,7 +4,11 @@ import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ BODY_LIMIT_BYTES: String(2 * 1024 * 1024), SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000" });
+  h = await startHarness({
+    BODY_LIMIT_BYTES: String(2 * 1024 * 1024),
+    SVIX_MAX_RETRIES: "0",
+    CIRCUIT_FAILURE_THRESHOLD: "1000",
+  });
 });
 afterAll(() => h.close());
 beforeEach(() => h.emulator.reset());
@@ -21,20 +25,50 @@ function deepEvent(n: number): string {
 
 describe("POST /notifications from internal callers — malformed requests get a 4xx and reach nothing", () => {
   const json = (r: ReturnType<Harness["http"]["post"]>) => r.set("content-type", "application/json");
-  const cases: Array<[string, (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>, number, string]> = [
+  const cases: Array<
+    [string, (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>, number, string]
+  > = [
     ["a body that is not JSON", (r) => json(r).send("{not json"), 400, "invalid_json"],
     ["an empty body", (r) => json(r), 400, "invalid_json"],
-    ["a body that is not UTF-8", (r) => json(r).serialize((b: Buffer) => b as unknown as string).send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), 400, "invalid_json"],
+    [
+      "a body that is not UTF-8",
+      (r) =>
+        json(r)
+          .serialize((b: Buffer) => b as unknown as string)
+          .send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])),
+      400,
+      "invalid_json",
+    ],
     ["a JSON string instead of an object", (r) => json(r).send('"evt"'), 400, "invalid_event"],
     ["a JSON array", (r) => r.send([makeEvent()]), 400, "invalid_event"],
     ["null", (r) => json(r).send("null"), 400, "invalid_event"],
     ["form data", (r) => r.type("form").send("a=b"), 415, "unsupported_media_type"],
-    ["plain text", (r) => r.set("content-type", "text/plain").send(JSON.stringify(makeEvent())), 415, "unsupported_media_type"],
+    [
+      "plain text",
+      (r) => r.set("content-type", "text/plain").send(JSON.stringify(makeEvent())),
+      415,
+      "unsupported_media_type",
+    ],
     ["an event nesting thousands of levels", (r) => json(r).send(deepEvent(5000)), 400, "invalid_json"],
-    ["an event id longer than Svix and the ledger take", (r) => r.send(makeEvent({ id: `evt_${"x".repeat(3000)}` })), 400, "invalid_event"],
+    [
+      "an event id longer than Svix and the ledger take",
+      (r) => r.send(makeEvent({ id: `evt_${"x".repeat(3000)}` })),
+      400,
+      "invalid_event",
+    ],
     ["an event type longer than Svix takes", (r) => r.send(makeEvent({ type: "t".repeat(300) })), 400, "invalid_event"],
-    ["a charset other than UTF-8", (r) => r.set("content-type", "application/json; charset=latin1").send("{}"), 415, "unsupported_media_type"],
-    ["an event over Svix's 1 MiB limit", (r) => r.send(makeEvent({ data: { blob: "x".repeat(1024 * 1024) } })), 413, "payload_too_large"],
+    [
+      "a charset other than UTF-8",
+      (r) => r.set("content-type", "application/json; charset=latin1").send("{}"),
+      415,
+      "unsupported_media_type",
+    ],
+    [
+      "an event over Svix's 1 MiB limit",
+      (r) => r.send(makeEvent({ data: { blob: "x".repeat(1024 * 1024) } })),
+      413,
+      "payload_too_large",
+    ],
   ];
   it.each(cases)("%s", async (_name, build, status, code) => {
     const rowsBefore = await ledgerRows();
@@ -51,17 +85,40 @@ describe("POST /notifications from internal callers — malformed requests get a
   });
 
   it("says what is wrong with the body's type: empty, not JSON, not UTF-8", async () => {
-    const error = async (build: (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>) => (await build(h.http.post("/notifications"))).body.error;
-    expect(await error((r) => r.set("content-type", "application/json"))).toMatchObject({ code: "invalid_json", message: "The request body is empty; send the event as JSON" });
-    expect(await error((r) => r.set("content-type", "application/json").set("content-length", "0").send(""))).toMatchObject({ code: "invalid_json", message: "The request body is empty; send the event as JSON" });
-    expect(await error((r) => r.set("content-type", "text/plain").send("{}"))).toMatchObject({ code: "unsupported_media_type", message: "Content-Type text/plain is not supported; send application/json" });
-    expect(await error((r) => r.serialize((b: Buffer) => b as unknown as string).send(Buffer.from("{}")))).toMatchObject({ code: "unsupported_media_type", message: "Content-Type (none) is not supported; send application/json" });
-    expect(await error((r) => r.set("content-type", "application/json;charset=latin1").send("{}"))).toMatchObject({ code: "unsupported_media_type", message: "The charset is not supported; send UTF-8 JSON" });
+    const error = async (build: (r: ReturnType<Harness["http"]["post"]>) => ReturnType<Harness["http"]["post"]>) =>
+      (await build(h.http.post("/notifications"))).body.error;
+    expect(await error((r) => r.set("content-type", "application/json"))).toMatchObject({
+      code: "invalid_json",
+      message: "The request body is empty; send the event as JSON",
+    });
+    expect(
+      await error((r) => r.set("content-type", "application/json").set("content-length", "0").send("")),
+    ).toMatchObject({ code: "invalid_json", message: "The request body is empty; send the event as JSON" });
+    expect(await error((r) => r.set("content-type", "text/plain").send("{}"))).toMatchObject({
+      code: "unsupported_media_type",
+      message: "Content-Type text/plain is not supported; send application/json",
+    });
+    expect(
+      await error((r) => r.serialize((b: Buffer) => b as unknown as string).send(Buffer.from("{}"))),
+    ).toMatchObject({
+      code: "unsupported_media_type",
+      message: "Content-Type (none) is not supported; send application/json",
+    });
+    expect(await error((r) => r.set("content-type", "application/json;charset=latin1").send("{}"))).toMatchObject({
+      code: "unsupported_media_type",
+      message: "The charset is not supported; send UTF-8 JSON",
+    });
     expect(svixCalls()).toBe(0);
   });
 
   it("takes JSON in UTF-8 however its type and charset are spelled, and a chunked body", async () => {
-    for (const type of ["application/json", "application/json; charset=utf-8", "application/json;charset=UTF8", 'application/json; charset="utf-8"', "application/cloudevents+json"]) {
+    for (const type of [
+      "application/json",
+      "application/json; charset=utf-8",
+      "application/json;charset=UTF8",
+      'application/json; charset="utf-8"',
+      "application/cloudevents+json",
+    ]) {
       const res = await h.http.post("/notifications").set("content-type", type).send(JSON.stringify(makeEvent()));
       expect(res.status, `${type}: ${JSON.stringify(res.body)}`).toBe(200);
     }
@@ -75,7 +132,10 @@ describe("POST /notifications from internal callers — malformed requests get a
 
   it("names every schema violation, one detail each", async () => {
     const { id: _id, project: _project, ...rest } = makeEvent();
-    const res = await h.http.post("/notifications").send({ ...rest, object: "user", time: "yesterday", data: "x" }).expect(400);
+    const res = await h.http
+      .post("/notifications")
+      .send({ ...rest, object: "user", time: "yesterday", data: "x" })
+      .expect(400);
     expect(res.body.error.code).toBe("invalid_event");
     expect(res.body.error.details).toEqual(
       expect.arrayContaining([
@@ -91,7 +151,9 @@ describe("POST /notifications from internal callers — malformed requests get a
   });
 
   it("refuses an event that would not arrive unchanged, naming the path", async () => {
-    const text = JSON.stringify(makeEvent({ data: { amount: 1, nested: { big: 2 } } })).replace('"big":2', '"big":9007199254740993').replace('"amount":1', '"amount":1,"amount":2');
+    const text = JSON.stringify(makeEvent({ data: { amount: 1, nested: { big: 2 } } }))
+      .replace('"big":2', '"big":9007199254740993')
+      .replace('"amount":1', '"amount":1,"amount":2');
     const res = await h.http.post("/notifications").set("content-type", "application/json").send(text).expect(400);
     expect(res.body.error.code).toBe("invalid_event");
     expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["/data", "/data/nested/big"]);
@@ -108,23 +170,39 @@ describe("POST /notifications from internal callers — malformed requests get a
 
   it("answers 404 with the error shape for unknown routes and notifications", async () => {
     expect((await h.http.get("/nope").expect(404)).body.error.code).toBe("not_found");
-    expect((await h.http.get("/notifications/evt_unknown").expect(404)).body.error).toMatchObject({ code: "not_found", message: "No notification for event evt_unknown" });
-    expect((await h.http.delete("/notifications/evt_unknown/payload").expect(404)).body.error).toMatchObject({ code: "not_found", message: "No notification for event evt_unknown" });
+    expect((await h.http.get("/notifications/evt_unknown").expect(404)).body.error).toMatchObject({
+      code: "not_found",
+      message: "No notification for event evt_unknown",
+    });
+    expect((await h.http.delete("/notifications/evt_unknown/payload").expect(404)).body.error).toMatchObject({
+      code: "not_found",
+      message: "No notification for event evt_unknown",
+    });
   });
 
   it("answers 404 on /svix/webhooks when Svix's operational webhooks are not set up, naming the setting", async () => {
     const res = await h.http.post("/svix/webhooks").set("content-type", "application/json").send("{}").expect(404);
-    expect(res.body.error).toMatchObject({ code: "not_found", message: "Svix operational webhooks are not configured (SVIX_WEBHOOK_SECRET)" });
+    expect(res.body.error).toMatchObject({
+      code: "not_found",
+      message: "Svix operational webhooks are not configured (SVIX_WEBHOOK_SECRET)",
+    });
   });
 
   it("rejects event ids and projects the ledger cannot hold, in paths and queries, with 400", async () => {
     expect((await h.http.get("/notifications/a%00b").expect(400)).body.error).toMatchObject({
       code: "invalid_query",
       message: "Invalid event id",
-      details: [{ path: "eventId", message: "must be 1 to 256 characters and must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" }],
+      details: [
+        {
+          path: "eventId",
+          message: "must be 1 to 256 characters and must not contain NUL (\\u0000) or unpaired UTF-16 surrogates",
+        },
+      ],
     });
     expect((await h.http.get(`/notifications/${"x".repeat(300)}`).expect(400)).body.error.code).toBe("invalid_query");
-    expect((await h.http.get("/notifications").query({ project: "p\u0000" }).expect(400)).body.error.details[0].path).toBe("project");
+    expect(
+      (await h.http.get("/notifications").query({ project: "p\u0000" }).expect(400)).body.error.details[0].path,
+    ).toBe("project");
   });
 
   it("rejects bad list queries with 400", async () => {
@@ -138,39 +216,68 @@ describe("POST /notifications from internal callers — Svix's answers map to th
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const event = makeEvent();
     const res = await h.http.post("/notifications").send(event).expect(202);
-    expect(res.body.data).toMatchObject({ eventId: event.id, status: "queued", duplicate: false, lastError: { code: "svix_unavailable" } });
+    expect(res.body.data).toMatchObject({
+      eventId: event.id,
+      status: "queued",
+      duplicate: false,
+      lastError: { code: "svix_unavailable" },
+    });
     expect(Date.parse(res.body.data.nextAttemptAt)).toBeGreaterThan(Date.now() - 1000);
     // A redelivery while it is queued is told so, and sends nothing.
     const again = await h.http.post("/notifications").send(event).expect(202);
     expect(again.body.data).toMatchObject({ status: "queued", duplicate: true });
     expect(svixCalls()).toBe(1);
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date() } });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { nextAttemptAt: new Date() },
+    });
     await h.container.dispatcher.pass();
     expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
     await h.http.post("/notifications").send(event).expect(200);
     expect(h.emulator.state.allMessages()).toHaveLength(1);
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
-    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual(["ingress:retryable", "dispatch:delivered"]);
+    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual([
+      "ingress:retryable",
+      "dispatch:delivered",
+    ]);
   });
 
   it("answers 422 when Svix rejects the message for good, records it rejected, and keeps answering 422", async () => {
     const event = makeEvent({ type: "user created!" });
     const res = await h.http.post("/notifications").send(event).expect(422);
     expect(res.body.data).toMatchObject({ status: "rejected", lastError: { code: "svix_rejected" } });
-    expect(res.body.error).toEqual({ code: "svix_rejected", message: res.body.data.lastError.message, details: [], requestId: res.headers["x-request-id"] });
+    expect(res.body.error).toEqual({
+      code: "svix_rejected",
+      message: res.body.data.lastError.message,
+      details: [],
+      requestId: res.headers["x-request-id"],
+    });
     expect(res.body.error.requestId).toMatch(/\S/);
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("rejected");
     expect(stored.lastError.code).toBe("svix_rejected");
     const calls = svixCalls();
-    expect((await h.http.post("/notifications").send(event).expect(422)).body.data).toMatchObject({ status: "rejected", duplicate: true });
+    expect((await h.http.post("/notifications").send(event).expect(422)).body.data).toMatchObject({
+      status: "rejected",
+      duplicate: true,
+    });
     expect(svixCalls()).toBe(calls);
   });
 
   it("counts Svix's 409 for an existing eventId as delivered", async () => {
     const event = makeEvent();
     const app = h.emulator.state.createApp({ name: event.project, uid: event.project });
-    h.emulator.state.messagesOf(app.id).push({ id: "msg_existing", eventId: event.id, eventType: event.type, payload: event, channels: null, tags: null, timestamp: new Date().toISOString() });
+    h.emulator.state
+      .messagesOf(app.id)
+      .push({
+        id: "msg_existing",
+        eventId: event.id,
+        eventType: event.type,
+        payload: event,
+        channels: null,
+        tags: null,
+        timestamp: new Date().toISOString(),
+      });
     const res = await h.http.post("/notifications").send(event).expect(200);
     expect(res.body.data).toMatchObject({ status: "delivered", duplicate: true });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
@@ -183,7 +290,10 @@ describe("POST /notifications from internal callers — Svix's answers map to th
     const port = Number(new URL(h.container.config.svixServerUrl!).port);
     await h.emulator.stop();
     try {
-      const res = await h.http.post("/notifications").send(makeEvent({ project: "unreachable-project" })).expect(202);
+      const res = await h.http
+        .post("/notifications")
+        .send(makeEvent({ project: "unreachable-project" }))
+        .expect(202);
       expect(res.body.data).toMatchObject({ status: "queued", lastError: { code: "svix_unavailable" } });
     } finally {
       await h.emulator.start(port);
@@ -205,7 +315,10 @@ describe("POST /notifications from internal callers — Svix's answers map to th
     const res = await h.http.post("/notifications").send(event).expect(202);
     expect(res.body.data.lastError.code).toBe("svix_unauthorized");
     expect((await h.http.get(`/notifications/${event.id}`).expect(200)).body.data.status).toBe("queued");
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date() } });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { nextAttemptAt: new Date() },
+    });
     await h.container.dispatcher.pass();
     expect((await h.http.get(`/notifications/${event.id}`).expect(200)).body.data.status).toBe("delivered");
   });
@@ -214,7 +327,10 @@ describe("POST /notifications from internal callers — Svix's answers map to th
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(200);
     const quarantinedBefore = await quarantined();
-    const res = await h.http.post("/notifications").send({ ...event, data: { other: true } }).expect(422);
+    const res = await h.http
+      .post("/notifications")
+      .send({ ...event, data: { other: true } })
+      .expect(422);
     expect(res.body.error.code).toBe("event_id_conflict");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
     expect(await quarantined()).toBe(quarantinedBefore);
@@ -225,8 +341,14 @@ describe("logs", () => {
   it("never contain the payload's personal data or the Svix key", async () => {
     const event = makeEvent({ data: { email: "secret.person@example.com", phoneNumber: "+15550001111" } });
     await h.http.post("/notifications").send(event).expect(200);
-    await h.http.post("/notifications").send({ ...event, time: "bad" }).expect(400);
-    await h.http.post("/notifications").send(wrapped({ ...event, id: "evt_other", time: "bad" })).expect(200);
+    await h.http
+      .post("/notifications")
+      .send({ ...event, time: "bad" })
+      .expect(400);
+    await h.http
+      .post("/notifications")
+      .send(wrapped({ ...event, id: "evt_other", time: "bad" }))
+      .expect(200);
     const all = h.rawLogs.join("\n");
     expect(all).not.toContain("secret.person@example.com");
     expect(all).not.toContain("+15550001111");

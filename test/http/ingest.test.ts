@@ -30,17 +30,27 @@ async function quarantined(reason: string): Promise<number> {
   const { values } = await (h.container.metrics.quarantined as Counter<string>).get();
   return values.find((v) => v.labels.reason === reason)?.value ?? 0;
 }
-const stored = (id: string) => h.container.db.prisma.quarantinedMessage.findUniqueOrThrow({ where: { id: BigInt(id) } });
+const stored = (id: string) =>
+  h.container.db.prisma.quarantinedMessage.findUniqueOrThrow({ where: { id: BigInt(id) } });
 
 describe("what arrives how", () => {
   it("a direct post is relayed as a body; a wrapped push with its Pub/Sub metadata; an unwrapped one from its headers", async () => {
     const direct = makeEvent();
-    expect(await accept({ body: json(direct) })).toMatchObject({ transport: { kind: "body" }, outcome: { eventId: direct.id, status: "delivered" } });
+    expect(await accept({ body: json(direct) })).toMatchObject({
+      transport: { kind: "body" },
+      outcome: { eventId: direct.id, status: "delivered" },
+    });
 
     const pushed = makeEvent();
     const envelope = wrapped(pushed, { deliveryAttempt: 3 });
     expect(await accept({ body: json(envelope), fromPubsub: true })).toEqual({
-      transport: { kind: "push_wrapped", pubsubMessageId: envelope.message.messageId, subscription: envelope.subscription, deliveryAttempt: 3, publishTime: envelope.message.publishTime },
+      transport: {
+        kind: "push_wrapped",
+        pubsubMessageId: envelope.message.messageId,
+        subscription: envelope.subscription,
+        deliveryAttempt: 3,
+        publishTime: envelope.message.publishTime,
+      },
       outcome: expect.objectContaining({ eventId: pushed.id, status: "delivered" }),
     });
 
@@ -58,7 +68,10 @@ describe("what arrives how", () => {
   it("a pulled message is the event itself, with the worker's metadata: never taken for an envelope", async () => {
     const pulled = { kind: "pull" as const, pubsubMessageId: "77", subscription: "projects/p/subscriptions/s" };
     const event = makeEvent();
-    expect(await accept({ body: json(event), pulled })).toMatchObject({ transport: pulled, outcome: { status: "delivered" } });
+    expect(await accept({ body: json(event), pulled })).toMatchObject({
+      transport: pulled,
+      outcome: { status: "delivered" },
+    });
     // An envelope's shape pulled: not unwrapped, but quarantined as not an event.
     const result = await accept({ body: json(wrapped(makeEvent())), pulled: { ...pulled, pubsubMessageId: "78" } });
     expect(result.outcome).toMatchObject({ status: "quarantined", reason: "invalid_event" });
@@ -66,40 +79,81 @@ describe("what arrives how", () => {
 
   it("lets an internal caller wait for a delivery in flight, and answers Pub/Sub at once", async () => {
     const event = makeEvent();
-    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "elsewhere", claimExpiresAt: new Date(Date.now() + 60_000) });
+    await h.container.store.insert({
+      event,
+      transport: { kind: "body" },
+      payloadDigest: eventDigest(event),
+      status: "received",
+      claimToken: "elsewhere",
+      claimExpiresAt: new Date(Date.now() + 60_000),
+    });
     // Pub/Sub: the ledger owns it, answered as queued without waiting.
-    expect((await accept({ body: json(wrapped(event)), fromPubsub: true })).outcome).toMatchObject({ status: "queued", duplicate: true });
+    expect((await accept({ body: json(wrapped(event)), fromPubsub: true })).outcome).toMatchObject({
+      status: "queued",
+      duplicate: true,
+    });
     // An internal caller waits (IN_FLIGHT_WAIT_MS is 30 s here) and sees the delivery settle.
     const waiting = accept({ body: json(event) });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    await h.container.store.complete(event.id, "elsewhere", { status: "delivered", countsAsFailure: false, attempts: [], svixAppUid: "app", svixMessageId: "msg_elsewhere" });
-    expect((await waiting).outcome).toMatchObject({ status: "delivered", duplicate: true, svixMessageId: "msg_elsewhere" });
+    await h.container.store.complete(event.id, "elsewhere", {
+      status: "delivered",
+      countsAsFailure: false,
+      attempts: [],
+      svixAppUid: "app",
+      svixMessageId: "msg_elsewhere",
+    });
+    expect((await waiting).outcome).toMatchObject({
+      status: "delivered",
+      duplicate: true,
+      svixMessageId: "msg_elsewhere",
+    });
   });
 });
 
 describe("what cannot be read", () => {
   it("names what is wrong and where: the body or the event inside the envelope", async () => {
     const bad = Buffer.from([0x7b, 0xff, 0x7d]);
-    expect(await refusal({ body: bad })).toMatchObject({ code: "invalid_json", message: "The body is not valid UTF-8" });
+    expect(await refusal({ body: bad })).toMatchObject({
+      code: "invalid_json",
+      message: "The body is not valid UTF-8",
+    });
     const syntax = await refusal({ body: Buffer.from("{") });
     expect(syntax).toMatchObject({ code: "invalid_json", message: "The body is not valid JSON" });
-    expect(syntax.details).toEqual([expect.objectContaining({ path: expect.any(String), message: expect.any(String) })]);
+    expect(syntax.details).toEqual([
+      expect.objectContaining({ path: expect.any(String), message: expect.any(String) }),
+    ]);
     const complex = await refusal({ body: Buffer.from("[".repeat(100) + "]".repeat(100)) });
     expect(complex).toMatchObject({ code: "invalid_json", message: "The body is too complex" });
     expect(complex.details).toHaveLength(1);
-    expect(await refusal({ body: Buffer.from('{"id":"a","id":"b"}') })).toMatchObject({ code: "invalid_event", message: "The body cannot be relayed unchanged" });
+    expect(await refusal({ body: Buffer.from('{"id":"a","id":"b"}') })).toMatchObject({
+      code: "invalid_event",
+      message: "The body cannot be relayed unchanged",
+    });
     // The same problems inside a wrapped push name the event: a push is quarantined, not refused.
-    const inEnvelope = (data: Buffer) => json({ message: { data: data.toString("base64"), messageId: `${Math.random()}`.slice(2) }, subscription: "projects/p/subscriptions/s" });
-    const errorOf = async (data: Buffer) => ((await accept({ body: inEnvelope(data) })).outcome as QuarantineOutcome).error;
+    const inEnvelope = (data: Buffer) =>
+      json({
+        message: { data: data.toString("base64"), messageId: `${Math.random()}`.slice(2) },
+        subscription: "projects/p/subscriptions/s",
+      });
+    const errorOf = async (data: Buffer) =>
+      ((await accept({ body: inEnvelope(data) })).outcome as QuarantineOutcome).error;
     expect(await errorOf(bad)).toMatchObject({ code: "invalid_json", message: "The event is not valid UTF-8" });
-    expect(await errorOf(Buffer.from("{"))).toMatchObject({ code: "invalid_json", message: "The event is not valid JSON" });
-    expect(await errorOf(Buffer.from('{"id":"a","id":"b"}'))).toMatchObject({ code: "invalid_event", message: "The event cannot be relayed unchanged" });
+    expect(await errorOf(Buffer.from("{"))).toMatchObject({
+      code: "invalid_json",
+      message: "The event is not valid JSON",
+    });
+    expect(await errorOf(Buffer.from('{"id":"a","id":"b"}'))).toMatchObject({
+      code: "invalid_event",
+      message: "The event cannot be relayed unchanged",
+    });
     // Even when the event inside looks like an envelope itself: only the outer body can be one.
     expect(await errorOf(Buffer.from('{"message":{},"message":{}}'))).toMatchObject({ code: "invalid_event" });
   });
 
   it("calls an envelope that would not arrive unchanged an envelope error, not an event error", async () => {
-    const error = await refusal({ body: Buffer.from('{"message":{"data":"e30=","data":"e30="},"subscription":"projects/p/subscriptions/s"}') });
+    const error = await refusal({
+      body: Buffer.from('{"message":{"data":"e30=","data":"e30="},"subscription":"projects/p/subscriptions/s"}'),
+    });
     expect(error).toMatchObject({ code: "invalid_envelope", message: "The body cannot be relayed unchanged" });
     expect(error.details).toEqual([expect.objectContaining({ path: "/message" })]);
   });
@@ -114,9 +168,14 @@ describe("what cannot be read", () => {
     expect(json(largest).length).toBe(MAX_EVENT_BYTES);
     expect((await accept({ body: json(largest) })).outcome).toMatchObject({ status: "delivered" });
     const tooLarge = sized(MAX_EVENT_BYTES + 1);
-    expect(await refusal({ body: json(tooLarge) })).toMatchObject({ code: "payload_too_large", message: `The event is ${MAX_EVENT_BYTES + 1} bytes; Svix takes at most ${MAX_EVENT_BYTES}` });
+    expect(await refusal({ body: json(tooLarge) })).toMatchObject({
+      code: "payload_too_large",
+      message: `The event is ${MAX_EVENT_BYTES + 1} bytes; Svix takes at most ${MAX_EVENT_BYTES}`,
+    });
     // Inside an envelope the event's own size counts, not the envelope's (which base64 makes larger).
-    expect((await accept({ body: json(wrapped(sized(MAX_EVENT_BYTES))), fromPubsub: true })).outcome).toMatchObject({ status: "delivered" });
+    expect((await accept({ body: json(wrapped(sized(MAX_EVENT_BYTES))), fromPubsub: true })).outcome).toMatchObject({
+      status: "delivered",
+    });
   });
 });
 
@@ -133,11 +192,22 @@ describe("the quarantine (Pub/Sub only)", () => {
       reason: "invalid_event",
       eventId: event.id,
       duplicate: false,
-      error: { code: "invalid_event", message: "The event does not match the event schema (2 violations)", details: expect.any(Array) },
+      error: {
+        code: "invalid_event",
+        message: "The event does not match the event schema (2 violations)",
+        details: expect.any(Array),
+      },
     });
     expect(await quarantined("invalid_event")).toBe(before + 1);
     const row = await stored(outcome.quarantineId);
-    expect(row).toMatchObject({ reason: "invalid_event", transport: "push_wrapped", pubsubMessageId: envelope.message.messageId, subscription: envelope.subscription, eventId: event.id, bodyBytes: json(envelope).length });
+    expect(row).toMatchObject({
+      reason: "invalid_event",
+      transport: "push_wrapped",
+      pubsubMessageId: envelope.message.messageId,
+      subscription: envelope.subscription,
+      eventId: event.id,
+      bodyBytes: json(envelope).length,
+    });
     expect(Buffer.from(row.body!).equals(json(envelope))).toBe(true);
     const line = h.logs.find((l) => l.quarantineId === outcome.quarantineId);
     expect(line).toMatchObject({
@@ -161,18 +231,33 @@ describe("the quarantine (Pub/Sub only)", () => {
   it("quarantines a broken envelope with the metadata that was valid", async () => {
     const body = json({ message: { data: "%%%", messageId: "991" }, subscription: "projects/p/subscriptions/s" });
     const outcome = (await accept({ body, fromPubsub: true })).outcome as QuarantineOutcome;
-    expect(outcome).toMatchObject({ reason: "invalid_envelope", eventId: null, error: { details: [{ path: "/message/data", message: "is not valid base64" }] } });
-    expect(await stored(outcome.quarantineId)).toMatchObject({ transport: "push_wrapped", pubsubMessageId: "991", subscription: "projects/p/subscriptions/s" });
+    expect(outcome).toMatchObject({
+      reason: "invalid_envelope",
+      eventId: null,
+      error: { details: [{ path: "/message/data", message: "is not valid base64" }] },
+    });
+    expect(await stored(outcome.quarantineId)).toMatchObject({
+      transport: "push_wrapped",
+      pubsubMessageId: "991",
+      subscription: "projects/p/subscriptions/s",
+    });
   });
 
   it("quarantines what a verified Pub/Sub caller posts without metadata, and refuses it to anyone else", async () => {
     const body = Buffer.from("not json");
-    expect((await accept({ body, fromPubsub: true })).outcome).toMatchObject({ status: "quarantined", reason: "invalid_json" });
+    expect((await accept({ body, fromPubsub: true })).outcome).toMatchObject({
+      status: "quarantined",
+      reason: "invalid_json",
+    });
     expect(await refusal({ body })).toMatchObject({ code: "invalid_json" });
   });
 
   it("records the event id only when it is one the ledger could store", async () => {
-    const idOf = async (id: unknown) => ((await accept({ body: json(wrapped({ ...makeEvent(), id, time: "bad" })), fromPubsub: true })).outcome as QuarantineOutcome).eventId;
+    const idOf = async (id: unknown) =>
+      (
+        (await accept({ body: json(wrapped({ ...makeEvent(), id, time: "bad" })), fromPubsub: true }))
+          .outcome as QuarantineOutcome
+      ).eventId;
     expect(await idOf("x".repeat(256))).toBe("x".repeat(256));
     expect(await idOf("x".repeat(257))).toBeNull();
     expect(await idOf("")).toBeNull();
@@ -184,7 +269,8 @@ describe("the quarantine (Pub/Sub only)", () => {
   it("quarantines an id reused with another body, and leaves the delivered event alone", async () => {
     const event = makeEvent();
     await accept({ body: json(wrapped(event)), fromPubsub: true });
-    const outcome = (await accept({ body: json(wrapped({ ...event, type: "user.updated" })), fromPubsub: true })).outcome as QuarantineOutcome;
+    const outcome = (await accept({ body: json(wrapped({ ...event, type: "user.updated" })), fromPubsub: true }))
+      .outcome as QuarantineOutcome;
     expect(outcome).toMatchObject({ reason: "event_id_conflict", eventId: event.id });
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
@@ -193,7 +279,9 @@ describe("the quarantine (Pub/Sub only)", () => {
     const spare = await startHarness({}, { emulator: h.emulator });
     try {
       await spare.container.db.close();
-      await expect(spare.container.ingest.accept({ body: json(wrapped(makeEvent())), fromPubsub: true })).rejects.toMatchObject({ code: "database_unavailable" });
+      await expect(
+        spare.container.ingest.accept({ body: json(wrapped(makeEvent())), fromPubsub: true }),
+      ).rejects.toMatchObject({ code: "database_unavailable" });
     } finally {
       await spare.close().catch(() => undefined);
     }

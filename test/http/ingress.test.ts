@@ -17,11 +17,21 @@ describe("POST /notifications — happy paths", () => {
     const event = makeEvent({ project: "acme-mobile", type: "subscription.activated" });
     const res = await h.http.post("/notifications").send(event);
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ eventId: event.id, status: "delivered", duplicate: false, svixAppUid: "acme-mobile" });
+    expect(res.body.data).toMatchObject({
+      eventId: event.id,
+      status: "delivered",
+      duplicate: false,
+      svixAppUid: "acme-mobile",
+    });
     expect(res.body.data.svixMessageId).toMatch(/^msg_[A-Za-z0-9]{27}$/);
     const [message, ...rest] = messages();
     expect(rest).toHaveLength(0);
-    expect(message).toMatchObject({ eventId: event.id, eventType: "subscription.activated", appUid: "acme-mobile", payload: event });
+    expect(message).toMatchObject({
+      eventId: event.id,
+      eventType: "subscription.activated",
+      appUid: "acme-mobile",
+      payload: event,
+    });
     expect(h.emulator.state.findApp("acme-mobile")?.name).toBe("acme-mobile");
   });
 
@@ -38,7 +48,10 @@ describe("POST /notifications — happy paths", () => {
     const event = makeEvent({ project: "brand-new-project" });
     await h.http.post("/notifications").send(event).expect(200);
     expect(h.emulator.calls.map((c) => c.operation)).toEqual(["message.create"]);
-    expect(h.emulator.state.findApp("brand-new-project")).toMatchObject({ uid: "brand-new-project", name: "brand-new-project" });
+    expect(h.emulator.state.findApp("brand-new-project")).toMatchObject({
+      uid: "brand-new-project",
+      name: "brand-new-project",
+    });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.attemptCount).toBe(1);
     expect(stored.attempts).toHaveLength(1);
@@ -62,7 +75,12 @@ describe("POST /notifications — happy paths", () => {
   it("accepts an unwrapped Pub/Sub push, whatever its content type", async () => {
     const event = makeEvent();
     const headers = unwrappedHeaders("4242");
-    await h.http.post("/notifications").set(headers).set("content-type", "application/octet-stream").send(JSON.stringify(event)).expect(200);
+    await h.http
+      .post("/notifications")
+      .set(headers)
+      .set("content-type", "application/octet-stream")
+      .send(JSON.stringify(event))
+      .expect(200);
     const stored = await h.http.get(`/notifications/${event.id}`).expect(200);
     expect(stored.body.data.transport).toMatchObject({ kind: "push_unwrapped", pubsubMessageId: "4242" });
     expect(messages()).toHaveLength(1);
@@ -99,7 +117,10 @@ describe("POST /notifications — happy paths", () => {
   });
 
   it("keeps the event's id, type, time, version and data unchanged in the webhook payload", async () => {
-    const event = makeEvent({ time: "2022-03-16T14:12:42.123+01:00", data: { nested: { list: [1, "two", null, 1.5e300], unicode: "Grüße ☎ 😀", nul: "a\u0000b", lone: "\ud800" } } });
+    const event = makeEvent({
+      time: "2022-03-16T14:12:42.123+01:00",
+      data: { nested: { list: [1, "two", null, 1.5e300], unicode: "Grüße ☎ 😀", nul: "a\u0000b", lone: "\ud800" } },
+    });
     await h.http.post("/notifications").send(event).expect(200);
     expect(messages()[0]?.payload).toStrictEqual(event);
     // The ledger keeps it exactly too: the same event again is a duplicate, not a conflict.
@@ -109,8 +130,14 @@ describe("POST /notifications — happy paths", () => {
   it("gives a project id Svix cannot take as a uid a stable digest uid, and still delivers", async () => {
     const event = makeEvent({ project: "Acme Mobile/EU ✓" });
     await h.http.post("/notifications").send(event).expect(200);
-    await h.http.post("/notifications").send(makeEvent({ project: "Acme Mobile/EU ✓" })).expect(200);
-    expect(messages().map((m) => m.appUid)).toEqual(["prj_be443779a43ead99d9743c916a1f9b7a7878901a", "prj_be443779a43ead99d9743c916a1f9b7a7878901a"]);
+    await h.http
+      .post("/notifications")
+      .send(makeEvent({ project: "Acme Mobile/EU ✓" }))
+      .expect(200);
+    expect(messages().map((m) => m.appUid)).toEqual([
+      "prj_be443779a43ead99d9743c916a1f9b7a7878901a",
+      "prj_be443779a43ead99d9743c916a1f9b7a7878901a",
+    ]);
     expect(h.emulator.state.findApp("prj_be443779a43ead99d9743c916a1f9b7a7878901a")?.name).toBe("Acme Mobile/EU ✓");
   });
 

@@ -19,7 +19,8 @@ function servedRoutes(stack: Layer[]): string[] {
   for (const layer of stack) {
     if (layer.route) {
       const path = layer.route.path.replace(/:(\w+)/g, "{$1}");
-      for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== "_all") routes.push(`${method.toUpperCase()} ${path}`);
+      for (const [method, on] of Object.entries(layer.route.methods))
+        if (on && method !== "_all") routes.push(`${method.toUpperCase()} ${path}`);
     } else if (layer.handle?.stack) routes.push(...servedRoutes(layer.handle.stack));
   }
   return routes;
@@ -32,8 +33,12 @@ describe("GET /openapi.json", () => {
   });
 
   it("documents exactly the JSON routes the app serves (the HTML dashboard aside)", () => {
-    const served = servedRoutes((h.container.app as unknown as { router: { stack: Layer[] } }).router.stack).filter((r) => !r.includes(" /dashboard"));
-    const documented = Object.entries(OPENAPI.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const served = servedRoutes((h.container.app as unknown as { router: { stack: Layer[] } }).router.stack).filter(
+      (r) => !r.includes(" /dashboard"),
+    );
+    const documented = Object.entries(OPENAPI.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect([...new Set(served)].sort()).toEqual(documented.sort());
   });
 });

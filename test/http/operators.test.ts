@@ -10,7 +10,13 @@ const OPERATOR = "operator-token-0123456789";
 const INGEST = "ingest-token-0123456789ab";
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000", API_TOKENS: OPERATOR, INGEST_TOKENS: INGEST, EVENT_TYPE_CATALOG: "true" });
+  h = await startHarness({
+    SVIX_MAX_RETRIES: "0",
+    CIRCUIT_FAILURE_THRESHOLD: "1000",
+    API_TOKENS: OPERATOR,
+    INGEST_TOKENS: INGEST,
+    EVENT_TYPE_CATALOG: "true",
+  });
 });
 afterAll(() => h.close());
 beforeEach(() => h.emulator.reset());
@@ -21,7 +27,11 @@ const asIngest = { authorization: `Bearer ${INGEST}` };
 describe("POST /projects/:projectId/app-portal", () => {
   it("hands back an app-portal link for a project, creating its application, with the expiry asked for", async () => {
     const before = Date.now();
-    const res = await h.http.post("/projects/acme-portal/app-portal").set(asOperator).send({ expirySeconds: 3600, readOnly: true, featureFlags: ["beta"] }).expect(200);
+    const res = await h.http
+      .post("/projects/acme-portal/app-portal")
+      .set(asOperator)
+      .send({ expirySeconds: 3600, readOnly: true, featureFlags: ["beta"] })
+      .expect(200);
     expect(res.body.data.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/app-portal\/login#key=/);
     expect(res.body.data.token).toMatch(/^appsk_/);
     const expiresAt = Date.parse(res.body.data.expiresAt);
@@ -36,8 +46,17 @@ describe("POST /projects/:projectId/app-portal", () => {
   it("defaults to Svix's 7 days, and refuses what Svix would refuse, one detail each", async () => {
     const res = await h.http.post("/projects/acme-portal/app-portal").set(asOperator).expect(200);
     expect(Date.parse(res.body.data.expiresAt) - Date.now()).toBeGreaterThan(7 * 86_400_000 - 60_000);
-    const bad = await h.http.post("/projects/acme-portal/app-portal").set(asOperator).send({ expirySeconds: 60, readOnly: "yes", featureFlags: ["not ok!"], color: "red" }).expect(400);
-    expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["/color", "/expirySeconds", "/featureFlags/0", "/readOnly"]);
+    const bad = await h.http
+      .post("/projects/acme-portal/app-portal")
+      .set(asOperator)
+      .send({ expirySeconds: 60, readOnly: "yes", featureFlags: ["not ok!"], color: "red" })
+      .expect(400);
+    expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      "/color",
+      "/expirySeconds",
+      "/featureFlags/0",
+      "/readOnly",
+    ]);
   });
 
   it("refuses a project id Svix and the ledger cannot hold, naming the path, before calling Svix", async () => {
@@ -45,15 +64,25 @@ describe("POST /projects/:projectId/app-portal", () => {
     expect(res.body.error).toMatchObject({
       code: "invalid_query",
       message: "Invalid project id",
-      details: [{ path: "projectId", message: "must be 1 to 256 characters and must not contain NUL (\\u0000) or unpaired UTF-16 surrogates" }],
+      details: [
+        {
+          path: "projectId",
+          message: "must be 1 to 256 characters and must not contain NUL (\\u0000) or unpaired UTF-16 surrogates",
+        },
+      ],
     });
-    await h.http.post(`/projects/${"p".repeat(257)}/app-portal`).set(asOperator).expect(400);
+    await h.http
+      .post(`/projects/${"p".repeat(257)}/app-portal`)
+      .set(asOperator)
+      .expect(400);
     expect(h.emulator.calls).toHaveLength(0);
   });
 
   it("maps a Svix failure like everywhere else, and is for operators only", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "appPortalAccess", times: 1 });
-    expect((await h.http.post("/projects/acme-portal/app-portal").set(asOperator).expect(503)).body.error.code).toBe("svix_unavailable");
+    expect((await h.http.post("/projects/acme-portal/app-portal").set(asOperator).expect(503)).body.error.code).toBe(
+      "svix_unavailable",
+    );
     await h.http.post("/projects/acme-portal/app-portal").set(asIngest).expect(403);
     await h.http.post("/projects/acme-portal/app-portal").expect(401);
   });
@@ -64,29 +93,62 @@ describe("replay after an outage: one single, one bulk", () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     const events = Array.from({ length: 6 }, (_, i) => makeEvent({ project: i < 3 ? "replay-a" : "replay-b" }));
     for (const event of events) await h.http.post("/notifications").set(asIngest).send(event).expect(202);
-    const listed = (await h.http.get("/notifications").set(asOperator).query({ status: "queued", project: "replay-a" }).expect(200)).body.data;
+    const listed = (
+      await h.http.get("/notifications").set(asOperator).query({ status: "queued", project: "replay-a" }).expect(200)
+    ).body.data;
     expect(listed).toHaveLength(3);
-    expect(listed.every((n: { attemptCount: number; lastError: { code: string } }) => n.attemptCount === 1 && n.lastError.code === "svix_unavailable")).toBe(true);
+    expect(
+      listed.every(
+        (n: { attemptCount: number; lastError: { code: string } }) =>
+          n.attemptCount === 1 && n.lastError.code === "svix_unavailable",
+      ),
+    ).toBe(true);
     const detail = (await h.http.get(`/notifications/${events[0]!.id}`).set(asOperator).expect(200)).body.data;
-    expect(detail.attempts).toEqual([expect.objectContaining({ operation: "message.create", outcome: "retryable", httpStatus: 503 })]);
+    expect(detail.attempts).toEqual([
+      expect.objectContaining({ operation: "message.create", outcome: "retryable", httpStatus: 503 }),
+    ]);
 
     h.emulator.faults.clear();
-    expect((await h.http.post(`/notifications/${events[0]!.id}/replay`).set(asOperator).expect(200)).body.data.status).toBe("delivered");
-    const bulk = await h.http.post("/notifications/replay").set(asOperator).send({ status: "queued", limit: 100 }).expect(200);
+    expect(
+      (await h.http.post(`/notifications/${events[0]!.id}/replay`).set(asOperator).expect(200)).body.data.status,
+    ).toBe("delivered");
+    const bulk = await h.http
+      .post("/notifications/replay")
+      .set(asOperator)
+      .send({ status: "queued", limit: 100 })
+      .expect(200);
     expect(bulk.body.data).toMatchObject({ delivered: 5, stillFailing: 0, skippedDelivered: 0 });
     // Again: nothing left to replay, and nothing sent twice.
-    expect((await h.http.post("/notifications/replay").set(asOperator).send({ status: "queued" }).expect(200)).body.data.matched).toBe(0);
-    const messages = h.emulator.state.allMessages().map((m) => m.eventId).sort();
+    expect(
+      (await h.http.post("/notifications/replay").set(asOperator).send({ status: "queued" }).expect(200)).body.data
+        .matched,
+    ).toBe(0);
+    const messages = h.emulator.state
+      .allMessages()
+      .map((m) => m.eventId)
+      .sort();
     expect(messages).toEqual(events.map((e) => e.id).sort());
   });
 
   it("replays rejected ones by project and type, and refuses a filter it does not understand", async () => {
     const a = makeEvent({ project: "replay-c", type: "bad type!" });
     await h.http.post("/notifications").set(asIngest).send(a).expect(422);
-    const res = await h.http.post("/notifications/replay").set(asOperator).send({ status: "rejected", project: "replay-c" }).expect(200);
+    const res = await h.http
+      .post("/notifications/replay")
+      .set(asOperator)
+      .send({ status: "rejected", project: "replay-c" })
+      .expect(200);
     expect(res.body.data).toMatchObject({ matched: 1, delivered: 0, stillFailing: 1 });
-    const bad = await h.http.post("/notifications/replay").set(asOperator).send({ status: "delivered", limit: 5000, projet: "x" }).expect(400);
-    expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["/limit", "/projet", "/status"]);
+    const bad = await h.http
+      .post("/notifications/replay")
+      .set(asOperator)
+      .send({ status: "delivered", limit: 5000, projet: "x" })
+      .expect(400);
+    expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      "/limit",
+      "/projet",
+      "/status",
+    ]);
     await h.http.post("/notifications/replay").set(asIngest).send({ status: "queued" }).expect(403);
   });
 });
@@ -94,13 +156,25 @@ describe("replay after an outage: one single, one bulk", () => {
 describe("Svix's event-type catalog", () => {
   it("gets each relayed type once, with a description, without delaying deliveries", async () => {
     const type = "subscription.activated";
-    for (let i = 0; i < 3; i += 1) await h.http.post("/notifications").set(asIngest).send(makeEvent({ type })).expect(200);
+    for (let i = 0; i < 3; i += 1)
+      await h.http.post("/notifications").set(asIngest).send(makeEvent({ type })).expect(200);
     await h.container.eventTypes!.settle();
     expect(h.emulator.calls.filter((c) => c.operation === "eventType.create")).toHaveLength(1);
-    expect(h.emulator.state.eventTypes.get(type)).toMatchObject({ name: type, description: "Gigs subscription activated event" });
+    expect(h.emulator.state.eventTypes.get(type)).toMatchObject({
+      name: type,
+      description: "Gigs subscription activated event",
+    });
     // Svix already having it (409) is fine.
-    h.emulator.state.eventTypes.set("user.deleted", { name: "user.deleted", description: "x", createdAt: new Date().toISOString() });
-    await h.http.post("/notifications").set(asIngest).send(makeEvent({ type: "user.deleted" })).expect(200);
+    h.emulator.state.eventTypes.set("user.deleted", {
+      name: "user.deleted",
+      description: "x",
+      createdAt: new Date().toISOString(),
+    });
+    await h.http
+      .post("/notifications")
+      .set(asIngest)
+      .send(makeEvent({ type: "user.deleted" }))
+      .expect(200);
     await h.container.eventTypes!.settle();
     expect(h.logs.some((l) => l.message?.toString().startsWith("could not add the event type"))).toBe(false);
   });

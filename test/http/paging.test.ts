@@ -3,10 +3,14 @@ import { boundedPage } from "../../src/http/listQuery.ts";
 
 // A page's byte bound, counted as the answer's JSON: 64 bytes of envelope, then each row's JSON
 // and its comma. Rows here show as {"id":"eN"}: 11 bytes, 12 with the comma.
-const rows = Array.from({ length: 3 }, (_, i) => ({ createdAt: new Date(Date.UTC(2026, 9, 1, 0, 0, i)), eventId: `e${i}` }));
+const rows = Array.from({ length: 3 }, (_, i) => ({
+  createdAt: new Date(Date.UTC(2026, 9, 1, 0, 0, i)),
+  eventId: `e${i}`,
+}));
 const view = (row: { eventId: string }) => ({ id: row.eventId });
 const ids = (page: { data: Array<{ id: string }> }) => page.data.map((r) => r.id);
-const cursorOf = (row: { createdAt: Date; eventId: string }) => Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.eventId])).toString("base64url");
+const cursorOf = (row: { createdAt: Date; eventId: string }) =>
+  Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.eventId])).toString("base64url");
 
 describe("boundedPage", () => {
   it("takes rows while they fit exactly, and names the last one taken as the cursor", () => {

@@ -14,14 +14,19 @@ beforeEach(async () => {
   await h.container.db.prisma.quarantinedMessage.deleteMany();
 });
 
-const quarantine = async () => (await h.http.get("/quarantine").expect(200)).body.data as Array<Record<string, unknown>>;
+const quarantine = async () =>
+  (await h.http.get("/quarantine").expect(200)).body.data as Array<Record<string, unknown>>;
 
 describe("Pub/Sub push — acknowledged once recorded", () => {
   it("answers 200 queued when Svix fails, and 200 rejected when Svix refuses for good", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const failing = await h.http.post("/notifications").send(wrapped(makeEvent())).expect(200);
     expect(failing.body.data).toMatchObject({ status: "queued", lastError: { code: "svix_unavailable" } });
-    const refused = await h.http.post("/notifications").set(unwrappedHeaders()).send(makeEvent({ type: "not a type!" })).expect(200);
+    const refused = await h.http
+      .post("/notifications")
+      .set(unwrappedHeaders())
+      .send(makeEvent({ type: "not a type!" }))
+      .expect(200);
     expect(refused.body.data).toMatchObject({ status: "rejected", lastError: { code: "svix_rejected" } });
     expect(refused.body.error).toBeUndefined();
   });
@@ -29,7 +34,10 @@ describe("Pub/Sub push — acknowledged once recorded", () => {
   it("answers a duplicate still in flight elsewhere at once, with 200: the ledger owns it", async () => {
     h.emulator.faults.add({ kind: "latency", minMs: 1500, maxMs: 1500, operation: "message.create", times: 1 });
     const event = makeEvent();
-    const first = h.http.post("/notifications").send(event).then((r) => r);
+    const first = h.http
+      .post("/notifications")
+      .send(event)
+      .then((r) => r);
     await new Promise((r) => setTimeout(r, 300));
     const started = Date.now();
     const pushed = await h.http.post("/notifications").send(wrapped(event)).expect(200);
@@ -43,7 +51,10 @@ describe("an internal caller's duplicate of an event in flight", () => {
   it("waits for the first delivery and answers its outcome", async () => {
     h.emulator.faults.add({ kind: "latency", minMs: 600, maxMs: 600, operation: "message.create", times: 1 });
     const event = makeEvent();
-    const first = h.http.post("/notifications").send(event).then((r) => r);
+    const first = h.http
+      .post("/notifications")
+      .send(event)
+      .then((r) => r);
     await new Promise((r) => setTimeout(r, 150));
     const second = await h.http.post("/notifications").send(event).expect(200);
     expect(second.body.data).toMatchObject({ status: "delivered", duplicate: true });
@@ -56,18 +67,29 @@ describe("Pub/Sub push — quarantine for what can never be delivered", () => {
   it("quarantines an event failing the schema, acknowledges it, and records it once however often it is pushed", async () => {
     const poison = { ...makeEvent(), time: "yesterday", data: "x" };
     const envelope = wrapped(poison);
-    const quarantinedMetric = async () => (await h.container.metrics.quarantined.get()).values.find((v) => v.labels.reason === "invalid_event")?.value ?? 0;
+    const quarantinedMetric = async () =>
+      (await h.container.metrics.quarantined.get()).values.find((v) => v.labels.reason === "invalid_event")?.value ?? 0;
     const countedBefore = await quarantinedMetric();
     for (let i = 0; i < 3; i += 1) {
       const res = await h.http.post("/notifications").send(envelope).expect(200);
-      expect(res.body.data).toMatchObject({ status: "quarantined", reason: "invalid_event", eventId: poison.id, duplicate: i > 0 });
+      expect(res.body.data).toMatchObject({
+        status: "quarantined",
+        reason: "invalid_event",
+        eventId: poison.id,
+        duplicate: i > 0,
+      });
     }
     const [entry, ...rest] = await quarantine();
     expect(rest).toHaveLength(0);
     expect(entry).toMatchObject({
       reason: "invalid_event",
       eventId: poison.id,
-      transport: { kind: "push_wrapped", pubsubMessageId: envelope.message.messageId, subscription: envelope.subscription, publishTime: "2026-11-27T10:00:01.000Z" },
+      transport: {
+        kind: "push_wrapped",
+        pubsubMessageId: envelope.message.messageId,
+        subscription: envelope.subscription,
+        publishTime: "2026-11-27T10:00:01.000Z",
+      },
       bodyEncoding: "utf8",
       bodyTruncated: false,
     });
@@ -76,25 +98,45 @@ describe("Pub/Sub push — quarantine for what can never be delivered", () => {
     expect(h.emulator.calls).toHaveLength(0);
     expect(await h.container.db.prisma.notification.count({ where: { eventId: poison.id } })).toBe(0);
     expect(await quarantinedMetric()).toBe(countedBefore + 1);
-    expect((await h.http.get("/metrics").expect(200)).text).toMatch(/relay_quarantined_total\{reason="invalid_event"\} \d+/);
-    const warning = h.logs.find((l) => l.message === "Pub/Sub message quarantined: it can never be delivered" && l.eventId === poison.id);
+    expect((await h.http.get("/metrics").expect(200)).text).toMatch(
+      /relay_quarantined_total\{reason="invalid_event"\} \d+/,
+    );
+    const warning = h.logs.find(
+      (l) => l.message === "Pub/Sub message quarantined: it can never be delivered" && l.eventId === poison.id,
+    );
     expect(warning).toMatchObject({ severity: "WARNING", pubsubMessageId: envelope.message.messageId });
   });
 
   it("quarantines an unwrapped push that is not JSON, keeping its bytes", async () => {
     const headers = unwrappedHeaders("7001");
     const bytes = Buffer.from([0x68, 0x69, 0xff, 0x00]);
-    const res = await h.http.post("/notifications").set(headers).set("content-type", "application/x-www-form-urlencoded").serialize((b: Buffer) => b as unknown as string).send(bytes).expect(200);
+    const res = await h.http
+      .post("/notifications")
+      .set(headers)
+      .set("content-type", "application/x-www-form-urlencoded")
+      .serialize((b: Buffer) => b as unknown as string)
+      .send(bytes)
+      .expect(200);
     expect(res.body.data).toMatchObject({ status: "quarantined", reason: "invalid_json", eventId: null });
     const [entry] = await quarantine();
-    expect(entry).toMatchObject({ reason: "invalid_json", bodyEncoding: "base64", bodyBytes: 4, transport: { kind: "push_unwrapped", pubsubMessageId: "7001" } });
+    expect(entry).toMatchObject({
+      reason: "invalid_json",
+      bodyEncoding: "base64",
+      bodyBytes: 4,
+      transport: { kind: "push_unwrapped", pubsubMessageId: "7001" },
+    });
     expect(Buffer.from(entry!.body as string, "base64")).toEqual(bytes);
   });
 
   it("quarantines a broken envelope, keeping the fields that could be read", async () => {
-    const res = await h.http.post("/notifications").send({ message: { data: "***", messageId: "8001" }, subscription: "projects/gigs/subscriptions/relay" }).expect(200);
+    const res = await h.http
+      .post("/notifications")
+      .send({ message: { data: "***", messageId: "8001" }, subscription: "projects/gigs/subscriptions/relay" })
+      .expect(200);
     expect(res.body.data).toMatchObject({ status: "quarantined", reason: "invalid_envelope" });
-    expect((await quarantine())[0]).toMatchObject({ transport: { kind: "push_wrapped", pubsubMessageId: "8001", subscription: "projects/gigs/subscriptions/relay" } });
+    expect((await quarantine())[0]).toMatchObject({
+      transport: { kind: "push_wrapped", pubsubMessageId: "8001", subscription: "projects/gigs/subscriptions/relay" },
+    });
   });
 
   it("quarantines a NUL in the message id instead of answering 503 forever", async () => {
@@ -107,36 +149,69 @@ describe("Pub/Sub push — quarantine for what can never be delivered", () => {
   it("quarantines an event id received before with a different body, keeping the first", async () => {
     const event = makeEvent();
     await h.http.post("/notifications").send(wrapped(event)).expect(200);
-    const res = await h.http.post("/notifications").send(wrapped({ ...event, data: { changed: true } })).expect(200);
+    const res = await h.http
+      .post("/notifications")
+      .send(wrapped({ ...event, data: { changed: true } }))
+      .expect(200);
     expect(res.body.data).toMatchObject({ status: "quarantined", reason: "event_id_conflict", eventId: event.id });
     expect(h.emulator.state.allMessages().map((m) => m.payload)).toEqual([event]);
   });
 
   it("lists the quarantine newest first", async () => {
-    for (const id of ["q1", "q2", "q3"]) await h.http.post("/notifications").send(wrapped({ id, object: "event" })).expect(200);
+    for (const id of ["q1", "q2", "q3"])
+      await h.http
+        .post("/notifications")
+        .send(wrapped({ id, object: "event" }))
+        .expect(200);
     expect((await quarantine()).map((q) => q.eventId)).toEqual(["q3", "q2", "q1"]);
   });
 
   it("lists at most limit entries, 1 to 500, naming the bound when refused", async () => {
-    for (const id of ["q1", "q2", "q3"]) await h.http.post("/notifications").send(wrapped({ id, object: "event" })).expect(200);
-    expect((await h.http.get("/quarantine").query({ limit: 1 }).expect(200)).body.data.map((q: { eventId: string }) => q.eventId)).toEqual(["q3"]);
+    for (const id of ["q1", "q2", "q3"])
+      await h.http
+        .post("/notifications")
+        .send(wrapped({ id, object: "event" }))
+        .expect(200);
+    expect(
+      (await h.http.get("/quarantine").query({ limit: 1 }).expect(200)).body.data.map(
+        (q: { eventId: string }) => q.eventId,
+      ),
+    ).toEqual(["q3"]);
     expect((await h.http.get("/quarantine").query({ limit: 500 }).expect(200)).body.data).toHaveLength(3);
     for (const limit of ["0", "501", "1.5", "ten"]) {
       const res = await h.http.get("/quarantine").query({ limit }).expect(400);
-      expect(res.body.error, limit).toMatchObject({ code: "invalid_query", message: "Invalid query parameters", details: [{ path: "limit", message: "must be an integer from 1 to 500" }] });
+      expect(res.body.error, limit).toMatchObject({
+        code: "invalid_query",
+        message: "Invalid query parameters",
+        details: [{ path: "limit", message: "must be an integer from 1 to 500" }],
+      });
     }
   });
 
   it("shows a body over 64 KiB as truncated, with its full size", async () => {
     const bytes = Buffer.alloc(70 * 1024, "x");
-    await h.http.post("/notifications").set(unwrappedHeaders()).set("content-type", "text/plain").send(bytes.toString()).expect(200);
+    await h.http
+      .post("/notifications")
+      .set(unwrappedHeaders())
+      .set("content-type", "text/plain")
+      .send(bytes.toString())
+      .expect(200);
     const [entry] = await quarantine();
-    expect(entry).toMatchObject({ reason: "invalid_json", bodyBytes: 70 * 1024, bodyTruncated: true, bodyEncoding: "utf8" });
+    expect(entry).toMatchObject({
+      reason: "invalid_json",
+      bodyBytes: 70 * 1024,
+      bodyTruncated: true,
+      bodyEncoding: "utf8",
+    });
     expect(entry!.body).toBe("x".repeat(64 * 1024));
   });
 
   it("still answers 413 to a body over the limit: nothing of it was read or recorded", async () => {
-    const res = await h.http.post("/notifications").set(unwrappedHeaders()).send({ blob: "x".repeat(2 * 1024 * 1024) }).expect(413);
+    const res = await h.http
+      .post("/notifications")
+      .set(unwrappedHeaders())
+      .send({ blob: "x".repeat(2 * 1024 * 1024) })
+      .expect(413);
     expect(res.body.error.code).toBe("payload_too_large");
     expect(await quarantine()).toHaveLength(0);
   });

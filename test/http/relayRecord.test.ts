@@ -13,14 +13,21 @@ import { waitFor, waitForValue } from "../helpers/waitFor.ts";
 const BODY: Transport = { kind: "body" };
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000", RETRY_BASE_DELAY_MS: "60000", RETRY_MAX_DELAY_MS: "600000" });
+  h = await startHarness({
+    SVIX_MAX_RETRIES: "0",
+    CIRCUIT_FAILURE_THRESHOLD: "1000",
+    RETRY_BASE_DELAY_MS: "60000",
+    RETRY_MAX_DELAY_MS: "600000",
+  });
 });
 afterAll(() => h.close());
 beforeEach(() => h.emulator.reset());
 
 async function counted(counter: Counter<string>, labels: Record<string, string> = {}): Promise<number> {
   const { values } = await counter.get();
-  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 const outcomes = (outcome: string) => counted(h.container.metrics.notifications as Counter<string>, { outcome });
 const duplicates = () => counted(h.container.metrics.duplicates as Counter<string>);
@@ -28,7 +35,8 @@ async function latencyCount(outcome: string): Promise<number> {
   const { values } = await h.container.metrics.svixLatency.get();
   return values.find((v) => v.metricName?.endsWith("_count") && v.labels.outcome === outcome)?.value ?? 0;
 }
-const logOf = (eventId: string, message = "notification relayed") => h.logs.filter((l) => l.message === message && l.eventId === eventId);
+const logOf = (eventId: string, message = "notification relayed") =>
+  h.logs.filter((l) => l.message === message && l.eventId === eventId);
 const row = (eventId: string) => h.container.store.summary(eventId);
 
 describe("a first delivery", () => {
@@ -49,10 +57,24 @@ describe("a first delivery", () => {
     expect(await outcomes("delivered")).toBe(delivered + 1);
     expect(await latencyCount("delivered")).toBe(latency + 1);
     const [line] = logOf(event.id);
-    expect(line).toMatchObject({ severity: "INFO", project: "relay-record", eventType: "subscription.activated", trigger: "ingress", outcome: "delivered", svixCalls: 1, svixMessageId: message!.id });
+    expect(line).toMatchObject({
+      severity: "INFO",
+      project: "relay-record",
+      eventType: "subscription.activated",
+      trigger: "ingress",
+      outcome: "delivered",
+      svixCalls: 1,
+      svixMessageId: message!.id,
+    });
     expect(line).not.toHaveProperty("errorCode");
     expect(logOf(event.id)).toHaveLength(1);
-    expect(await row(event.id)).toMatchObject({ status: "delivered", svixAppUid: appUidFor("relay-record"), svixMessageId: message!.id, failures: 0, attemptCount: 1 });
+    expect(await row(event.id)).toMatchObject({
+      status: "delivered",
+      svixAppUid: appUidFor("relay-record"),
+      svixMessageId: message!.id,
+      failures: 0,
+      attemptCount: 1,
+    });
   });
 
   it("answers rejected when Svix refuses the message for good, with Svix's status in a warning", async () => {
@@ -60,10 +82,22 @@ describe("a first delivery", () => {
     const event = makeEvent();
     const rejected = await outcomes("rejected");
     const outcome = await h.container.service.relay(event, BODY);
-    expect(outcome).toMatchObject({ status: "rejected", duplicate: false, svixMessageId: null, nextAttemptAt: null, lastError: { code: "svix_rejected" } });
+    expect(outcome).toMatchObject({
+      status: "rejected",
+      duplicate: false,
+      svixMessageId: null,
+      nextAttemptAt: null,
+      lastError: { code: "svix_rejected" },
+    });
     expect(outcome.lastError!.message).not.toBe("");
     expect(await outcomes("rejected")).toBe(rejected + 1);
-    expect(logOf(event.id)[0]).toMatchObject({ severity: "WARNING", outcome: "rejected", errorCode: "svix_rejected", upstreamStatus: 422, svixCalls: 1 });
+    expect(logOf(event.id)[0]).toMatchObject({
+      severity: "WARNING",
+      outcome: "rejected",
+      errorCode: "svix_rejected",
+      upstreamStatus: 422,
+      svixCalls: 1,
+    });
     // A refusal is not the event's failure to deliver: no backoff builds up.
     expect(await row(event.id)).toMatchObject({ status: "rejected", failures: 0, lastErrorCode: "svix_rejected" });
   });
@@ -74,7 +108,12 @@ describe("a first delivery", () => {
     const before = Date.now();
     const queued = await outcomes("queued");
     const outcome = await h.container.service.relay(event, BODY);
-    expect(outcome).toMatchObject({ status: "queued", duplicate: false, svixMessageId: null, lastError: { code: "svix_unavailable" } });
+    expect(outcome).toMatchObject({
+      status: "queued",
+      duplicate: false,
+      svixMessageId: null,
+      lastError: { code: "svix_unavailable" },
+    });
     const delay = outcome.nextAttemptAt!.getTime() - before;
     // First failure: jittered into [base/2, base] = [30 s, 60 s] after the attempt (plus the test's own time).
     expect(delay).toBeGreaterThanOrEqual(30_000);
@@ -84,7 +123,13 @@ describe("a first delivery", () => {
     expect(stored).toMatchObject({ status: "queued", failures: 1, lastErrorCode: "svix_unavailable" });
     expect(stored!.nextAttemptAt!.getTime()).toBe(outcome.nextAttemptAt!.getTime());
     const [line] = logOf(event.id);
-    expect(line).toMatchObject({ severity: "INFO", outcome: "queued", errorCode: "svix_unavailable", upstreamStatus: 503, svixCalls: 1 });
+    expect(line).toMatchObject({
+      severity: "INFO",
+      outcome: "queued",
+      errorCode: "svix_unavailable",
+      upstreamStatus: 503,
+      svixCalls: 1,
+    });
     expect(Date.parse(line!.nextAttemptAt as string)).toBe(outcome.nextAttemptAt!.getTime());
   });
 });
@@ -108,7 +153,11 @@ describe("an event known before", () => {
     const first = await h.container.service.relay(event, BODY);
     const dups = await duplicates();
     const again = await h.container.service.relay(event, BODY);
-    expect(again).toEqual({ ...first, duplicate: true, lastError: { code: "svix_unavailable", message: first.lastError!.message } });
+    expect(again).toEqual({
+      ...first,
+      duplicate: true,
+      lastError: { code: "svix_unavailable", message: first.lastError!.message },
+    });
     expect(await duplicates()).toBe(dups);
   });
 
@@ -124,7 +173,16 @@ describe("an event known before", () => {
   it("answers one still in flight elsewhere as queued until its claim expires, when told not to wait", async () => {
     const event = makeEvent();
     const claimExpiresAt = new Date(Date.now() + 30_000);
-    expect(await h.container.store.insert({ event, transport: BODY, payloadDigest: eventDigest(event), status: "received", claimToken: "someone-else", claimExpiresAt })).toBeNull();
+    expect(
+      await h.container.store.insert({
+        event,
+        transport: BODY,
+        payloadDigest: eventDigest(event),
+        status: "received",
+        claimToken: "someone-else",
+        claimExpiresAt,
+      }),
+    ).toBeNull();
     const outcome = await h.container.service.relay(event, BODY, { waitMs: 0 });
     expect(outcome).toEqual<RelayOutcome>({
       eventId: event.id,
@@ -145,26 +203,35 @@ describe("an event known before", () => {
     // The same event with its keys in another order is the same event.
     const reordered = Object.fromEntries(Object.entries(event).reverse()) as typeof event;
     expect(await h.container.service.relay(reordered, BODY)).toMatchObject({ status: "delivered", duplicate: true });
-    await expect(h.container.service.relay({ ...event, data: { ...event.data, email: "other@example.com" } }, BODY)).rejects.toMatchObject({
+    await expect(
+      h.container.service.relay({ ...event, data: { ...event.data, email: "other@example.com" } }, BODY),
+    ).rejects.toMatchObject({
       code: "event_id_conflict",
       message: `Event ${event.id} was already received with a different body`,
     });
     // Neither the body nor its digest is known any more (purged before digests): nothing to compare with.
     await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { payload: null } as never });
-    expect(await h.container.service.relay({ ...event, time: "2026-11-28T00:00:00Z" }, BODY)).toMatchObject({ duplicate: true });
+    expect(await h.container.service.relay({ ...event, time: "2026-11-28T00:00:00Z" }, BODY)).toMatchObject({
+      duplicate: true,
+    });
     expect(h.emulator.state.allMessages().filter((m) => m.eventId === event.id)).toHaveLength(1);
   });
 
   it("refuses the same id with another body, by digest", async () => {
     const event = makeEvent();
     await h.container.service.relay(event, BODY);
-    await expect(h.container.service.relay({ ...event, type: "user.updated" }, BODY)).rejects.toMatchObject({ code: "event_id_conflict" });
+    await expect(h.container.service.relay({ ...event, type: "user.updated" }, BODY)).rejects.toMatchObject({
+      code: "event_id_conflict",
+    });
   });
 });
 
 describe("operator replay", () => {
   it("names what it refuses: unknown, delivered (with Svix's message), purged (with the date), in flight", async () => {
-    await expect(h.container.service.replay("evt_unknown_to_the_ledger")).rejects.toMatchObject({ code: "not_found", message: "No notification for event evt_unknown_to_the_ledger" });
+    await expect(h.container.service.replay("evt_unknown_to_the_ledger")).rejects.toMatchObject({
+      code: "not_found",
+      message: "No notification for event evt_unknown_to_the_ledger",
+    });
 
     const delivered = makeEvent();
     const sent = await h.container.service.relay(delivered, BODY);
@@ -177,15 +244,28 @@ describe("operator replay", () => {
     const purged = makeEvent();
     await h.container.service.relay(purged, BODY);
     const purgedAt = new Date("2026-10-01T00:00:00.000Z");
-    await h.container.db.prisma.notification.update({ where: { eventId: purged.id }, data: { payload: null, payloadPurgedAt: purgedAt } as never });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: purged.id },
+      data: { payload: null, payloadPurgedAt: purgedAt } as never,
+    });
     await expect(h.container.service.replay(purged.id)).rejects.toMatchObject({
       code: "payload_purged",
       message: `The payload of event ${purged.id} was erased on 2026-10-01T00:00:00.000Z (personal-data retention); it cannot be replayed`,
     });
 
     const inFlight = makeEvent();
-    await h.container.store.insert({ event: inFlight, transport: BODY, payloadDigest: eventDigest(inFlight), status: "received", claimToken: "elsewhere", claimExpiresAt: new Date(Date.now() + 30_000) });
-    await expect(h.container.service.replay(inFlight.id)).rejects.toMatchObject({ code: "event_in_flight", retryAfterSeconds: 1 });
+    await h.container.store.insert({
+      event: inFlight,
+      transport: BODY,
+      payloadDigest: eventDigest(inFlight),
+      status: "received",
+      claimToken: "elsewhere",
+      claimExpiresAt: new Date(Date.now() + 30_000),
+    });
+    await expect(h.container.service.replay(inFlight.id)).rejects.toMatchObject({
+      code: "event_in_flight",
+      retryAfterSeconds: 1,
+    });
     expect(h.emulator.calls.filter((c) => c.operation === "message.create")).toHaveLength(2);
   });
 
@@ -193,7 +273,10 @@ describe("operator replay", () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 2 });
     const event = makeEvent();
     await h.container.service.relay(event, BODY);
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 73 * 3_600_000) } });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { createdAt: new Date(Date.now() - 73 * 3_600_000) },
+    });
     const failed = await outcomes("failed");
     const outcome = await h.container.service.replay(event.id);
     expect(outcome).toMatchObject({ status: "failed", nextAttemptAt: null, lastError: { code: "svix_unavailable" } });
@@ -226,7 +309,13 @@ describe("while Svix has asked this instance to wait", () => {
   afterAll(() => paused.close());
 
   it("queues an event at once for when the wait ends: one write, no Svix call", async () => {
-    paused.emulator.faults.add({ kind: "status", status: 429, retryAfter: "120", operation: "message.create", times: 1 });
+    paused.emulator.faults.add({
+      kind: "status",
+      status: 429,
+      retryAfter: "120",
+      operation: "message.create",
+      times: 1,
+    });
     const limited = await paused.container.service.relay(makeEvent(), BODY);
     expect(limited).toMatchObject({ status: "queued", lastError: { code: "svix_rate_limited" } });
     expect(paused.container.svix.waitMs()).toBeGreaterThan(100_000);
@@ -238,7 +327,15 @@ describe("while Svix has asked this instance to wait", () => {
     const before = Date.now();
     const outcome = await paused.container.service.relay(event, BODY);
     const after = Date.now();
-    expect(outcome).toEqual<RelayOutcome>({ eventId: event.id, status: "queued", duplicate: false, svixAppUid: null, svixMessageId: null, nextAttemptAt: outcome.nextAttemptAt, lastError: null });
+    expect(outcome).toEqual<RelayOutcome>({
+      eventId: event.id,
+      status: "queued",
+      duplicate: false,
+      svixAppUid: null,
+      svixMessageId: null,
+      nextAttemptAt: outcome.nextAttemptAt,
+      lastError: null,
+    });
     // Not before the wait Svix asked for ends (120 s from the 429, less the time since).
     expect(outcome.nextAttemptAt!.getTime()).toBeGreaterThan(before + 100_000);
     expect(outcome.nextAttemptAt!.getTime()).toBeLessThanOrEqual(after + 120_000);
@@ -248,7 +345,15 @@ describe("while Svix has asked this instance to wait", () => {
     expect(stored).toMatchObject({ status: "queued", failures: 0, attemptCount: 0 });
     expect(stored!.nextAttemptAt!.getTime()).toBe(outcome.nextAttemptAt!.getTime());
     const line = paused.logs.find((l) => l.eventId === event.id);
-    expect(line).toMatchObject({ message: "notification queued: Svix asked to wait", outcome: "queued", trigger: "ingress", transport: "body", svixCalls: 0, eventType: event.type, project: event.project });
+    expect(line).toMatchObject({
+      message: "notification queued: Svix asked to wait",
+      outcome: "queued",
+      trigger: "ingress",
+      transport: "body",
+      svixCalls: 0,
+      eventType: event.type,
+      project: event.project,
+    });
   });
 });
 
@@ -257,7 +362,10 @@ describe("the smaller print", () => {
     const event = makeEvent();
     await h.container.service.relay(event, BODY);
     // A wait only applies to a delivery in flight: this must not take the two minutes allowed.
-    expect(await h.container.service.relay(event, BODY, { waitMs: 120_000 })).toMatchObject({ status: "delivered", duplicate: true });
+    expect(await h.container.service.relay(event, BODY, { waitMs: 120_000 })).toMatchObject({
+      status: "delivered",
+      duplicate: true,
+    });
   });
 
   it("claims a new event for CLAIM_TTL_MS from now while it is being delivered", async () => {
@@ -276,26 +384,50 @@ describe("the smaller print", () => {
   it("refuses another body under a known id even when the stored payload was purged: the digest still knows", async () => {
     const event = makeEvent();
     await h.container.service.relay(event, BODY);
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { payload: null, payloadPurgedAt: new Date() } as never });
-    await expect(h.container.service.relay({ ...event, type: "user.updated" }, BODY)).rejects.toMatchObject({ code: "event_id_conflict" });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { payload: null, payloadPurgedAt: new Date() } as never,
+    });
+    await expect(h.container.service.relay({ ...event, type: "user.updated" }, BODY)).rejects.toMatchObject({
+      code: "event_id_conflict",
+    });
     expect((await h.container.service.relay(event, BODY)).duplicate).toBe(true);
   });
 
   it("says what it knows in a refusal, and a plain word where the ledger has nothing", async () => {
     const delivered = makeEvent();
     await h.container.service.relay(delivered, BODY);
-    await h.container.db.prisma.notification.update({ where: { eventId: delivered.id }, data: { svixMessageId: null } });
-    await expect(h.container.service.replay(delivered.id)).rejects.toMatchObject({ message: `Event ${delivered.id} is already delivered (Svix message unknown); resend it from Svix` });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: delivered.id },
+      data: { svixMessageId: null },
+    });
+    await expect(h.container.service.replay(delivered.id)).rejects.toMatchObject({
+      message: `Event ${delivered.id} is already delivered (Svix message unknown); resend it from Svix`,
+    });
 
     h.emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });
     const erased = makeEvent();
     await h.container.service.relay(erased, BODY);
-    await h.container.db.prisma.notification.update({ where: { eventId: erased.id }, data: { payload: null, payloadPurgedAt: null } as never });
-    await expect(h.container.service.replay(erased.id)).rejects.toMatchObject({ message: expect.stringContaining("was erased on an earlier date (personal-data retention)") });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: erased.id },
+      data: { payload: null, payloadPurgedAt: null } as never,
+    });
+    await expect(h.container.service.replay(erased.id)).rejects.toMatchObject({
+      message: expect.stringContaining("was erased on an earlier date (personal-data retention)"),
+    });
 
     const inFlight = makeEvent();
-    await h.container.store.insert({ event: inFlight, transport: BODY, payloadDigest: eventDigest(inFlight), status: "received", claimToken: "elsewhere", claimExpiresAt: new Date(Date.now() + 30_000) });
-    await expect(h.container.service.replay(inFlight.id)).rejects.toMatchObject({ message: `Event ${inFlight.id} is being delivered right now; try again shortly` });
+    await h.container.store.insert({
+      event: inFlight,
+      transport: BODY,
+      payloadDigest: eventDigest(inFlight),
+      status: "received",
+      claimToken: "elsewhere",
+      claimExpiresAt: new Date(Date.now() + 30_000),
+    });
+    await expect(h.container.service.replay(inFlight.id)).rejects.toMatchObject({
+      message: `Event ${inFlight.id} is being delivered right now; try again shortly`,
+    });
 
     // A duplicate of a failure whose message the ledger lost: the code, and an empty message.
     h.emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });
@@ -330,7 +462,12 @@ describe("the smaller print", () => {
 describe("a delivery shed without a Svix call (every place for a call taken)", () => {
   let busy: Harness;
   beforeAll(async () => {
-    busy = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000", SVIX_MAX_IN_FLIGHT: "1", EVENT_TYPE_CATALOG: "true" });
+    busy = await startHarness({
+      SVIX_MAX_RETRIES: "0",
+      CIRCUIT_FAILURE_THRESHOLD: "1000",
+      SVIX_MAX_IN_FLIGHT: "1",
+      EVENT_TYPE_CATALOG: "true",
+    });
   });
   afterAll(() => busy.close());
 
@@ -340,8 +477,14 @@ describe("a delivery shed without a Svix call (every place for a call taken)", (
     const old = makeEvent();
     await busy.container.service.relay(young, BODY);
     await busy.container.service.relay(old, BODY);
-    await busy.container.db.prisma.notification.update({ where: { eventId: old.id }, data: { createdAt: new Date(Date.now() - 73 * 3_600_000) } });
-    const latency = async () => (await busy.container.metrics.svixLatency.get()).values.filter((v) => v.metricName?.endsWith("_count")).reduce((s, v) => s + v.value, 0);
+    await busy.container.db.prisma.notification.update({
+      where: { eventId: old.id },
+      data: { createdAt: new Date(Date.now() - 73 * 3_600_000) },
+    });
+    const latency = async () =>
+      (await busy.container.metrics.svixLatency.get()).values
+        .filter((v) => v.metricName?.endsWith("_count"))
+        .reduce((s, v) => s + v.value, 0);
     // One call in flight takes the only place.
     busy.emulator.faults.add({ kind: "latency", minMs: 2000, maxMs: 2000, operation: "message.create", times: 1 });
     const occupying = busy.container.service.relay(makeEvent(), BODY);
@@ -364,7 +507,11 @@ describe("a delivery shed without a Svix call (every place for a call taken)", (
     // The catalog's own Svix calls share the one place for a call: let them finish first.
     const idle = async () => {
       await busy.container.eventTypes!.settle();
-      await waitFor(() => busy.container.svix.waitMs() === 0 && !busy.container.svix.saturated(), 10_000, "the gateway free again");
+      await waitFor(
+        () => busy.container.svix.waitMs() === 0 && !busy.container.svix.saturated(),
+        10_000,
+        "the gateway free again",
+      );
     };
     await idle();
     busy.emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });

@@ -20,7 +20,10 @@ describe("POST /notifications/:eventId/replay", () => {
     expect(res.body.data).toMatchObject({ eventId: event.id, status: "delivered", duplicate: false });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("delivered");
-    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual(["ingress:rejected", "replay:delivered"]);
+    expect(stored.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual([
+      "ingress:rejected",
+      "replay:delivered",
+    ]);
     await h.http.post("/notifications").send(event).expect(200);
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
@@ -28,7 +31,9 @@ describe("POST /notifications/:eventId/replay", () => {
   it("refuses a delivered notification (409) and an unknown one (404)", async () => {
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(200);
-    expect((await h.http.post(`/notifications/${event.id}/replay`).expect(409)).body.error.code).toBe("already_delivered");
+    expect((await h.http.post(`/notifications/${event.id}/replay`).expect(409)).body.error.code).toBe(
+      "already_delivered",
+    );
     expect((await h.http.post("/notifications/evt_nothing/replay").expect(404)).body.error.code).toBe("not_found");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
@@ -37,24 +42,52 @@ describe("POST /notifications/:eventId/replay", () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(202);
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date(Date.now() + 3_600_000) } });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { nextAttemptAt: new Date(Date.now() + 3_600_000) },
+    });
     expect((await h.http.post(`/notifications/${event.id}/replay`).expect(200)).body.data.status).toBe("delivered");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
   it("answers 422 delivery_failed when Svix still fails on a notification past the retry horizon", async () => {
     const event = makeEvent();
-    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "queued", nextAttemptAt: new Date(Date.now() + 3_600_000) });
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 100 * 3_600_000) } });
+    await h.container.store.insert({
+      event,
+      transport: { kind: "body" },
+      payloadDigest: eventDigest(event),
+      status: "queued",
+      nextAttemptAt: new Date(Date.now() + 3_600_000),
+    });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { createdAt: new Date(Date.now() - 100 * 3_600_000) },
+    });
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const res = await h.http.post(`/notifications/${event.id}/replay`).expect(422);
-    expect(res.body.data).toMatchObject({ eventId: event.id, status: "failed", lastError: { code: "svix_unavailable" } });
-    expect(res.body.error).toEqual({ code: "delivery_failed", message: res.body.data.lastError.message, details: [], requestId: res.headers["x-request-id"] });
+    expect(res.body.data).toMatchObject({
+      eventId: event.id,
+      status: "failed",
+      lastError: { code: "svix_unavailable" },
+    });
+    expect(res.body.error).toEqual({
+      code: "delivery_failed",
+      message: res.body.data.lastError.message,
+      details: [],
+      requestId: res.headers["x-request-id"],
+    });
   });
 
   it("answers 503 + Retry-After, not 409, for a notification being delivered right now: it is not done yet", async () => {
     const event = makeEvent();
-    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "live", claimExpiresAt: new Date(Date.now() + 60_000) });
+    await h.container.store.insert({
+      event,
+      transport: { kind: "body" },
+      payloadDigest: eventDigest(event),
+      status: "received",
+      claimToken: "live",
+      claimExpiresAt: new Date(Date.now() + 60_000),
+    });
     const res = await h.http.post(`/notifications/${event.id}/replay`).expect(503);
     expect(res.body.error.code).toBe("event_in_flight");
     expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);

@@ -16,12 +16,21 @@ let h: Harness;
 beforeAll(async () => {
   // The whole request budget for each Svix call: these tests expect delivery at once, and the
   // default 3 s timed out once on a loaded machine (the first call of a fresh relay).
-  h = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000", PAYLOAD_RETENTION_DAYS: "30", SVIX_TIMEOUT_MS: "7000" });
+  h = await startHarness({
+    SVIX_MAX_RETRIES: "0",
+    CIRCUIT_FAILURE_THRESHOLD: "1000",
+    PAYLOAD_RETENTION_DAYS: "30",
+    SVIX_TIMEOUT_MS: "7000",
+  });
 });
 afterAll(() => h.close());
 
 const row = (eventId: string) => h.container.db.prisma.notification.findUniqueOrThrow({ where: { eventId } });
-const age = (eventId: string, days: number) => h.container.db.prisma.notification.update({ where: { eventId }, data: { createdAt: new Date(Date.now() - days * DAY) } });
+const age = (eventId: string, days: number) =>
+  h.container.db.prisma.notification.update({
+    where: { eventId },
+    data: { createdAt: new Date(Date.now() - days * DAY) },
+  });
 
 describe("personal-data retention", () => {
   it("clears the payloads of settled notifications and quarantined bodies past the retention, keeping the audit rows", async () => {
@@ -32,9 +41,14 @@ describe("personal-data retention", () => {
     await h.http.post("/notifications").send(recent).expect(200);
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     await h.http.post("/notifications").send(waiting).expect(202);
-    await h.http.post("/notifications").send(wrapped({ id: "evt_poison", object: "event", email: "poison@example.com" })).expect(200);
+    await h.http
+      .post("/notifications")
+      .send(wrapped({ id: "evt_poison", object: "event", email: "poison@example.com" }))
+      .expect(200);
     for (const id of [old.id, waiting.id]) await age(id, 31);
-    await h.container.db.prisma.quarantinedMessage.updateMany({ data: { receivedAt: new Date(Date.now() - 31 * DAY) } });
+    await h.container.db.prisma.quarantinedMessage.updateMany({
+      data: { receivedAt: new Date(Date.now() - 31 * DAY) },
+    });
 
     const result = await h.container.purge.purgeAll();
     expect(result).toMatchObject({ notifications: 1, skipped: false });
@@ -83,7 +97,10 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
     await h.http.post("/notifications").send(event).expect(202);
     const res = await h.http.delete(`/notifications/${event.id}/payload`).expect(200);
     expect(res.body.data).toMatchObject({ status: "failed", lastError: { code: "payload_erased" } });
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { nextAttemptAt: new Date(0) } });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { nextAttemptAt: new Date(0) },
+    });
     await h.container.dispatcher.pass();
     // Never picked up again (other tests' rows in this file may be, when they come due).
     expect((await row(event.id)).status).toBe("failed");
@@ -92,9 +109,19 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
 
   it("waits for a delivery in flight (503) and answers 404 for an unknown event", async () => {
     const event = makeEvent();
-    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "live", claimExpiresAt: new Date(Date.now() + 60_000) });
+    await h.container.store.insert({
+      event,
+      transport: { kind: "body" },
+      payloadDigest: eventDigest(event),
+      status: "received",
+      claimToken: "live",
+      claimExpiresAt: new Date(Date.now() + 60_000),
+    });
     const res = await h.http.delete(`/notifications/${event.id}/payload`).expect(503).expect("retry-after", "1");
-    expect(res.body.error).toMatchObject({ code: "event_in_flight", message: `Event ${event.id} is being delivered right now; try again shortly` });
+    expect(res.body.error).toMatchObject({
+      code: "event_in_flight",
+      message: `Event ${event.id} is being delivered right now; try again shortly`,
+    });
     await h.http.delete("/notifications/evt_unknown/payload").expect(404);
   });
 });
@@ -117,9 +144,19 @@ describe("npm run purge", () => {
       await migrate(db);
       const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
       const event = makeEvent();
-      await store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "c", claimExpiresAt: new Date(Date.now() + 60_000) });
+      await store.insert({
+        event,
+        transport: { kind: "body" },
+        payloadDigest: eventDigest(event),
+        status: "received",
+        claimToken: "c",
+        claimExpiresAt: new Date(Date.now() + 60_000),
+      });
       await store.complete(event.id, "c", { status: "delivered", countsAsFailure: false, attempts: [] });
-      await db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 10 * DAY) } });
+      await db.prisma.notification.update({
+        where: { eventId: event.id },
+        data: { createdAt: new Date(Date.now() - 10 * DAY) },
+      });
       await db.close();
 
       const child = spawn(process.execPath, ["src/bin/purge.ts"], {

@@ -17,9 +17,19 @@ describe("scoped credentials (API_TOKENS and INGEST_TOKENS set)", () => {
 
   it("answers 401 without a credential and 403 with a wrong one, on every route but the probes", async () => {
     const createsBefore = h.emulator.calls.filter((c) => c.operation === "message.create").length;
-    for (const [method, path] of [["post", "/notifications"], ["get", "/notifications"], ["get", "/quarantine"], ["get", "/metrics"], ["post", "/notifications/x/replay"], ["delete", "/notifications/x/payload"]] as const) {
+    for (const [method, path] of [
+      ["post", "/notifications"],
+      ["get", "/notifications"],
+      ["get", "/quarantine"],
+      ["get", "/metrics"],
+      ["post", "/notifications/x/replay"],
+      ["delete", "/notifications/x/payload"],
+    ] as const) {
       expect((await h.http[method](path).expect(401)).body.error.code, `${method} ${path}`).toBe("unauthorized");
-      expect((await h.http[method](path).set(bearer("not-a-token-of-ours")).expect(403)).body.error.code, `${method} ${path}`).toBe("forbidden");
+      expect(
+        (await h.http[method](path).set(bearer("not-a-token-of-ours")).expect(403)).body.error.code,
+        `${method} ${path}`,
+      ).toBe("forbidden");
     }
     await h.http.get("/healthz").expect(200);
     await h.http.get("/readyz").expect(200);
@@ -27,7 +37,10 @@ describe("scoped credentials (API_TOKENS and INGEST_TOKENS set)", () => {
   });
 
   it("refuses an unauthenticated body before reading it: 401, not 413", async () => {
-    const res = await h.http.post("/notifications").send({ blob: "x".repeat(3 * 1024 * 1024) }).expect(401);
+    const res = await h.http
+      .post("/notifications")
+      .send({ blob: "x".repeat(3 * 1024 * 1024) })
+      .expect(401);
     expect(res.body.error.code).toBe("unauthorized");
   });
 
@@ -35,8 +48,18 @@ describe("scoped credentials (API_TOKENS and INGEST_TOKENS set)", () => {
     await h.http.post("/notifications").set(bearer(INGEST)).send(makeEvent()).expect(200);
     const event = makeEvent();
     await h.http.post(`/notifications?token=${INGEST}`).send(wrapped(event)).expect(200);
-    for (const [method, path] of [["get", "/notifications"], ["get", `/notifications/${event.id}`], ["get", "/quarantine"], ["get", "/metrics"], ["post", `/notifications/${event.id}/replay`], ["delete", `/notifications/${event.id}/payload`]] as const) {
-      expect((await h.http[method](path).set(bearer(INGEST)).expect(403)).body.error.message, `${method} ${path}`).toMatch(/may not use operator routes/);
+    for (const [method, path] of [
+      ["get", "/notifications"],
+      ["get", `/notifications/${event.id}`],
+      ["get", "/quarantine"],
+      ["get", "/metrics"],
+      ["post", `/notifications/${event.id}/replay`],
+      ["delete", `/notifications/${event.id}/payload`],
+    ] as const) {
+      expect(
+        (await h.http[method](path).set(bearer(INGEST)).expect(403)).body.error.message,
+        `${method} ${path}`,
+      ).toMatch(/may not use operator routes/);
     }
   });
 
@@ -51,7 +74,8 @@ describe("scoped credentials (API_TOKENS and INGEST_TOKENS set)", () => {
   });
 
   it("does not let a header that is not ours (a Google JWT, PUBSUB_AUDIENCE unset) hide a valid ?token=", async () => {
-    const googleJwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2FjY291bnRzLmdvb2dsZS5jb20ifQ.c2lnbmF0dXJl";
+    const googleJwt =
+      "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2FjY291bnRzLmdvb2dsZS5jb20ifQ.c2lnbmF0dXJl";
     await h.http.post(`/notifications?token=${INGEST}`).set(bearer(googleJwt)).send(wrapped(makeEvent())).expect(200);
     await h.http.post("/notifications").set(bearer(googleJwt)).send(wrapped(makeEvent())).expect(403);
   });
@@ -70,7 +94,12 @@ describe("verified Pub/Sub push (PUBSUB_AUDIENCE set)", () => {
   let h: Harness;
   beforeAll(async () => {
     google = await startGoogleTokens({ audience: AUDIENCE, email: ACCOUNT });
-    h = await startHarness({ PUBSUB_AUDIENCE: AUDIENCE, PUBSUB_SERVICE_ACCOUNT: ACCOUNT, PUBSUB_JWKS_URL: google.jwksUrl, API_TOKENS: OPERATOR });
+    h = await startHarness({
+      PUBSUB_AUDIENCE: AUDIENCE,
+      PUBSUB_SERVICE_ACCOUNT: ACCOUNT,
+      PUBSUB_JWKS_URL: google.jwksUrl,
+      API_TOKENS: OPERATOR,
+    });
   });
   afterAll(async () => {
     await h.close();
@@ -79,7 +108,9 @@ describe("verified Pub/Sub push (PUBSUB_AUDIENCE set)", () => {
 
   it("admits a push with a valid Google-signed token, and that token may do nothing else", async () => {
     const token = await google.sign();
-    expect((await h.http.post("/notifications").set(bearer(token)).send(wrapped(makeEvent())).expect(200)).body.data.status).toBe("delivered");
+    expect(
+      (await h.http.post("/notifications").set(bearer(token)).send(wrapped(makeEvent())).expect(200)).body.data.status,
+    ).toBe("delivered");
     await h.http.get("/notifications").set(bearer(token)).expect(403);
     await h.http.get("/metrics").set(bearer(token)).expect(403);
   });
@@ -98,7 +129,10 @@ describe("verified Pub/Sub push (PUBSUB_AUDIENCE set)", () => {
       ["garbage", "garbage.garbage.garbage", 403],
     ];
     for (const [name, token, status] of cases) {
-      const res = await h.http.post("/notifications").set(bearer(await token)).send(wrapped(makeEvent()));
+      const res = await h.http
+        .post("/notifications")
+        .set(bearer(await token))
+        .send(wrapped(makeEvent()));
       expect(res.status, name).toBe(status);
       expect(res.body.error.message, name).not.toContain(await token);
     }
@@ -106,7 +140,12 @@ describe("verified Pub/Sub push (PUBSUB_AUDIENCE set)", () => {
   });
 
   it("quarantines what a verified Pub/Sub push carries that is not an event, even without Pub/Sub's headers", async () => {
-    const res = await h.http.post("/notifications").set(bearer(await google.sign())).set("content-type", "application/json").send("not json at all").expect(200);
+    const res = await h.http
+      .post("/notifications")
+      .set(bearer(await google.sign()))
+      .set("content-type", "application/json")
+      .send("not json at all")
+      .expect(200);
     expect(res.body.data).toMatchObject({ status: "quarantined", reason: "invalid_json" });
   });
 });

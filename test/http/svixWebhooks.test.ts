@@ -23,12 +23,19 @@ let server: Server;
 beforeAll(async () => {
   customer = new WebhookSink({ secret: ENDPOINT_SECRET, failFirst: 1_000_000 });
   const endpointUrl = await customer.start();
-  emulator = new SvixEmulator({ apiKey: "test-key", retryScheduleMs: [0, 50, 100], defaultEndpoint: { url: endpointUrl, secret: ENDPOINT_SECRET } });
+  emulator = new SvixEmulator({
+    apiKey: "test-key",
+    retryScheduleMs: [0, 50, 100],
+    defaultEndpoint: { url: endpointUrl, secret: ENDPOINT_SECRET },
+  });
   await emulator.start();
   h = await startHarness({ SVIX_WEBHOOK_SECRET: OPERATIONAL_SECRET, API_TOKENS: OPERATOR }, { emulator });
   server = createServer(h.container.app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  emulator.operational.configure({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/svix/webhooks`, secret: OPERATIONAL_SECRET });
+  emulator.operational.configure({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/svix/webhooks`,
+    secret: OPERATIONAL_SECRET,
+  });
 });
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
@@ -39,9 +46,22 @@ afterAll(async () => {
 
 const asOperator = { authorization: `Bearer ${OPERATOR}` };
 
-function signed(body: object, secret = OPERATIONAL_SECRET, at = new Date(), id = `msg_${randomBytes(8).toString("hex")}`) {
+function signed(
+  body: object,
+  secret = OPERATIONAL_SECRET,
+  at = new Date(),
+  id = `msg_${randomBytes(8).toString("hex")}`,
+) {
   const payload = JSON.stringify(body);
-  return { payload, headers: { "svix-id": id, "svix-timestamp": String(Math.floor(at.getTime() / 1000)), "svix-signature": new Webhook(secret).sign(id, at, payload), "content-type": "application/json" } };
+  return {
+    payload,
+    headers: {
+      "svix-id": id,
+      "svix-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "svix-signature": new Webhook(secret).sign(id, at, payload),
+      "content-type": "application/json",
+    },
+  };
 }
 
 describe("POST /svix/webhooks (Svix's operational webhooks)", () => {
@@ -49,18 +69,39 @@ describe("POST /svix/webhooks (Svix's operational webhooks)", () => {
     const event = makeEvent({ project: "acme-outcomes" });
     await h.http.post("/notifications").set(asOperator).send(event).expect(200);
     const detail = async () => (await h.http.get(`/notifications/${event.id}`).set(asOperator).expect(200)).body.data;
-    await waitFor(async () => (await detail()).deliveryEvents.some((e: { type: string }) => e.type === "message.attempt.exhausted"), 10_000);
-    const outcomes = (await detail()).deliveryEvents as Array<{ type: string; responseStatus: number; endpointId: string }>;
+    await waitFor(
+      async () => (await detail()).deliveryEvents.some((e: { type: string }) => e.type === "message.attempt.exhausted"),
+      10_000,
+    );
+    const outcomes = (await detail()).deliveryEvents as Array<{
+      type: string;
+      responseStatus: number;
+      endpointId: string;
+    }>;
     expect(outcomes.map((e) => e.type)).toEqual(["message.attempt.failing", "message.attempt.exhausted"]);
     expect(outcomes[1]).toMatchObject({ responseStatus: 500, endpointId: expect.stringMatching(/^ep_/) });
     expect(customer.received.filter((w) => w.eventType === event.type).length).toBe(3);
     const metrics = (await h.http.get("/metrics").set(asOperator).expect(200)).text;
     expect(metrics).toMatch(/relay_svix_delivery_events_total\{type="message.attempt.exhausted"\} 1\b/);
-    expect(h.logs.find((l) => l.svixType === "message.attempt.exhausted")).toMatchObject({ severity: "WARNING", eventId: event.id, project: "acme-outcomes" });
+    expect(h.logs.find((l) => l.svixType === "message.attempt.exhausted")).toMatchObject({
+      severity: "WARNING",
+      eventId: event.id,
+      project: "acme-outcomes",
+    });
   });
 
   it("stores a webhook Svix sends again (same svix-id) once, and needs no API token", async () => {
-    const body = { type: "endpoint.disabled", data: { appId: "app_1", appUid: "acme-outcomes", endpointId: "ep_1", endpointUid: null, failSince: new Date().toISOString(), trigger: "automatic" } };
+    const body = {
+      type: "endpoint.disabled",
+      data: {
+        appId: "app_1",
+        appUid: "acme-outcomes",
+        endpointId: "ep_1",
+        endpointUid: null,
+        failSince: new Date().toISOString(),
+        trigger: "automatic",
+      },
+    };
     const { payload, headers } = signed(body, OPERATIONAL_SECRET, new Date(), "msg_resent");
     for (let i = 0; i < 2; i += 1) {
       const res = await h.http.post("/svix/webhooks").set(headers).send(payload);
@@ -68,11 +109,22 @@ describe("POST /svix/webhooks (Svix's operational webhooks)", () => {
       expect(res.body.data).toMatchObject({ type: "endpoint.disabled", stored: i === 0 });
     }
     expect(await h.container.db.prisma.svixDeliveryEvent.count({ where: { svixId: "msg_resent" } })).toBe(1);
-    expect((await h.container.db.prisma.svixDeliveryEvent.findUniqueOrThrow({ where: { svixId: "msg_resent" } })).project).toBe("acme-outcomes");
+    expect(
+      (await h.container.db.prisma.svixDeliveryEvent.findUniqueOrThrow({ where: { svixId: "msg_resent" } })).project,
+    ).toBe("acme-outcomes");
   });
 
   it("refuses unsigned, forged and stale webhooks with 401, storing nothing", async () => {
-    const body = { type: "message.attempt.exhausted", data: { appUid: "acme-outcomes", msgId: "msg_x", msgEventId: "evt_x", endpointId: "ep_x", lastAttempt: { id: "a", timestamp: new Date().toISOString(), responseStatusCode: 500 } } };
+    const body = {
+      type: "message.attempt.exhausted",
+      data: {
+        appUid: "acme-outcomes",
+        msgId: "msg_x",
+        msgEventId: "evt_x",
+        endpointId: "ep_x",
+        lastAttempt: { id: "a", timestamp: new Date().toISOString(), responseStatusCode: 500 },
+      },
+    };
     const before = await h.container.db.prisma.svixDeliveryEvent.count();
     await h.http.post("/svix/webhooks").set("content-type", "application/json").send(JSON.stringify(body)).expect(401);
     const forged = signed(body, `whsec_${randomBytes(24).toString("base64")}`);

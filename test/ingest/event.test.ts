@@ -4,7 +4,18 @@ import { makeEvent } from "../helpers/events.ts";
 import { jsonDepth } from "../../src/core/canonicalJson.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier, MAX_EVENT_DEPTH, parseEvent } from "../../src/core/event.ts";
 
-const REQUIRED = ["object", "id", "data", "datacontenttype", "project", "source", "specversion", "time", "type", "version"] as const;
+const REQUIRED = [
+  "object",
+  "id",
+  "data",
+  "datacontenttype",
+  "project",
+  "source",
+  "specversion",
+  "time",
+  "type",
+  "version",
+] as const;
 
 function rejection(value: unknown): AppError {
   try {
@@ -38,18 +49,24 @@ describe("the event schema", () => {
     expect(violations(rest)).toEqual([{ path: `/${field}`, message: "is required" }]);
   });
 
-  it("requires object to be \"event\", data an object, time a date-time, and strings to be strings", () => {
+  it('requires object to be "event", data an object, time a date-time, and strings to be strings', () => {
     const details = violations({ ...makeEvent(), object: "user", data: [], time: "2022-13-45", version: 2023 });
     expect(details.map((d) => d.path).sort()).toEqual(["/data", "/object", "/time", "/version"]);
   });
 
   it("accepts date-times with offsets and fractions, rejects dates alone", () => {
     expect(violations(makeEvent({ time: "2022-03-16T14:12:42.123+01:00" }))).toEqual([]);
-    expect(violations(makeEvent({ time: "2022-03-16" }))).toEqual([{ path: "/time", message: 'must match format "date-time"' }]);
+    expect(violations(makeEvent({ time: "2022-03-16" }))).toEqual([
+      { path: "/time", message: 'must match format "date-time"' },
+    ]);
   });
 
   it("rejects empty id, project and type (they key idempotency and the Svix application)", () => {
-    expect(violations(makeEvent({ id: "", project: "", type: "" })).map((d) => d.path).sort()).toEqual(["/id", "/project", "/type"]);
+    expect(
+      violations(makeEvent({ id: "", project: "", type: "" }))
+        .map((d) => d.path)
+        .sort(),
+    ).toEqual(["/id", "/project", "/type"]);
   });
 
   it("rejects non-objects", () => {
@@ -68,8 +85,12 @@ describe("identifiers the ledger must store exactly", () => {
 
 describe("what a rejection says", () => {
   it("counts the violations in its message, one or many", () => {
-    expect(rejection({ ...makeEvent(), object: "user" }).message).toBe("The event does not match the event schema (1 violation)");
-    expect(rejection({ ...makeEvent(), object: "user", id: "", time: "x" }).message).toBe("The event does not match the event schema (3 violations)");
+    expect(rejection({ ...makeEvent(), object: "user" }).message).toBe(
+      "The event does not match the event schema (1 violation)",
+    );
+    expect(rejection({ ...makeEvent(), object: "user", id: "", time: "x" }).message).toBe(
+      "The event does not match the event schema (3 violations)",
+    );
   });
 
   it("names the rule broken, in words a caller can act on", () => {

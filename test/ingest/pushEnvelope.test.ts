@@ -42,7 +42,10 @@ describe("decodeEnvelope", () => {
   });
 
   it("accepts the snake_case message_id and publish_time Pub/Sub also sends", () => {
-    const decoded = decodeEnvelope({ message: { data: "e30=", message_id: "77", publish_time: "2026-11-27T10:00:01Z" }, subscription: "projects/p/subscriptions/s" });
+    const decoded = decodeEnvelope({
+      message: { data: "e30=", message_id: "77", publish_time: "2026-11-27T10:00:01Z" },
+      subscription: "projects/p/subscriptions/s",
+    });
     expect(decoded.transport).toMatchObject({ pubsubMessageId: "77", publishTime: "2026-11-27T10:00:01Z" });
   });
 
@@ -62,16 +65,58 @@ describe("decodeEnvelope", () => {
     [{ message: { data: "e30=", message_id: 77 } }, "/message/message_id", "must be a string"],
     [{ message: { data: "e30=" }, subscription: 1 }, "/subscription", "must be a string"],
     [{ message: { data: "e30=" }, subscription: "relay-push" }, "/subscription", subscriptionShape],
-    [{ message: { data: "e30=" }, subscription: `projects/p/subscriptions/${"s".repeat(250)}` }, "/subscription", "must be 1 to 255 characters"],
-    [{ message: { data: "e30=", publishTime: "yesterday" }, subscription: sub }, "/message/publishTime", "must be an RFC 3339 timestamp"],
-    [{ message: { data: "e30=", attributes: [] }, subscription: sub }, "/message/attributes", "must be an object of strings"],
-    [{ message: { data: "e30=", attributes: { a: 1 } }, subscription: sub }, "/message/attributes/a", "must be a string"],
-    [{ message: { data: "e30=", attributes: { a: "x".repeat(1025) } }, subscription: sub }, "/message/attributes/a", "must be at most 1024 bytes"],
-    [{ message: { data: "e30=", attributes: { ["k".repeat(257)]: "v" } }, subscription: sub }, `/message/attributes/${"k".repeat(257)}`, "key must be at most 256 bytes"],
-    [{ message: { data: "e30=", attributes: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, "v"])) }, subscription: sub }, "/message/attributes", "must have at most 100 attributes"],
-    [{ message: { data: "e30=" }, deliveryAttempt: 1.5 }, "/deliveryAttempt", "must be an integer from 0 to 2147483647"],
+    [
+      { message: { data: "e30=" }, subscription: `projects/p/subscriptions/${"s".repeat(250)}` },
+      "/subscription",
+      "must be 1 to 255 characters",
+    ],
+    [
+      { message: { data: "e30=", publishTime: "yesterday" }, subscription: sub },
+      "/message/publishTime",
+      "must be an RFC 3339 timestamp",
+    ],
+    [
+      { message: { data: "e30=", attributes: [] }, subscription: sub },
+      "/message/attributes",
+      "must be an object of strings",
+    ],
+    [
+      { message: { data: "e30=", attributes: { a: 1 } }, subscription: sub },
+      "/message/attributes/a",
+      "must be a string",
+    ],
+    [
+      { message: { data: "e30=", attributes: { a: "x".repeat(1025) } }, subscription: sub },
+      "/message/attributes/a",
+      "must be at most 1024 bytes",
+    ],
+    [
+      { message: { data: "e30=", attributes: { ["k".repeat(257)]: "v" } }, subscription: sub },
+      `/message/attributes/${"k".repeat(257)}`,
+      "key must be at most 256 bytes",
+    ],
+    [
+      {
+        message: {
+          data: "e30=",
+          attributes: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, "v"])),
+        },
+        subscription: sub,
+      },
+      "/message/attributes",
+      "must have at most 100 attributes",
+    ],
+    [
+      { message: { data: "e30=" }, deliveryAttempt: 1.5 },
+      "/deliveryAttempt",
+      "must be an integer from 0 to 2147483647",
+    ],
     [{ message: { data: "e30=" }, deliveryAttempt: -1 }, "/deliveryAttempt", "must be an integer from 0 to 2147483647"],
-    [{ message: { data: "e30=" }, deliveryAttempt: 2 ** 31 }, "/deliveryAttempt", "must be an integer from 0 to 2147483647"],
+    [
+      { message: { data: "e30=" }, deliveryAttempt: 2 ** 31 },
+      "/deliveryAttempt",
+      "must be an integer from 0 to 2147483647",
+    ],
   ])("refuses a broken envelope %j at %s: %s", (body, path, message) => {
     const error = envelopeFailure(() => decodeEnvelope(body as Record<string, unknown>));
     expect(error.message).toBe("The Pub/Sub push envelope is malformed");
@@ -81,7 +126,13 @@ describe("decodeEnvelope", () => {
   it("accepts an envelope with only data: Pub/Sub's metadata is optional, and null attributes are none", () => {
     expect(decodeEnvelope({ message: { data: "e30=" } })).toEqual({
       data: Buffer.from("{}"),
-      transport: { kind: "push_wrapped", pubsubMessageId: undefined, subscription: undefined, deliveryAttempt: undefined, publishTime: undefined },
+      transport: {
+        kind: "push_wrapped",
+        pubsubMessageId: undefined,
+        subscription: undefined,
+        deliveryAttempt: undefined,
+        publishTime: undefined,
+      },
       attributes: {},
     });
     expect(decodeEnvelope({ message: { data: "e30=", attributes: null } }).attributes).toEqual({});
@@ -89,7 +140,9 @@ describe("decodeEnvelope", () => {
 
   it("accepts deliveryAttempt from 0 to 2147483647, the ledger's 32-bit column", () => {
     expect(decodeEnvelope({ message: { data: "e30=" }, deliveryAttempt: 0 }).transport.deliveryAttempt).toBe(0);
-    expect(decodeEnvelope({ message: { data: "e30=" }, deliveryAttempt: 2_147_483_647 }).transport.deliveryAttempt).toBe(2_147_483_647);
+    expect(
+      decodeEnvelope({ message: { data: "e30=" }, deliveryAttempt: 2_147_483_647 }).transport.deliveryAttempt,
+    ).toBe(2_147_483_647);
   });
 
   it("accepts a publishTime of 64 characters and refuses one of 65", () => {
@@ -102,14 +155,20 @@ describe("decodeEnvelope", () => {
 
   it("counts an attribute key's limit in UTF-8 bytes: 256 bytes accepted, 257 refused", () => {
     const key256 = "é".repeat(128);
-    expect(decodeEnvelope({ message: { data: "e30=", attributes: { [key256]: "v" } } }).attributes).toEqual({ [key256]: "v" });
+    expect(decodeEnvelope({ message: { data: "e30=", attributes: { [key256]: "v" } } }).attributes).toEqual({
+      [key256]: "v",
+    });
     const key257 = `${key256}k`;
     const error = envelopeFailure(() => decodeEnvelope({ message: { data: "e30=", attributes: { [key257]: "v" } } }));
-    expect(error.details).toEqual([{ path: `/message/attributes/${key257}`, message: "key must be at most 256 bytes" }]);
+    expect(error.details).toEqual([
+      { path: `/message/attributes/${key257}`, message: "key must be at most 256 bytes" },
+    ]);
   });
 
   it("escapes an attribute key in its JSON-pointer path (~ as ~0, / as ~1), and cuts a huge key's path to 300 characters", () => {
-    const error = envelopeFailure(() => decodeEnvelope({ message: { data: "e30=", attributes: { "a/b~c": 1, ["k".repeat(400)]: "v" } } }));
+    const error = envelopeFailure(() =>
+      decodeEnvelope({ message: { data: "e30=", attributes: { "a/b~c": 1, ["k".repeat(400)]: "v" } } }),
+    );
     expect(error.details).toEqual([
       { path: "/message/attributes/a~1b~0c", message: "must be a string" },
       { path: `/message/attributes/${"k".repeat(300)}`, message: "key must be at most 256 bytes" },
@@ -117,13 +176,24 @@ describe("decodeEnvelope", () => {
   });
 
   it("keeps the valid fields of a broken envelope, for the quarantine", () => {
-    const error = envelopeFailure(() => decodeEnvelope({ message: { data: "***", messageId: "42" }, subscription: "projects/p/subscriptions/s" }));
-    expect(error.transport).toMatchObject({ kind: "push_wrapped", pubsubMessageId: "42", subscription: "projects/p/subscriptions/s" });
+    const error = envelopeFailure(() =>
+      decodeEnvelope({ message: { data: "***", messageId: "42" }, subscription: "projects/p/subscriptions/s" }),
+    );
+    expect(error.transport).toMatchObject({
+      kind: "push_wrapped",
+      pubsubMessageId: "42",
+      subscription: "projects/p/subscriptions/s",
+    });
   });
 
   it("accepts Pub/Sub's own limits exactly", () => {
-    const attributes = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`${"k".repeat(250)}${i}`.slice(0, 256), "v".repeat(1024)]));
-    const decoded = decodeEnvelope({ message: { data: "e30=", messageId: "9".repeat(128), attributes }, subscription: `projects/p/subscriptions/${"s".repeat(255 - 25)}` });
+    const attributes = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [`${"k".repeat(250)}${i}`.slice(0, 256), "v".repeat(1024)]),
+    );
+    const decoded = decodeEnvelope({
+      message: { data: "e30=", messageId: "9".repeat(128), attributes },
+      subscription: `projects/p/subscriptions/${"s".repeat(255 - 25)}`,
+    });
     expect(decoded.transport.pubsubMessageId).toHaveLength(128);
   });
 });
@@ -148,15 +218,29 @@ describe("unwrappedTransport", () => {
   });
 
   it("refuses headers beyond Pub/Sub's limits", () => {
-    const headers: Record<string, string> = { "x-goog-pubsub-message-id": "1".repeat(200), "x-goog-pubsub-subscription-name": "nope" };
+    const headers: Record<string, string> = {
+      "x-goog-pubsub-message-id": "1".repeat(200),
+      "x-goog-pubsub-subscription-name": "nope",
+    };
     const error = envelopeFailure(() => unwrappedTransport((n) => headers[n]));
-    expect(error.details.map((d) => d.path).sort()).toEqual(["x-goog-pubsub-message-id", "x-goog-pubsub-subscription-name"]);
+    expect(error.details.map((d) => d.path).sort()).toEqual([
+      "x-goog-pubsub-message-id",
+      "x-goog-pubsub-subscription-name",
+    ]);
   });
 
   it("names the header of an unreadable publish time", () => {
-    const headers: Record<string, string> = { "x-goog-pubsub-message-id": "9", "x-goog-pubsub-publish-time": "yesterday" };
+    const headers: Record<string, string> = {
+      "x-goog-pubsub-message-id": "9",
+      "x-goog-pubsub-publish-time": "yesterday",
+    };
     const error = envelopeFailure(() => unwrappedTransport((n) => headers[n]));
     expect(error.details).toEqual([{ path: "x-goog-pubsub-publish-time", message: "must be an RFC 3339 timestamp" }]);
-    expect(error.transport).toEqual({ kind: "push_unwrapped", pubsubMessageId: "9", subscription: undefined, publishTime: undefined });
+    expect(error.transport).toEqual({
+      kind: "push_unwrapped",
+      pubsubMessageId: "9",
+      subscription: undefined,
+      publishTime: undefined,
+    });
   });
 });

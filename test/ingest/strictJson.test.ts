@@ -6,7 +6,7 @@ import { read, failure } from "../helpers/readJson.ts";
 describe("readJson on valid, exact documents", () => {
   it.each([
     '{"object":"event","id":"evt_1","data":{"items":[{"n":1},{"n":2.5}],"ok":true,"none":null}}',
-    "  [1, -2, 3.25, 1e2, 1.0, 1.50, -0, 0e5, 0.0, true, false, null, \"\", {}, []]\n",
+    '  [1, -2, 3.25, 1e2, 1.0, 1.50, -0, 0e5, 0.0, true, false, null, "", {}, []]\n',
     '"just a string"',
     "42",
     "\t\r\n null \t\r\n",
@@ -119,7 +119,10 @@ describe("readJson on duplicate keys", () => {
     const members = Array.from({ length: 30 }, (_, n) => `"k${n}":{"k${n}":1,"inner":{"k0":0}}`);
     expect(read(`{${members.join(",")}}`).ok).toBe(true);
     const result = failure(`{${members.join(",")},"k3":0,"\\u006b29":1}`);
-    expect(result.problems.map((p) => p.message)).toEqual([expect.stringContaining('"k3"'), expect.stringContaining('"k29"')]);
+    expect(result.problems.map((p) => p.message)).toEqual([
+      expect.stringContaining('"k3"'),
+      expect.stringContaining('"k29"'),
+    ]);
   });
 
   it("does not confuse keys of sibling or nested objects", () => {
@@ -136,7 +139,7 @@ describe("readJson on syntax errors", () => {
     ["[1 2]", "position 3"],
     ["[1,]", "position 3"],
     ['{"a" 1}', "position 5"],
-    ['{1:2}', "position 1"],
+    ["{1:2}", "position 1"],
     ["[1] x", "position 4"],
     ["{} {}", "position 3"],
     ["\uFEFF{}", "position 0"],
@@ -156,11 +159,14 @@ describe("readJson on syntax errors", () => {
     expect(result.problems).toEqual([{ path: "/", message: expect.stringContaining(where) }]);
   });
 
-  it.each(['"\\x"', '"a\nb"', '"\t"', '["\\u12"]', '{"a\u0001":1}'])("leaves string contents to JSON.parse: %j", (text) => {
-    const result = failure(text);
-    expect(result.kind).toBe("syntax");
-    expect(result.problems[0]!.message).toMatch(/position/);
-  });
+  it.each(['"\\x"', '"a\nb"', '"\t"', '["\\u12"]', '{"a\u0001":1}'])(
+    "leaves string contents to JSON.parse: %j",
+    (text) => {
+      const result = failure(text);
+      expect(result.kind).toBe("syntax");
+      expect(result.problems[0]!.message).toMatch(/position/);
+    },
+  );
 
   it("agrees with JSON.parse on which mutated documents are JSON", () => {
     const seed = '{"a":[1,-2.5e3,"x\\"y",true,null,{"b":{}}],"c":"\\u0041","d":[[]],"e":0.5}';
@@ -176,7 +182,12 @@ describe("readJson on syntax errors", () => {
         const at = random(text.length + 1);
         const op = random(3);
         const ch = alphabet[random(alphabet.length)]!;
-        text = op === 0 ? text.slice(0, at) + text.slice(at + 1) : op === 1 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + ch + text.slice(at + 1);
+        text =
+          op === 0
+            ? text.slice(0, at) + text.slice(at + 1)
+            : op === 1
+              ? text.slice(0, at) + ch + text.slice(at)
+              : text.slice(0, at) + ch + text.slice(at + 1);
       }
       let valid = true;
       try {
@@ -201,7 +212,9 @@ describe("readJson limits", () => {
       kind: "too_complex",
       problems: [{ path: "/0/0/0/0/0", message: expect.stringContaining("5 levels") }],
     });
-    expect(failure('{"a":{"b":[1,{"c":{"d":{}}}]}}', { maxDepth: 5, maxValues: 100 }).problems[0]!.path).toBe("/a/b/1/c/d");
+    expect(failure('{"a":{"b":[1,{"c":{"d":{}}}]}}', { maxDepth: 5, maxValues: 100 }).problems[0]!.path).toBe(
+      "/a/b/1/c/d",
+    );
     expect(read("1", { maxDepth: 0, maxValues: 1 }).ok).toBe(true);
     expect(failure("[]", { maxDepth: 0, maxValues: 1 }).kind).toBe("too_complex");
   });

@@ -15,14 +15,14 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
 
   it.each([
     // Truncated at each kind of token.
-    ["", 'Unexpected end of input at position 0 (line 1 column 1); expected a value'],
-    ["{", 'Unexpected end of input at position 1 (line 1 column 2); expected a string key'],
-    ["[", 'Unexpected end of input at position 1 (line 1 column 2); expected a value'],
+    ["", "Unexpected end of input at position 0 (line 1 column 1); expected a value"],
+    ["{", "Unexpected end of input at position 1 (line 1 column 2); expected a string key"],
+    ["[", "Unexpected end of input at position 1 (line 1 column 2); expected a value"],
     ['{"a"', 'Unexpected end of input at position 4 (line 1 column 5); expected ":"'],
-    ['{"a":', 'Unexpected end of input at position 5 (line 1 column 6); expected a value'],
+    ['{"a":', "Unexpected end of input at position 5 (line 1 column 6); expected a value"],
     ['{"a":1', 'Unexpected end of input at position 6 (line 1 column 7); expected "," or "}"'],
     ["[1", 'Unexpected end of input at position 2 (line 1 column 3); expected "," or "]"'],
-    ["[1,", 'Unexpected end of input at position 3 (line 1 column 4); expected a value'],
+    ["[1,", "Unexpected end of input at position 3 (line 1 column 4); expected a value"],
     ['"ab', "Unterminated string at position 0 (line 1 column 1); expected a closing quote"],
     ['["a\\"]', "Unterminated string at position 1 (line 1 column 2); expected a closing quote"],
     ['{"ab', "Unterminated string at position 1 (line 1 column 2); expected a closing quote"],
@@ -30,10 +30,10 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
     ["tru", 'Unexpected "t" at position 0 (line 1 column 1); expected a value'],
     ["nul", 'Unexpected "n" at position 0 (line 1 column 1); expected a value'],
     ["fals", 'Unexpected "f" at position 0 (line 1 column 1); expected a value'],
-    ["-", 'Unexpected end of input at position 1 (line 1 column 2); expected a digit'],
-    ["1.", 'Unexpected end of input at position 2 (line 1 column 3); expected a digit'],
-    ["1e", 'Unexpected end of input at position 2 (line 1 column 3); expected a digit'],
-    ["1e+", 'Unexpected end of input at position 3 (line 1 column 4); expected a digit'],
+    ["-", "Unexpected end of input at position 1 (line 1 column 2); expected a digit"],
+    ["1.", "Unexpected end of input at position 2 (line 1 column 3); expected a digit"],
+    ["1e", "Unexpected end of input at position 2 (line 1 column 3); expected a digit"],
+    ["1e+", "Unexpected end of input at position 3 (line 1 column 4); expected a digit"],
     // Characters that cannot continue a token.
     ["x", 'Unexpected "x" at position 0 (line 1 column 1); expected a value'],
     ["+1", 'Unexpected "+" at position 0 (line 1 column 1); expected a value'],
@@ -70,21 +70,19 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
     expect(read(text)).toEqual(syntax(message));
   });
 
-  it.each([
-    '"\\x"',
-    '{"a":9007199254740993,"b":"\\x"}',
-    '"a\nb"',
-    '{"a\u0001":1}',
-  ])("passes on JSON.parse's own message for string contents it alone judges: %j", (text) => {
-    expect(read(text)).toEqual(syntax(parseMessage(text)));
-  });
+  it.each(['"\\x"', '{"a":9007199254740993,"b":"\\x"}', '"a\nb"', '{"a\u0001":1}'])(
+    "passes on JSON.parse's own message for string contents it alone judges: %j",
+    (text) => {
+      expect(read(text)).toEqual(syntax(parseMessage(text)));
+    },
+  );
 
   it.each([
-    " [ 1 , { \"a\" : 2 } , [ ] , { } ] ",
-    "\t[\t1\t,\t{\t\"a\"\t:\t2\t}\t,\t[\t]\t,\t{\t}\t]\t",
-    "\r[\r1\r,\r{\r\"a\"\r:\r2\r}\r,\r[\r]\r,\r{\r}\r]\r",
-    "\n[\n1\n,\n{\n\"a\"\n:\n2\n}\n,\n[\n]\n,\n{\n}\n]\n",
-    "\r\n\t [\r\n\t 1\r\n\t ,\r\n\t {\r\n\t \"a\"\r\n\t :\r\n\t 2\r\n\t }\r\n\t ,\r\n\t [\r\n\t ]\r\n\t ,\r\n\t {\r\n\t }\r\n\t ]\r\n\t ",
+    ' [ 1 , { "a" : 2 } , [ ] , { } ] ',
+    '\t[\t1\t,\t{\t"a"\t:\t2\t}\t,\t[\t]\t,\t{\t}\t]\t',
+    '\r[\r1\r,\r{\r"a"\r:\r2\r}\r,\r[\r]\r,\r{\r}\r]\r',
+    '\n[\n1\n,\n{\n"a"\n:\n2\n}\n,\n[\n]\n,\n{\n}\n]\n',
+    '\r\n\t [\r\n\t 1\r\n\t ,\r\n\t {\r\n\t "a"\r\n\t :\r\n\t 2\r\n\t }\r\n\t ,\r\n\t [\r\n\t ]\r\n\t ,\r\n\t {\r\n\t }\r\n\t ]\r\n\t ',
   ])("accepts whitespace between every token: %j", (text) => {
     expect(read(text)).toEqual({ ok: true, value: [1, { a: 2 }, [], {}] });
   });
@@ -107,14 +105,38 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
   });
 
   it.each([
-    ["1e309", "/", "1e309 is beyond the range of a double: JSON.parse reads it as Infinity, which is forwarded as null"],
-    ['{"a":-1e309}', "/a", "-1e309 is beyond the range of a double: JSON.parse reads it as -Infinity, which is forwarded as null"],
+    [
+      "1e309",
+      "/",
+      "1e309 is beyond the range of a double: JSON.parse reads it as Infinity, which is forwarded as null",
+    ],
+    [
+      '{"a":-1e309}',
+      "/a",
+      "-1e309 is beyond the range of a double: JSON.parse reads it as -Infinity, which is forwarded as null",
+    ],
     ["[1e-400]", "/0", "1e-400 is too small for a double: JSON.parse reads it as 0"],
-    ["[0,[9007199254740993]]", "/1/0", "9007199254740993 is not exactly representable as a double: JSON.parse reads it as 9007199254740992"],
-    ['{"a/b":{"c~d":[0,1e400]}}', "/a~1b/c~0d/1", "1e400 is beyond the range of a double: JSON.parse reads it as Infinity, which is forwarded as null"],
+    [
+      "[0,[9007199254740993]]",
+      "/1/0",
+      "9007199254740993 is not exactly representable as a double: JSON.parse reads it as 9007199254740992",
+    ],
+    [
+      '{"a/b":{"c~d":[0,1e400]}}',
+      "/a~1b/c~0d/1",
+      "1e400 is beyond the range of a double: JSON.parse reads it as Infinity, which is forwarded as null",
+    ],
     // Reported as written up to 60 characters; longer ones are cut to 57 and "...".
-    [`1${"0".repeat(58)}1`, "/", `1${"0".repeat(58)}1 is not exactly representable as a double: JSON.parse reads it as 1e+59`],
-    [`1${"0".repeat(59)}1`, "/", `1${"0".repeat(56)}... is not exactly representable as a double: JSON.parse reads it as 1e+60`],
+    [
+      `1${"0".repeat(58)}1`,
+      "/",
+      `1${"0".repeat(58)}1 is not exactly representable as a double: JSON.parse reads it as 1e+59`,
+    ],
+    [
+      `1${"0".repeat(59)}1`,
+      "/",
+      `1${"0".repeat(56)}... is not exactly representable as a double: JSON.parse reads it as 1e+60`,
+    ],
   ])("refuses the number in %s at %s: %s", (text, path, message) => {
     expect(read(text)).toEqual({ ok: false, kind: "not_exact", problems: [{ path, message }] });
   });
@@ -139,7 +161,11 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
   it.each([1, 15, 16, 17, 40])("finds a repeat of any of %i keys, however many came before", (count) => {
     expect(read(`{${keys(count).join(",")}}`).ok).toBe(true);
     for (let n = 0; n < count; n++) {
-      expect(read(`{${keys(count).join(",")},"k${n}":0}`)).toEqual({ ok: false, kind: "not_exact", problems: [{ path: "/", message: twice(`"k${n}"`) }] });
+      expect(read(`{${keys(count).join(",")},"k${n}":0}`)).toEqual({
+        ok: false,
+        kind: "not_exact",
+        problems: [{ path: "/", message: twice(`"k${n}"`) }],
+      });
     }
   });
 
@@ -153,7 +179,11 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
   it("reports at most 20 duplicate keys and 20 problems in all", () => {
     const duplicates = `[${Array.from({ length: 25 }, () => '{"a":1,"a":2}').join(",")}]`;
     const result = read(duplicates);
-    expect(result).toEqual({ ok: false, kind: "not_exact", problems: Array.from({ length: 20 }, (_, n) => ({ path: `/${n}`, message: twice('"a"') })) });
+    expect(result).toEqual({
+      ok: false,
+      kind: "not_exact",
+      problems: Array.from({ length: 20 }, (_, n) => ({ path: `/${n}`, message: twice('"a"') })),
+    });
     const mixed = `[${Array.from({ length: 19 }, () => "1e400").join(",")},{"a":1,"a":2},1e400]`;
     const capped = failure(mixed);
     expect(capped.problems).toHaveLength(20);
@@ -163,12 +193,20 @@ describe("readJson tells the sender exactly what is wrong and where", () => {
   it("refuses one value more than maxValues with an exact message, counting nothing for keys", () => {
     const text = '{"a":"x","b":[1,true]}'; // object, string, array, number, literal = 5
     expect(read(text, { maxDepth: 2, maxValues: 5 })).toEqual({ ok: true, value: JSON.parse(text) });
-    expect(read(text, { maxDepth: 2, maxValues: 4 })).toEqual({ ok: false, kind: "too_complex", problems: [{ path: "/", message: "has more than 4 values" }] });
+    expect(read(text, { maxDepth: 2, maxValues: 4 })).toEqual({
+      ok: false,
+      kind: "too_complex",
+      problems: [{ path: "/", message: "has more than 4 values" }],
+    });
   });
 
   it("refuses one level more than maxDepth with an exact message and path", () => {
     const text = '{"a":[{"b":[]}]}';
     expect(read(text, { maxDepth: 4, maxValues: 10 })).toEqual({ ok: true, value: JSON.parse(text) });
-    expect(read(text, { maxDepth: 3, maxValues: 10 })).toEqual({ ok: false, kind: "too_complex", problems: [{ path: "/a/0/b", message: "nests deeper than 3 levels" }] });
+    expect(read(text, { maxDepth: 3, maxValues: 10 })).toEqual({
+      ok: false,
+      kind: "too_complex",
+      problems: [{ path: "/a/0/b", message: "nests deeper than 3 levels" }],
+    });
   });
 });

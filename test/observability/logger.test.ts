@@ -7,10 +7,13 @@ const capture = () => captureLogs();
 
 describe("logs", () => {
   it("drop the message of Prisma errors that quote query arguments, keeping type and code", () => {
-    const prismaError = Object.assign(new Error("Invalid `prisma.notification.createMany()` invocation: { payload: \"jane@example.com\" }"), {
-      name: "PrismaClientKnownRequestError",
-      code: "P2002",
-    });
+    const prismaError = Object.assign(
+      new Error('Invalid `prisma.notification.createMany()` invocation: { payload: "jane@example.com" }'),
+      {
+        name: "PrismaClientKnownRequestError",
+        code: "P2002",
+      },
+    );
     const wrapped = new AppError("database_unavailable", "The ledger is unavailable (insert)", { cause: prismaError });
     const out = JSON.stringify(safeError(wrapped));
     expect(out).not.toContain("jane@example.com");
@@ -20,7 +23,10 @@ describe("logs", () => {
 
   it("use Cloud Logging's severity and redact credentials and payloads", () => {
     const { logger, lines } = capture();
-    logger.warn({ req: { headers: { authorization: "Bearer sk_live_123" } }, event: { payload: { email: "x@y.z" } } }, "hello");
+    logger.warn(
+      { req: { headers: { authorization: "Bearer sk_live_123" } }, event: { payload: { email: "x@y.z" } } },
+      "hello",
+    );
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line).toMatchObject({ severity: "WARNING", message: "hello" });
     expect(lines[0]).not.toContain("sk_live_123");

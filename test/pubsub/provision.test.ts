@@ -11,7 +11,13 @@ import {
   ProvisionInputError,
   type ProvisionFlags,
 } from "../../src/pubsub/provision.ts";
-import { publish, pullAndAck, startPubsubEmulator, type PubsubEmulator, type PulledMessage } from "../helpers/pubsubEmulator.ts";
+import {
+  publish,
+  pullAndAck,
+  startPubsubEmulator,
+  type PubsubEmulator,
+  type PulledMessage,
+} from "../helpers/pubsubEmulator.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const PROJECT = "relay-provision";
@@ -30,7 +36,13 @@ afterAll(async () => {
 
 /** Flags for a plan of its own per test (the emulator is shared by the whole file). */
 function flags(name: string, extra: ProvisionFlags = {}): ProvisionFlags {
-  return { project: PROJECT, topic: `${name}-events`, subscription: `${name}-relay`, "push-endpoint": "http://127.0.0.1:9/notifications", ...extra };
+  return {
+    project: PROJECT,
+    topic: `${name}-events`,
+    subscription: `${name}-relay`,
+    "push-endpoint": "http://127.0.0.1:9/notifications",
+    ...extra,
+  };
 }
 
 async function metadata(subscription: string) {
@@ -43,7 +55,14 @@ const seconds = (d: { seconds?: unknown } | null | undefined) => Number(String(d
 describe("provision against the emulator", () => {
   it("creates everything once, then reports it unchanged, with every setting in place", async () => {
     const plan = planFromFlags(
-      flags("full", { "service-account": SERVICE_ACCOUNT, "no-wrapper": true, "ack-deadline": "45", "min-backoff": "5s", "max-backoff": "2m", "max-delivery-attempts": "7" }),
+      flags("full", {
+        "service-account": SERVICE_ACCOUNT,
+        "no-wrapper": true,
+        "ack-deadline": "45",
+        "min-backoff": "5s",
+        "max-backoff": "2m",
+        "max-delivery-attempts": "7",
+      }),
     );
     const first = await provision(pubsub, plan, { dryRun: false });
     expect(first.map((a) => describeAction(a, false))).toEqual([
@@ -56,23 +75,51 @@ describe("provision against the emulator", () => {
     const second = await provision(pubsub, plan, { dryRun: false });
     expect(second).toEqual([
       { verb: "ok", resource: "topic", name: `projects/${PROJECT}/topics/full-events`, fields: [], applied: false },
-      { verb: "ok", resource: "topic", name: `projects/${PROJECT}/topics/full-events-dead-letter`, fields: [], applied: false },
-      { verb: "ok", resource: "subscription", name: `projects/${PROJECT}/subscriptions/full-events-dead-letter-sub`, fields: [], applied: false },
-      { verb: "ok", resource: "subscription", name: `projects/${PROJECT}/subscriptions/full-relay`, fields: [], applied: false },
+      {
+        verb: "ok",
+        resource: "topic",
+        name: `projects/${PROJECT}/topics/full-events-dead-letter`,
+        fields: [],
+        applied: false,
+      },
+      {
+        verb: "ok",
+        resource: "subscription",
+        name: `projects/${PROJECT}/subscriptions/full-events-dead-letter-sub`,
+        fields: [],
+        applied: false,
+      },
+      {
+        verb: "ok",
+        resource: "subscription",
+        name: `projects/${PROJECT}/subscriptions/full-relay`,
+        fields: [],
+        applied: false,
+      },
     ]);
     // A dry run of a project already in place: nothing "would" happen.
-    expect((await provision(pubsub, plan, { dryRun: true })).map((a) => describeAction(a, true))[0]).toBe(`ok topic projects/${PROJECT}/topics/full-events (unchanged)`);
-    expect(describeAction(second[3]!, false)).toBe(`ok subscription projects/${PROJECT}/subscriptions/full-relay (unchanged)`);
+    expect((await provision(pubsub, plan, { dryRun: true })).map((a) => describeAction(a, true))[0]).toBe(
+      `ok topic projects/${PROJECT}/topics/full-events (unchanged)`,
+    );
+    expect(describeAction(second[3]!, false)).toBe(
+      `ok subscription projects/${PROJECT}/subscriptions/full-relay (unchanged)`,
+    );
 
     const push = await metadata("full-relay");
     expect(push.topic).toBe(`projects/${PROJECT}/topics/full-events`);
     expect(push.pushConfig?.pushEndpoint).toBe("http://127.0.0.1:9/notifications");
     // The audience defaults to the push endpoint: what the relay will check the token's aud against.
-    expect(push.pushConfig?.oidcToken).toEqual({ serviceAccountEmail: SERVICE_ACCOUNT, audience: "http://127.0.0.1:9/notifications" });
+    expect(push.pushConfig?.oidcToken).toEqual({
+      serviceAccountEmail: SERVICE_ACCOUNT,
+      audience: "http://127.0.0.1:9/notifications",
+    });
     expect(push.pushConfig?.noWrapper).toEqual({ writeMetadata: true });
     expect(push.ackDeadlineSeconds).toBe(45);
     expect([seconds(push.retryPolicy?.minimumBackoff), seconds(push.retryPolicy?.maximumBackoff)]).toEqual([5, 120]);
-    expect(push.deadLetterPolicy).toEqual({ deadLetterTopic: `projects/${PROJECT}/topics/full-events-dead-letter`, maxDeliveryAttempts: 7 });
+    expect(push.deadLetterPolicy).toEqual({
+      deadLetterTopic: `projects/${PROJECT}/topics/full-events-dead-letter`,
+      maxDeliveryAttempts: 7,
+    });
 
     const [deadLetterTopicExists] = await pubsub.topic("full-events-dead-letter").exists();
     expect(deadLetterTopicExists).toBe(true);
@@ -86,7 +133,9 @@ describe("provision against the emulator", () => {
     const plan = planFromFlags(flags("drift"));
     await provision(pubsub, plan, { dryRun: false });
     await pubsub.subscription("drift-relay").setMetadata({ deadLetterPolicy: null, ackDeadlineSeconds: 99 });
-    await pubsub.subscription("drift-events-dead-letter-sub").setMetadata({ pushConfig: { pushEndpoint: "http://127.0.0.1:9/elsewhere" } });
+    await pubsub
+      .subscription("drift-events-dead-letter-sub")
+      .setMetadata({ pushConfig: { pushEndpoint: "http://127.0.0.1:9/elsewhere" } });
     expect((await metadata("drift-relay")).deadLetterPolicy).toBeNull();
 
     const third = await provision(pubsub, plan, { dryRun: false });
@@ -98,15 +147,23 @@ describe("provision against the emulator", () => {
     ]);
     const push = await metadata("drift-relay");
     expect(push.ackDeadlineSeconds).toBe(30);
-    expect(push.deadLetterPolicy).toEqual({ deadLetterTopic: `projects/${PROJECT}/topics/drift-events-dead-letter`, maxDeliveryAttempts: 10 });
+    expect(push.deadLetterPolicy).toEqual({
+      deadLetterTopic: `projects/${PROJECT}/topics/drift-events-dead-letter`,
+      maxDeliveryAttempts: 10,
+    });
     expect([seconds(push.retryPolicy?.minimumBackoff), seconds(push.retryPolicy?.maximumBackoff)]).toEqual([10, 600]);
     expect((await metadata("drift-events-dead-letter-sub")).pushConfig?.pushEndpoint).toBe("");
 
     // A new endpoint and wrapping are one field, pushConfig, replaced whole.
-    const moved = planFromFlags(flags("drift", { "push-endpoint": "https://relay.example.com/notifications", "no-wrapper": true }));
+    const moved = planFromFlags(
+      flags("drift", { "push-endpoint": "https://relay.example.com/notifications", "no-wrapper": true }),
+    );
     const fourth = await provision(pubsub, moved, { dryRun: false });
     expect(fourth[3]).toMatchObject({ verb: "update", fields: ["pushConfig"], applied: true });
-    expect((await metadata("drift-relay")).pushConfig).toMatchObject({ pushEndpoint: "https://relay.example.com/notifications", noWrapper: { writeMetadata: true } });
+    expect((await metadata("drift-relay")).pushConfig).toMatchObject({
+      pushEndpoint: "https://relay.example.com/notifications",
+      noWrapper: { writeMetadata: true },
+    });
     expect((await provision(pubsub, moved, { dryRun: false })).every((a) => a.verb === "ok")).toBe(true);
   });
 
@@ -118,20 +175,55 @@ describe("provision against the emulator", () => {
     const drifted = async (change: Record<string, unknown>, field: string) => {
       await pubsub.subscription("inner-relay").setMetadata(change);
       const actions = await provision(pubsub, plan, { dryRun: false });
-      expect(actions[3], field).toEqual({ verb: "update", resource: "subscription", name: sub, fields: [field], applied: true });
+      expect(actions[3], field).toEqual({
+        verb: "update",
+        resource: "subscription",
+        name: sub,
+        fields: [field],
+        applied: true,
+      });
       expect((await provision(pubsub, plan, { dryRun: false }))[3]?.verb, field).toBe("ok");
     };
-    await drifted({ retryPolicy: { minimumBackoff: { seconds: 11 }, maximumBackoff: { seconds: 600 } } }, "retryPolicy");
-    await drifted({ retryPolicy: { minimumBackoff: { seconds: 10 }, maximumBackoff: { seconds: 599 } } }, "retryPolicy");
-    await drifted({ deadLetterPolicy: { deadLetterTopic: `projects/${PROJECT}/topics/inner-events-dead-letter`, maxDeliveryAttempts: 9 } }, "deadLetterPolicy");
+    await drifted(
+      { retryPolicy: { minimumBackoff: { seconds: 11 }, maximumBackoff: { seconds: 600 } } },
+      "retryPolicy",
+    );
+    await drifted(
+      { retryPolicy: { minimumBackoff: { seconds: 10 }, maximumBackoff: { seconds: 599 } } },
+      "retryPolicy",
+    );
+    await drifted(
+      {
+        deadLetterPolicy: {
+          deadLetterTopic: `projects/${PROJECT}/topics/inner-events-dead-letter`,
+          maxDeliveryAttempts: 9,
+        },
+      },
+      "deadLetterPolicy",
+    );
     const endpoint = "http://127.0.0.1:9/notifications";
-    await drifted({ pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: SERVICE_ACCOUNT, audience: "other" } } }, "pushConfig");
-    await drifted({ pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: "someone@relay-provision.iam.gserviceaccount.com", audience: "relay" } } }, "pushConfig");
+    await drifted(
+      {
+        pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: SERVICE_ACCOUNT, audience: "other" } },
+      },
+      "pushConfig",
+    );
+    await drifted(
+      {
+        pushConfig: {
+          pushEndpoint: endpoint,
+          oidcToken: { serviceAccountEmail: "someone@relay-provision.iam.gserviceaccount.com", audience: "relay" },
+        },
+      },
+      "pushConfig",
+    );
   });
 
   it("checks the plan before any call, whoever built it", async () => {
     const plan = { ...planFromFlags(flags("unchecked")), ackDeadlineSeconds: 5 };
-    await expect(provision(pubsub, plan, { dryRun: false })).rejects.toThrow(new ProvisionInputError("--ack-deadline must be a whole number from 10 to 600 seconds, not 5"));
+    await expect(provision(pubsub, plan, { dryRun: false })).rejects.toThrow(
+      new ProvisionInputError("--ack-deadline must be a whole number from 10 to 600 seconds, not 5"),
+    );
     const [topics] = await pubsub.getTopics();
     expect(topics.map((t) => t.name).filter((n) => n.includes("/unchecked-"))).toEqual([]);
   });
@@ -154,14 +246,18 @@ describe("provision against the emulator", () => {
     await pubsub.subscription("dry-relay").setMetadata({ deadLetterPolicy: null });
     const before = await metadata("dry-relay");
     const planned = await provision(pubsub, planFromFlags(flags("dry", { "ack-deadline": "60" })), { dryRun: true });
-    expect(describeAction(planned[3]!, true)).toBe(`would update subscription projects/${PROJECT}/subscriptions/dry-relay (ackDeadlineSeconds, deadLetterPolicy)`);
+    expect(describeAction(planned[3]!, true)).toBe(
+      `would update subscription projects/${PROJECT}/subscriptions/dry-relay (ackDeadlineSeconds, deadLetterPolicy)`,
+    );
     expect(await metadata("dry-relay")).toEqual(before);
   });
 
   it("refuses to touch a subscription attached to another topic", async () => {
     await provision(pubsub, planFromFlags(flags("elsewhere")), { dryRun: false });
     const other = planFromFlags(flags("elsewhere", { topic: "elsewhere-other" }));
-    await expect(provision(pubsub, other, { dryRun: false })).rejects.toThrow(/elsewhere-relay is attached to .*elsewhere-events, not .*elsewhere-other/);
+    await expect(provision(pubsub, other, { dryRun: false })).rejects.toThrow(
+      /elsewhere-relay is attached to .*elsewhere-events, not .*elsewhere-other/,
+    );
   });
 });
 
@@ -179,7 +275,15 @@ describe("what a provisioned subscription does", () => {
     await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = endpoint.address() as { port: number };
-      const plan = planFromFlags(flags("live", { "push-endpoint": `http://127.0.0.1:${port}/notifications`, "no-wrapper": true, "min-backoff": "0s", "max-backoff": "10s", "max-delivery-attempts": "5" }));
+      const plan = planFromFlags(
+        flags("live", {
+          "push-endpoint": `http://127.0.0.1:${port}/notifications`,
+          "no-wrapper": true,
+          "min-backoff": "0s",
+          "max-backoff": "10s",
+          "max-delivery-attempts": "5",
+        }),
+      );
       await provision(pubsub, plan, { dryRun: false });
 
       const acceptedId = await publish(emulator, "live-events", '{"object":"event","id":"evt_ok"}');
@@ -199,7 +303,10 @@ describe("what a provisioned subscription does", () => {
       // The dead letter is a new message (new id) carrying the original data and where it came from.
       expect(deadLetters).toHaveLength(1);
       expect(deadLetters[0]!.data.toString()).toBe('{"object":"event","id":"evt_refuse"}');
-      expect(deadLetters[0]!.attributes).toMatchObject({ CloudPubSubDeadLetterSourceSubscription: "live-relay", CloudPubSubDeadLetterSourceDeliveryCount: "5" });
+      expect(deadLetters[0]!.attributes).toMatchObject({
+        CloudPubSubDeadLetterSourceSubscription: "live-relay",
+        CloudPubSubDeadLetterSourceDeliveryCount: "5",
+      });
     } finally {
       endpoint.close();
     }
@@ -221,8 +328,14 @@ describe("planFromFlags", () => {
       deadLetterSubscription: "d-events-dead-letter-sub",
       maxDeliveryAttempts: 10,
     });
-    expect(planFromFlags(flags("d", { "service-account": SERVICE_ACCOUNT, audience: "relay" })).oidc).toEqual({ serviceAccountEmail: SERVICE_ACCOUNT, audience: "relay" });
-    expect(planFromFlags(flags("d", { "min-backoff": "1m", "max-backoff": "10m" }))).toMatchObject({ minBackoffSeconds: 60, maxBackoffSeconds: 600 });
+    expect(planFromFlags(flags("d", { "service-account": SERVICE_ACCOUNT, audience: "relay" })).oidc).toEqual({
+      serviceAccountEmail: SERVICE_ACCOUNT,
+      audience: "relay",
+    });
+    expect(planFromFlags(flags("d", { "min-backoff": "1m", "max-backoff": "10m" }))).toMatchObject({
+      minBackoffSeconds: 60,
+      maxBackoffSeconds: 600,
+    });
   });
 
   it.each<[string, ProvisionFlags, RegExp]>([
@@ -246,9 +359,15 @@ describe("planFromFlags", () => {
 
   // What the operator reads, whole: the flag, the value given, and what would be accepted.
   it.each<[ProvisionFlags, string]>([
-    [{ project: "Bad_Project" }, `project id "Bad_Project" is not a Google Cloud project id (6–30 lowercase letters, digits, hyphens)`],
+    [
+      { project: "Bad_Project" },
+      `project id "Bad_Project" is not a Google Cloud project id (6–30 lowercase letters, digits, hyphens)`,
+    ],
     [{ "dead-letter-subscription": "bad-relay" }, "--dead-letter-subscription must differ from --subscription"],
-    [{ "dead-letter-topic": "bad-events" }, "--dead-letter-topic must differ from --topic, or failed messages would come straight back"],
+    [
+      { "dead-letter-topic": "bad-events" },
+      "--dead-letter-topic must differ from --topic, or failed messages would come straight back",
+    ],
     [{ "service-account": "relay-pusher" }, `--service-account "relay-pusher" is not an email address`],
     [{ "service-account": SERVICE_ACCOUNT, audience: "  " }, "--audience must not be empty"],
     [{ "ack-deadline": "601" }, "--ack-deadline must be a whole number from 10 to 600 seconds, not 601"],
@@ -261,7 +380,10 @@ describe("planFromFlags", () => {
     [{ "ack-deadline": "a30" }, `--ack-deadline "a30" is not a duration: use seconds (30, 30s) or minutes (1m)`],
     [{ "min-backoff": "x" }, `--min-backoff "x" is not a duration: use seconds (30, 30s) or minutes (1m)`],
     [{ "max-backoff": "1h" }, `--max-backoff "1h" is not a duration: use seconds (30, 30s) or minutes (1m)`],
-    [{ "push-endpoint": "ftp://127.0.0.1/notifications" }, `--push-endpoint "ftp://127.0.0.1/notifications" must be https (Pub/Sub pushes only to https), or http on localhost/127.0.0.1 for the emulator`],
+    [
+      { "push-endpoint": "ftp://127.0.0.1/notifications" },
+      `--push-endpoint "ftp://127.0.0.1/notifications" must be https (Pub/Sub pushes only to https), or http on localhost/127.0.0.1 for the emulator`,
+    ],
     [{ "push-endpoint": "relay" }, `--push-endpoint "relay" is not a URL`],
   ])("says exactly what is wrong with %j", (extra, message) => {
     expect(() => planFromFlags(flags("bad", extra))).toThrow(new ProvisionInputError(message));
@@ -269,19 +391,34 @@ describe("planFromFlags", () => {
 
   it("names each missing required flag", () => {
     for (const name of ["project", "topic", "subscription", "push-endpoint"] as const) {
-      expect(() => planFromFlags({ ...flags("req"), [name]: undefined })).toThrow(new ProvisionInputError(`--${name} is required`));
+      expect(() => planFromFlags({ ...flags("req"), [name]: undefined })).toThrow(
+        new ProvisionInputError(`--${name} is required`),
+      );
     }
   });
 
   it("accepts the bounds themselves, and numbers with spaces around them", () => {
-    expect(planFromFlags(flags("edge", { "min-backoff": "60", "max-backoff": "1m", "ack-deadline": " 600 ", "max-delivery-attempts": " 100 " }))).toMatchObject({
+    expect(
+      planFromFlags(
+        flags("edge", {
+          "min-backoff": "60",
+          "max-backoff": "1m",
+          "ack-deadline": " 600 ",
+          "max-delivery-attempts": " 100 ",
+        }),
+      ),
+    ).toMatchObject({
       minBackoffSeconds: 60,
       maxBackoffSeconds: 60,
       ackDeadlineSeconds: 600,
       maxDeliveryAttempts: 100,
     });
-    expect(planFromFlags(flags("edge", { "push-endpoint": "http://localhost:8080/notifications" })).pushEndpoint).toBe("http://localhost:8080/notifications");
-    expect(planFromFlags(flags("edge", { "push-endpoint": "https://relay.example.com/notifications" })).pushEndpoint).toBe("https://relay.example.com/notifications");
+    expect(planFromFlags(flags("edge", { "push-endpoint": "http://localhost:8080/notifications" })).pushEndpoint).toBe(
+      "http://localhost:8080/notifications",
+    );
+    expect(
+      planFromFlags(flags("edge", { "push-endpoint": "https://relay.example.com/notifications" })).pushEndpoint,
+    ).toBe("https://relay.example.com/notifications");
   });
 });
 
@@ -306,7 +443,16 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRu
 }
 
 describe("the CLI", () => {
-  const valid = ["--project", PROJECT, "--topic", "cli-events", "--subscription", "cli-relay", "--push-endpoint", "http://localhost:3000/notifications"];
+  const valid = [
+    "--project",
+    PROJECT,
+    "--topic",
+    "cli-events",
+    "--subscription",
+    "cli-relay",
+    "--push-endpoint",
+    "http://localhost:3000/notifications",
+  ];
 
   it("refuses bad arguments with one line on stderr and exit code 2", async () => {
     const runs = await Promise.all([
@@ -342,10 +488,18 @@ describe("the CLI", () => {
     expect(first.stdout).toContain(`create topic projects/${PROJECT}/topics/cli-events\n`);
     expect(first.stdout).toContain(`create subscription projects/${PROJECT}/subscriptions/cli-relay\n`);
     expect(first.stdout).toContain("per Google's documentation");
-    for (const role of ["roles/run.invoker", "roles/pubsub.publisher", "roles/pubsub.subscriber", "roles/iam.serviceAccountTokenCreator"]) {
+    for (const role of [
+      "roles/run.invoker",
+      "roles/pubsub.publisher",
+      "roles/pubsub.subscriber",
+      "roles/iam.serviceAccountTokenCreator",
+    ]) {
       expect(first.stdout).toContain(role);
     }
-    expect((await metadata("cli-relay")).pushConfig).toMatchObject({ noWrapper: { writeMetadata: true }, oidcToken: { serviceAccountEmail: SERVICE_ACCOUNT } });
+    expect((await metadata("cli-relay")).pushConfig).toMatchObject({
+      noWrapper: { writeMetadata: true },
+      oidcToken: { serviceAccountEmail: SERVICE_ACCOUNT },
+    });
 
     const again = await runCli([...valid, "--service-account", SERVICE_ACCOUNT, "--no-wrapper", "--dry-run"], env);
     expect(again.code, again.stderr).toBe(0);

@@ -5,7 +5,13 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { makeEvent } from "../helpers/events.ts";
-import { createPullSubscription, publish, pullAndAck, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
+import {
+  createPullSubscription,
+  publish,
+  pullAndAck,
+  startPubsubEmulator,
+  type PubsubEmulator,
+} from "../helpers/pubsubEmulator.ts";
 import { freePort, startNodeProcess } from "../helpers/relayProcess.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
 import { waitFor } from "../helpers/waitFor.ts";
@@ -45,7 +51,12 @@ async function database(): Promise<Record<string, string>> {
 
 async function startWorker(env: Record<string, string>): Promise<Worker> {
   const port = await freePort();
-  const worker = await startNodeProcess("src/bin/worker.ts", { PUBSUB_EMULATOR_HOST: pubsub.host, ...env }, "worker started", port);
+  const worker = await startNodeProcess(
+    "src/bin/worker.ts",
+    { PUBSUB_EMULATOR_HOST: pubsub.host, ...env },
+    "worker started",
+    port,
+  );
   cleanup.push(async () => {
     if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
     await worker.exited;
@@ -66,7 +77,8 @@ describe("npm run worker (streaming pull)", () => {
     emulator.faults.setRateLimit({ perSecond: 10, retryAfterSeconds: 1 });
     const subscription = await createPullSubscription(pubsub, "events-throttled", "relay-pull-throttled");
     const events = Array.from({ length: 40 }, () => makeEvent());
-    for (const event of [...events, events[0]!, events[1]!]) await publish(pubsub, "events-throttled", JSON.stringify(event));
+    for (const event of [...events, events[0]!, events[1]!])
+      await publish(pubsub, "events-throttled", JSON.stringify(event));
     await publish(pubsub, "events-throttled", "{ broken");
     const worker = await startWorker({ ...env, ...(await database()), PUBSUB_SUBSCRIPTION: subscription });
     await waitFor(() => emulator.state.allMessages().length >= 40, 60_000, "40 messages in Svix");
@@ -75,7 +87,12 @@ describe("npm run worker (streaming pull)", () => {
     expect(metrics).toMatch(/relay_pulled_messages_total\{result="acked",status="quarantined"\} 1\b/);
     worker.child.kill("SIGTERM");
     expect(await worker.exited).toBe(0);
-    expect(emulator.state.allMessages().map((m) => m.eventId).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(
+      emulator.state
+        .allMessages()
+        .map((m) => m.eventId)
+        .sort(),
+    ).toEqual(events.map((e) => e.id).sort());
     // Everything was acknowledged: nothing is left for another worker.
     expect(await pullAndAck(pubsub, subscription)).toEqual([]);
   });
@@ -96,27 +113,40 @@ describe("npm run worker (streaming pull)", () => {
     await waitFor(() => emulator.state.allMessages().length >= 40, 60_000, "40 messages in Svix");
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
-    expect(emulator.state.allMessages().map((m) => m.eventId).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(
+      emulator.state
+        .allMessages()
+        .map((m) => m.eventId)
+        .sort(),
+    ).toEqual(events.map((e) => e.id).sort());
     expect(await pullAndAck(pubsub, subscription)).toEqual([]);
   });
 
   // Two worker processes share a database only on PostgreSQL (the embedded one serves one
   // process); CI's second run, on PostgreSQL, runs this.
-  it.runIf(usingPostgres())("two workers on one subscription, one stopped mid-stream: every event exactly once", async () => {
-    const { emulator, env } = await svixEmulator();
-    emulator.faults.add({ kind: "latency", minMs: 100, maxMs: 300, operation: "message.create" });
-    const subscription = await createPullSubscription(pubsub, "events-shared", "relay-pull-shared");
-    const common = { ...env, ...(await database()), PUBSUB_SUBSCRIPTION: subscription, PULL_MAX_MESSAGES: "8" };
-    const [first, second] = await Promise.all([startWorker(common), startWorker(common)]);
-    const events = Array.from({ length: 60 }, () => makeEvent());
-    for (const event of events) await publish(pubsub, "events-shared", JSON.stringify(event));
-    await waitFor(() => emulator.state.allMessages().length >= 15, 60_000, "15 messages in Svix");
-    first!.child.kill("SIGTERM");
-    expect(await first!.exited).toBe(0);
-    await waitFor(() => emulator.state.allMessages().length >= 60, 60_000, "60 messages in Svix");
-    second!.child.kill("SIGTERM");
-    expect(await second!.exited).toBe(0);
-    expect(emulator.state.allMessages().map((m) => m.eventId).sort()).toEqual(events.map((e) => e.id).sort());
-    expect(await pullAndAck(pubsub, subscription)).toEqual([]);
-  });
+  it.runIf(usingPostgres())(
+    "two workers on one subscription, one stopped mid-stream: every event exactly once",
+    async () => {
+      const { emulator, env } = await svixEmulator();
+      emulator.faults.add({ kind: "latency", minMs: 100, maxMs: 300, operation: "message.create" });
+      const subscription = await createPullSubscription(pubsub, "events-shared", "relay-pull-shared");
+      const common = { ...env, ...(await database()), PUBSUB_SUBSCRIPTION: subscription, PULL_MAX_MESSAGES: "8" };
+      const [first, second] = await Promise.all([startWorker(common), startWorker(common)]);
+      const events = Array.from({ length: 60 }, () => makeEvent());
+      for (const event of events) await publish(pubsub, "events-shared", JSON.stringify(event));
+      await waitFor(() => emulator.state.allMessages().length >= 15, 60_000, "15 messages in Svix");
+      first!.child.kill("SIGTERM");
+      expect(await first!.exited).toBe(0);
+      await waitFor(() => emulator.state.allMessages().length >= 60, 60_000, "60 messages in Svix");
+      second!.child.kill("SIGTERM");
+      expect(await second!.exited).toBe(0);
+      expect(
+        emulator.state
+          .allMessages()
+          .map((m) => m.eventId)
+          .sort(),
+      ).toEqual(events.map((e) => e.id).sort());
+      expect(await pullAndAck(pubsub, subscription)).toEqual([]);
+    },
+  );
 });

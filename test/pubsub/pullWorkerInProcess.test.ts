@@ -2,7 +2,13 @@ import type { Subscription } from "@google-cloud/pubsub";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PullWorker } from "../../src/pubsub/pullWorker.ts";
 import { makeEvent } from "../helpers/events.ts";
-import { createPullSubscription, publish, pullAndAck, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
+import {
+  createPullSubscription,
+  publish,
+  pullAndAck,
+  startPubsubEmulator,
+  type PubsubEmulator,
+} from "../helpers/pubsubEmulator.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { waitForValue } from "../helpers/waitFor.ts";
 
@@ -27,15 +33,24 @@ async function stopWorker(): Promise<void> {
 afterEach(stopWorker);
 
 function startWorker(name: string, harness: Harness = h): PullWorker {
-  const subscription = pubsub.client().subscription(name, { flowControl: { maxMessages: 8, allowExcessMessages: false } });
-  const worker = new PullWorker({ subscription, subscriptionName: name, ingest: harness.container.ingest, logger: harness.container.logger, metrics: harness.container.metrics });
+  const subscription = pubsub
+    .client()
+    .subscription(name, { flowControl: { maxMessages: 8, allowExcessMessages: false } });
+  const worker = new PullWorker({
+    subscription,
+    subscriptionName: name,
+    ingest: harness.container.ingest,
+    logger: harness.container.logger,
+    metrics: harness.container.metrics,
+  });
   worker.start();
   running = { worker, subscription };
   return worker;
 }
 
 const pulledCount = async (result: string, status: string) =>
-  (await h.container.metrics.pulled.get()).values.find((v) => v.labels.result === result && v.labels.status === status)?.value ?? 0;
+  (await h.container.metrics.pulled.get()).values.find((v) => v.labels.result === result && v.labels.status === status)
+    ?.value ?? 0;
 
 describe("PullWorker (in process)", () => {
   it("relays a pulled event with its Pub/Sub metadata, then acknowledges it", async () => {
@@ -51,7 +66,10 @@ describe("PullWorker (in process)", () => {
     // No dead-letter policy: Pub/Sub sends no delivery attempt, and none is recorded.
     expect(row.transport.deliveryAttempt).toBeUndefined();
     expect(Date.parse(row.transport.publishTime!)).toBeGreaterThan(Date.now() - 60_000);
-    await waitForValue(async () => ((await pulledCount("acked", "delivered")) >= 1 ? true : undefined), "the ack counted");
+    await waitForValue(
+      async () => ((await pulledCount("acked", "delivered")) >= 1 ? true : undefined),
+      "the ack counted",
+    );
     await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
     await stopWorker();
     // Acknowledged: nothing is left on the subscription.
@@ -63,9 +81,16 @@ describe("PullWorker (in process)", () => {
     const name = await createPullSubscription(pubsub, "pull-poison", "relay-pull-poison");
     const messageId = await publish(pubsub, "pull-poison", "{ broken");
     const worker = startWorker(name);
-    const entry = await waitForValue(async () => (await h.container.quarantine.list({ limit: 50 })).find((q) => q.transport.pubsubMessageId === messageId), "the quarantine entry");
+    const entry = await waitForValue(
+      async () =>
+        (await h.container.quarantine.list({ limit: 50 })).find((q) => q.transport.pubsubMessageId === messageId),
+      "the quarantine entry",
+    );
     expect(entry).toMatchObject({ reason: "invalid_json", transport: { kind: "pull", subscription: name } });
-    await waitForValue(async () => ((await pulledCount("acked", "quarantined")) >= 1 ? true : undefined), "the ack counted");
+    await waitForValue(
+      async () => ((await pulledCount("acked", "quarantined")) >= 1 ? true : undefined),
+      "the ack counted",
+    );
     await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
     await stopWorker();
     expect(await pullAndAck(pubsub, name)).toEqual([]);
@@ -78,7 +103,8 @@ describe("PullWorker (in process)", () => {
       const name = await createPullSubscription(pubsub, "pull-down", "relay-pull-down");
       const event = makeEvent();
       const messageId = await publish(pubsub, "pull-down", JSON.stringify(event));
-      const nacked = async () => (await down.container.metrics.pulled.get()).values.find((v) => v.labels.result === "nacked")?.labels.status;
+      const nacked = async () =>
+        (await down.container.metrics.pulled.get()).values.find((v) => v.labels.result === "nacked")?.labels.status;
       const worker = startWorker(name, down);
       expect(await waitForValue(nacked, "a nack counted")).toBe("database_unavailable");
       await stopWorker();
@@ -102,11 +128,17 @@ describe("PullWorker (in process)", () => {
     running!.subscription.emit("error", new Error("stream reset by peer"));
     const logged = h.logs.filter((l) => l.message === "Pub/Sub subscription error");
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: "error", err: expect.objectContaining({ message: "stream reset by peer" }) });
+    expect(logged[0]).toMatchObject({
+      level: "error",
+      err: expect.objectContaining({ message: "stream reset by peer" }),
+    });
     // Still pulling: the library reconnects by itself.
     const event = makeEvent();
     await publish(pubsub, "pull-log", JSON.stringify(event));
-    await waitForValue(async () => ((await h.container.store.summary(event.id))?.status === "delivered" ? true : undefined), "the event delivered after the error");
+    await waitForValue(
+      async () => ((await h.container.store.summary(event.id))?.status === "delivered" ? true : undefined),
+      "the event delivered after the error",
+    );
   });
 
   it("stop() waits for the messages in hand: each is acknowledged before it returns", async () => {
@@ -116,7 +148,12 @@ describe("PullWorker (in process)", () => {
     try {
       const handed: string[] = [];
       const event = makeEvent();
-      running!.subscription.emit("message", { id: "drain-1", data: Buffer.from(JSON.stringify(event)), nack: () => handed.push("nack"), ack: () => handed.push("ack") });
+      running!.subscription.emit("message", {
+        id: "drain-1",
+        data: Buffer.from(JSON.stringify(event)),
+        nack: () => handed.push("nack"),
+        ack: () => handed.push("ack"),
+      });
       expect(worker.handling).toBe(1);
       await stopWorker();
       expect(handed).toEqual(["ack"]);
@@ -136,21 +173,45 @@ describe("PullWorker (in process)", () => {
       const { subscription } = running!;
       const handed: string[] = [];
       const event = makeEvent();
-      subscription.emit("message", { id: "down-1", data: Buffer.from(JSON.stringify(event)), nack: () => handed.push("nack"), ack: () => handed.push("ack") });
+      subscription.emit("message", {
+        id: "down-1",
+        data: Buffer.from(JSON.stringify(event)),
+        nack: () => handed.push("nack"),
+        ack: () => handed.push("ack"),
+      });
       await waitForValue(() => (handed.length > 0 ? true : undefined), "an answer to Pub/Sub");
       expect(handed).toEqual(["nack"]);
       const warned = down.logs.filter((l) => l.message === "pulled message not recorded; nacked for redelivery");
-      expect(warned).toEqual([expect.objectContaining({ level: "warn", code: "database_unavailable", pubsubMessageId: "down-1" })]);
+      expect(warned).toEqual([
+        expect.objectContaining({ level: "warn", code: "database_unavailable", pubsubMessageId: "down-1" }),
+      ]);
       // A message the library hands over broken (its data cannot be read): nacked, counted and logged as unexpected.
       const broken = { id: "broken-1", nack: () => handed.push("nack"), ack: () => handed.push("ack") };
-      Object.defineProperty(broken, "data", { get: () => { throw new TypeError("detached buffer"); } });
+      Object.defineProperty(broken, "data", {
+        get: () => {
+          throw new TypeError("detached buffer");
+        },
+      });
       subscription.emit("message", broken);
       await waitForValue(() => (handed.length > 1 ? true : undefined), "an answer to Pub/Sub");
       expect(handed).toEqual(["nack", "nack"]);
       const unexpected = down.logs.filter((l) => l.message === "pulled message failed unexpectedly");
-      expect(unexpected).toEqual([expect.objectContaining({ level: "error", pubsubMessageId: "broken-1", err: expect.objectContaining({ message: "detached buffer" }) })]);
-      const nacked = (await down.container.metrics.pulled.get()).values.filter((v) => v.labels.result === "nacked").map((v) => [v.labels.status, v.value]);
-      expect(nacked).toEqual(expect.arrayContaining([["database_unavailable", 1], ["internal", 1]]));
+      expect(unexpected).toEqual([
+        expect.objectContaining({
+          level: "error",
+          pubsubMessageId: "broken-1",
+          err: expect.objectContaining({ message: "detached buffer" }),
+        }),
+      ]);
+      const nacked = (await down.container.metrics.pulled.get()).values
+        .filter((v) => v.labels.result === "nacked")
+        .map((v) => [v.labels.status, v.value]);
+      expect(nacked).toEqual(
+        expect.arrayContaining([
+          ["database_unavailable", 1],
+          ["internal", 1],
+        ]),
+      );
       expect(JSON.stringify(down.logs)).not.toContain("jane.doe@example.com");
     } finally {
       await stopWorker();
@@ -165,7 +226,12 @@ describe("PullWorker (in process)", () => {
     await stopWorker();
     // A message the client library still delivers after stop(): nacked, never relayed.
     const handed: string[] = [];
-    const late = { id: "late-1", data: Buffer.from(JSON.stringify(makeEvent())), nack: () => handed.push("nack"), ack: () => handed.push("ack") };
+    const late = {
+      id: "late-1",
+      data: Buffer.from(JSON.stringify(makeEvent())),
+      nack: () => handed.push("nack"),
+      ack: () => handed.push("ack"),
+    };
     subscription.emit("message", late);
     expect(handed).toEqual(["nack"]);
     expect(worker.handling).toBe(0);

@@ -3,7 +3,12 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { PlatformEvent } from "../../src/core/event.ts";
 import { makeEvent } from "../helpers/events.ts";
-import { createPushSubscription, publish, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsubEmulator.ts";
+import {
+  createPushSubscription,
+  publish,
+  startPubsubEmulator,
+  type PubsubEmulator,
+} from "../helpers/pubsubEmulator.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { waitFor } from "../helpers/waitFor.ts";
 
@@ -33,8 +38,15 @@ async function listen(server: Server): Promise<string> {
 }
 
 /** The relay (dispatcher on) on a real port, behind a recording proxy; returns the push URL. */
-async function relayBehindProxy(env: Record<string, string> = {}): Promise<{ h: Harness; url: string; pushes: Push[] }> {
-  const h = await startHarness({ DISPATCH_ENABLED: "true", DISPATCH_INTERVAL_MS: "200", SVIX_MAX_RETRIES: "0", ...env });
+async function relayBehindProxy(
+  env: Record<string, string> = {},
+): Promise<{ h: Harness; url: string; pushes: Push[] }> {
+  const h = await startHarness({
+    DISPATCH_ENABLED: "true",
+    DISPATCH_INTERVAL_MS: "200",
+    SVIX_MAX_RETRIES: "0",
+    ...env,
+  });
   cleanup.push(() => h.close());
   const relayUrl = new URL(await listen(createServer(h.container.app)));
   const pushes: Push[] = [];
@@ -43,15 +55,18 @@ async function relayBehindProxy(env: Record<string, string> = {}): Promise<{ h: 
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
-      const forward = request({ host: relayUrl.hostname, port: relayUrl.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        const out: Buffer[] = [];
-        answer.on("data", (c: Buffer) => out.push(c));
-        answer.on("end", () => {
-          pushes.push({ messageId: messageIdOf(req.headers, body), status: answer.statusCode ?? 0 });
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(out));
-        });
-      });
+      const forward = request(
+        { host: relayUrl.hostname, port: relayUrl.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          const out: Buffer[] = [];
+          answer.on("data", (c: Buffer) => out.push(c));
+          answer.on("end", () => {
+            pushes.push({ messageId: messageIdOf(req.headers, body), status: answer.statusCode ?? 0 });
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(out));
+          });
+        },
+      );
       forward.end(body);
     });
   });
@@ -71,16 +86,27 @@ function messageIdOf(headers: Record<string, unknown>, body: Buffer): string {
 
 /** 50 platform events across 5 projects; the first two are published twice. */
 async function publishFifty(topic: string): Promise<{ events: PlatformEvent[]; messageIds: string[] }> {
-  const events = Array.from({ length: 50 }, (_, i) => makeEvent({ project: `tenant-${i % 5}`, type: ["user.created", "subscription.activated", "payment.succeeded"][i % 3]! }));
+  const events = Array.from({ length: 50 }, (_, i) =>
+    makeEvent({
+      project: `tenant-${i % 5}`,
+      type: ["user.created", "subscription.activated", "payment.succeeded"][i % 3]!,
+    }),
+  );
   const messageIds: string[] = [];
-  for (const event of [...events, events[0]!, events[1]!]) messageIds.push(await publish(pubsub, topic, JSON.stringify(event)));
+  for (const event of [...events, events[0]!, events[1]!])
+    messageIds.push(await publish(pubsub, topic, JSON.stringify(event)));
   return { events, messageIds };
 }
 
 describe("Google's Pub/Sub emulator pushing to the relay", () => {
   it("wrapped: 50 events (two published twice) and a poison message → 50 Svix messages, every push acked on its first delivery, the poison quarantined", async () => {
     const { h, url, pushes } = await relayBehindProxy();
-    await createPushSubscription(pubsub, { topic: "platform-events", subscription: "relay-wrapped", pushEndpoint: url, ackDeadlineSeconds: 30 });
+    await createPushSubscription(pubsub, {
+      topic: "platform-events",
+      subscription: "relay-wrapped",
+      pushEndpoint: url,
+      ackDeadlineSeconds: 30,
+    });
     const { events, messageIds } = await publishFifty("platform-events");
     const poisonId = await publish(pubsub, "platform-events", "this is not an event");
     await waitFor(() => pushes.length >= 53, 60_000, "53 pushes");
@@ -93,27 +119,55 @@ describe("Google's Pub/Sub emulator pushing to the relay", () => {
     expect(messages.map((m) => m.eventId).sort()).toEqual(events.map((e) => e.id).sort());
     const quarantine = (await h.http.get("/quarantine").expect(200)).body.data;
     expect(quarantine).toHaveLength(1);
-    expect(quarantine[0]).toMatchObject({ reason: "invalid_json", transport: { kind: "push_wrapped", pubsubMessageId: poisonId, subscription: "projects/gigs-test/subscriptions/relay-wrapped" } });
+    expect(quarantine[0]).toMatchObject({
+      reason: "invalid_json",
+      transport: {
+        kind: "push_wrapped",
+        pubsubMessageId: poisonId,
+        subscription: "projects/gigs-test/subscriptions/relay-wrapped",
+      },
+    });
   });
 
   it("unwrapped (noWrapper, form-encoded content type): each event once, duplicates answered from the ledger", async () => {
     const { h, url, pushes } = await relayBehindProxy();
-    await createPushSubscription(pubsub, { topic: "platform-events-raw", subscription: "relay-unwrapped", pushEndpoint: url, noWrapper: true, writeMetadata: true });
+    await createPushSubscription(pubsub, {
+      topic: "platform-events-raw",
+      subscription: "relay-unwrapped",
+      pushEndpoint: url,
+      noWrapper: true,
+      writeMetadata: true,
+    });
     const events = Array.from({ length: 10 }, () => makeEvent());
     const ids: string[] = [];
-    for (const event of [...events, events[3]!]) ids.push(await publish(pubsub, "platform-events-raw", JSON.stringify(event)));
+    for (const event of [...events, events[3]!])
+      ids.push(await publish(pubsub, "platform-events-raw", JSON.stringify(event)));
     await waitFor(() => pushes.length >= 11, 30_000, "11 pushes");
     await new Promise((r) => setTimeout(r, 2000));
     expect(pushes.map((p) => p.messageId).sort()).toEqual([...ids].sort());
     expect(pushes.every((p) => p.status === 200)).toBe(true);
-    expect(h.emulator.state.allMessages().map((m) => m.eventId).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(
+      h.emulator.state
+        .allMessages()
+        .map((m) => m.eventId)
+        .sort(),
+    ).toEqual(events.map((e) => e.id).sort());
     const row = (await h.http.get(`/notifications/${events[0]!.id}`).expect(200)).body.data;
-    expect(row.transport).toMatchObject({ kind: "push_unwrapped", pubsubMessageId: ids[0], subscription: "projects/gigs-test/subscriptions/relay-unwrapped" });
+    expect(row.transport).toMatchObject({
+      kind: "push_unwrapped",
+      pubsubMessageId: ids[0],
+      subscription: "projects/gigs-test/subscriptions/relay-unwrapped",
+    });
   });
 
   it("Svix failing for the first 8 s: nothing is redelivered by Pub/Sub, and all 50 are in Svix, once each, within 10 s of its recovery", async () => {
     const { h, url, pushes } = await relayBehindProxy({ CIRCUIT_FAILURE_THRESHOLD: "3", CIRCUIT_COOLDOWN_MS: "1000" });
-    await createPushSubscription(pubsub, { topic: "platform-events-outage", subscription: "relay-outage", pushEndpoint: url, ackDeadlineSeconds: 30 });
+    await createPushSubscription(pubsub, {
+      topic: "platform-events-outage",
+      subscription: "relay-outage",
+      pushEndpoint: url,
+      ackDeadlineSeconds: 30,
+    });
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     const outageEnds = Date.now() + 8000;
     const { events, messageIds } = await publishFifty("platform-events-outage");
@@ -125,7 +179,12 @@ describe("Google's Pub/Sub emulator pushing to the relay", () => {
     await waitFor(() => h.emulator.state.allMessages().length >= 50, 20_000, "all 50 in Svix");
     expect(Date.now() - recovered).toBeLessThan(10_000);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(h.emulator.state.allMessages().map((m) => m.eventId).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(
+      h.emulator.state
+        .allMessages()
+        .map((m) => m.eventId)
+        .sort(),
+    ).toEqual(events.map((e) => e.id).sort());
     // Every push was answered 200 on its first delivery: Pub/Sub never had a reason to retry.
     expect(pushes.map((p) => p.messageId).sort()).toEqual([...messageIds].sort());
     expect(pushes.every((p) => p.status === 200)).toBe(true);

@@ -64,14 +64,20 @@ async function ledger(expected: number): Promise<Map<string, { status: string; s
   const deadline = Date.now() + 20_000;
   for (;;) {
     const res = await fetch(`${relay!.url}/notifications?limit=500`);
-    const body = (await res.json()) as { data: Array<{ eventId: string; status: string; svixMessageId: string | null }> };
+    const body = (await res.json()) as {
+      data: Array<{ eventId: string; status: string; svixMessageId: string | null }>;
+    };
     const rows = new Map(body.data.map((n) => [n.eventId, n]));
-    if ((rows.size >= expected && [...rows.values()].every((r) => r.status === "delivered")) || Date.now() > deadline) return rows;
+    if ((rows.size >= expected && [...rows.values()].every((r) => r.status === "delivered")) || Date.now() > deadline)
+      return rows;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-function expectExactlyOnce(eventIds: string[], rows: Map<string, { status: string; svixMessageId: string | null }>): void {
+function expectExactlyOnce(
+  eventIds: string[],
+  rows: Map<string, { status: string; svixMessageId: string | null }>,
+): void {
   const messages = emulator.state.allMessages();
   expect(messages.map((m) => m.eventId).sort()).toEqual([...eventIds].sort());
   expect(rows.size).toBe(eventIds.length);
@@ -96,10 +102,14 @@ describe("crashes (kill -9) and restarts", () => {
     const statuses = await pushes;
     expect(statuses.some((s) => s.includes(0))).toBe(true);
     const rows = await ledger(events.length);
-    expectExactlyOnce(events.map((e) => e.id), rows);
+    expectExactlyOnce(
+      events.map((e) => e.id),
+      rows,
+    );
     // Every row that names a message names the one Svix holds (Svix's 409 leaves none to name).
     const byEvent = new Map(emulator.state.allMessages().map((m) => [m.eventId, m.id]));
-    for (const [eventId, row] of rows) if (row.svixMessageId !== null) expect(row.svixMessageId).toBe(byEvent.get(eventId));
+    for (const [eventId, row] of rows)
+      if (row.svixMessageId !== null) expect(row.svixMessageId).toBe(byEvent.get(eventId));
   });
 
   /**
@@ -112,8 +122,16 @@ describe("crashes (kill -9) and restarts", () => {
     relay = await startRelayProcess(env);
     const port = Number(new URL(relay.url).port);
     const event = makeEvent();
-    void fetch(`${relay.url}/notifications`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) }).catch(() => undefined);
-    await waitFor(() => (phase === "after" ? emulator.state.allMessages().length === 1 : emulator.calls.some((c) => c.operation === "message.create")));
+    void fetch(`${relay.url}/notifications`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(event),
+    }).catch(() => undefined);
+    await waitFor(() =>
+      phase === "after"
+        ? emulator.state.allMessages().length === 1
+        : emulator.calls.some((c) => c.operation === "message.create"),
+    );
     await killHard();
     beforeRestart();
     relay = await startRelayProcess(env, port);
@@ -122,7 +140,9 @@ describe("crashes (kill -9) and restarts", () => {
     const statuses = await pushUntilAcked(() => relay!.url, event);
     const rows = await ledger(1);
     expectExactlyOnce([event.id], rows);
-    const attempts = (await (await fetch(`${relay!.url}/notifications/${event.id}`)).json()) as { data: { attempts: Array<{ trigger: string; outcome: string; httpStatus?: number; svixMessageId?: string }> } };
+    const attempts = (await (await fetch(`${relay!.url}/notifications/${event.id}`)).json()) as {
+      data: { attempts: Array<{ trigger: string; outcome: string; httpStatus?: number; svixMessageId?: string }> };
+    };
     return { statuses, row: rows.get(event.id), attempts: attempts.data.attempts };
   }
 

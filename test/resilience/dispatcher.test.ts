@@ -10,14 +10,25 @@ afterEach(async () => {
   h = undefined;
 });
 
-const makeDue = (harness: Harness) => harness.container.db.prisma.notification.updateMany({ where: { status: "queued" }, data: { nextAttemptAt: new Date(Date.now() - 1) } });
+const makeDue = (harness: Harness) =>
+  harness.container.db.prisma.notification.updateMany({
+    where: { status: "queued" },
+    data: { nextAttemptAt: new Date(Date.now() - 1) },
+  });
 
 describe("the dispatcher", () => {
   it("delivers an event a crashed process left `received` (claimed, never sent), once its claim expired", async () => {
     h = await startHarness();
     const event = makeEvent();
     // What a process killed between its claim and its Svix call leaves behind.
-    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "dead-process", claimExpiresAt: new Date(Date.now() - 1000) });
+    await h.container.store.insert({
+      event,
+      transport: { kind: "body" },
+      payloadDigest: eventDigest(event),
+      status: "received",
+      claimToken: "dead-process",
+      claimExpiresAt: new Date(Date.now() - 1000),
+    });
     expect(await h.container.dispatcher.pass()).toEqual({ claimed: 1, delivered: 1 });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("delivered");
@@ -28,7 +39,14 @@ describe("the dispatcher", () => {
   it("leaves a live claim alone", async () => {
     h = await startHarness();
     const event = makeEvent();
-    await h.container.store.insert({ event, transport: { kind: "body" }, payloadDigest: eventDigest(event), status: "received", claimToken: "live", claimExpiresAt: new Date(Date.now() + 60_000) });
+    await h.container.store.insert({
+      event,
+      transport: { kind: "body" },
+      payloadDigest: eventDigest(event),
+      status: "received",
+      claimToken: "live",
+      claimExpiresAt: new Date(Date.now() + 60_000),
+    });
     expect(await h.container.dispatcher.pass()).toEqual({ claimed: 0, delivered: 0 });
     expect(h.emulator.calls).toHaveLength(0);
   });
@@ -52,7 +70,10 @@ describe("the dispatcher", () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(202);
-    await h.container.db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: new Date(Date.now() - 3_600_000 - 1000), nextAttemptAt: new Date() } });
+    await h.container.db.prisma.notification.update({
+      where: { eventId: event.id },
+      data: { createdAt: new Date(Date.now() - 3_600_000 - 1000), nextAttemptAt: new Date() },
+    });
     await h.container.dispatcher.pass();
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored).toMatchObject({ status: "failed", lastError: { code: "svix_unavailable" } });
@@ -79,17 +100,29 @@ describe("the dispatcher", () => {
   });
 
   it("delivers everything queued within two seconds of Svix coming back, however long each one's backoff", async () => {
-    h = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "3", CIRCUIT_COOLDOWN_MS: "500", DISPATCH_ENABLED: "true", DISPATCH_INTERVAL_MS: "200", RETRY_BASE_DELAY_MS: "60000" });
+    h = await startHarness({
+      SVIX_MAX_RETRIES: "0",
+      CIRCUIT_FAILURE_THRESHOLD: "3",
+      CIRCUIT_COOLDOWN_MS: "500",
+      DISPATCH_ENABLED: "true",
+      DISPATCH_INTERVAL_MS: "200",
+      RETRY_BASE_DELAY_MS: "60000",
+    });
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     const events = Array.from({ length: 10 }, () => makeEvent());
     for (const e of events) await h.http.post("/notifications").send(e).expect(202);
     // Some were tried and failed: their own backoff is 30–60 s.
-    const backedOff = await h.container.db.prisma.notification.count({ where: { failures: { gt: 0 }, nextAttemptAt: { gt: new Date(Date.now() + 20_000) } } });
+    const backedOff = await h.container.db.prisma.notification.count({
+      where: { failures: { gt: 0 }, nextAttemptAt: { gt: new Date(Date.now() + 20_000) } },
+    });
     expect(backedOff).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1200));
     h.emulator.faults.clear();
     const recovered = Date.now();
-    await waitFor(async () => (await h!.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 10, 15_000);
+    await waitFor(
+      async () => (await h!.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 10,
+      15_000,
+    );
     // The probe may wait out the circuit's cool-down (0.5 s) and a dispatcher pause (0.25 s).
     expect(Date.now() - recovered).toBeLessThan(2000 + 1500);
     expect(h.emulator.state.allMessages()).toHaveLength(10);

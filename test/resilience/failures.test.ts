@@ -9,7 +9,11 @@ afterEach(async () => {
 });
 
 async function attemptsOf(harness: Harness, eventId: string) {
-  return (await harness.http.get(`/notifications/${eventId}`).expect(200)).body.data.attempts as Array<{ operation: string; outcome: string; httpStatus?: number }>;
+  return (await harness.http.get(`/notifications/${eventId}`).expect(200)).body.data.attempts as Array<{
+    operation: string;
+    outcome: string;
+    httpStatus?: number;
+  }>;
 }
 
 describe("Svix failures and slowness", () => {
@@ -28,13 +32,23 @@ describe("Svix failures and slowness", () => {
   });
 
   it("gives up within the request budget when Svix never answers, and queues the event", async () => {
-    h = await startHarness({ SVIX_TIMEOUT_MS: "400", REQUEST_BUDGET_MS: "1500", SVIX_MAX_RETRIES: "5", CIRCUIT_FAILURE_THRESHOLD: "100" });
+    h = await startHarness({
+      SVIX_TIMEOUT_MS: "400",
+      REQUEST_BUDGET_MS: "1500",
+      SVIX_MAX_RETRIES: "5",
+      CIRCUIT_FAILURE_THRESHOLD: "100",
+    });
     h.emulator.faults.add({ kind: "hang", operation: "message.create" });
     const event = makeEvent();
     const res = await h.http.post("/notifications").send(event).expect(202);
     expect(res.body.data).toMatchObject({ status: "queued", lastError: { code: "svix_unavailable" } });
     // The calls themselves, as the relay timed them: retried until the budget ran out, never past it.
-    const attempts = (await h.container.db.prisma.deliveryAttempt.findMany({ where: { eventId: event.id }, orderBy: { startedAt: "asc" } })).map((a) => ({
+    const attempts = (
+      await h.container.db.prisma.deliveryAttempt.findMany({
+        where: { eventId: event.id },
+        orderBy: { startedAt: "asc" },
+      })
+    ).map((a) => ({
       start: a.startedAt.getTime(),
       end: a.startedAt.getTime() + a.durationMs,
     }));
@@ -67,7 +81,9 @@ describe("Svix failures and slowness", () => {
     h = await startHarness({ SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "3", CIRCUIT_COOLDOWN_MS: "1000" });
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     for (let i = 0; i < 3; i += 1) {
-      expect((await h.http.post("/notifications").send(makeEvent()).expect(202)).body.data.lastError.code).toBe("svix_unavailable");
+      expect((await h.http.post("/notifications").send(makeEvent()).expect(202)).body.data.lastError.code).toBe(
+        "svix_unavailable",
+      );
     }
     const calls = h.emulator.calls.length;
     for (let i = 0; i < 5; i += 1) {
@@ -90,7 +106,9 @@ describe("Svix failures and slowness", () => {
     await h.http.post("/notifications").send(makeEvent()).expect(202);
     await new Promise((r) => setTimeout(r, 600));
     const calls = h.emulator.calls.length;
-    expect((await h.http.post("/notifications").send(makeEvent()).expect(202)).body.data.lastError.code).toBe("svix_unavailable");
+    expect((await h.http.post("/notifications").send(makeEvent()).expect(202)).body.data.lastError.code).toBe(
+      "svix_unavailable",
+    );
     expect(h.emulator.calls.length).toBe(calls + 1);
     expect(h.container.svix.waitMs()).toBeGreaterThan(0);
     await h.http.post("/notifications").send(makeEvent()).expect(202);
@@ -105,7 +123,11 @@ describe("Svix failures and slowness", () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, async () => {
         const res = await harness.http.post("/notifications").send(makeEvent());
-        return { status: res.status, ms: Date.now() - started, code: res.body.data.lastError?.code as string | undefined };
+        return {
+          status: res.status,
+          ms: Date.now() - started,
+          code: res.body.data.lastError?.code as string | undefined,
+        };
       }),
     );
     const delivered = results.filter((r) => r.status === 200);

@@ -14,7 +14,10 @@ afterEach(async () => {
   teardown = [];
 });
 
-async function startInstances(count: number, env: Record<string, string>): Promise<{ instances: Harness[]; emulator: SvixEmulator }> {
+async function startInstances(
+  count: number,
+  env: Record<string, string>,
+): Promise<{ instances: Harness[]; emulator: SvixEmulator }> {
   const emulator = new SvixEmulator({ apiKey: "test-key" });
   await emulator.start();
   teardown.push(() => emulator.stop());
@@ -61,25 +64,35 @@ describe("two or more instances on one database", () => {
   });
 
   it("the dispatchers of every instance at once send each queued notification once", async () => {
-    const { instances, emulator } = await startInstances(2, { SVIX_MAX_RETRIES: "0", CIRCUIT_FAILURE_THRESHOLD: "1000" });
+    const { instances, emulator } = await startInstances(2, {
+      SVIX_MAX_RETRIES: "0",
+      CIRCUIT_FAILURE_THRESHOLD: "1000",
+    });
     emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
     const events = Array.from({ length: 20 }, () => makeEvent());
-    for (const [i, event] of events.entries()) await instances[i % 2]!.http.post("/notifications").send(event).expect(202);
+    for (const [i, event] of events.entries())
+      await instances[i % 2]!.http.post("/notifications").send(event).expect(202);
     expect(await instances[0]!.container.db.prisma.notification.count({ where: { status: "queued" } })).toBe(20);
 
     emulator.faults.clear();
     emulator.faults.add({ kind: "latency", minMs: 5, maxMs: 30, operation: "message.create" });
     const createsBefore = emulator.calls.filter((c) => c.operation === "message.create").length;
-    await instances[0]!.container.db.prisma.notification.updateMany({ data: { nextAttemptAt: new Date(Date.now() - 1) } });
+    await instances[0]!.container.db.prisma.notification.updateMany({
+      data: { nextAttemptAt: new Date(Date.now() - 1) },
+    });
     for (let pass = 0; pass < 20; pass += 1) {
       await Promise.all(instances.flatMap((i) => [i.container.dispatcher.pass(), i.container.dispatcher.pass()]));
-      const left = await instances[0]!.container.db.prisma.notification.count({ where: { status: { not: "delivered" } } });
+      const left = await instances[0]!.container.db.prisma.notification.count({
+        where: { status: { not: "delivered" } },
+      });
       if (left === 0) break;
     }
     expect(emulator.state.allMessages()).toHaveLength(20);
     const creates = emulator.calls.filter((c) => c.operation === "message.create").length - createsBefore;
     expect(creates).toBe(20);
-    const attempts = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({ where: { trigger: "dispatch" } });
+    const attempts = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({
+      where: { trigger: "dispatch" },
+    });
     expect(attempts).toHaveLength(20);
     expect(attempts.every((a) => a.outcome === "delivered")).toBe(true);
   });
@@ -103,9 +116,14 @@ describe("two or more instances on one database", () => {
     expect(row?.status).toBe("delivered");
     expect(emulator.state.allMessages()).toHaveLength(1);
     // The queued row carries Svix's Retry-After, so no instance sends it inside the window.
-    const [throttled, delivered] = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({ where: { eventId: event.id }, orderBy: { startedAt: "asc" } });
+    const [throttled, delivered] = await instances[0]!.container.db.prisma.deliveryAttempt.findMany({
+      where: { eventId: event.id },
+      orderBy: { startedAt: "asc" },
+    });
     expect(throttled?.httpStatus).toBe(429);
     expect(delivered?.trigger).toBe("dispatch");
-    expect(delivered!.startedAt.getTime()).toBeGreaterThanOrEqual(throttled!.startedAt.getTime() + throttled!.durationMs + 1000 - 2);
+    expect(delivered!.startedAt.getTime()).toBeGreaterThanOrEqual(
+      throttled!.startedAt.getTime() + throttled!.durationMs + 1000 - 2,
+    );
   });
 });

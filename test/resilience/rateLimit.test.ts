@@ -13,7 +13,11 @@ afterEach(async () => {
 /** Every Svix call the relay made, from its own ledger: start and end times, status. */
 async function recordedCalls(harness: Harness) {
   const rows = await harness.container.db.prisma.deliveryAttempt.findMany({ orderBy: { startedAt: "asc" } });
-  return rows.map((r) => ({ start: r.startedAt.getTime(), end: r.startedAt.getTime() + r.durationMs, status: r.httpStatus }));
+  return rows.map((r) => ({
+    start: r.startedAt.getTime(),
+    end: r.startedAt.getTime() + r.durationMs,
+    status: r.httpStatus,
+  }));
 }
 
 describe("Svix rate limits", () => {
@@ -31,7 +35,10 @@ describe("Svix rate limits", () => {
     }
     expect(h.emulator.calls).toHaveLength(1);
     const harness = h;
-    await waitFor(async () => (await harness.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 6, 15_000);
+    await waitFor(
+      async () => (await harness.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 6,
+      15_000,
+    );
     // Svix's own clock: nothing arrived before the full Retry-After had passed.
     const after = h.emulator.calls.filter((c) => c.status !== 429);
     expect(after).toHaveLength(6);
@@ -40,7 +47,11 @@ describe("Svix rate limits", () => {
   });
 
   it("under a 10 requests/s limit with Retry-After: 1, delivers 40 events once each and never starts a call inside a window", async () => {
-    h = await startHarness({ CIRCUIT_FAILURE_THRESHOLD: "1000", DISPATCH_ENABLED: "true", DISPATCH_INTERVAL_MS: "100" });
+    h = await startHarness({
+      CIRCUIT_FAILURE_THRESHOLD: "1000",
+      DISPATCH_ENABLED: "true",
+      DISPATCH_INTERVAL_MS: "100",
+    });
     const harness = h;
     harness.emulator.faults.setRateLimit({ perSecond: 10, retryAfterSeconds: 1 });
     const events = Array.from({ length: 40 }, () => makeEvent({ project: `p${Math.floor(Math.random() * 3)}` }));
@@ -48,7 +59,10 @@ describe("Svix rate limits", () => {
       const res = await harness.http.post("/notifications").send(event);
       expect([200, 202]).toContain(res.status);
     });
-    await waitFor(async () => (await harness.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 40, 30_000);
+    await waitFor(
+      async () => (await harness.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 40,
+      30_000,
+    );
     const messages = harness.emulator.state.allMessages();
     expect(messages).toHaveLength(40);
     expect(new Set(messages.map((m) => m.eventId)).size).toBe(40);

@@ -51,7 +51,11 @@ describe("LeanHttpClient", () => {
       });
     };
     client = new LeanHttpClient();
-    const response = await client.request(new URL(`${base}/api`), { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' }, 2000);
+    const response = await client.request(
+      new URL(`${base}/api`),
+      { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' },
+      2000,
+    );
     expect(seen).toEqual({ method: "POST", contentType: "application/json", body: '{"a":1}' });
     expect(response.status).toBe(429);
     expect(response.headers.get("Retry-After")).toBe("3");
@@ -87,7 +91,10 @@ describe("LeanHttpClient", () => {
   it("gives up after timeoutMs with a TimeoutError naming the limit", async () => {
     handle = () => undefined;
     client = new LeanHttpClient();
-    await expect(client.request(new URL(`${base}/slow`), {}, 100)).rejects.toMatchObject({ name: "TimeoutError", message: "no answer within 100 ms" });
+    await expect(client.request(new URL(`${base}/slow`), {}, 100)).rejects.toMatchObject({
+      name: "TimeoutError",
+      message: "no answer within 100 ms",
+    });
   });
 
   it("rejects when the connection drops in the middle of the body", async () => {
@@ -96,7 +103,10 @@ describe("LeanHttpClient", () => {
       res.write("only part of it", () => res.socket?.destroy());
     };
     client = new LeanHttpClient();
-    await expect(client.request(new URL(`${base}/cut`), {}, 5000)).rejects.toMatchObject({ message: "aborted", code: "ECONNRESET" });
+    await expect(client.request(new URL(`${base}/cut`), {}, 5000)).rejects.toMatchObject({
+      message: "aborted",
+      code: "ECONNRESET",
+    });
   }, 10_000);
 });
 
@@ -107,10 +117,12 @@ describe("LeanHttpClient over https", () => {
   let firstBytes: Promise<Buffer>;
   beforeAll(async () => {
     firstBytes = new Promise((resolve) => {
-      tcp = createTcpServer((socket) => socket.once("data", (data: Buffer) => {
-        resolve(data);
-        socket.destroy();
-      }));
+      tcp = createTcpServer((socket) =>
+        socket.once("data", (data: Buffer) => {
+          resolve(data);
+          socket.destroy();
+        }),
+      );
     });
     await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
   });

@@ -10,7 +10,16 @@ import type { SvixApi } from "../../src/svix/svixGateway.ts";
 // The state machine on a fake clock, with a scripted inner gateway (a fake of our own port).
 // "timeout": no answer (no HTTP status), as the SDK gateway reports it; "crash": an error that is
 // not an AppError; { hold }: the call stays in flight until the test settles it.
-type Step = "ok" | "503" | "401" | "429" | "400" | "timeout" | "crash" | { retryAfter: number } | { hold: Promise<Step> };
+type Step =
+  | "ok"
+  | "503"
+  | "401"
+  | "429"
+  | "400"
+  | "timeout"
+  | "crash"
+  | { retryAfter: number }
+  | { hold: Promise<Step> };
 
 /** A step that stays in flight until release(outcome). */
 function held(): { step: Step; release: (outcome: Step) => void } {
@@ -54,7 +63,11 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
     onRecovered: () => (recovered += 1),
     ...options,
   });
-  const send = (callOptions?: CallOptions) => gateway.createMessage({} as OutgoingMessage, callOptions).then(() => "ok", (e: AppError) => e.code);
+  const send = (callOptions?: CallOptions) =>
+    gateway.createMessage({} as OutgoingMessage, callOptions).then(
+      () => "ok",
+      (e: AppError) => e.code,
+    );
   /** The AppError a call ends with (a success fails the test). */
   const fail = (callOptions?: CallOptions) =>
     gateway.createMessage({} as OutgoingMessage, callOptions).then(
@@ -64,11 +77,24 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
   /** Calls refused without calling Svix, by reason. */
   const shed = async () => Object.fromEntries((await metrics.shed.get()).values.map((v) => [v.labels.reason, v.value]));
   const gauge = async (g: Metrics["circuitOpen"]) => (await g.get()).values[0]?.value ?? 0;
-  return { gateway, calls, send, fail, shed, gauge, metrics, logs, recoveries: () => recovered, now: () => now, advance: (ms: number) => (now += ms) };
+  return {
+    gateway,
+    calls,
+    send,
+    fail,
+    shed,
+    gauge,
+    metrics,
+    logs,
+    recoveries: () => recovered,
+    now: () => now,
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 /** The log lines with this message. */
-const logged = (logs: { records: Array<Record<string, unknown>> }, message: string) => logs.records.filter((r) => r.message === message);
+const logged = (logs: { records: Array<Record<string, unknown>> }, message: string) =>
+  logs.records.filter((r) => r.message === message);
 
 describe("ResilientSvixGateway", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -99,7 +125,11 @@ describe("ResilientSvixGateway", () => {
       pauses.push(t.gateway.waitMs() / 1000);
       t.advance(t.gateway.waitMs());
     }
-    expectEachBetween(pauses, [[0.5, 1], [1, 2], [2, 4]]);
+    expectEachBetween(pauses, [
+      [0.5, 1],
+      [1, 2],
+      [2, 4],
+    ]);
     expect(await t.send()).toBe("ok");
     await t.send();
     expect(t.gateway.waitMs() / 1000).toBeLessThanOrEqual(1);
@@ -141,7 +171,10 @@ describe("ResilientSvixGateway", () => {
   });
 
   it("never pauses longer than rateLimitMaxMs after consecutive 429s without Retry-After", async () => {
-    const t = setup(Array.from({ length: 12 }, () => "429" as const), { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000 });
+    const t = setup(
+      Array.from({ length: 12 }, () => "429" as const),
+      { rateLimitBaseMs: 1000, rateLimitMaxMs: 60_000 },
+    );
     let longest = 0;
     for (let i = 0; i < 12; i += 1) {
       await t.send();
@@ -158,7 +191,10 @@ describe("ResilientSvixGateway", () => {
     expect(await t.send()).toBe("ok");
     expect(t.calls).toHaveLength(3);
     const late = setup(["503", "ok"], { maxRetries: 2, retryBaseMs: 1 });
-    const outcome = await late.gateway.createMessage({} as OutgoingMessage, { deadline: 1_000_000 }).then(() => "ok", (e: AppError) => e.code);
+    const outcome = await late.gateway.createMessage({} as OutgoingMessage, { deadline: 1_000_000 }).then(
+      () => "ok",
+      (e: AppError) => e.code,
+    );
     expect(outcome).toBe("svix_unavailable");
     expect(late.calls).toHaveLength(1);
   });
@@ -202,7 +238,11 @@ describe("ResilientSvixGateway", () => {
     const second = held();
     const t = setup([first.step, second.step], { maxInFlight: 2 });
     const running = [t.send(), t.send()];
-    expect(await t.fail()).toMatchObject({ code: "overloaded", retryAfterSeconds: 1, message: expect.stringMatching(/in flight/) });
+    expect(await t.fail()).toMatchObject({
+      code: "overloaded",
+      retryAfterSeconds: 1,
+      message: expect.stringMatching(/in flight/),
+    });
     expect(t.calls).toHaveLength(2);
     expect(await t.shed()).toEqual({ overloaded: 1 });
     first.release("ok");
@@ -215,7 +255,11 @@ describe("ResilientSvixGateway", () => {
     const t = setup([{ retryAfter: 10 }]);
     await t.send();
     t.advance(2500);
-    expect(await t.fail()).toMatchObject({ code: "svix_rate_limited", retryAfterSeconds: 8, message: expect.stringMatching(/Retry-After/) });
+    expect(await t.fail()).toMatchObject({
+      code: "svix_rate_limited",
+      retryAfterSeconds: 8,
+      message: expect.stringMatching(/Retry-After/),
+    });
     expect(await t.shed()).toEqual({ cooldown: 1 });
     expect(t.calls).toHaveLength(1);
   });
@@ -231,7 +275,9 @@ describe("ResilientSvixGateway", () => {
     c.release({ retryAfter: 5 });
     expect(await Promise.all(running)).toEqual(["svix_rate_limited", "svix_rate_limited", "svix_rate_limited"]);
     expect(t.gateway.blockedMs()).toBe(20_000);
-    expect(logged(t.logs, "Svix rate limit: pausing Svix calls")).toEqual([expect.objectContaining({ level: "warn", waitMs: 10_000, retryAfterGiven: true })]);
+    expect(logged(t.logs, "Svix rate limit: pausing Svix calls")).toEqual([
+      expect.objectContaining({ level: "warn", waitMs: 10_000, retryAfterGiven: true }),
+    ]);
     // A 429 just as that pause ends starts a new pause, logged again.
     t.advance(20_000);
     expect(await t.send()).toBe("svix_rate_limited");
@@ -250,7 +296,11 @@ describe("ResilientSvixGateway", () => {
     await t.send();
     t.advance(1000);
     expect(await t.send()).toBe("ok");
-    expect(await t.fail()).toMatchObject({ code: "svix_rate_limited", retryAfterSeconds: 1, message: expect.stringMatching(/Pacing/) });
+    expect(await t.fail()).toMatchObject({
+      code: "svix_rate_limited",
+      retryAfterSeconds: 1,
+      message: expect.stringMatching(/Pacing/),
+    });
     expect(await t.shed()).toEqual({ paced: 1 });
     expect(t.calls).toHaveLength(3);
     t.advance(1000);
@@ -263,7 +313,10 @@ describe("ResilientSvixGateway", () => {
     await t.send();
     t.advance(1000);
     expect(t.gateway.reserveCall()).toBe(0); // the one slot of this second
-    expect(await t.fail({ reserved: true })).toMatchObject({ code: "svix_rate_limited", message: expect.stringMatching(/Pacing/) });
+    expect(await t.fail({ reserved: true })).toMatchObject({
+      code: "svix_rate_limited",
+      message: expect.stringMatching(/Pacing/),
+    });
     expect(t.calls).toHaveLength(3);
     expect(await t.shed()).toEqual({ paced: 1 });
   });
@@ -284,7 +337,11 @@ describe("ResilientSvixGateway", () => {
     for (let i = 0; i < 3; i += 1) expect(await t.send()).toBe("svix_unavailable");
     expect(await t.gauge(t.metrics.circuitOpen)).toBe(1);
     t.advance(1200);
-    expect(await t.fail()).toMatchObject({ code: "svix_circuit_open", retryAfterSeconds: 4, message: expect.stringMatching(/probe/) });
+    expect(await t.fail()).toMatchObject({
+      code: "svix_circuit_open",
+      retryAfterSeconds: 4,
+      message: expect.stringMatching(/probe/),
+    });
     // The probe fails: open again for a whole cool-down.
     t.advance(3800);
     expect(await t.send()).toBe("svix_unavailable");

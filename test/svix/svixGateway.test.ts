@@ -10,7 +10,12 @@ let emulator: SvixEmulator;
 let gateway: SdkSvixGateway;
 beforeAll(async () => {
   emulator = new SvixEmulator({ apiKey: "k" });
-  gateway = new SdkSvixGateway({ apiKey: "k", serverUrl: await emulator.start(), requestTimeoutMs: 300, metrics: createMetrics() });
+  gateway = new SdkSvixGateway({
+    apiKey: "k",
+    serverUrl: await emulator.start(),
+    requestTimeoutMs: 300,
+    metrics: createMetrics(),
+  });
 });
 afterAll(() => emulator.stop());
 beforeEach(() => emulator.reset());
@@ -39,32 +44,63 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
   it("429 → svix_rate_limited with Retry-After seconds (retryable)", async () => {
     emulator.faults.add({ kind: "status", status: 429, retryAfter: "12", times: 1 });
     const error = await failure(gateway.createMessage(message()));
-    expect(error).toMatchObject({ code: "svix_rate_limited", retryAfterSeconds: 12, upstreamStatus: 429, retryable: true });
+    expect(error).toMatchObject({
+      code: "svix_rate_limited",
+      retryAfterSeconds: 12,
+      upstreamStatus: 429,
+      retryable: true,
+    });
   });
 
   it.each([500, 502, 503, 504])("%i → svix_unavailable (retryable)", async (status) => {
     emulator.faults.add({ kind: "status", status, times: 1 });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unavailable", upstreamStatus: status, retryable: true });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_unavailable",
+      upstreamStatus: status,
+      retryable: true,
+    });
   });
 
   it.each([401, 403])("%i → svix_unauthorized (retryable: our key, not the event)", async (status) => {
     emulator.faults.add({ kind: "status", status, times: 1 });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unauthorized", upstreamStatus: status, retryable: true });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_unauthorized",
+      upstreamStatus: status,
+      retryable: true,
+    });
   });
 
   it("a non-JSON 429 from a proxy → still svix_rate_limited, with its Retry-After", async () => {
-    emulator.faults.add({ kind: "status", status: 429, retryAfter: "4", rawBody: "<html>Too Many Requests</html>", times: 1 });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_rate_limited", upstreamStatus: 429, retryAfterSeconds: 4 });
+    emulator.faults.add({
+      kind: "status",
+      status: 429,
+      retryAfter: "4",
+      rawBody: "<html>Too Many Requests</html>",
+      times: 1,
+    });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_rate_limited",
+      upstreamStatus: 429,
+      retryAfterSeconds: 4,
+    });
   });
 
   it("a non-JSON 413 → svix_rejected, not retried as an outage", async () => {
     emulator.faults.add({ kind: "status", status: 413, rawBody: "<html>Request Entity Too Large</html>", times: 1 });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_rejected", upstreamStatus: 413, retryable: false });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_rejected",
+      upstreamStatus: 413,
+      retryable: false,
+    });
   });
 
   it.each([400, 404, 413, 422])("%i → svix_rejected (permanent)", async (status) => {
     emulator.faults.add({ kind: "status", status, times: 1 });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_rejected", upstreamStatus: status, retryable: false });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_rejected",
+      upstreamStatus: status,
+      retryable: false,
+    });
   });
 
   it("409 on a message → delivered as a duplicate", async () => {
@@ -72,14 +108,24 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
     const calls: SvixCall[] = [];
     const again = await gateway.createMessage(message("evt_dup"), { onCall: (c) => calls.push(c) });
     expect(again).toEqual({ messageId: null, duplicate: true, httpStatus: 409 });
-    expect(calls).toEqual([expect.objectContaining({ operation: "message.create", outcome: "duplicate", httpStatus: 409 })]);
+    expect(calls).toEqual([
+      expect.objectContaining({ operation: "message.create", outcome: "duplicate", httpStatus: 409 }),
+    ]);
   });
 
   it("a call that never answers → svix_unavailable after SVIX_TIMEOUT_MS, not sooner and not much later", async () => {
-    const slow = new SdkSvixGateway({ apiKey: "k", serverUrl: emulator.url, requestTimeoutMs: 1000, metrics: createMetrics() });
+    const slow = new SdkSvixGateway({
+      apiKey: "k",
+      serverUrl: emulator.url,
+      requestTimeoutMs: 1000,
+      metrics: createMetrics(),
+    });
     emulator.faults.add({ kind: "hang", times: 1 });
     const started = Date.now();
-    expect(await failure(slow.createMessage(message()))).toMatchObject({ code: "svix_unavailable", upstreamStatus: undefined });
+    expect(await failure(slow.createMessage(message()))).toMatchObject({
+      code: "svix_unavailable",
+      upstreamStatus: undefined,
+    });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(950);
     // Wide for a busy machine, yet well under a timeout twice as long.
@@ -87,10 +133,17 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
   });
 
   it("the request's deadline shortens the call's timeout", async () => {
-    const slow = new SdkSvixGateway({ apiKey: "k", serverUrl: emulator.url, requestTimeoutMs: 5000, metrics: createMetrics() });
+    const slow = new SdkSvixGateway({
+      apiKey: "k",
+      serverUrl: emulator.url,
+      requestTimeoutMs: 5000,
+      metrics: createMetrics(),
+    });
     emulator.faults.add({ kind: "hang", times: 1 });
     const started = Date.now();
-    expect(await failure(slow.createMessage(message(), { deadline: Date.now() + 300 }))).toMatchObject({ code: "svix_unavailable" });
+    expect(await failure(slow.createMessage(message(), { deadline: Date.now() + 300 }))).toMatchObject({
+      code: "svix_unavailable",
+    });
     expect(Date.now() - started).toBeLessThan(2500);
   });
 
@@ -105,7 +158,14 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
     const before = Date.now();
     const sent = await gateway.createMessage(message(), { onCall: (c) => calls.push(c) });
     const elapsed = Date.now() - before;
-    expect(calls).toEqual([expect.objectContaining({ operation: "message.create", outcome: "delivered", httpStatus: 202, messageId: sent.messageId })]);
+    expect(calls).toEqual([
+      expect.objectContaining({
+        operation: "message.create",
+        outcome: "delivered",
+        httpStatus: 202,
+        messageId: sent.messageId,
+      }),
+    ]);
     expect(calls[0]!.durationMs).toBeGreaterThanOrEqual(190);
     expect(calls[0]!.durationMs).toBeLessThanOrEqual(elapsed + 1);
     expect(calls[0]!.startedAt.getTime()).toBeGreaterThanOrEqual(before);
@@ -115,7 +175,9 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
 describe("the message an operator reads for each kind of answer", () => {
   it("Svix's error body { code, detail } reads as code: detail", async () => {
     emulator.faults.add({ kind: "status", status: 400, times: 1 });
-    expect((await failure(gateway.createMessage(message()))).message).toBe("Svix rejected the request (400): bad_request: injected 400");
+    expect((await failure(gateway.createMessage(message()))).message).toBe(
+      "Svix rejected the request (400): bad_request: injected 400",
+    );
   });
 
   it("a validation body lists each field as loc.path: msg, joined by '; '", async () => {
@@ -142,42 +204,86 @@ describe("the message an operator reads for each kind of answer", () => {
 
   it("429 names Svix's reason; 401 points at SVIX_API_KEY", async () => {
     emulator.faults.add({ kind: "status", status: 429, times: 1 }, { kind: "status", status: 401, times: 1 });
-    expect((await failure(gateway.createMessage(message()))).message).toBe("Svix is rate limiting (rate_limited: injected 429)");
-    expect((await failure(gateway.createMessage(message()))).message).toBe("Svix refused our credentials (401); check SVIX_API_KEY");
+    expect((await failure(gateway.createMessage(message()))).message).toBe(
+      "Svix is rate limiting (rate_limited: injected 429)",
+    );
+    expect((await failure(gateway.createMessage(message()))).message).toBe(
+      "Svix refused our credentials (401); check SVIX_API_KEY",
+    );
   });
 
   it("408 → svix_unavailable (retryable), like a 5xx; a 5xx keeps its Retry-After", async () => {
-    emulator.faults.add({ kind: "status", status: 408, times: 1 }, { kind: "status", status: 503, retryAfter: "7", times: 1 });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unavailable", message: "Svix answered 408", upstreamStatus: 408, retryable: true });
-    expect(await failure(gateway.createMessage(message()))).toMatchObject({ code: "svix_unavailable", message: "Svix answered 503", upstreamStatus: 503, retryAfterSeconds: 7 });
+    emulator.faults.add(
+      { kind: "status", status: 408, times: 1 },
+      { kind: "status", status: 503, retryAfter: "7", times: 1 },
+    );
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_unavailable",
+      message: "Svix answered 408",
+      upstreamStatus: 408,
+      retryable: true,
+    });
+    expect(await failure(gateway.createMessage(message()))).toMatchObject({
+      code: "svix_unavailable",
+      message: "Svix answered 503",
+      upstreamStatus: 503,
+      retryAfterSeconds: 7,
+    });
   });
 
   it("409 on a call other than a message → svix_rejected as a conflict, not a duplicate", async () => {
     emulator.faults.add({ kind: "status", status: 409, operation: "application.create", times: 1 });
     const calls: SvixCall[] = [];
-    const error = await failure(gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme" }, { onCall: (c) => calls.push(c) }));
-    expect(error).toMatchObject({ code: "svix_rejected", message: "Svix conflict: bad_request: injected 409", upstreamStatus: 409, retryable: false });
-    expect(calls).toEqual([expect.objectContaining({ operation: "application.getOrCreate", outcome: "rejected", httpStatus: 409, errorCode: "svix_rejected" })]);
+    const error = await failure(
+      gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme" }, { onCall: (c) => calls.push(c) }),
+    );
+    expect(error).toMatchObject({
+      code: "svix_rejected",
+      message: "Svix conflict: bad_request: injected 409",
+      upstreamStatus: 409,
+      retryable: false,
+    });
+    expect(calls).toEqual([
+      expect.objectContaining({
+        operation: "application.getOrCreate",
+        outcome: "rejected",
+        httpStatus: 409,
+        errorCode: "svix_rejected",
+      }),
+    ]);
   });
 
   it("a timeout reads 'Svix did not answer in time', with the client's timeout as its cause", async () => {
     emulator.faults.add({ kind: "hang", times: 1 });
     const error = await failure(gateway.createMessage(message()));
-    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix did not answer in time", upstreamStatus: undefined });
+    expect(error).toMatchObject({
+      code: "svix_unavailable",
+      message: "Svix did not answer in time",
+      upstreamStatus: undefined,
+    });
     expect(error.cause).toMatchObject({ name: "TimeoutError", message: "no answer within 300 ms" });
   });
 
   it("a network error names the socket's error, kept as the cause", async () => {
     emulator.faults.add({ kind: "reset", times: 1 });
     const error = await failure(gateway.createMessage(message()));
-    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix could not be reached (socket hang up)", upstreamStatus: undefined });
+    expect(error).toMatchObject({
+      code: "svix_unavailable",
+      message: "Svix could not be reached (socket hang up)",
+      upstreamStatus: undefined,
+    });
     expect(error.cause).toMatchObject({ code: "ECONNRESET" });
   });
 
   it("a 2xx whose body is not JSON → svix_unavailable (unreadable), not a rejection", async () => {
     emulator.faults.add({ kind: "status", status: 200, rawBody: "<html>OK</html>", times: 1 });
     const error = await failure(gateway.createMessage(message()));
-    expect(error).toMatchObject({ code: "svix_unavailable", message: "Svix answered with an unreadable body", upstreamStatus: undefined, retryable: true });
+    expect(error).toMatchObject({
+      code: "svix_unavailable",
+      message: "Svix answered with an unreadable body",
+      upstreamStatus: undefined,
+      retryable: true,
+    });
     expect(error.cause).toBeInstanceOf(SyntaxError);
   });
 });
@@ -191,7 +297,11 @@ describe("what the gateway reports and counts", () => {
     await counted.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme" });
     await counted.ensureEventType({ name: "user.created", description: "A user was created" });
     // Made in Svix's dashboard: Svix answers our key with a 409.
-    emulator.state.eventTypes.set("user.deleted", { name: "user.deleted", description: "", createdAt: new Date().toISOString() });
+    emulator.state.eventTypes.set("user.deleted", {
+      name: "user.deleted",
+      description: "",
+      createdAt: new Date().toISOString(),
+    });
     await counted.ensureEventType({ name: "user.deleted", description: "A user was deleted" });
     await counted.checkCredentials();
     await counted.createMessage(message("evt_twice"));
@@ -234,8 +344,20 @@ describe("what the gateway reports and counts", () => {
     await gateway.createMessage(message("evt_dup"));
     await gateway.createMessage(message("evt_dup"), { onCall });
     expect(calls).toEqual([
-      expect.objectContaining({ operation: "message.create", outcome: "rejected", httpStatus: 400, errorCode: "svix_rejected", error: "Svix rejected the request (400): bad_request: injected 400" }),
-      expect.objectContaining({ operation: "message.create", outcome: "retryable", httpStatus: 503, errorCode: "svix_unavailable", error: "Svix answered 503" }),
+      expect.objectContaining({
+        operation: "message.create",
+        outcome: "rejected",
+        httpStatus: 400,
+        errorCode: "svix_rejected",
+        error: "Svix rejected the request (400): bad_request: injected 400",
+      }),
+      expect.objectContaining({
+        operation: "message.create",
+        outcome: "retryable",
+        httpStatus: 503,
+        errorCode: "svix_unavailable",
+        error: "Svix answered 503",
+      }),
       expect.objectContaining({ operation: "message.create", outcome: "duplicate", httpStatus: 409 }),
     ]);
     expect(calls[2]!.errorCode).toBeUndefined();
@@ -244,8 +366,13 @@ describe("what the gateway reports and counts", () => {
 
   it("reports a call that is not a message as ok, without a message id", async () => {
     const calls: SvixCall[] = [];
-    await gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme" }, { onCall: (c) => calls.push(c) });
-    expect(calls).toEqual([expect.objectContaining({ operation: "application.getOrCreate", outcome: "ok", httpStatus: 201 })]);
+    await gateway.getOrCreateApplication(
+      { uid: "acme", name: "Acme", project: "acme" },
+      { onCall: (c) => calls.push(c) },
+    );
+    expect(calls).toEqual([
+      expect.objectContaining({ operation: "application.getOrCreate", outcome: "ok", httpStatus: 201 }),
+    ]);
     expect(calls[0]!.messageId).toBeUndefined();
   });
 });
@@ -256,13 +383,27 @@ describe("what Svix receives", () => {
     const second = await gateway.getOrCreateApplication({ uid: "acme", name: "Acme", project: "acme-project" });
     expect(second).toEqual(first);
     expect(first).toEqual({ id: expect.stringMatching(/^app_/), uid: "acme" });
-    expect(emulator.state.findApp("acme")).toMatchObject({ id: first.id, name: "Acme", metadata: { gigsProject: "acme-project" } });
+    expect(emulator.state.findApp("acme")).toMatchObject({
+      id: first.id,
+      name: "Acme",
+      metadata: { gigsProject: "acme-project" },
+    });
     expect(emulator.calls.map((c) => c.idempotencyKey)).toEqual(["gigs-relay-app-acme", "gigs-relay-app-acme"]);
   });
 
   it("appPortalAccess creates the application with its project; readOnly asks for the ViewBase capability only", async () => {
-    const access = await gateway.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme-project", expirySeconds: 3600, featureFlags: ["beta"], readOnly: true });
-    expect(access).toEqual({ url: expect.stringContaining("/app-portal/login#key="), token: expect.stringMatching(/^appsk_/) });
+    const access = await gateway.appPortalAccess({
+      appUid: "acme",
+      appName: "Acme",
+      project: "acme-project",
+      expirySeconds: 3600,
+      featureFlags: ["beta"],
+      readOnly: true,
+    });
+    expect(access).toEqual({
+      url: expect.stringContaining("/app-portal/login#key="),
+      token: expect.stringMatching(/^appsk_/),
+    });
     await gateway.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme-project" });
     const app = emulator.state.findApp("acme");
     expect(app).toMatchObject({ name: "Acme", metadata: { gigsProject: "acme-project" } });
@@ -280,14 +421,20 @@ describe("what Svix receives", () => {
   it("ensureEventType creates the type, takes Svix's 409 (a type made elsewhere) as done, and throws any other failure", async () => {
     await gateway.ensureEventType({ name: "user.created", description: "A user was created" });
     expect(emulator.state.eventTypes.get("user.created")).toMatchObject({ description: "A user was created" });
-    emulator.state.eventTypes.set("user.deleted", { name: "user.deleted", description: "made in the dashboard", createdAt: new Date().toISOString() });
+    emulator.state.eventTypes.set("user.deleted", {
+      name: "user.deleted",
+      description: "made in the dashboard",
+      createdAt: new Date().toISOString(),
+    });
     await gateway.ensureEventType({ name: "user.deleted", description: "A user was deleted" });
     expect(emulator.calls.map((c) => [c.status, c.idempotencyKey])).toEqual([
       [201, "gigs-relay-type-user.created"],
       [409, "gigs-relay-type-user.deleted"],
     ]);
     emulator.faults.add({ kind: "status", status: 400, times: 1 });
-    expect(await failure(gateway.ensureEventType({ name: "user.updated", description: "A user was updated" }))).toMatchObject({ code: "svix_rejected", upstreamStatus: 400 });
+    expect(
+      await failure(gateway.ensureEventType({ name: "user.updated", description: "A user was updated" })),
+    ).toMatchObject({ code: "svix_rejected", upstreamStatus: 400 });
   });
 });
 
@@ -298,18 +445,29 @@ describe("checkCredentials", () => {
 
   it.each([401, 403])("unauthorized on %i, with the message to act on", async (status) => {
     emulator.faults.add({ kind: "status", status, times: 1 });
-    expect(await gateway.checkCredentials()).toEqual({ status: "unauthorized", detail: `Svix refused our credentials (${status}); check SVIX_API_KEY` });
+    expect(await gateway.checkCredentials()).toEqual({
+      status: "unauthorized",
+      detail: `Svix refused our credentials (${status}); check SVIX_API_KEY`,
+    });
   });
 
   it("unauthorized with a wrong key", async () => {
-    const wrongKey = new SdkSvixGateway({ apiKey: "wrong", serverUrl: emulator.url, requestTimeoutMs: 300, metrics: createMetrics() });
+    const wrongKey = new SdkSvixGateway({
+      apiKey: "wrong",
+      serverUrl: emulator.url,
+      requestTimeoutMs: 300,
+      metrics: createMetrics(),
+    });
     expect(await wrongKey.checkCredentials()).toMatchObject({ status: "unauthorized" });
   });
 
   it("unreachable on anything else, with what went wrong", async () => {
     emulator.faults.add({ kind: "status", status: 503, times: 1 }, { kind: "reset", times: 1 });
     expect(await gateway.checkCredentials()).toEqual({ status: "unreachable", detail: "Svix answered 503" });
-    expect(await gateway.checkCredentials()).toEqual({ status: "unreachable", detail: "Svix could not be reached (socket hang up)" });
+    expect(await gateway.checkCredentials()).toEqual({
+      status: "unreachable",
+      detail: "Svix could not be reached (socket hang up)",
+    });
   });
 });
 

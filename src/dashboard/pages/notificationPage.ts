@@ -23,10 +23,18 @@ export function notificationPage(viewer: Viewer, data: NotificationDetail, notic
   );
   const events = table(
     ["Reported", "What", "Endpoint", "Endpoint answered"],
-    data.deliveryEvents.map((e) => [time(e.occurredAt), e.type, html`<code>${e.endpointId ?? ""}</code>`, e.responseStatus ?? ""]),
+    data.deliveryEvents.map((e) => [
+      time(e.occurredAt),
+      e.type,
+      html`<code>${e.endpointId ?? ""}</code>`,
+      e.responseStatus ?? "",
+    ]),
     "Svix has reported nothing about its delivery to the customer's endpoints.",
   );
-  const replay = REPLAYABLE.has(n.status) && !n.payloadPurgedAt ? html`<p>${postButton(viewer, `${notificationHref(n.eventId)}/replay`, "Replay")}</p>` : "";
+  const replay =
+    REPLAYABLE.has(n.status) && !n.payloadPurgedAt
+      ? html`<p>${postButton(viewer, `${notificationHref(n.eventId)}/replay`, "Replay")}</p>`
+      : "";
   return page({
     title: `Event ${n.eventId}`,
     viewer,

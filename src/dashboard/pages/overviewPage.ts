@@ -8,7 +8,11 @@ import { endpointProblemTable, problemTable, quarantineTable } from "./tables.ts
 export function overviewPage(viewer: Viewer, data: Overview): string {
   const projects = table(
     ["Project", "Last hour", "Last 24 hours"],
-    data.projects.map((p) => [html`<a href="${projectHref(p.project)}">${p.project}</a>`, statusCounts(p.hour), statusCounts(p.day)]),
+    data.projects.map((p) => [
+      html`<a href="${projectHref(p.project)}">${p.project}</a>`,
+      statusCounts(p.hour),
+      statusCounts(p.day),
+    ]),
     "No notifications in the last 24 hours.",
   );
   const q = data.quarantine;

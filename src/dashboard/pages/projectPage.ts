@@ -16,7 +16,13 @@ ${postButton(viewer, `${base}/app-portal`, "Open app portal", { secondary: true 
 <p class="muted">"Replay all failed" sends the project's queued and failed notifications now (100 of each at most per press); rejected ones, which Svix refused, have their own button: fix the cause first.</p>`;
   const recent = table(
     ["Event", "Type", "Status", "Arrived", "Delivered"],
-    data.recent.map((n) => [html`<a href="${notificationHref(n.eventId)}"><code>${n.eventId}</code></a>`, n.type, statusBadge(n.status), time(n.createdAt), time(n.deliveredAt)]),
+    data.recent.map((n) => [
+      html`<a href="${notificationHref(n.eventId)}"><code>${n.eventId}</code></a>`,
+      n.type,
+      statusBadge(n.status),
+      time(n.createdAt),
+      time(n.deliveredAt),
+    ]),
     "No notifications for this project.",
   );
   return page({

@@ -3,8 +3,22 @@ import { html, type SafeHtml } from "../html.ts";
 import { notificationHref, projectHref, statusBadge, table, time, transportName } from "../layout.ts";
 
 /** Notifications an operator has to look at, with why (shared with the project page). */
-export function problemTable(rows: readonly NotificationSummary[], withProject: boolean, actions?: (n: NotificationSummary) => SafeHtml): SafeHtml {
-  const headers = ["Event", ...(withProject ? ["Project"] : []), "Type", "Status", "Attempts", "Why", "Arrived", "Next attempt", ...(actions ? [""] : [])];
+export function problemTable(
+  rows: readonly NotificationSummary[],
+  withProject: boolean,
+  actions?: (n: NotificationSummary) => SafeHtml,
+): SafeHtml {
+  const headers = [
+    "Event",
+    ...(withProject ? ["Project"] : []),
+    "Type",
+    "Status",
+    "Attempts",
+    "Why",
+    "Arrived",
+    "Next attempt",
+    ...(actions ? [""] : []),
+  ];
   return table(
     headers,
     rows.map((n) => [
@@ -30,10 +44,18 @@ export function endpointProblemTable(rows: readonly DeliveryEventView[], withPro
     rows.map((e) => [
       time(e.occurredAt),
       e.type === "endpoint.disabled" ? "endpoint disabled by Svix" : "all attempts failed",
-      ...(withProject ? [e.project ? html`<a href="${projectHref(e.project)}">${e.project}</a>` : html`<code>${e.appUid ?? ""}</code>`] : []),
+      ...(withProject
+        ? [
+            e.project
+              ? html`<a href="${projectHref(e.project)}">${e.project}</a>`
+              : html`<code>${e.appUid ?? ""}</code>`,
+          ]
+        : []),
       html`<code>${e.endpointId ?? ""}</code>`,
       e.responseStatus ?? "",
-      e.eventId ? html`<a href="${notificationHref(e.eventId)}"><code>${e.eventId}</code></a>` : html`<code>${e.msgId ?? ""}</code>`,
+      e.eventId
+        ? html`<a href="${notificationHref(e.eventId)}"><code>${e.eventId}</code></a>`
+        : html`<code>${e.msgId ?? ""}</code>`,
     ]),
     "Svix reported no endpoint problems.",
   );
@@ -48,7 +70,9 @@ export function quarantineTable(rows: readonly QuarantinedMessage[]): SafeHtml {
       html`<code>${m.reason}</code>`,
       html`<span class="err">${m.message}${m.details.length ? html`<ul>${m.details.map((d) => html`<li><code>${d.path || "/"}</code> ${d.message}</li>`)}</ul>` : ""}</span>`,
       m.eventId ? html`<code>${m.eventId}</code>` : "",
-      m.transport.pubsubMessageId ? html`<code>${m.transport.pubsubMessageId}</code>${m.transport.subscription ? html`<br><span class="muted">${m.transport.subscription}</span>` : ""}` : transportName(m.transport.kind),
+      m.transport.pubsubMessageId
+        ? html`<code>${m.transport.pubsubMessageId}</code>${m.transport.subscription ? html`<br><span class="muted">${m.transport.subscription}</span>` : ""}`
+        : transportName(m.transport.kind),
       `${m.bodyBytes} bytes`,
     ]),
     "Nothing quarantined.",
