@@ -3,7 +3,7 @@
 import { pino } from "pino";
 import { ConfigError, loadJobConfig } from "../config/config.ts";
 import { PurgeWorker } from "../core/purgeWorker.ts";
-import { systemClock } from "../core/ports.ts";
+import { systemClock } from "../core/ports/clock.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { openDatabase } from "../db/database.ts";
 import { RetentionStore } from "../db/retentionStore.ts";

@@ -1,5 +1,6 @@
 import { AppError, type ErrorDetail } from "../errors.ts";
-import type { Clock, SvixAdmin } from "./ports.ts";
+import type { Clock } from "./ports/clock.ts";
+import type { SvixAdmin } from "./ports/svix.ts";
 import { appUidFor } from "./svixIdentifiers.ts";
 
 export interface AppPortalOptions {

@@ -1,7 +1,7 @@
 import { AppError, isAppError, type ErrorDetail } from "../errors.ts";
 import { isStorableIdentifier } from "./event.ts";
 import type { NotificationService } from "./notificationService.ts";
-import type { NotificationLedger, NotificationStatus } from "./ports.ts";
+import type { NotificationLedger, NotificationStatus } from "./ports/ledger.ts";
 
 export interface ReplayFilter {
   status: Extract<NotificationStatus, "failed" | "rejected" | "queued">;

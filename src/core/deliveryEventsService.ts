@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics.ts";
-import type { Clock, DeliveryEvent, DeliveryEventLedger } from "./ports.ts";
+import type { Clock } from "./ports/clock.ts";
+import type { DeliveryEvent, DeliveryEventLedger } from "./ports/deliveryEvents.ts";
 
 /** The operational webhooks the relay keeps; Svix sends others (e.g. background tasks) too. */
 export const DELIVERY_EVENT_TYPES: ReadonlySet<string> = new Set([

@@ -4,7 +4,9 @@ import { isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { PlatformEvent } from "./event.ts";
 import type { NotificationService } from "./notificationService.ts";
-import type { Clock, NotificationLedger, NotificationRecord, SvixGateway } from "./ports.ts";
+import type { Clock } from "./ports/clock.ts";
+import type { NotificationLedger, NotificationRecord } from "./ports/ledger.ts";
+import type { SvixGateway } from "./ports/svix.ts";
 
 /** A pace slot further away than this is not waited for: the row goes back to the queue. */
 const PACE_WAIT_MAX_MS = 2000;

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { SvixAdmin } from "./ports.ts";
+import type { SvixAdmin } from "./ports/svix.ts";
 
 /** Svix takes event-type names of [a-zA-Z0-9-_.], at most 256 characters. */
 const SVIX_EVENT_TYPE = /^[a-zA-Z0-9\-_.]{1,256}$/;

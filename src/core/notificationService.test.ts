@@ -2,7 +2,8 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createMetrics } from "../observability/metrics.ts";
 import { NotificationService } from "./notificationService.ts";
-import type { NotificationLedger, SvixGateway } from "./ports.ts";
+import type { NotificationLedger } from "./ports/ledger.ts";
+import type { SvixGateway } from "./ports/svix.ts";
 
 // The retry schedule on a fixed clock: the delay is exactly what the service computed.
 const NOW = Date.parse("2026-11-30T12:00:00Z");

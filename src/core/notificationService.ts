@@ -5,19 +5,18 @@ import type { Metrics } from "../observability/metrics.ts";
 import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
+import type { Clock } from "./ports/clock.ts";
 import type {
   AttemptRecord,
   AttemptTrigger,
   Claim,
-  Clock,
   Completion,
   NotificationLedger,
   NotificationRecord,
   NotificationStatus,
   NotificationSummary,
-  SvixCall,
-  SvixGateway,
-} from "./ports.ts";
+} from "./ports/ledger.ts";
+import type { SvixCall, SvixGateway } from "./ports/svix.ts";
 import { appUidFor, idempotencyKeyFor, svixEventIdFor } from "./svixIdentifiers.ts";
 import type { Transport } from "./transport.ts";
 

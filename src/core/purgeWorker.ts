@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics.ts";
-import type { Clock, RetentionLedger } from "./ports.ts";
+import type { Clock } from "./ports/clock.ts";
+import type { RetentionLedger } from "./ports/retention.ts";
 
 export interface PurgeWorkerOptions {
   retention: RetentionLedger;

@@ -1,13 +1,6 @@
-import type {
-  AttemptView,
-  DeliveryEventLedger,
-  DeliveryEventView,
-  NotificationLedger,
-  NotificationStatus,
-  NotificationSummary,
-  QuarantinedMessage,
-  QuarantineLedger,
-} from "../core/ports.ts";
+import type { DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliveryEvents.ts";
+import type { AttemptView, NotificationLedger, NotificationStatus, NotificationSummary } from "../core/ports/ledger.ts";
+import type { QuarantinedMessage, QuarantineLedger } from "../core/ports/quarantine.ts";
 
 /** Every list the dashboard shows stops here. */
 export const DASHBOARD_ROWS = 50;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { NotificationStatus } from "../core/ports.ts";
+import type { NotificationStatus } from "../core/ports/ledger.ts";
 import type { StatusCounts } from "./dashboardData.ts";
 import type { Viewer } from "./gate.ts";
 import { html, trustedHtml, type SafeHtml } from "./html.ts";

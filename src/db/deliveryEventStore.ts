@@ -1,5 +1,5 @@
 import type { PrismaClient, SvixDeliveryEvent } from "../generated/prisma/client.ts";
-import type { DeliveryEvent, DeliveryEventLedger, DeliveryEventView } from "../core/ports.ts";
+import type { DeliveryEvent, DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliveryEvents.ts";
 import { db } from "./ledgerErrors.ts";
 
 function toView(row: SvixDeliveryEvent): DeliveryEventView {

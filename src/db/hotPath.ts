@@ -1,4 +1,4 @@
-import type { Completion, NewNotification } from "../core/ports.ts";
+import type { Completion, NewNotification } from "../core/ports/ledger.ts";
 import { Batcher } from "./batcher.ts";
 import type { SqlRunner } from "./database.ts";
 

@@ -14,7 +14,7 @@ import type {
   NotificationStatus,
   NotificationSummary,
   ProjectStatusCount,
-} from "../core/ports.ts";
+} from "../core/ports/ledger.ts";
 import type { TransportKind } from "../core/transport.ts";
 import type { SqlRunner } from "./database.ts";
 import { HotPathWriter } from "./hotPath.ts";

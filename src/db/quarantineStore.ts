@@ -1,6 +1,11 @@
 import type { PrismaClient, QuarantinedMessage as QuarantineRow } from "../generated/prisma/client.ts";
 import type { ErrorDetail } from "../errors.ts";
-import type { QuarantinedMessage, QuarantineEntry, QuarantineLedger, QuarantineReason } from "../core/ports.ts";
+import type {
+  QuarantinedMessage,
+  QuarantineEntry,
+  QuarantineLedger,
+  QuarantineReason,
+} from "../core/ports/quarantine.ts";
 import type { TransportKind } from "../core/transport.ts";
 import { db } from "./ledgerErrors.ts";
 

@@ -1,5 +1,5 @@
 import type { PrismaClient } from "../generated/prisma/client.ts";
-import type { RetentionLedger } from "../core/ports.ts";
+import type { RetentionLedger } from "../core/ports/retention.ts";
 import { db } from "./ledgerErrors.ts";
 
 // Any constant shared by every instance; distinct from the migration lock's.

@@ -36,16 +36,14 @@ export function admission(options: AdmissionOptions): RequestHandler {
       options.onShed?.();
       res.locals.shed = true;
       res.setHeader("retry-after", "1");
-      res
-        .status(503)
-        .json({
-          error: {
-            code: "overloaded",
-            message: "The relay is at capacity; try again shortly",
-            details: [],
-            requestId: String(req.id ?? ""),
-          },
-        });
+      res.status(503).json({
+        error: {
+          code: "overloaded",
+          message: "The relay is at capacity; try again shortly",
+          details: [],
+          requestId: String(req.id ?? ""),
+        },
+      });
       return;
     }
     inFlight += 1;

@@ -1,7 +1,7 @@
 import type { Request } from "express";
 import { AppError, type ErrorDetail } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
-import { NOTIFICATION_STATUSES, type NotificationFilter, type NotificationStatus } from "../core/ports.ts";
+import { NOTIFICATION_STATUSES, type NotificationFilter, type NotificationStatus } from "../core/ports/ledger.ts";
 
 /** An answer stays under this many bytes of JSON, whatever its rows hold; the rest is on the next page. */
 export const PAGE_MAX_BYTES = 1_000_000;

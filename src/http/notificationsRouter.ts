@@ -3,13 +3,8 @@ import { AppError } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
 import type { IngestService, QuarantineOutcome } from "../ingest/ingestService.ts";
 import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
-import type {
-  AttemptView,
-  DeliveryEventLedger,
-  DeliveryEventView,
-  NotificationLedger,
-  NotificationSummary,
-} from "../core/ports.ts";
+import type { DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliveryEvents.ts";
+import type { AttemptView, NotificationLedger, NotificationSummary } from "../core/ports/ledger.ts";
 import { isPubsub } from "../core/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";

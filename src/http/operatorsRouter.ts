@@ -4,7 +4,7 @@ import { AppPortalService, parseAppPortalOptions } from "../core/appPortalServic
 import { parseReplayFilter, replayMany } from "../core/bulkReplay.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
 import type { NotificationService } from "../core/notificationService.ts";
-import type { NotificationLedger } from "../core/ports.ts";
+import type { NotificationLedger } from "../core/ports/ledger.ts";
 
 export interface OperatorsRouterOptions {
   service: NotificationService;

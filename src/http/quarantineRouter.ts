@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import type { QuarantinedMessage, QuarantineLedger } from "../core/ports.ts";
+import type { QuarantinedMessage, QuarantineLedger } from "../core/ports/quarantine.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -4,7 +4,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "./pushEnvelope.ts";
 import { MAX_EVENT_DEPTH, parseEvent } from "../core/event.ts";
 import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
-import type { QuarantineLedger, QuarantineReason } from "../core/ports.ts";
+import type { QuarantineLedger, QuarantineReason } from "../core/ports/quarantine.ts";
 import { readJson } from "./strictJson.ts";
 import { isPubsub, type Transport } from "../core/transport.ts";
 

@@ -7,7 +7,7 @@ import type {
   SentMessage,
   SvixAdmin,
   SvixGateway,
-} from "../core/ports.ts";
+} from "../core/ports/svix.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { Pacer } from "./pacer.ts";
 import type { SvixApi, SvixApp } from "./svixGateway.ts";

@@ -3,7 +3,7 @@ import { ApiException, AppPortalCapability, Svix } from "svix";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { LeanHttpClient } from "./httpClient.ts";
-import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../core/ports.ts";
+import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../core/ports/svix.ts";
 
 /** A Svix application as the relay knows it. */
 export interface SvixApp {

@@ -15,7 +15,9 @@ import type { OperationalWebhookVerifier } from "../svix/operationalWebhookVerif
 import { quarantineRouter } from "../http/quarantineRouter.ts";
 import type { IngestService } from "../ingest/ingestService.ts";
 import type { NotificationService } from "../core/notificationService.ts";
-import type { DeliveryEventLedger, NotificationLedger, QuarantineLedger } from "../core/ports.ts";
+import type { DeliveryEventLedger } from "../core/ports/deliveryEvents.ts";
+import type { NotificationLedger } from "../core/ports/ledger.ts";
+import type { QuarantineLedger } from "../core/ports/quarantine.ts";
 import { requestLogging } from "../observability/requestLogging.ts";
 import type { Metrics } from "../observability/metrics.ts";
 

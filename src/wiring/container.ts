@@ -16,7 +16,7 @@ import { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.t
 import { Dispatcher } from "../core/dispatcher.ts";
 import { IngestService } from "../ingest/ingestService.ts";
 import { NotificationService } from "../core/notificationService.ts";
-import { systemClock, type Clock } from "../core/ports.ts";
+import { systemClock, type Clock } from "../core/ports/clock.ts";
 import { authOptionsFrom } from "../auth/authOptions.ts";
 import { createLogger, ShedSummary } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";

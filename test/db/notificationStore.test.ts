@@ -4,7 +4,7 @@ import { NotificationStore } from "../../src/db/notificationStore.ts";
 import { QuarantineStore } from "../../src/db/quarantineStore.ts";
 import type { PlatformEvent } from "../../src/core/event.ts";
 import { eventDigest } from "../../src/core/eventDigest.ts";
-import type { Claim, Completion, NewNotification } from "../../src/core/ports.ts";
+import type { Claim, Completion, NewNotification } from "../../src/core/ports/ledger.ts";
 import type { Transport } from "../../src/core/transport.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.ts";

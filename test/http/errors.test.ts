@@ -267,17 +267,15 @@ describe("POST /notifications from internal callers — Svix's answers map to th
   it("counts Svix's 409 for an existing eventId as delivered", async () => {
     const event = makeEvent();
     const app = h.emulator.state.createApp({ name: event.project, uid: event.project });
-    h.emulator.state
-      .messagesOf(app.id)
-      .push({
-        id: "msg_existing",
-        eventId: event.id,
-        eventType: event.type,
-        payload: event,
-        channels: null,
-        tags: null,
-        timestamp: new Date().toISOString(),
-      });
+    h.emulator.state.messagesOf(app.id).push({
+      id: "msg_existing",
+      eventId: event.id,
+      eventType: event.type,
+      payload: event,
+      channels: null,
+      tags: null,
+      timestamp: new Date().toISOString(),
+    });
     const res = await h.http.post("/notifications").send(event).expect(200);
     expect(res.body.data).toMatchObject({ status: "delivered", duplicate: true });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;

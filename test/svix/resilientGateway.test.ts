@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AppError } from "../../src/errors.ts";
-import type { CallOptions, OutgoingMessage, SentMessage } from "../../src/core/ports.ts";
+import type { CallOptions, OutgoingMessage, SentMessage } from "../../src/core/ports/svix.ts";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
 import { captureLogs } from "../helpers/capturedLogs.ts";
 import { expectEachBetween } from "../helpers/ranges.ts";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
-import type { SvixCall } from "../../src/core/ports.ts";
+import type { SvixCall } from "../../src/core/ports/svix.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { parseRetryAfter, SdkSvixGateway } from "../../src/svix/svixGateway.ts";

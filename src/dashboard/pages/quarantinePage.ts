@@ -1,4 +1,4 @@
-import type { QuarantinedMessage } from "../../core/ports.ts";
+import type { QuarantinedMessage } from "../../core/ports/quarantine.ts";
 import type { Viewer } from "../gate.ts";
 import { html } from "../html.ts";
 import { page } from "../layout.ts";

@@ -1,4 +1,6 @@
-import type { DeliveryEventView, NotificationSummary, QuarantinedMessage } from "../../core/ports.ts";
+import type { DeliveryEventView } from "../../core/ports/deliveryEvents.ts";
+import type { NotificationSummary } from "../../core/ports/ledger.ts";
+import type { QuarantinedMessage } from "../../core/ports/quarantine.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { notificationHref, projectHref, statusBadge, table, time, transportName } from "../layout.ts";
 
