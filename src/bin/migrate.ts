@@ -1,6 +1,7 @@
 // `npm run db:migrate`: applies pending migrations and exits. Uses MIGRATE_DATABASE_URL when set
 // (a role allowed to change the schema), else DATABASE_URL, else the embedded database.
-import { ConfigError, loadJobConfig } from "../config/config.ts";
+import { ConfigError } from "../config/config.ts";
+import { loadJobConfig } from "../config/loadConfig.ts";
 import { openDatabase } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
 

@@ -1,7 +1,8 @@
 // `npm run purge`: clears, now, the payloads of settled notifications and the bodies of quarantined
 // messages older than PAYLOAD_RETENTION_DAYS (the relay also does it every PURGE_INTERVAL_MS).
 import { pino } from "pino";
-import { ConfigError, loadJobConfig } from "../config/config.ts";
+import { ConfigError } from "../config/config.ts";
+import { loadJobConfig } from "../config/loadConfig.ts";
 import { PurgeWorker } from "../core/purgeWorker.ts";
 import { systemClock } from "../core/ports/clock.ts";
 import { createMetrics } from "../observability/metrics.ts";

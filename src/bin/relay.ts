@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
-import { ConfigError, loadConfig, type Config } from "../config/config.ts";
+import { ConfigError, type Config } from "../config/config.ts";
+import { loadConfig } from "../config/loadConfig.ts";
 import { buildContainer, type Container } from "../wiring/container.ts";
 import { startupLines } from "../wiring/startupLines.ts";
 

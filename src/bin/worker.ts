@@ -4,7 +4,8 @@
 import type { Server } from "node:http";
 import { PubSub, Duration } from "@google-cloud/pubsub";
 import express from "express";
-import { ConfigError, loadConfig } from "../config/config.ts";
+import { ConfigError } from "../config/config.ts";
+import { loadConfig } from "../config/loadConfig.ts";
 import { buildContainer } from "../wiring/container.ts";
 import { authenticate, requireScope } from "../auth/authenticate.ts";
 import { authOptionsFrom } from "../auth/authOptions.ts";

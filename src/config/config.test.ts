@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, configWarnings, loadConfig, loadJobConfig } from "./config.ts";
+import { ConfigError } from "./config.ts";
+import { configWarnings } from "./configRules.ts";
+import { loadConfig, loadJobConfig } from "./loadConfig.ts";
 
 const PROD = {
   NODE_ENV: "production",

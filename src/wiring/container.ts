@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type pino from "pino";
 import { createApp } from "./app.ts";
-import { configWarnings, type Config } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
+import { configWarnings } from "../config/configRules.ts";
 import { openDatabase, type Database } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
 import { NotificationStore } from "../db/notificationStore.ts";

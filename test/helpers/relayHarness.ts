@@ -1,5 +1,5 @@
 import supertest from "supertest";
-import { loadConfig } from "../../src/config/config.ts";
+import { loadConfig } from "../../src/config/loadConfig.ts";
 import { buildContainer, type Container } from "../../src/wiring/container.ts";
 import type { Database } from "../../src/db/database.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
