@@ -1,7 +1,20 @@
 import express, { type Request, type Response, Router } from "express";
-import type { SvixEmulator } from "./svixEmulator.ts";
-import type { FaultRule, RateLimit } from "./faults.ts";
-import { operationalConfigProblem, type OperationalWebhookConfig } from "./operationalWebhooks.ts";
+import type { EmulatorState } from "./emulatorState.ts";
+import type { CallRecord, FaultPlan, FaultRule, RateLimit } from "./faults.ts";
+import {
+  type OperationalWebhookConfig,
+  type OperationalWebhookSender,
+  operationalConfigProblem,
+} from "./operationalWebhooks.ts";
+
+/** What the control API drives: the emulator's parts, declared here so the emulator can mount this router. */
+export interface EmulatorControls {
+  readonly state: EmulatorState;
+  readonly faults: FaultPlan;
+  readonly calls: CallRecord[];
+  readonly operational: OperationalWebhookSender;
+  reset(): void;
+}
 
 const KINDS = new Set(["status", "hang", "reset", "latency"]);
 
@@ -14,7 +27,7 @@ function badRequest(res: Response, detail: string): void {
  * add faults, set a rate limit, read what it received, point operational webhooks somewhere.
  * Not part of Svix's API.
  */
-export function controlRouter(emulator: SvixEmulator): Router {
+export function controlRouter(emulator: EmulatorControls): Router {
   const router = Router();
   // Not strict: `null` is a valid body here (it removes a rate limit or the operational webhook).
   router.use("/_emulator", express.json({ strict: false }));
