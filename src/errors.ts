@@ -4,34 +4,45 @@ export interface ErrorDetail {
   message: string;
 }
 
-const STATUS_BY_CODE = {
-  invalid_json: 400,
-  invalid_envelope: 400,
-  invalid_event: 400,
-  invalid_query: 400,
-  invalid_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  already_delivered: 409,
-  payload_too_large: 413,
-  payload_purged: 410,
-  unsupported_media_type: 415,
-  svix_rejected: 422,
-  delivery_failed: 422,
-  event_id_conflict: 422,
-  svix_rate_limited: 429,
-  internal: 500,
-  auth_unavailable: 503,
-  svix_unavailable: 503,
-  svix_unauthorized: 503,
-  svix_circuit_open: 503,
-  database_unavailable: 503,
-  event_in_flight: 503,
-  overloaded: 503,
-} as const;
+/**
+ * Every error the relay raises on purpose, with whether trying the same thing again can help.
+ * Retryable: the cause is passing (Svix slow, throttling or down; the database away; this
+ * instance full or asked to wait; a delivery of the same event in flight). Not retryable: the
+ * request or the event itself is the problem, so the same request fails the same way.
+ * HTTP statuses are the edge's business (src/http/errorStatus.ts).
+ */
+const RETRYABLE_BY_CODE = {
+  invalid_json: false,
+  invalid_envelope: false,
+  invalid_event: false,
+  invalid_query: false,
+  invalid_request: false,
+  unauthorized: false,
+  forbidden: false,
+  not_found: false,
+  already_delivered: false,
+  payload_too_large: false,
+  payload_purged: false,
+  unsupported_media_type: false,
+  svix_rejected: false,
+  delivery_failed: false,
+  event_id_conflict: false,
+  svix_rate_limited: true,
+  internal: true,
+  auth_unavailable: true,
+  svix_unavailable: true,
+  svix_unauthorized: true,
+  svix_circuit_open: true,
+  database_unavailable: true,
+  event_in_flight: true,
+  overloaded: true,
+} as const satisfies Record<string, boolean>;
 
-export type ErrorCode = keyof typeof STATUS_BY_CODE;
+export type ErrorCode = keyof typeof RETRYABLE_BY_CODE;
+export const ERROR_CODES = Object.keys(RETRYABLE_BY_CODE) as ErrorCode[];
+
+/** Codes of expected shedding (the relay protecting itself or obeying Svix): counted and summarized, not logged per request. */
+export const SHEDDING_CODES: ReadonlySet<ErrorCode> = new Set(["overloaded", "svix_circuit_open", "svix_rate_limited"]);
 
 export interface AppErrorOptions {
   details?: ErrorDetail[];
@@ -43,8 +54,8 @@ export interface AppErrorOptions {
 }
 
 /**
- * The one error type the relay raises on purpose. `code` decides the HTTP status (httpStatusOf);
- * `retryable` tells callers (and Pub/Sub, through the status) whether trying again can help.
+ * The one error type the relay raises on purpose. `code` says what went wrong (the edge maps it
+ * to its protocol: src/http/errorStatus.ts); `retryable` tells callers whether trying again can help.
  */
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -61,17 +72,9 @@ export class AppError extends Error {
     this.upstreamStatus = options.upstreamStatus;
   }
 
-  get status(): number {
-    return httpStatusOf(this.code);
-  }
-
   get retryable(): boolean {
-    return this.status === 429 || this.status >= 500;
+    return RETRYABLE_BY_CODE[this.code];
   }
-}
-
-export function httpStatusOf(code: ErrorCode): number {
-  return STATUS_BY_CODE[code];
 }
 
 export function isAppError(error: unknown): error is AppError {

@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { AppError } from "../errors.ts";
 import { toAppError } from "../http/errorHandler.ts";
+import { httpStatusOf } from "../http/errorStatus.ts";
 import { crossSite, type DashboardGate, type Viewer } from "./gate.ts";
 import { STYLE_HASH } from "./layout.ts";
 import { loginPage } from "./pages/loginPage.ts";
@@ -118,10 +119,11 @@ export function dashboardErrorHandler(error: unknown, _req: Request, res: Respon
   (res as Response & { err?: unknown }).err = appError;
   if (res.headersSent) return void res.end();
   if (appError.retryable) res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
-  const title = appError.status >= 500 ? "Something failed" : "Cannot do that";
+  const status = httpStatusOf(appError.code);
+  const title = status >= 500 ? "Something failed" : "Cannot do that";
   sendPage(
     res,
-    appError.status,
+    status,
     messagePage({
       title,
       viewer: res.locals.viewer as Viewer | undefined,

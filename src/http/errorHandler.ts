@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
-import { AppError, isAppError, type ErrorCode } from "../errors.ts";
-import { SHEDDING_CODES } from "../observability/logger.ts";
+import { AppError, type ErrorCode, isAppError, SHEDDING_CODES } from "../errors.ts";
+import { httpStatusOf } from "./errorStatus.ts";
 
 // body-parser's error types, as our codes.
 const BODY_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
@@ -38,7 +38,7 @@ export function errorHandler(options: { onShed?: (code: string) => void } = {}) 
     if (res.headersSent) return void res.end();
     if (appError.retryable)
       res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
-    res.status(appError.status).json({
+    res.status(httpStatusOf(appError.code)).json({
       error: { code: appError.code, message: appError.message, details: appError.details, requestId },
     });
   };

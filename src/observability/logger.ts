@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pino, type Logger } from "pino";
+import { type ErrorCode, SHEDDING_CODES } from "../errors.ts";
 
 // Cloud Logging reads `severity` and `message`; pino's numeric level would be lost.
 const SEVERITY: Record<string, string> = {
@@ -53,9 +54,6 @@ export function safeError(error: unknown, depth = 0): Record<string, unknown> {
   return out;
 }
 
-/** Codes of expected shedding: counted and summarized, not logged per request. */
-export const SHEDDING_CODES: ReadonlySet<string> = new Set(["overloaded", "svix_circuit_open", "svix_rate_limited"]);
-
 /** One line per request at the level its outcome deserves: 5xx error, shedding silent (summarized), else info. */
 export function requestLogLevel(
   _req: IncomingMessage,
@@ -63,7 +61,7 @@ export function requestLogLevel(
   err?: Error,
 ): "error" | "warn" | "info" | "silent" {
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === "string" && SHEDDING_CODES.has(code)) return "silent";
+  if (typeof code === "string" && SHEDDING_CODES.has(code as ErrorCode)) return "silent";
   // Shed on admission (src/http/admission.ts), answered without an error object: summarized too.
   if ((res as ServerResponse & { locals?: { shed?: boolean } }).locals?.shed) return "silent";
   return res.statusCode >= 500 ? "error" : "info";

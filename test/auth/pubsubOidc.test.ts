@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
+import { httpStatusOf } from "../../src/http/errorStatus.ts";
 import { looksLikeJwt, PubsubTokenVerifier, type PubsubOidcOptions } from "../../src/auth/pubsubOidc.ts";
 
 // Real HTTP: a local JWKS server stands in for https://www.googleapis.com/oauth2/v3/certs.
@@ -103,7 +104,7 @@ async function rejection(v: PubsubTokenVerifier, token: string): Promise<AppErro
 
 async function expectCode(v: PubsubTokenVerifier, token: string, code: string, status: number): Promise<AppError> {
   const error = await rejection(v, token);
-  expect({ code: error.code, status: error.status }).toEqual({ code, status });
+  expect({ code: error.code, status: httpStatusOf(error.code) }).toEqual({ code, status });
   return error;
 }
 
