@@ -39,7 +39,7 @@ export interface DispatcherOptions {
  * again it takes every queued notification at once, whatever its backoff.
  */
 export class Dispatcher {
-  private readonly o: DispatcherOptions;
+  private readonly options: DispatcherOptions;
   /** Set by stop(): a pass gives back what it has not sent yet. */
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -47,7 +47,7 @@ export class Dispatcher {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: DispatcherOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   start(): void {
@@ -72,13 +72,13 @@ export class Dispatcher {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      let pauseMs = this.o.intervalMs * (0.75 + Math.random() / 2);
+      let pauseMs = this.options.intervalMs * (0.75 + Math.random() / 2);
       try {
-        const wait = this.o.svix.blockedMs();
+        const wait = this.options.svix.blockedMs();
         if (wait > 0) pauseMs = wait;
-        else if ((await this.pass()).claimed >= this.o.batchSize) pauseMs = 0;
+        else if ((await this.pass()).claimed >= this.options.batchSize) pauseMs = 0;
       } catch (error) {
-        this.o.logger.warn({ err: error }, "dispatcher pass failed");
+        this.options.logger.warn({ err: error }, "dispatcher pass failed");
       }
       if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs);
     }
@@ -96,13 +96,13 @@ export class Dispatcher {
 
   /** One pass: claims due notifications, oldest first, and delivers them. */
   async pass(): Promise<{ claimed: number; delivered: number }> {
-    const { ledger, svix, clock } = this.o;
+    const { ledger, svix, clock } = this.options;
     if (svix.blockedMs() > 0) return { claimed: 0, delivered: 0 };
     const now = clock.now();
-    const claim = { token: randomUUID(), expiresAt: new Date(now.getTime() + this.o.claimTtlMs) };
+    const claim = { token: randomUUID(), expiresAt: new Date(now.getTime() + this.options.claimTtlMs) };
     const recoveredAt = svix.recoveredAt();
     // While the circuit is half-open only one call may go: the probe.
-    const limit = svix.probing() ? 1 : this.o.batchSize;
+    const limit = svix.probing() ? 1 : this.options.batchSize;
     const rows = await ledger.claimDue(now, limit, claim, recoveredAt > 0 ? new Date(recoveredAt) : undefined);
     const left: string[] = [];
     let delivered = 0;
@@ -135,7 +135,7 @@ export class Dispatcher {
         if (row.payload && (await this.deliverOne({ ...row, payload: row.payload }, claim.token))) delivered += 1;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, rows.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, rows.length) }, worker));
     // Claimed but not sent (Svix asked to wait, or shutdown): back to the queue, untouched.
     if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now().getTime() + svix.blockedMs()));
     return { claimed: rows.length, delivered };
@@ -143,13 +143,14 @@ export class Dispatcher {
 
   private async deliverOne(row: NotificationRecord & { payload: PlatformEvent }, claimToken: string): Promise<boolean> {
     try {
-      const outcome = await this.o.service.dispatch(row, claimToken, { reserved: true });
-      this.o.metrics.dispatch.inc({ outcome: outcome.status });
+      const outcome = await this.options.service.dispatch(row, claimToken, { reserved: true });
+      this.options.metrics.dispatch.inc({ outcome: outcome.status });
       return outcome.status === "delivered";
     } catch (error) {
       // The ledger failed to record the outcome: the claim expires and a later pass retries.
-      this.o.metrics.dispatch.inc({ outcome: isAppError(error) ? error.code : "internal" });
-      if (!isAppError(error)) this.o.logger.error({ err: error, eventId: row.eventId }, "dispatch failed unexpectedly");
+      this.options.metrics.dispatch.inc({ outcome: isAppError(error) ? error.code : "internal" });
+      if (!isAppError(error))
+        this.options.logger.error({ err: error, eventId: row.eventId }, "dispatch failed unexpectedly");
       return false;
     }
   }

@@ -70,15 +70,15 @@ const POLL_MS = 50;
  * what Svix does not take now is queued for the dispatcher.
  */
 export class NotificationService {
-  private readonly o: NotificationServiceOptions;
+  private readonly options: NotificationServiceOptions;
 
   constructor(options: NotificationServiceOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   /** Records a new event and delivers it now when Svix may be called, or queues it. */
   async relay(event: PlatformEvent, transport: Transport, options: RelayOptions = {}): Promise<RelayOutcome> {
-    const { ledger, svix, clock } = this.o;
+    const { ledger, svix, clock } = this.options;
     const payloadDigest = eventDigest(event);
     const now = clock.now();
     // Store and forward: while Svix has asked this instance to wait, the circuit is open, the
@@ -103,7 +103,7 @@ export class NotificationService {
       return this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: now });
     }
     await this.assertSameBody(existing, event, payloadDigest);
-    return this.settled(existing, options.waitMs ?? this.o.inFlightWaitMs);
+    return this.settled(existing, options.waitMs ?? this.options.inFlightWaitMs);
   }
 
   /** The dispatcher's delivery of a notification it claimed with claimToken (never one without payload). */
@@ -125,7 +125,7 @@ export class NotificationService {
    * A delivered one is refused: Svix already holds it.
    */
   async replay(eventId: string): Promise<RelayOutcome> {
-    const { ledger, clock } = this.o;
+    const { ledger, clock } = this.options;
     const record = await ledger.get(eventId);
     if (!record) throw new AppError("not_found", `No notification for event ${eventId}`);
     if (record.status === "delivered") {
@@ -154,7 +154,7 @@ export class NotificationService {
   }
 
   private newClaim(): Claim {
-    return { token: randomUUID(), expiresAt: new Date(this.o.clock.now().getTime() + this.o.claimTtlMs) };
+    return { token: randomUUID(), expiresAt: new Date(this.options.clock.now().getTime() + this.options.claimTtlMs) };
   }
 
   private async assertSameBody(existing: NotificationSummary, event: PlatformEvent, digest: string): Promise<void> {
@@ -162,7 +162,7 @@ export class NotificationService {
     if (existing.payloadDigest) same = existing.payloadDigest === digest;
     else {
       // A row from before digests were kept: compare the bodies themselves.
-      const stored = await this.o.ledger.get(existing.eventId);
+      const stored = await this.options.ledger.get(existing.eventId);
       same = !stored?.payload || canonicalJson(stored.payload) === canonicalJson(event);
     }
     if (!same) throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
@@ -174,11 +174,11 @@ export class NotificationService {
     let current: NotificationSummary | null = existing;
     while (current?.status === "received" && Date.now() < deadline) {
       await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
-      current = await this.o.ledger.summary(existing.eventId);
+      current = await this.options.ledger.summary(existing.eventId);
     }
     // A row can vanish only through retention; what it said last is still the answer.
     const row = current ?? existing;
-    if (row.status === "delivered") this.o.metrics.duplicates.inc();
+    if (row.status === "delivered") this.options.metrics.duplicates.inc();
     return {
       eventId: row.eventId,
       // Still in flight elsewhere: the ledger owns it, and the dispatcher finishes it if its owner dies.
@@ -193,8 +193,8 @@ export class NotificationService {
   }
 
   private queuedAtOnce(event: PlatformEvent, transport: Transport, nextAttemptAt: Date): RelayOutcome {
-    this.o.metrics.notifications.inc({ outcome: "queued" });
-    this.o.logger.info(
+    this.options.metrics.notifications.inc({ outcome: "queued" });
+    this.options.logger.info(
       {
         eventId: event.id,
         project: event.project,
@@ -224,7 +224,7 @@ export class NotificationService {
     trigger: AttemptTrigger,
     history: { failures: number; createdAt: Date; probe?: boolean; reserved?: boolean },
   ): Promise<RelayOutcome> {
-    const { ledger, logger, metrics, svix } = this.o;
+    const { ledger, logger, metrics, svix } = this.options;
     const t0 = performance.now();
     const attempts: AttemptRecord[] = [];
     const appUid = appUidFor(event.project);
@@ -243,7 +243,7 @@ export class NotificationService {
           payload: event,
         },
         {
-          deadline: Date.now() + this.o.requestBudgetMs,
+          deadline: Date.now() + this.options.requestBudgetMs,
           onCall: (c) => attempts.push(toAttempt(c, trigger)),
           probe: history.probe,
           reserved: history.reserved,
@@ -275,7 +275,7 @@ export class NotificationService {
         ? error
         : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
     }
-    if (completion.status === "delivered") this.o.eventTypes?.seen(event.type);
+    if (completion.status === "delivered") this.options.eventTypes?.seen(event.type);
     const outcome = completion.status === "delivered" && duplicate ? "duplicate" : completion.status;
     const durationMs = Math.round(performance.now() - t0);
     metrics.notifications.inc({ outcome });
@@ -314,8 +314,8 @@ export class NotificationService {
   ): Completion {
     const base = { attempts, errorCode: failure.code, error: failure.message };
     if (!failure.retryable) return { ...base, status: "rejected", countsAsFailure: false };
-    const now = this.o.clock.now().getTime();
-    if (now - history.createdAt.getTime() >= this.o.retryHorizonMs) {
+    const now = this.options.clock.now().getTime();
+    if (now - history.createdAt.getTime() >= this.options.retryHorizonMs) {
       return {
         ...base,
         status: "failed",
@@ -340,10 +340,12 @@ export class NotificationService {
    */
   nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
     const backoff =
-      failures <= 0 ? 0 : Math.min(this.o.retryMaxDelayMs, this.o.retryBaseDelayMs * 2 ** Math.min(30, failures - 1));
+      failures <= 0
+        ? 0
+        : Math.min(this.options.retryMaxDelayMs, this.options.retryBaseDelayMs * 2 ** Math.min(30, failures - 1));
     const jittered = backoff / 2 + Math.random() * (backoff / 2);
-    const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000, this.o.svix.waitMs());
-    return new Date(this.o.clock.now().getTime() + delay);
+    const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000, this.options.svix.waitMs());
+    return new Date(this.options.clock.now().getTime() + delay);
   }
 }
 

@@ -22,13 +22,13 @@ export interface PurgeWorkerOptions {
  * rows. A database lock makes one instance do it at a time; the others skip their turn.
  */
 export class PurgeWorker {
-  private readonly o: Required<PurgeWorkerOptions>;
+  private readonly options: Required<PurgeWorkerOptions>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
 
   constructor(options: PurgeWorkerOptions) {
-    this.o = { batchSize: 1000, ...options };
+    this.options = { batchSize: 1000, ...options };
   }
 
   start(): void {
@@ -46,16 +46,16 @@ export class PurgeWorker {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.running = this.purgeAll()
-        .catch((error: unknown) => this.o.logger.warn({ err: error }, "payload purge failed; trying again later"))
-        .finally(() => this.schedule(this.o.intervalMs * (0.75 + Math.random() / 2)));
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, "payload purge failed; trying again later"))
+        .finally(() => this.schedule(this.options.intervalMs * (0.75 + Math.random() / 2)));
     }, delayMs);
     this.timer.unref();
   }
 
   /** Purges batch after batch until nothing old is left (or another instance holds the lock). */
   async purgeAll(): Promise<{ notifications: number; quarantined: number; skipped: boolean }> {
-    const { retention, clock, metrics, logger, batchSize } = this.o;
-    const before = new Date(clock.now().getTime() - this.o.retentionDays * 86_400_000);
+    const { retention, clock, metrics, logger, batchSize } = this.options;
+    const before = new Date(clock.now().getTime() - this.options.retentionDays * 86_400_000);
     const total = { notifications: 0, quarantined: 0, skipped: false };
     for (;;) {
       const batch = await retention.purge(before, batchSize);

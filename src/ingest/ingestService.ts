@@ -63,10 +63,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * and the message is acknowledged.
  */
 export class IngestService {
-  private readonly o: IngestServiceOptions;
+  private readonly options: IngestServiceOptions;
 
   constructor(options: IngestServiceOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   async accept(request: IngestRequest): Promise<IngestResult> {
@@ -93,7 +93,7 @@ export class IngestService {
       const event = parseEvent(value);
       // Pub/Sub needs its answer fast and has recorded nothing to wait for; an internal caller
       // may wait a moment for a concurrent delivery of the same event to settle.
-      const outcome = await this.o.service.relay(event, transport, isPubsub(transport) ? { waitMs: 0 } : {});
+      const outcome = await this.options.service.relay(event, transport, isPubsub(transport) ? { waitMs: 0 } : {});
       return { transport, outcome };
     } catch (error) {
       if (error instanceof EnvelopeError && error.transport) transport = error.transport;
@@ -111,7 +111,7 @@ export class IngestService {
     } catch {
       throw new AppError("invalid_json", `The ${what} is not valid UTF-8`);
     }
-    const result = readJson(text, { maxDepth: MAX_EVENT_DEPTH, maxValues: this.o.maxEventValues });
+    const result = readJson(text, { maxDepth: MAX_EVENT_DEPTH, maxValues: this.options.maxEventValues });
     if (result.ok) return result.value;
     const details = result.problems;
     if (result.kind === "syntax") throw new AppError("invalid_json", `The ${what} is not valid JSON`, { details });
@@ -128,7 +128,7 @@ export class IngestService {
     eventId: string | undefined,
   ): Promise<QuarantineOutcome> {
     const reason = error.code as QuarantineReason;
-    const { id, duplicate } = await this.o.quarantine.add({
+    const { id, duplicate } = await this.options.quarantine.add({
       reason,
       message: error.message,
       details: error.details,
@@ -136,8 +136,8 @@ export class IngestService {
       eventId,
       body,
     });
-    if (!duplicate) this.o.metrics.quarantined.inc({ reason });
-    this.o.logger.warn(
+    if (!duplicate) this.options.metrics.quarantined.inc({ reason });
+    this.options.logger.warn(
       {
         reason,
         quarantineId: id,

@@ -22,16 +22,16 @@ export interface PullWorkerOptions {
  * nacks whatever the client library still holds, so nothing stays leased to a dead worker.
  */
 export class PullWorker {
-  private readonly o: PullWorkerOptions;
+  private readonly options: PullWorkerOptions;
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
 
   constructor(options: PullWorkerOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   start(): void {
-    const { subscription, logger } = this.o;
+    const { subscription, logger } = this.options;
     subscription.on("message", (message: Message) => {
       if (this.stopping) {
         // Stopping: hand it straight back instead of starting work that may be cut short.
@@ -43,14 +43,14 @@ export class PullWorker {
     });
     // The library reconnects by itself after transient stream errors; say so once per error.
     subscription.on("error", (error: unknown) => logger.error({ err: error }, "Pub/Sub subscription error"));
-    logger.info({ subscription: this.o.subscriptionName }, "pulling from Pub/Sub");
+    logger.info({ subscription: this.options.subscriptionName }, "pulling from Pub/Sub");
   }
 
   /** Stops taking messages, waits for those in hand (acked or nacked), and closes the stream. */
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.allSettled([...this.inFlight]);
-    await this.o.subscription.close();
+    await this.options.subscription.close();
   }
 
   get handling(): number {
@@ -58,14 +58,14 @@ export class PullWorker {
   }
 
   private async handle(message: Message): Promise<void> {
-    const { ingest, metrics, logger } = this.o;
+    const { ingest, metrics, logger } = this.options;
     try {
       const { outcome } = await ingest.accept({
         body: message.data,
         pulled: {
           kind: "pull",
           pubsubMessageId: message.id,
-          subscription: this.o.subscriptionName,
+          subscription: this.options.subscriptionName,
           publishTime: message.publishTime?.toISOString(),
           deliveryAttempt: message.deliveryAttempt || undefined,
         },

@@ -50,7 +50,7 @@ type Circuit = { state: "closed" } | { state: "open"; until: number } | { state:
  * State changes are logged once, not once per request.
  */
 export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
-  private readonly o: Required<ResilientGatewayOptions>;
+  private readonly options: Required<ResilientGatewayOptions>;
   private pausedUntil = 0;
   private consecutive429 = 0;
   private consecutiveFailures = 0;
@@ -60,7 +60,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private lastRecovery = 0;
 
   constructor(options: ResilientGatewayOptions) {
-    this.o = {
+    this.options = {
       rateLimitBaseMs: 1000,
       rateLimitMaxMs: 60_000,
       maxPauseMs: 300_000,
@@ -77,38 +77,38 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     input: { uid: string; name: string; project: string },
     options: CallOptions = {},
   ): Promise<SvixApp> {
-    return this.run((o) => this.o.inner.getOrCreateApplication(input, o), options);
+    return this.run((o) => this.options.inner.getOrCreateApplication(input, o), options);
   }
 
   createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {
-    return this.run((o) => this.o.inner.createMessage(message, o), options);
+    return this.run((o) => this.options.inner.createMessage(message, o), options);
   }
 
   appPortalAccess(input: AppPortalRequest, options: CallOptions = {}): Promise<{ url: string; token: string }> {
-    return this.run((o) => this.o.inner.appPortalAccess(input, o), options);
+    return this.run((o) => this.options.inner.appPortalAccess(input, o), options);
   }
 
   ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
-    return this.run((o) => this.o.inner.ensureEventType(input, o), options);
+    return this.run((o) => this.options.inner.ensureEventType(input, o), options);
   }
 
   waitMs(): number {
-    return Math.max(this.blockedMs(), this.o.pacer.waitMs());
+    return Math.max(this.blockedMs(), this.options.pacer.waitMs());
   }
 
   blockedMs(): number {
-    const now = this.o.now();
+    const now = this.options.now();
     const circuitWait = this.circuit.state === "open" ? this.circuit.until - now : 0;
     return Math.max(0, this.pausedUntil - now, circuitWait);
   }
 
   reserveCall(maxWaitMs?: number): number | undefined {
-    return this.o.pacer.reserve(maxWaitMs);
+    return this.options.pacer.reserve(maxWaitMs);
   }
 
   /** True while every place for a Svix call is taken: a new event is better queued at once. */
   saturated(): boolean {
-    return this.inFlight >= this.o.maxInFlight;
+    return this.inFlight >= this.options.maxInFlight;
   }
 
   probing(): boolean {
@@ -120,8 +120,8 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   }
 
   private async run<T>(fn: (options: CallOptions) => Promise<T>, options: CallOptions): Promise<T> {
-    if (this.inFlight >= this.o.maxInFlight) {
-      this.o.metrics.shed.inc({ reason: "overloaded" });
+    if (this.inFlight >= this.options.maxInFlight) {
+      this.options.metrics.shed.inc({ reason: "overloaded" });
       throw new AppError("overloaded", "Too many Svix calls in flight on this instance", { retryAfterSeconds: 1 });
     }
     this.inFlight += 1;
@@ -138,14 +138,14 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
             : new AppError("svix_unavailable", "Svix call failed", { cause: error });
           this.failed(failure, probe);
           const transient = failure.code === "svix_unavailable";
-          const delay = this.o.retryBaseMs * 2 ** retry * (0.5 + Math.random() / 2);
+          const delay = this.options.retryBaseMs * 2 ** retry * (0.5 + Math.random() / 2);
           const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
           // A retry needs time left for the call itself, not only for the wait before it.
           if (
             !transient ||
             probe ||
-            retry >= this.o.maxRetries ||
-            this.o.now() + delay + 2 * this.o.retryBaseMs > deadline
+            retry >= this.options.maxRetries ||
+            this.options.now() + delay + 2 * this.options.retryBaseMs > deadline
           )
             throw failure;
           await new Promise((resolve) => setTimeout(resolve, delay));
@@ -162,9 +162,9 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
    * `reserved`: the caller booked its pace slot (reserveCall) and waited for it.
    */
   private admit(operatorProbe: boolean, reserved: boolean): boolean {
-    const now = this.o.now();
+    const now = this.options.now();
     if (now < this.pausedUntil) {
-      this.o.metrics.shed.inc({ reason: "cooldown" });
+      this.options.metrics.shed.inc({ reason: "cooldown" });
       throw new AppError(
         "svix_rate_limited",
         "Svix asked us to slow down; not calling it until its Retry-After has passed",
@@ -176,16 +176,16 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     if (this.circuit.state === "open" && (now >= this.circuit.until || (operatorProbe && !this.probeInFlight)))
       this.circuit = { state: "half_open" };
     if (this.circuit.state === "open" || (this.circuit.state === "half_open" && this.probeInFlight)) {
-      this.o.metrics.shed.inc({ reason: "circuit_open" });
-      const wait = this.circuit.state === "open" ? this.circuit.until - now : this.o.circuitCooldownMs;
+      this.options.metrics.shed.inc({ reason: "circuit_open" });
+      const wait = this.circuit.state === "open" ? this.circuit.until - now : this.options.circuitCooldownMs;
       throw new AppError("svix_circuit_open", "Svix is failing; calls are paused until a probe succeeds", {
         retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
       });
     }
-    if (!reserved && !this.o.pacer.take()) {
-      this.o.metrics.shed.inc({ reason: "paced" });
+    if (!reserved && !this.options.pacer.take()) {
+      this.options.metrics.shed.inc({ reason: "paced" });
       throw new AppError("svix_rate_limited", "Pacing Svix calls under its rate limit", {
-        retryAfterSeconds: this.o.pacer.waitMs() / 1000,
+        retryAfterSeconds: this.options.pacer.waitMs() / 1000,
       });
     }
     if (this.circuit.state === "half_open") {
@@ -196,35 +196,38 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   }
 
   private succeeded(): void {
-    this.o.pacer.answeredCall();
+    this.options.pacer.answeredCall();
     this.consecutive429 = 0;
     this.consecutiveFailures = 0;
     this.probeInFlight = false;
     if (this.circuit.state !== "closed") {
       this.circuit = { state: "closed" };
-      this.lastRecovery = this.o.now();
-      this.o.metrics.circuitOpen.set(0);
-      this.o.logger.info("Svix answers again: circuit closed");
-      this.o.onRecovered();
+      this.lastRecovery = this.options.now();
+      this.options.metrics.circuitOpen.set(0);
+      this.options.logger.info("Svix answers again: circuit closed");
+      this.options.onRecovered();
     }
   }
 
   private failed(failure: AppError, probe: boolean): void {
     if (probe) this.probeInFlight = false;
     if (failure.code === "svix_rate_limited") {
-      this.o.pacer.throttled();
-      this.o.metrics.svixPace.set(this.o.pacer.ratePerSecond ?? 0);
+      this.options.pacer.throttled();
+      this.options.metrics.svixPace.set(this.options.pacer.ratePerSecond ?? 0);
       this.consecutive429 += 1;
-      const backoff = Math.min(this.o.rateLimitMaxMs, this.o.rateLimitBaseMs * 2 ** (this.consecutive429 - 1));
+      const backoff = Math.min(
+        this.options.rateLimitMaxMs,
+        this.options.rateLimitBaseMs * 2 ** (this.consecutive429 - 1),
+      );
       // Svix's Retry-After is obeyed, up to maxPauseMs: a bogus "wait a day" must not stop the instance.
       const waitMs =
         failure.retryAfterSeconds !== undefined
-          ? Math.min(failure.retryAfterSeconds * 1000, this.o.maxPauseMs)
+          ? Math.min(failure.retryAfterSeconds * 1000, this.options.maxPauseMs)
           : backoff * (0.5 + Math.random() / 2);
-      const until = this.o.now() + waitMs;
+      const until = this.options.now() + waitMs;
       if (until > this.pausedUntil) {
-        if (this.pausedUntil <= this.o.now()) {
-          this.o.logger.warn(
+        if (this.pausedUntil <= this.options.now()) {
+          this.options.logger.warn(
             { waitMs: Math.round(waitMs), retryAfterGiven: failure.retryAfterSeconds !== undefined },
             "Svix rate limit: pausing Svix calls",
           );
@@ -236,7 +239,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       if (this.circuit.state !== "closed") this.succeeded();
       return;
     }
-    if (failure.upstreamStatus !== undefined) this.o.pacer.answeredCall();
+    if (failure.upstreamStatus !== undefined) this.options.pacer.answeredCall();
     if (failure.code !== "svix_unavailable" && failure.code !== "svix_unauthorized") {
       // A permanent rejection is an answer: Svix is up.
       this.consecutiveFailures = 0;
@@ -244,13 +247,16 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       return;
     }
     this.consecutiveFailures += 1;
-    if (probe || (this.circuit.state === "closed" && this.consecutiveFailures >= this.o.circuitFailureThreshold)) {
+    if (
+      probe ||
+      (this.circuit.state === "closed" && this.consecutiveFailures >= this.options.circuitFailureThreshold)
+    ) {
       const first = this.circuit.state === "closed";
-      this.circuit = { state: "open", until: this.o.now() + this.o.circuitCooldownMs };
-      this.o.metrics.circuitOpen.set(1);
+      this.circuit = { state: "open", until: this.options.now() + this.options.circuitCooldownMs };
+      this.options.metrics.circuitOpen.set(1);
       if (first) {
-        this.o.logger.warn(
-          { failures: this.consecutiveFailures, cooldownMs: this.o.circuitCooldownMs, lastError: failure.code },
+        this.options.logger.warn(
+          { failures: this.consecutiveFailures, cooldownMs: this.options.circuitCooldownMs, lastError: failure.code },
           "Svix keeps failing: circuit opened",
         );
       }
