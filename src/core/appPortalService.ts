@@ -73,7 +73,7 @@ export class AppPortalService {
   }
 
   async link(project: string, options: AppPortalOptions = {}): Promise<AppPortalLink> {
-    const requestedAt = this.clock.now().getTime();
+    const requestedAt = this.clock.now();
     const { url, token } = await this.svix.appPortalAccess({
       appUid: appUidFor(project),
       appName: project,

@@ -58,7 +58,7 @@ export class DeliveryEventsService {
       msgId,
       endpointId: str(data.endpointId),
       responseStatus: httpStatus(lastAttempt.responseStatusCode),
-      occurredAt: Number.isNaN(occurred.getTime()) ? this.clock.now() : occurred,
+      occurredAt: Number.isNaN(occurred.getTime()) ? new Date(this.clock.now()) : occurred,
     };
     const stored = await this.ledger.add(entry);
     if (stored) {

@@ -99,11 +99,16 @@ export class Dispatcher {
     const { ledger, svix, clock } = this.options;
     if (svix.blockedMs() > 0) return { claimed: 0, delivered: 0 };
     const now = clock.now();
-    const claim = { token: randomUUID(), expiresAt: new Date(now.getTime() + this.options.claimTtlMs) };
+    const claim = { token: randomUUID(), expiresAt: new Date(now + this.options.claimTtlMs) };
     const recoveredAt = svix.recoveredAt();
     // While the circuit is half-open only one call may go: the probe.
     const limit = svix.probing() ? 1 : this.options.batchSize;
-    const rows = await ledger.claimDue(now, limit, claim, recoveredAt > 0 ? new Date(recoveredAt) : undefined);
+    const rows = await ledger.claimDue(
+      new Date(now),
+      limit,
+      claim,
+      recoveredAt > 0 ? new Date(recoveredAt) : undefined,
+    );
     const left: string[] = [];
     let delivered = 0;
     let next = 0;
@@ -137,7 +142,7 @@ export class Dispatcher {
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, rows.length) }, worker));
     // Claimed but not sent (Svix asked to wait, or shutdown): back to the queue, untouched.
-    if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now().getTime() + svix.blockedMs()));
+    if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now() + svix.blockedMs()));
     return { claimed: rows.length, delivered };
   }
 

@@ -5,6 +5,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
+import { retryDelayMs } from "./retrySchedule.ts";
 import type { Clock } from "./ports/clock.ts";
 import type {
   AttemptRecord,
@@ -88,7 +89,7 @@ export class NotificationService {
     const claim = this.newClaim();
     const existing = await ledger.insert(
       waitMs > 0
-        ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now.getTime() + waitMs) }
+        ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now + waitMs) }
         : {
             event,
             transport,
@@ -99,8 +100,8 @@ export class NotificationService {
           },
     );
     if (!existing) {
-      if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now.getTime() + waitMs));
-      return this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: now });
+      if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now + waitMs));
+      return this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: new Date(now) });
     }
     await this.assertSameBody(existing, event, payloadDigest);
     return this.settled(existing, options.waitMs ?? this.options.inFlightWaitMs);
@@ -141,7 +142,7 @@ export class NotificationService {
       );
     }
     const claim = this.newClaim();
-    if (!(await ledger.claimForReplay(eventId, claim, clock.now()))) {
+    if (!(await ledger.claimForReplay(eventId, claim, new Date(clock.now())))) {
       throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {
         retryAfterSeconds: 1,
       });
@@ -154,7 +155,7 @@ export class NotificationService {
   }
 
   private newClaim(): Claim {
-    return { token: randomUUID(), expiresAt: new Date(this.options.clock.now().getTime() + this.options.claimTtlMs) };
+    return { token: randomUUID(), expiresAt: new Date(this.options.clock.now() + this.options.claimTtlMs) };
   }
 
   private async assertSameBody(existing: NotificationSummary, event: PlatformEvent, digest: string): Promise<void> {
@@ -170,10 +171,11 @@ export class NotificationService {
 
   /** The outcome of an event known before: waits up to waitMs for a delivery in flight to settle. */
   private async settled(existing: NotificationSummary, waitMs: number): Promise<RelayOutcome> {
-    const deadline = Date.now() + waitMs;
+    // Elapsed time on the monotonic timer: this bounds a wait, it reads no date.
+    const deadline = performance.now() + waitMs;
     let current: NotificationSummary | null = existing;
-    while (current?.status === "received" && Date.now() < deadline) {
-      await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+    while (current?.status === "received" && performance.now() < deadline) {
+      await sleep(Math.min(POLL_MS, Math.max(1, deadline - performance.now())));
       current = await this.options.ledger.summary(existing.eventId);
     }
     // A row can vanish only through retention; what it said last is still the answer.
@@ -243,7 +245,7 @@ export class NotificationService {
           payload: event,
         },
         {
-          deadline: Date.now() + this.options.requestBudgetMs,
+          deadline: this.options.clock.now() + this.options.requestBudgetMs,
           onCall: (c) => attempts.push(toAttempt(c, trigger)),
           probe: history.probe,
           reserved: history.reserved,
@@ -314,7 +316,7 @@ export class NotificationService {
   ): Completion {
     const base = { attempts, errorCode: failure.code, error: failure.message };
     if (!failure.retryable) return { ...base, status: "rejected", countsAsFailure: false };
-    const now = this.options.clock.now().getTime();
+    const now = this.options.clock.now();
     if (now - history.createdAt.getTime() >= this.options.retryHorizonMs) {
       return {
         ...base,
@@ -334,18 +336,11 @@ export class NotificationService {
     };
   }
 
-  /**
-   * When the dispatcher may try again after the n-th failed delivery: exponential, jittered,
-   * capped at retryMaxDelayMs, never inside a Retry-After or while this instance must wait.
-   */
-  nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
-    const backoff =
-      failures <= 0
-        ? 0
-        : Math.min(this.options.retryMaxDelayMs, this.options.retryBaseDelayMs * 2 ** Math.min(30, failures - 1));
-    const jittered = backoff / 2 + Math.random() * (backoff / 2);
-    const delay = Math.max(jittered, (retryAfterSeconds ?? 0) * 1000, this.options.svix.waitMs());
-    return new Date(this.options.clock.now().getTime() + delay);
+  /** When the dispatcher may try again after the n-th failed delivery (src/core/retrySchedule.ts). */
+  private nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
+    const policy = { baseDelayMs: this.options.retryBaseDelayMs, maxDelayMs: this.options.retryMaxDelayMs };
+    const delay = retryDelayMs({ failures, retryAfterSeconds, instanceWaitMs: this.options.svix.waitMs() }, policy);
+    return new Date(this.options.clock.now() + delay);
   }
 }
 

@@ -55,10 +55,10 @@ export class PurgeWorker {
   /** Purges batch after batch until nothing old is left (or another instance holds the lock). */
   async purgeAll(): Promise<{ notifications: number; quarantined: number; skipped: boolean }> {
     const { retention, clock, metrics, logger, batchSize } = this.options;
-    const before = new Date(clock.now().getTime() - this.options.retentionDays * 86_400_000);
+    const before = new Date(clock.now() - this.options.retentionDays * 86_400_000);
     const total = { notifications: 0, quarantined: 0, skipped: false };
     for (;;) {
-      const batch = await retention.purge(before, batchSize);
+      const batch = await retention.purge(before, batchSize, new Date(clock.now()));
       if (!batch) return { ...total, skipped: true };
       total.notifications += batch.notifications;
       total.quarantined += batch.quarantined;

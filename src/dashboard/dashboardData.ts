@@ -1,6 +1,7 @@
 import type { DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliveryEvents.ts";
 import type { AttemptView, NotificationLedger, NotificationStatus, NotificationSummary } from "../core/ports/ledger.ts";
 import type { QuarantinedMessage, QuarantineLedger } from "../core/ports/quarantine.ts";
+import type { Clock } from "../core/ports/clock.ts";
 
 /** Every list the dashboard shows stops here. */
 export const DASHBOARD_ROWS = 50;
@@ -46,22 +47,22 @@ export class DashboardQueries {
   private readonly ledger: NotificationLedger;
   private readonly quarantine: QuarantineLedger;
   private readonly deliveryEvents: DeliveryEventLedger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(options: {
     ledger: NotificationLedger;
     quarantine: QuarantineLedger;
     deliveryEvents: DeliveryEventLedger;
-    now?: () => number;
+    clock: Clock;
   }) {
     this.ledger = options.ledger;
     this.quarantine = options.quarantine;
     this.deliveryEvents = options.deliveryEvents;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock;
   }
 
   async overview(): Promise<Overview> {
-    const now = this.now();
+    const now = this.clock.now();
     const [projects, problems, endpointProblems, hour, day, recent] = await Promise.all([
       this.counts(now),
       this.problems(undefined, 20),
@@ -75,7 +76,7 @@ export class DashboardQueries {
 
   async project(project: string): Promise<ProjectView> {
     const [counts, problems, recent, endpointProblems] = await Promise.all([
-      this.counts(this.now(), project),
+      this.counts(this.clock.now(), project),
       this.problems(project, DASHBOARD_ROWS),
       this.ledger.list({ project, limit: 20 }),
       this.endpointProblems(project, DASHBOARD_ROWS),

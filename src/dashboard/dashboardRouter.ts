@@ -75,7 +75,7 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
     ledger: options.ledger,
     quarantine: options.quarantine,
     deliveryEvents: options.deliveryEvents,
-    now: options.access.now,
+    clock: options.access.clock,
   });
   // Every post past the login: a same-site origin, then the session's CSRF token.
   const guarded = [refuseCrossSite, formBody, requireCsrf(gate)];

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Request, Response } from "express";
 import { matcher } from "../auth/authenticate.ts";
+import type { Clock } from "../core/ports/clock.ts";
 import {
   cookieValues,
   csrfToken,
@@ -17,7 +18,8 @@ export interface DashboardAccess {
   operatorTokens: readonly string[];
   /** Development with no credential configured: no login, and the page says so. */
   open: boolean;
-  now?: () => number;
+  /** The relay's clock: session expiry is read from it. */
+  clock: Clock;
 }
 
 /** Who is looking at a dashboard page, and the CSRF token their forms carry. */
@@ -44,7 +46,7 @@ export class DashboardGate {
   /** Open mode has no sessions; its forms still carry a token (per process: development only). */
   private readonly openKey = randomBytes(32);
   private readonly isOperator: (candidate: string | undefined) => boolean;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   readonly open: boolean;
   /** False when no operator token is configured (and not open): nobody can log in. */
   readonly loginPossible: boolean;
@@ -53,14 +55,14 @@ export class DashboardGate {
     this.open = access.open;
     this.key = access.open ? undefined : sessionKey(access.operatorTokens);
     this.isOperator = matcher(access.operatorTokens);
-    this.now = access.now ?? Date.now;
+    this.clock = access.clock;
     this.loginPossible = this.key !== undefined;
   }
 
   viewer(req: Request): Viewer | undefined {
     if (this.open) return { mode: "open", csrf: csrfToken(this.openKey, "open") };
     for (const value of cookieValues(req.header("cookie"), SESSION_COOKIE)) {
-      const session = verifySession(this.key, value, this.now());
+      const session = verifySession(this.key, value, this.clock.now());
       if (session) return { mode: "session", csrf: csrfToken(this.key!, session.nonce), expiresAt: session.expiresAt };
     }
     return undefined;
@@ -69,7 +71,7 @@ export class DashboardGate {
   /** Checks the posted token (constant time, like the API) and sets the session cookie when it is an operator's. */
   login(req: Request, res: Response, token: unknown): boolean {
     if (!this.key || typeof token !== "string" || !this.isOperator(token)) return false;
-    const { value } = issueSession(this.key, this.now());
+    const { value } = issueSession(this.key, this.clock.now());
     res.cookie(SESSION_COOKIE, value, {
       httpOnly: true,
       sameSite: "strict",

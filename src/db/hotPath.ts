@@ -41,7 +41,7 @@ UPDATE notifications n SET
   last_error_code = i.last_error_code,
   last_error = i.last_error,
   next_attempt_at = i.next_attempt_at,
-  delivered_at = COALESCE(i.delivered_at, n.delivered_at),
+  delivered_at = COALESCE(i.delivered_at, n.delivered_at, CASE WHEN i.status = 'delivered' THEN now() END),
   updated_at = now()
 FROM input i
 WHERE n.event_id = i.event_id AND n.claim_token = i.claim_token
@@ -51,7 +51,7 @@ RETURNING n.event_id`;
 const COMPLETE_LOST_CLAIM_SQL = `
 UPDATE notifications SET status = 'delivered', attempts = attempts + $2, claim_token = NULL, claim_expires_at = NULL,
   svix_app_uid = COALESCE($3, svix_app_uid), svix_message_id = COALESCE($4, svix_message_id), last_error_code = NULL, last_error = NULL,
-  next_attempt_at = NULL, delivered_at = COALESCE($5::timestamptz, delivered_at), updated_at = now()
+  next_attempt_at = NULL, delivered_at = COALESCE($5::timestamptz, delivered_at, now()), updated_at = now()
 WHERE event_id = $1 AND status <> 'delivered'`;
 
 export interface CompleteItem {
@@ -116,7 +116,7 @@ export class HotPathWriter {
     const attempts = items.flatMap((item) => item.completion.attempts.map((a) => ({ eventId: item.eventId, a })));
     const at = (pick: (x: (typeof attempts)[number]) => unknown) => attempts.map(pick);
     const deliveredAt = (item: CompleteItem) =>
-      item.completion.status === "delivered" ? (item.completion.attempts.at(-1)?.startedAt ?? new Date()) : null;
+      item.completion.status === "delivered" ? (item.completion.attempts.at(-1)?.startedAt ?? null) : null;
     const owned = await this.sql.query<{ event_id: string }>(
       COMPLETE_SQL,
       [
@@ -142,7 +142,7 @@ export class HotPathWriter {
         at((x) => x.a.error?.slice(0, ERROR_TEXT_MAX) ?? null),
         at((x) => x.a.svixMessageId ?? null),
       ],
-      "relay_complete_notifications_v1",
+      "relay_complete_notifications_v2",
     );
     const done = new Set(owned.map((r) => r.event_id));
     for (const item of items) {

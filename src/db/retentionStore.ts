@@ -18,7 +18,7 @@ export class RetentionStore implements RetentionLedger {
   }
 
   /** One transaction of at most one batch of each kind: short locks, and a huge backlog cannot time out. */
-  purge(before: Date, batchSize: number): Promise<{ notifications: number; quarantined: number } | null> {
+  purge(before: Date, batchSize: number, now: Date): Promise<{ notifications: number; quarantined: number } | null> {
     return db("purge", () =>
       this.prisma.$transaction(
         async (tx) => {
@@ -26,7 +26,6 @@ export class RetentionStore implements RetentionLedger {
             Array<{ locked: boolean }>
           >`SELECT pg_try_advisory_xact_lock(${PURGE_LOCK_KEY}) AS locked`;
           if (!lock?.locked) return null;
-          const now = new Date();
           const notifications = await tx.$executeRaw`
             UPDATE notifications SET payload = NULL, payload_purged_at = ${now}
             WHERE event_id IN (

@@ -1,3 +1,4 @@
+import type { Clock } from "../core/ports/clock.ts";
 import { type Request, type Response, Router } from "express";
 import type { Metrics } from "../observability/metrics.ts";
 
@@ -8,6 +9,8 @@ export interface HealthRouterOptions {
   accepting: () => boolean;
   /** A database check is reused this long: a flood of probes costs one query per window. */
   cacheMs: number;
+  /** The relay's clock: how old the cached database check is. */
+  clock: Clock;
   /** What the start-up check found about Svix (shown, not judged: queued events wait for it). */
   svixStatus?: () => string;
 }
@@ -17,7 +20,7 @@ export function healthRouter(options: HealthRouterOptions): Router {
   const router = Router();
   let last: { at: number; check: Promise<boolean> } | undefined;
   const databaseUp = (): Promise<boolean> => {
-    const now = Date.now();
+    const now = options.clock.now();
     if (!last || now - last.at > options.cacheMs) {
       last = {
         at: now,

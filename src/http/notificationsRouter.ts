@@ -1,3 +1,4 @@
+import type { Clock } from "../core/ports/clock.ts";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
@@ -16,6 +17,7 @@ export interface NotificationsRouterOptions {
   deliveryEvents: DeliveryEventLedger;
   bodyLimitBytes: number;
   admission: AdmissionOptions;
+  clock: Clock;
 }
 
 function hasBody(req: Request): boolean {
@@ -138,7 +140,7 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   // Operators: an erasure request for one notification's personal data, now.
   router.delete("/notifications/:eventId/payload", async (req: Request, res: Response) => {
     const eventId = eventIdParam(req);
-    const result = await options.ledger.erasePayload(eventId, new Date());
+    const result = await options.ledger.erasePayload(eventId, new Date(options.clock.now()));
     if (result === "not_found") throw new AppError("not_found", `No notification for event ${eventId}`);
     if (result === "in_flight")
       throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {

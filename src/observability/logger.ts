@@ -101,30 +101,52 @@ export class ShedSummary {
 
 /**
  * JSON logs for Cloud Logging. Bodies are never logged (events carry emails and phone numbers);
- * credentials are redacted wherever they could appear.
+ * credentials are redacted wherever they could appear. `pretty` (a terminal in development):
+ * one readable line per entry through pino-pretty, the same fields, nothing more; piped or in
+ * production the lines stay JSON.
  */
-export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
-  return pino(
-    {
-      level: options.level,
-      messageKey: "message",
-      base: undefined,
-      serializers: { err: safeError },
-      formatters: { level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT", level: label }) },
-      redact: {
-        paths: [
-          "req.headers.authorization",
-          "req.headers.cookie",
-          'req.headers["x-api-key"]',
-          "*.apiKey",
-          "*.svixApiKey",
-          "*.databaseUrl",
-          "*.payload",
-          "*.body",
-        ],
-        censor: "[redacted]",
-      },
+export function createLogger(options: {
+  level: string;
+  destination?: pino.DestinationStream;
+  pretty?: boolean;
+}): Logger {
+  const base: pino.LoggerOptions = {
+    level: options.level,
+    messageKey: "message",
+    base: undefined,
+    serializers: { err: safeError },
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        'req.headers["x-api-key"]',
+        "*.apiKey",
+        "*.svixApiKey",
+        "*.databaseUrl",
+        "*.payload",
+        "*.body",
+      ],
+      censor: "[redacted]",
     },
+  };
+  if (options.pretty && !options.destination) {
+    const transport = prettyTransport();
+    if (transport) return pino(base, transport);
+  }
+  return pino(
+    { ...base, formatters: { level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT", level: label }) } },
     options.destination,
   );
+}
+
+/** pino-pretty in a worker thread, when it is installed (a development dependency). */
+function prettyTransport(): pino.DestinationStream | undefined {
+  try {
+    return pino.transport({
+      target: "pino-pretty",
+      options: { messageKey: "message", translateTime: "HH:MM:ss.l", ignore: "pid,hostname", singleLine: true },
+    });
+  } catch {
+    return undefined;
+  }
 }

@@ -9,7 +9,7 @@ function clock() {
 /** A pacer that learned its pace from a 429 after `answered` calls in the second before, settled 600 ms later. */
 function paced(answered: number, backoffShare: number) {
   const c = clock();
-  const pacer = new Pacer({ now: c.now, backoffShare });
+  const pacer = new Pacer({ clock: c, backoffShare });
   for (let i = 0; i < answered; i += 1) pacer.answeredCall();
   pacer.throttled();
   c.advance(600);
@@ -20,7 +20,7 @@ function paced(answered: number, backoffShare: number) {
 describe("Pacer", () => {
   it("does not limit anything until Svix answers 429", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now });
+    const pacer = new Pacer({ clock: c });
     for (let i = 0; i < 1000; i += 1) expect(pacer.take()).toBe(true);
     expect(pacer.waitMs()).toBe(0);
     expect(pacer.ratePerSecond).toBeUndefined();
@@ -28,7 +28,7 @@ describe("Pacer", () => {
 
   it("after a 429, paces to 90 % of what Svix accepted in the second before it", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 0.9 });
+    const pacer = new Pacer({ clock: c, backoffShare: 0.9 });
     for (let i = 0; i < 20; i += 1) {
       pacer.answeredCall();
       c.advance(40);
@@ -47,7 +47,7 @@ describe("Pacer", () => {
 
   it("counts the rest of a burst Svix answered just after its 429 before settling the pace", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 0.9 });
+    const pacer = new Pacer({ clock: c, backoffShare: 0.9 });
     for (let i = 0; i < 10; i += 1) pacer.answeredCall();
     pacer.throttled();
     expect(pacer.ratePerSecond).toBe(9);
@@ -61,12 +61,12 @@ describe("Pacer", () => {
 
   it("never drops below its minimum, and learns nothing from a 429 with nothing accepted before it", () => {
     const c = clock();
-    const lone = new Pacer({ now: c.now });
+    const lone = new Pacer({ clock: c });
     lone.throttled();
     c.advance(600);
     expect(lone.take()).toBe(true);
     expect(lone.ratePerSecond).toBeUndefined();
-    const pacer = new Pacer({ now: c.now, minRatePerSecond: 2, backoffShare: 0.9 });
+    const pacer = new Pacer({ clock: c, minRatePerSecond: 2, backoffShare: 0.9 });
     pacer.answeredCall();
     pacer.throttled();
     c.advance(600);
@@ -81,7 +81,7 @@ describe("Pacer", () => {
 
   it("raises the pace a little after each quiet period (additive increase)", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, increaseEveryMs: 5000 });
+    const pacer = new Pacer({ clock: c, increaseEveryMs: 5000 });
     for (let i = 0; i < 20; i += 1) pacer.answeredCall();
     pacer.throttled();
     const first = pacer.ratePerSecond!;
@@ -93,7 +93,7 @@ describe("Pacer", () => {
 
   it("books slots in order for callers that can wait, so take() cannot overtake them", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, burstSeconds: 0.05, backoffShare: 0.9 });
+    const pacer = new Pacer({ clock: c, burstSeconds: 0.05, backoffShare: 0.9 });
     for (let i = 0; i < 11; i += 1) pacer.answeredCall();
     pacer.throttled(); // ≈ 10 per second: a slot every 100 ms
     c.advance(600);
@@ -109,7 +109,7 @@ describe("Pacer", () => {
 
   it("books no slot further away than the caller will wait: a slot given up would hold back every later call", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 1 });
+    const pacer = new Pacer({ clock: c, backoffShare: 1 });
     pacer.answeredCall();
     pacer.throttled(); // one call per second, no token saved
     expect(pacer.reserve(500)).toBeUndefined();
@@ -124,7 +124,7 @@ describe("Pacer", () => {
 
   it("with a saved burst, lets it go at once (waitMs 0 while a token is saved), then one call per slot", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 1, burstSeconds: 1 });
+    const pacer = new Pacer({ clock: c, backoffShare: 1, burstSeconds: 1 });
     for (let i = 0; i < 10; i += 1) pacer.answeredCall();
     pacer.throttled(); // 10 per second, up to 10 tokens saved
     c.advance(5000);
@@ -136,7 +136,7 @@ describe("Pacer", () => {
 
   it("keeps a bounded history of answered calls: up to 4096, then only the newest 2048", () => {
     const paceAfter = (answered: number) => {
-      const pacer = new Pacer({ now: clock().now, backoffShare: 1 });
+      const pacer = new Pacer({ clock: clock(), backoffShare: 1 });
       for (let i = 0; i < answered; i += 1) pacer.answeredCall();
       pacer.throttled();
       return pacer.ratePerSecond;
@@ -147,7 +147,7 @@ describe("Pacer", () => {
 
   it("counts only the calls answered in the second before the 429 (one answered exactly a second before is out)", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 1 });
+    const pacer = new Pacer({ clock: c, backoffShare: 1 });
     for (let i = 0; i < 5; i += 1) pacer.answeredCall();
     c.advance(1);
     for (let i = 0; i < 3; i += 1) pacer.answeredCall();
@@ -159,7 +159,7 @@ describe("Pacer", () => {
 
   it("settles on the burst answered within 500 ms of its first 429: neither further 429s, nor pace checks, nor later answers change that", () => {
     const c = clock();
-    const pacer = new Pacer({ now: c.now, backoffShare: 1 });
+    const pacer = new Pacer({ clock: c, backoffShare: 1 });
     for (let i = 0; i < 10; i += 1) pacer.answeredCall();
     pacer.throttled();
     c.advance(20);
@@ -197,7 +197,7 @@ describe("Pacer", () => {
   it("raises the pace by 5 % per quiet period, and by at least half a call per second", () => {
     const paceAfterQuietPeriod = (answered: number) => {
       const c = clock();
-      const pacer = new Pacer({ now: c.now, backoffShare: 1, increaseEveryMs: 5000 });
+      const pacer = new Pacer({ clock: c, backoffShare: 1, increaseEveryMs: 5000 });
       for (let i = 0; i < answered; i += 1) pacer.answeredCall();
       pacer.throttled();
       c.advance(5000);

@@ -1,8 +1,11 @@
+import { type Clock, systemClock } from "../core/ports/clock.ts";
+
 /** How long after a 429 the rest of its burst is counted as accepted (inside Svix's Retry-After). */
 const LEARN_SETTLE_MS = 500;
 
 export interface PacerOptions {
-  now?: () => number;
+  /** The relay's clock (the composition root's); the system clock when absent. */
+  clock?: Clock;
   /** The pace never drops below this many calls per second. */
   minRatePerSecond?: number;
   /** After a 429, the pace is this share of what Svix accepted in the second before it (0.93: one call late on the event loop must not make a window overflow). */
@@ -20,7 +23,7 @@ export interface PacerOptions {
  * Per instance, shared by the fast path and the dispatcher.
  */
 export class Pacer {
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly minRate: number;
   private readonly share: number;
   private readonly increaseEveryMs: number;
@@ -36,7 +39,7 @@ export class Pacer {
   private learning: { at: number; before: number | undefined } | undefined;
 
   constructor(options: PacerOptions = {}) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.minRate = options.minRatePerSecond ?? 1;
     this.share = options.backoffShare ?? 0.93;
     this.increaseEveryMs = options.increaseEveryMs ?? 30_000;
@@ -86,7 +89,7 @@ export class Pacer {
 
   /** Svix answered a call (anything but 429). */
   answeredCall(): void {
-    const now = this.now();
+    const now = this.clock.now();
     this.answered.push(now);
     if (this.answered.length > 4096) this.answered.splice(0, this.answered.length - 2048);
   }
@@ -97,7 +100,7 @@ export class Pacer {
    * later (LEARN_SETTLE_MS, inside Svix's Retry-After pause); until then a first guess holds.
    */
   throttled(): void {
-    const now = this.now();
+    const now = this.clock.now();
     if (this.learning === undefined) {
       this.learning = { at: now, before: this.rate };
       this.rate = this.learnedRate(now, now, this.rate);
@@ -120,7 +123,7 @@ export class Pacer {
   }
 
   private refill(): void {
-    const now = this.now();
+    const now = this.clock.now();
     if (this.learning && now - this.learning.at >= LEARN_SETTLE_MS) {
       this.rate = this.learnedRate(this.learning.at, this.learning.at + LEARN_SETTLE_MS, this.learning.before);
       this.learning = undefined;

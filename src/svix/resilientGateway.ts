@@ -10,6 +10,7 @@ import type {
 } from "../core/ports/svix.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { Pacer } from "./pacer.ts";
+import { type Clock, systemClock } from "../core/ports/clock.ts";
 import type { SvixApi, SvixApp } from "./svixGateway.ts";
 
 export interface ResilientGatewayOptions {
@@ -31,7 +32,8 @@ export interface ResilientGatewayOptions {
   maxPauseMs?: number;
   /** First in-request retry delay, doubled per retry (with jitter). */
   retryBaseMs?: number;
-  now?: () => number;
+  /** The relay's clock (the composition root's); the system clock when absent. */
+  clock?: Clock;
   /** Told when Svix answers again after the circuit opened (the dispatcher wakes up). */
   onRecovered?: () => void;
   /** Paces calls under the rate limit learned from Svix's 429s. */
@@ -65,10 +67,10 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       rateLimitMaxMs: 60_000,
       maxPauseMs: 300_000,
       retryBaseMs: 100,
-      now: Date.now,
+      clock: systemClock,
       onRecovered: () => undefined,
       ...options,
-      pacer: options.pacer ?? new Pacer({ now: options.now }),
+      pacer: options.pacer ?? new Pacer({ clock: options.clock }),
     };
   }
 
@@ -97,7 +99,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   }
 
   blockedMs(): number {
-    const now = this.options.now();
+    const now = this.options.clock.now();
     const circuitWait = this.circuit.state === "open" ? this.circuit.until - now : 0;
     return Math.max(0, this.pausedUntil - now, circuitWait);
   }
@@ -145,7 +147,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
             !transient ||
             probe ||
             retry >= this.options.maxRetries ||
-            this.options.now() + delay + 2 * this.options.retryBaseMs > deadline
+            this.options.clock.now() + delay + 2 * this.options.retryBaseMs > deadline
           )
             throw failure;
           await new Promise((resolve) => setTimeout(resolve, delay));
@@ -162,7 +164,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
    * `reserved`: the caller booked its pace slot (reserveCall) and waited for it.
    */
   private admit(operatorProbe: boolean, reserved: boolean): boolean {
-    const now = this.options.now();
+    const now = this.options.clock.now();
     if (now < this.pausedUntil) {
       this.options.metrics.shed.inc({ reason: "cooldown" });
       throw new AppError(
@@ -202,7 +204,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     this.probeInFlight = false;
     if (this.circuit.state !== "closed") {
       this.circuit = { state: "closed" };
-      this.lastRecovery = this.options.now();
+      this.lastRecovery = this.options.clock.now();
       this.options.metrics.circuitOpen.set(0);
       this.options.logger.info("Svix answers again: circuit closed");
       this.options.onRecovered();
@@ -224,9 +226,9 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
         failure.retryAfterSeconds !== undefined
           ? Math.min(failure.retryAfterSeconds * 1000, this.options.maxPauseMs)
           : backoff * (0.5 + Math.random() / 2);
-      const until = this.options.now() + waitMs;
+      const until = this.options.clock.now() + waitMs;
       if (until > this.pausedUntil) {
-        if (this.pausedUntil <= this.options.now()) {
+        if (this.pausedUntil <= this.options.clock.now()) {
           this.options.logger.warn(
             { waitMs: Math.round(waitMs), retryAfterGiven: failure.retryAfterSeconds !== undefined },
             "Svix rate limit: pausing Svix calls",
@@ -252,7 +254,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       (this.circuit.state === "closed" && this.consecutiveFailures >= this.options.circuitFailureThreshold)
     ) {
       const first = this.circuit.state === "closed";
-      this.circuit = { state: "open", until: this.options.now() + this.options.circuitCooldownMs };
+      this.circuit = { state: "open", until: this.options.clock.now() + this.options.circuitCooldownMs };
       this.options.metrics.circuitOpen.set(1);
       if (first) {
         this.options.logger.warn(

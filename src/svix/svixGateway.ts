@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { ApiException, AppPortalCapability, Svix } from "svix";
+import { type Clock, systemClock } from "../core/ports/clock.ts";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { LeanHttpClient } from "./httpClient.ts";
@@ -31,6 +32,8 @@ export interface SvixGatewayOptions {
   /** Time limit of one Svix call. */
   requestTimeoutMs: number;
   metrics: Metrics;
+  /** The relay's clock (the composition root's); the system clock when absent. */
+  clock?: Clock;
 }
 
 /**
@@ -43,6 +46,7 @@ export interface SvixGatewayOptions {
 export class SdkSvixGateway implements SvixApi {
   private readonly svix: Svix;
   private readonly metrics: Metrics;
+  private readonly clock: Clock;
   private readonly timeoutMs: number;
   /**
    * The call being made: its time limit (the SDK's own timeout is fixed, ours shrinks with the
@@ -53,6 +57,7 @@ export class SdkSvixGateway implements SvixApi {
 
   constructor(options: SvixGatewayOptions) {
     this.timeoutMs = options.requestTimeoutMs;
+    this.clock = options.clock ?? systemClock;
     this.svix = new Svix(options.apiKey, {
       serverUrl: options.serverUrl,
       retryScheduleInMs: [],
@@ -145,7 +150,7 @@ export class SdkSvixGateway implements SvixApi {
       await this.call("application.list", {}, () => this.svix.application.list({ limit: 1 }));
       return { status: "ok" };
     } catch (error) {
-      const appError = classifySvixError(error);
+      const appError = classifySvixError(error, undefined, this.clock.now());
       if (appError.code === "svix_unauthorized") return { status: "unauthorized", detail: appError.message };
       return { status: "unreachable", detail: appError.message };
     }
@@ -153,9 +158,9 @@ export class SdkSvixGateway implements SvixApi {
 
   /** One HTTP call to Svix, within the time left of the request, reported to options.onCall. */
   private async call<T extends object>(operation: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
-    const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - Date.now();
+    const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - this.clock.now();
     const context: CallContext = { timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
-    const startedAt = new Date();
+    const startedAt = new Date(this.clock.now());
     const t0 = performance.now();
     const report = (
       outcome: SvixCall["outcome"],
@@ -169,7 +174,7 @@ export class SdkSvixGateway implements SvixApi {
       report(messageId ? "delivered" : "ok", { messageId, httpStatus: context.response?.status });
       return result;
     } catch (error) {
-      const appError = classifySvixError(error, context.response);
+      const appError = classifySvixError(error, context.response, this.clock.now());
       this.metrics.svixCalls.inc({ operation, result: resultLabel(appError) });
       const duplicate = operation === "message.create" && appError.upstreamStatus === 409;
       report(duplicate ? "duplicate" : appError.retryable ? "retryable" : "rejected", {
@@ -193,7 +198,7 @@ function resultLabel(error: AppError): string {
 }
 
 /** Seconds from a Retry-After header (delta-seconds or HTTP date); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.max(0, Number(trimmed));
@@ -227,12 +232,18 @@ interface CallContext {
 }
 
 /** One status, one meaning: what Svix's answer says about the message and about Svix. */
-function classifyStatus(status: number, detail: string, retryAfter: string | undefined, cause: unknown): AppError {
+function classifyStatus(
+  status: number,
+  detail: string,
+  retryAfter: string | undefined,
+  cause: unknown,
+  nowMs: number,
+): AppError {
   const upstream = { upstreamStatus: status, cause };
   if (status === 429) {
     return new AppError("svix_rate_limited", `Svix is rate limiting (${detail})`, {
       ...upstream,
-      retryAfterSeconds: parseRetryAfter(retryAfter),
+      retryAfterSeconds: parseRetryAfter(retryAfter, nowMs),
     });
   }
   if (status === 401 || status === 403) {
@@ -242,7 +253,7 @@ function classifyStatus(status: number, detail: string, retryAfter: string | und
   if (status >= 500 || status === 408) {
     return new AppError("svix_unavailable", `Svix answered ${status}`, {
       ...upstream,
-      retryAfterSeconds: parseRetryAfter(retryAfter),
+      retryAfterSeconds: parseRetryAfter(retryAfter, nowMs),
     });
   }
   if (status === 409) return new AppError("svix_rejected", `Svix conflict: ${detail}`, upstream);
@@ -257,10 +268,11 @@ function classifyStatus(status: number, detail: string, retryAfter: string | und
 export function classifySvixError(
   error: unknown,
   response?: { status: number; retryAfter: string | undefined },
+  nowMs: number = systemClock.now(),
 ): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof ApiException) {
-    return classifyStatus(error.code, describeBody(error.body), headerOf(error.headers, "retry-after"), error);
+    return classifyStatus(error.code, describeBody(error.body), headerOf(error.headers, "retry-after"), error, nowMs);
   }
   const name = (error as { name?: string } | undefined)?.name;
   if (name === "TimeoutError" || name === "AbortError") {
@@ -268,7 +280,7 @@ export function classifySvixError(
   }
   if (error instanceof SyntaxError) {
     if (response && response.status >= 300)
-      return classifyStatus(response.status, "unreadable body", response.retryAfter, error);
+      return classifyStatus(response.status, "unreadable body", response.retryAfter, error, nowMs);
     return new AppError("svix_unavailable", "Svix answered with an unreadable body", { cause: error });
   }
   return new AppError(

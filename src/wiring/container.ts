@@ -1,60 +1,110 @@
+import { Duration, PubSub } from "@google-cloud/pubsub";
 import type { Logger } from "pino";
 import type pino from "pino";
-import { createApp } from "./app.ts";
+import { authOptionsFrom } from "../auth/authOptions.ts";
+import type { AuthOptions } from "../auth/authenticate.ts";
 import type { Config } from "../config/config.ts";
 import { configWarnings } from "../config/configRules.ts";
-import { openDatabase, type Database } from "../db/database.ts";
+import { AppPortalService } from "../core/appPortalService.ts";
+import { DeliveryEventsService } from "../core/deliveryEventsService.ts";
+import { Dispatcher } from "../core/dispatcher.ts";
+import { EventTypeCatalog } from "../core/eventTypeCatalog.ts";
+import { NotificationService } from "../core/notificationService.ts";
+import { type Clock, systemClock } from "../core/ports/clock.ts";
+import { PurgeWorker } from "../core/purgeWorker.ts";
+import { type Database, openDatabase } from "../db/database.ts";
+import { DeliveryEventStore } from "../db/deliveryEventStore.ts";
 import { migrate } from "../db/migrate.ts";
 import { NotificationStore } from "../db/notificationStore.ts";
 import { QuarantineStore } from "../db/quarantineStore.ts";
 import { RetentionStore } from "../db/retentionStore.ts";
-import { PurgeWorker } from "../core/purgeWorker.ts";
-import { DeliveryEventStore } from "../db/deliveryEventStore.ts";
-import { AppPortalService } from "../core/appPortalService.ts";
-import { DeliveryEventsService } from "../core/deliveryEventsService.ts";
-import { EventTypeCatalog } from "../core/eventTypeCatalog.ts";
-import { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.ts";
-import { Dispatcher } from "../core/dispatcher.ts";
+import { SvixEmulator } from "../emulator/svixEmulator.ts";
 import { IngestService } from "../ingest/ingestService.ts";
-import { NotificationService } from "../core/notificationService.ts";
-import { systemClock, type Clock } from "../core/ports/clock.ts";
-import { authOptionsFrom } from "../auth/authOptions.ts";
 import { createLogger, ShedSummary } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
-import { SvixEmulator } from "../emulator/svixEmulator.ts";
+import { PullWorker } from "../pubsub/pullWorker.ts";
+import { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.ts";
+import { Pacer } from "../svix/pacer.ts";
 import { ResilientSvixGateway } from "../svix/resilientGateway.ts";
 import { SdkSvixGateway } from "../svix/svixGateway.ts";
 
-export interface Container {
-  config: Readonly<Config>;
-  logger: Logger;
-  metrics: Metrics;
-  db: Database;
-  store: NotificationStore;
-  quarantine: QuarantineStore;
-  service: NotificationService;
-  ingest: IngestService;
-  /** The Svix gateway with its rate-limit window, circuit and bulkhead. */
-  svix: ResilientSvixGateway;
-  /** Started when DISPATCH_ENABLED; tests may call pass() themselves. */
-  dispatcher: Dispatcher;
-  /** Personal-data retention; tests may call purgeAll() themselves. */
-  purge: PurgeWorker;
-  /** Svix's event-type catalog kept in step (undefined when EVENT_TYPE_CATALOG=false). */
-  eventTypes: EventTypeCatalog | undefined;
-  app: ReturnType<typeof createApp>;
-  /** Set when no Svix was configured and the in-process emulator stands in. */
-  emulator: SvixEmulator | undefined;
-  /** False once shutdown began. */
-  accepting: boolean;
-  close(): Promise<void>;
-}
+/**
+ * What a process does besides holding the relay's parts:
+ * - api: serves the whole HTTP API (ingest, operators, dashboard);
+ * - pull: pulls events from a Pub/Sub subscription (PUBSUB_SUBSCRIPTION);
+ * - dispatch: delivers queued notifications (DISPATCH_ENABLED) and purges old personal data.
+ * A process without api serves only the probes (/healthz, /readyz, /metrics).
+ */
+export type Role = "api" | "pull" | "dispatch";
 
 export interface ContainerOverrides {
+  /** Where log lines go (tests keep them); stdout when absent. */
   logDestination?: pino.DestinationStream;
+  /** The one clock of every part: services, Svix gateway and pacer, dashboard, readiness. */
   clock?: Clock;
   /** An already open (and migrated) database to use instead of opening one; left open on close. */
   database?: Database;
+}
+
+/** Whether this instance takes work: false from the moment shutdown begins (/readyz answers 503). */
+export class Readiness {
+  #accepting = true;
+
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+}
+
+export interface Container {
+  readonly config: Readonly<Config>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly db: Database;
+  readonly store: NotificationStore;
+  readonly quarantine: QuarantineStore;
+  readonly deliveryEventStore: DeliveryEventStore;
+  /** The Svix gateway with its rate-limit window, circuit, bulkhead and pacer. */
+  readonly svix: ResilientSvixGateway;
+  /** Svix's rate limit as learned from its 429s (shared by the fast path and the dispatcher). */
+  readonly pacer: Pacer;
+  readonly service: NotificationService;
+  readonly ingest: IngestService;
+  /** Runs when the dispatch role is started and DISPATCH_ENABLED; tests may call pass() themselves. */
+  readonly dispatcher: Dispatcher;
+  /** Personal-data retention; tests may call purgeAll() themselves. */
+  readonly purge: PurgeWorker;
+  /** Svix's event-type catalog kept in step (undefined when EVENT_TYPE_CATALOG=false). */
+  readonly eventTypes: EventTypeCatalog | undefined;
+  readonly appPortal: AppPortalService;
+  readonly deliveryEvents: DeliveryEventsService;
+  /** Set with SVIX_WEBHOOK_SECRET: verifies Svix's operational webhooks. */
+  readonly webhookVerifier: OperationalWebhookVerifier | undefined;
+  /** Set when no Svix was configured and the in-process emulator stands in. */
+  readonly emulator: SvixEmulator | undefined;
+  /** What the start-up check found about Svix: ok, unauthorized or unreachable. */
+  readonly svixStatus: string;
+  readonly auth: AuthOptions;
+  /** Expected shedding, summarized every 10 s instead of logged per request. */
+  readonly shed: ShedSummary;
+  readonly readiness: Readiness;
+  /** The pull role's worker, once started. */
+  readonly puller: PullWorker | undefined;
+  /** Starts the background work of these roles (dispatch: dispatcher and purge; pull: the pull worker). */
+  start(roles: readonly Role[]): void;
+  /** Registers something to stop before everything built so far (a server, say): shutdown runs in reverse order. */
+  onClose(close: () => Promise<void>): void;
+  /** Stops accepting, then stops everything in the reverse order of start. */
+  close(): Promise<void>;
+}
+
+/** A start-up failure to report in one line, without a stack. */
+export class StartupError extends Error {
+  override name = "StartupError";
 }
 
 /**
@@ -65,10 +115,11 @@ export interface ContainerOverrides {
 async function checkSvix(sdk: SdkSvixGateway, config: Readonly<Config>, logger: Logger): Promise<string> {
   const { status, detail } = await sdk.checkCredentials();
   if (status === "unauthorized") {
-    if (config.production)
+    if (config.production) {
       throw new StartupError(
         `SVIX_API_KEY was refused by Svix (${detail ?? "401"}): check the key and SVIX_SERVER_URL`,
       );
+    }
     logger.error({ detail }, "SVIX_API_KEY was refused by Svix: every event will be queued until the key works");
   } else if (status === "unreachable") {
     logger.warn({ detail }, "Svix could not be reached at start: events are queued until it answers");
@@ -76,28 +127,39 @@ async function checkSvix(sdk: SdkSvixGateway, config: Readonly<Config>, logger: 
   return status;
 }
 
-/** A start-up failure to report in one line, without a stack. */
-export class StartupError extends Error {
-  override name = "StartupError";
-}
-
-/** Builds every dependency with plain constructors, migrates the database, and wires the app. */
+/**
+ * The composition root: every process (the relay, the pull worker, the tests' worlds) is built
+ * here, from the configuration plus overrides, with plain constructors and one clock. Opens (and
+ * migrates) the database and checks Svix; starts no background work until start(roles).
+ */
 export async function buildContainer(config: Readonly<Config>, overrides: ContainerOverrides = {}): Promise<Container> {
-  const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
+  const clock = overrides.clock ?? systemClock;
+  const logger = createLogger({
+    level: config.logLevel,
+    destination: overrides.logDestination,
+    pretty: !overrides.logDestination && !config.production && process.stdout.isTTY === true,
+  });
   for (const warning of configWarnings(config)) logger.warn(warning);
   const metrics = createMetrics({ defaultMetrics: true });
 
+  // Stopped in reverse order of registration: the last thing started stops first.
   const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    while (closers.length > 0) {
+      await closers.pop()!().catch((err: unknown) => logger.error({ err }, "error while closing"));
+    }
+  };
   try {
     // Svix first: a key Svix refuses stops a production start before anything else is touched.
     let emulator: SvixEmulator | undefined;
     let svixServerUrl = config.svixServerUrl;
     let svixApiKey = config.svixApiKey;
     if (config.svixEmulator) {
-      emulator = new SvixEmulator();
-      svixServerUrl = await emulator.start(config.svixEmulatorPort);
+      const started = new SvixEmulator();
+      emulator = started;
+      svixServerUrl = await started.start(config.svixEmulatorPort);
       svixApiKey = "emulator";
-      closers.unshift(() => emulator!.stop());
+      closers.push(() => started.stop());
       logger.warn(
         { svixServerUrl },
         "using the in-process Svix emulator (no SVIX_API_KEY, no DATABASE_URL, or SVIX_EMULATOR=true): no webhook leaves this machine",
@@ -108,6 +170,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       serverUrl: svixServerUrl,
       requestTimeoutMs: config.svixTimeoutMs,
       metrics,
+      clock,
     });
     const svixStatus = await checkSvix(sdk, config, logger);
 
@@ -118,16 +181,25 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
         dataDir: config.dataDir,
         poolMax: config.databasePoolMax,
       }));
-    if (!overrides.database) closers.push(() => db.close());
-    if (!overrides.database && config.migrateOnStart) {
-      const applied = await migrate(db);
-      logger.info({ database: db.kind, applied }, applied.length ? "database migrated" : "database schema up to date");
+    if (!overrides.database) {
+      closers.push(() => db.close());
+      if (config.migrateOnStart) {
+        const applied = await migrate(db);
+        logger.info(
+          { database: db.kind, applied },
+          applied.length ? "database migrated" : "database schema up to date",
+        );
+      }
     }
+
     let dispatcher: Dispatcher | undefined;
-    const gateway = new ResilientSvixGateway({
+    const pacer = new Pacer({ clock });
+    const svix = new ResilientSvixGateway({
       inner: sdk,
       logger,
       metrics,
+      clock,
+      pacer,
       maxRetries: config.svixMaxRetries,
       maxInFlight: config.svixMaxInFlight,
       circuitFailureThreshold: config.circuitFailureThreshold,
@@ -136,16 +208,12 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     });
     const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
     const quarantine = new QuarantineStore({ prisma: db.prisma });
-    const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix: gateway, logger }) : undefined;
-    // One clock for every service (tests pin it through overrides.clock).
-    const clock = overrides.clock ?? systemClock;
     const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });
-    const deliveryEvents = new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock });
-    const appPortal = new AppPortalService({ svix: gateway, clock });
+    const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix, logger }) : undefined;
     const service = new NotificationService({
       eventTypes,
       ledger: store,
-      svix: gateway,
+      svix,
       logger,
       metrics,
       clock,
@@ -156,11 +224,10 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       retryMaxDelayMs: config.retryMaxDelayMs,
       retryHorizonMs: config.retryHorizonMs,
     });
-    const ingest = new IngestService({ service, quarantine, logger, metrics, maxEventValues: config.eventMaxValues });
     dispatcher = new Dispatcher({
       service,
       ledger: store,
-      svix: gateway,
+      svix,
       logger,
       metrics,
       clock,
@@ -169,73 +236,104 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       concurrency: config.dispatchConcurrency,
       claimTtlMs: config.claimTtlMs,
     });
-    if (config.dispatchEnabled) {
-      dispatcher.start();
-      const started = dispatcher;
-      closers.unshift(() => started.stop());
-    }
-    const retention = new RetentionStore({ prisma: db.prisma });
     const purge = new PurgeWorker({
-      retention,
+      retention: new RetentionStore({ prisma: db.prisma }),
       logger,
       metrics,
       clock,
       retentionDays: config.payloadRetentionDays,
       intervalMs: config.purgeIntervalMs,
     });
-    purge.start();
-    closers.unshift(() => purge.stop());
+    const shed = new ShedSummary(logger);
+    closers.push(async () => shed.stop());
+    const readiness = new Readiness();
+
+    let puller: PullWorker | undefined;
+    const started = new Set<Role>();
     const container: Container = {
       config,
+      clock,
       logger,
       metrics,
       db,
       store,
       quarantine,
+      deliveryEventStore,
+      svix,
+      pacer,
       service,
-      ingest,
-      svix: gateway,
+      ingest: new IngestService({ service, quarantine, logger, metrics, maxEventValues: config.eventMaxValues }),
       dispatcher,
       purge,
       eventTypes,
+      appPortal: new AppPortalService({ svix, clock }),
+      deliveryEvents: new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock }),
+      webhookVerifier: config.svixWebhookSecret ? new OperationalWebhookVerifier(config.svixWebhookSecret) : undefined,
       emulator,
-      accepting: true,
-      app: undefined as unknown as ReturnType<typeof createApp>,
+      svixStatus,
+      auth: authOptionsFrom(config),
+      shed,
+      readiness,
+      get puller() {
+        return puller;
+      },
+      start(roles) {
+        for (const role of roles) {
+          if (started.has(role)) continue;
+          started.add(role);
+          if (role === "dispatch") {
+            purge.start();
+            closers.push(() => purge.stop());
+            if (config.dispatchEnabled) {
+              const running = dispatcher!;
+              running.start();
+              closers.push(() => running.stop());
+            }
+          }
+          if (role === "pull") {
+            const pulling = startPulling(container);
+            puller = pulling.worker;
+            closers.push(pulling.stop);
+          }
+        }
+      },
+      onClose(close) {
+        closers.push(close);
+      },
       async close() {
-        container.accepting = false;
-        for (const close of closers)
-          await close().catch((err: unknown) => logger.error({ err }, "error while closing"));
+        readiness.stopAccepting();
+        await closeAll();
       },
     };
-    const shed = new ShedSummary(logger);
-    closers.push(async () => shed.stop());
-    container.app = createApp({
-      service,
-      ingest,
-      ledger: store,
-      quarantine,
-      logger,
-      metrics,
-      bodyLimitBytes: config.bodyLimitBytes,
-      admission: {
-        maxInFlight: config.ingestMaxInFlight,
-        largeBodyBytes: config.largeBodyBytes,
-        maxLargeInFlight: config.largeBodyConcurrency,
-        onShed: () => shed.count("overloaded"),
-      },
-      auth: authOptionsFrom(config),
-      readinessCacheMs: config.readinessCacheMs,
-      accepting: () => container.accepting,
-      svixStatus: () => svixStatus,
-      onShed: (code) => shed.count(code),
-      appPortal,
-      deliveryEvents,
-      deliveryEventLedger: deliveryEventStore,
-      svixWebhooks: config.svixWebhookSecret ? new OperationalWebhookVerifier(config.svixWebhookSecret) : undefined,
-    });
     return container;
   } catch (error) {
-    for (const close of closers) await close().catch(() => undefined);
+    await closeAll();
     throw error;
   }
+}
+
+/** The pull role: streaming pull from PUBSUB_SUBSCRIPTION with its flow control, through the same ingest path. */
+function startPulling(container: Container): { worker: PullWorker; stop: () => Promise<void> } {
+  const { config, logger, metrics, ingest } = container;
+  const subscriptionName = config.pubsubSubscription;
+  if (!subscriptionName) {
+    throw new StartupError(
+      "PUBSUB_SUBSCRIPTION is required for the pull worker (projects/<project>/subscriptions/<subscription>)",
+    );
+  }
+  const pubsub = new PubSub({ projectId: subscriptionName.split("/")[1] });
+  const subscription = pubsub.subscription(subscriptionName, {
+    flowControl: { maxMessages: config.pullMaxMessages, maxBytes: config.pullMaxBytes, allowExcessMessages: false },
+    // What the library still holds when we stop is handed back at once, not left to expire.
+    closeOptions: { behavior: "NACK", timeout: Duration.from({ seconds: 10 }) },
+  });
+  const worker = new PullWorker({ subscription, subscriptionName, ingest, logger, metrics });
+  worker.start();
+  return {
+    worker,
+    async stop() {
+      await worker.stop();
+      await pubsub.close();
+    },
+  };
 }

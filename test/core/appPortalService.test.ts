@@ -90,7 +90,7 @@ describe("AppPortalService.link", () => {
       requestTimeoutMs: 30_000,
       metrics: createMetrics(),
     });
-    service = new AppPortalService({ svix, clock: { now: () => NOW } });
+    service = new AppPortalService({ svix, clock: { now: () => NOW.getTime() } });
   });
   afterAll(() => emulator.stop());
   beforeEach(() => emulator.reset());

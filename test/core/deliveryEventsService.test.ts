@@ -27,7 +27,12 @@ function service(): { service: DeliveryEventsService; metrics: Metrics; logs: Ar
   const { logger, records: logs } = captureLogs("debug");
   const metrics = createMetrics();
   return {
-    service: new DeliveryEventsService({ ledger, logger, metrics, clock: { now: () => new Date(RECEIVED_AT) } }),
+    service: new DeliveryEventsService({
+      ledger,
+      logger,
+      metrics,
+      clock: { now: () => new Date(RECEIVED_AT).getTime() },
+    }),
     metrics,
     logs,
   };

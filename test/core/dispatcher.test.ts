@@ -27,7 +27,7 @@ useDispatcherWorld();
 
 describe("Dispatcher.pass", () => {
   it("claims the due notifications oldest first, sends each once, in that order, and reports what it claimed and delivered", async () => {
-    const w = world();
+    const w = await world();
     const [a, b, c] = [await queued(), await queued(), await queued()];
     const later = await queued({ due: T0 + 60_000 });
     expect(await w.dispatcher.pass()).toEqual({ claimed: 3, delivered: 3 });
@@ -46,7 +46,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("counts as delivered only what Svix took: a row Svix rejects is claimed, recorded rejected and counted by its outcome", async () => {
-    const w = world();
+    const w = await world();
     emulator.faults.add({ kind: "status", status: 400, operation: "message.create", times: 1 });
     const [rejected, taken] = [await queued(), await queued()];
     expect(await w.dispatcher.pass()).toEqual({ claimed: 2, delivered: 1 });
@@ -56,7 +56,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("claims nothing while Svix is blocked (Retry-After window or open circuit), though rows are due", async () => {
-    const w = world();
+    const w = await world();
     emulator.faults.add({ kind: "status", status: 429, retryAfter: "30", operation: "message.create", times: 1 });
     await queued();
     await w.dispatcher.pass();
@@ -69,7 +69,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("when Svix asks to wait mid-pass (429, Retry-After 30 s), gives the rest back untouched, due exactly when the window ends", async () => {
-    const w = world();
+    const w = await world();
     emulator.faults.add({ kind: "status", status: 429, retryAfter: "30", operation: "message.create", times: 1 });
     const [a, b, c] = [await queued(), await queued(), await queued()];
     expect(await w.dispatcher.pass()).toEqual({ claimed: 3, delivered: 0 });
@@ -93,7 +93,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("a pass made once stop() was called gives back every row it claimed, unsent and untouched, due at once", async () => {
-    const w = world();
+    const w = await world();
     // Neither does anything on a dispatcher that never started.
     w.dispatcher.wake();
     await w.dispatcher.stop();
@@ -107,7 +107,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("while the circuit is half-open claims a single notification, the oldest, as the probe; the rest once it succeeded", async () => {
-    const w = world({ circuitFailureThreshold: 1, circuitCooldownMs: 5000 });
+    const w = await world({ circuitFailureThreshold: 1, circuitCooldownMs: 5000 });
     emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const first = await queued();
     expect(await w.dispatcher.pass()).toEqual({ claimed: 1, delivered: 0 });
@@ -133,7 +133,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("once Svix answers again, claims what was last tried before the recovery whatever its backoff, but not what was queued after", async () => {
-    const w = world({ circuitFailureThreshold: 1, circuitCooldownMs: 5000 });
+    const w = await world({ circuitFailureThreshold: 1, circuitCooldownMs: 5000 });
     emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     await queued();
     await w.dispatcher.pass();
@@ -156,7 +156,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("paced by Svix's learned rate limit: waits for each booked slot up to 2 s (so Svix's limit is never hit) and gives back a row whose slot is further away", async () => {
-    const w = world({ concurrency: 1 });
+    const w = await world({ concurrency: 1 });
     // Svix allows one message per second; the pacer learned that (one call answered, then a 429).
     emulator.faults.setRateLimit({ perSecond: 1, operation: "message.create" });
     w.pacer.answeredCall();
@@ -179,7 +179,7 @@ describe("Dispatcher.pass", () => {
   // up as pace debt (later passes sent nothing, the fast path queued everything, and with a
   // backlog the loop claimed and released without pause, booking more each time).
   it("a row given back because its pace slot is too far does not keep that slot booked: the pace does not fall further behind with every pass", async () => {
-    const w = world({ batchSize: 10, concurrency: 1 });
+    const w = await world({ batchSize: 10, concurrency: 1 });
     // One call per second learned a second ago: one token saved up at T0.
     w.at(T0 - 1000);
     w.pacer.answeredCall();
@@ -195,7 +195,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("looks again after waiting for its pace slot: a row is given back, unsent, when the instance began stopping meanwhile", async () => {
-    const w = world({ concurrency: 1 });
+    const w = await world({ concurrency: 1 });
     w.pacer.answeredCall();
     w.pacer.throttled();
     // A slot booked by someone else: a's is 2 s away (it waits, in real time), b's 3 s (given back at once).
@@ -212,7 +212,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("never has more deliveries in flight than `concurrency`: none is shed by a Svix bulkhead of that size", async () => {
-    const w = world({ concurrency: 2, maxInFlight: 2 });
+    const w = await world({ concurrency: 2, maxInFlight: 2 });
     const events = [await queued(), await queued(), await queued()];
     expect(await w.dispatcher.pass()).toEqual({ claimed: 3, delivered: 3 });
     expect(await w.shed()).toEqual({});
@@ -220,7 +220,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("when the ledger cannot record an outcome: counts it by the error's code, does not log it as unexpected, goes on, and leaves the claim (claimTtlMs long) to expire", async () => {
-    const w = world();
+    const w = await world();
     const [lost, next] = [await queued(), await queued()];
     await failWith(
       "dispatcher_test_fail_attempts",
@@ -251,7 +251,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("when a delivery fails unexpectedly (a stored payload the service cannot handle): counts it as internal, logs it with the event id, and goes on", async () => {
-    const w = world();
+    const w = await world();
     const [corrupt, next] = [await queued(), await queued()];
     // A project that is not a string: the service throws a TypeError before calling Svix.
     await sql(`UPDATE notifications SET payload = $1 WHERE event_id = $2`, [
@@ -274,7 +274,7 @@ describe("Dispatcher.pass", () => {
   });
 
   it("never hands a claimed row without a payload to the service (no call, not counted)", async () => {
-    const w = world();
+    const w = await world();
     const [empty, next] = [await queued(), await queued()];
     // The column is set but holds JSON null (SQL NULL, a purged payload, is never claimed).
     await sql(`UPDATE notifications SET payload = 'null' WHERE event_id = $1`, [empty.id]);

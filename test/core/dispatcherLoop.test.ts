@@ -28,7 +28,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
   it("pauses intervalMs × (0.75 + random/2) after a pass that found less than a full batch, on a timer that does not keep the process alive", async () => {
     const seen = recordTimers();
     vi.spyOn(Math, "random").mockReturnValue(0.6);
-    const w = world({ intervalMs: HOUR });
+    const w = await world({ intervalMs: HOUR });
     w.dispatcher.start();
     const pause = await waitForValue(() => pausesOf(seen, HOUR)[0], "the loop's pause");
     expect(pause.ms).toBeCloseTo(HOUR * 1.05, 3);
@@ -36,7 +36,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
   });
 
   it("while Svix is blocked, sleeps exactly until it may call again, without a pass", async () => {
-    const w = world({ intervalMs: HOUR });
+    const w = await world({ intervalMs: HOUR });
     emulator.faults.add({ kind: "status", status: 429, retryAfter: "30", operation: "message.create", times: 1 });
     await queued();
     await w.dispatcher.pass();
@@ -54,7 +54,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
 
   it("passes again at once while passes claim a full batch, and pauses once one claims less", async () => {
     const seen = recordTimers();
-    const w = world({ batchSize: 2, intervalMs: HOUR });
+    const w = await world({ batchSize: 2, intervalMs: HOUR });
     const events = [await queued(), await queued(), await queued(), await queued(), await queued()];
     w.dispatcher.start();
     // 2 + 2 + 1: three passes, the last one short of a batch.
@@ -70,7 +70,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
 
   it("wake() ends the pause: a row queued meanwhile is delivered without waiting for the interval", async () => {
     const seen = recordTimers();
-    const w = world({ intervalMs: HOUR });
+    const w = await world({ intervalMs: HOUR });
     w.dispatcher.start();
     await waitFor(() => pausesOf(seen, HOUR).length > 0, 20_000, "the pause");
     const event = await queued();
@@ -80,7 +80,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
 
   it("stop() ends a pause at once, and start() after stop() runs the loop again", async () => {
     const seen = recordTimers();
-    const w = world({ intervalMs: HOUR });
+    const w = await world({ intervalMs: HOUR });
     w.dispatcher.start();
     await waitFor(() => pausesOf(seen, HOUR).length > 0, 20_000, "the pause");
     await w.dispatcher.stop();
@@ -90,7 +90,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
   }, 30_000);
 
   it("stop() during a pass lets the delivery in flight finish, gives back the rest, and returns once the pass has ended", async () => {
-    const w = world({ intervalMs: HOUR });
+    const w = await world({ intervalMs: HOUR });
     emulator.faults.add({ kind: "latency", minMs: 2000, maxMs: 2000, operation: "message.create", times: 1 });
     const [a, b, c] = [await queued(), await queued(), await queued()];
     w.dispatcher.start();
@@ -108,7 +108,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
 
   it("start() while running starts no second loop: no two passes deliver at once", async () => {
     // A bulkhead of one Svix call: two loops would each deliver one row at the same time.
-    const w = world({ batchSize: 1, maxInFlight: 1, intervalMs: HOUR });
+    const w = await world({ batchSize: 1, maxInFlight: 1, intervalMs: HOUR });
     emulator.faults.add({ kind: "latency", minMs: 1000, maxMs: 1000, operation: "message.create" });
     const [a, b] = [await queued(), await queued()];
     w.dispatcher.start();
@@ -125,7 +125,7 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
   }, 30_000);
 
   it("a pass that fails (the ledger is down) is logged as a warning with its error, and the loop carries on", async () => {
-    const w = world({ intervalMs: HOUR });
+    const w = await world({ intervalMs: HOUR });
     await failWith("dispatcher_test_fail_claims", "notifications", "BEFORE UPDATE", `NEW.status = 'received'`);
     const event = await queued();
     w.dispatcher.start();

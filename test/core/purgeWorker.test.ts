@@ -50,7 +50,7 @@ function worker(options: Partial<PurgeWorkerOptions> = {}): PurgeWorker {
     retention: new RetentionStore({ prisma: t.db.prisma }),
     logger: captured.logger,
     metrics,
-    clock: { now: () => NOW },
+    clock: { now: () => NOW.getTime() },
     retentionDays: RETENTION_DAYS,
     intervalMs: 60_000,
     ...options,
@@ -250,7 +250,7 @@ describe("the timer loop", () => {
     expect(logs[0]).toMatchObject({ severity: "WARNING", err: { message: "connection refused" } });
     await vi.advanceTimersByTimeAsync(750);
     await until(() => expect(failing.purge).toHaveBeenCalledTimes(2));
-    expect(failing.purge).toHaveBeenLastCalledWith(CUTOFF, 1000);
+    expect(failing.purge).toHaveBeenLastCalledWith(CUTOFF, 1000, NOW);
   });
 
   it("stops: no purge after stop(), which waits for the one running", async () => {

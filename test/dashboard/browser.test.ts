@@ -41,7 +41,7 @@ beforeAll(async () => {
     API_TOKENS: OPERATOR,
     INGEST_TOKENS: INGEST,
   });
-  server = createServer(h.container.app);
+  server = createServer(h.app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // A fresh profile each run (playwright takes it as the persistent context's directory).

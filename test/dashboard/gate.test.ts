@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Request } from "express";
 import { describe, expect, it } from "vitest";
 import { crossSite, DashboardGate } from "../../src/dashboard/gate.ts";
+import { systemClock } from "../../src/core/ports/clock.ts";
 import { html } from "../../src/dashboard/html.ts";
 import { safeNext } from "../../src/dashboard/middleware.ts";
 import { sessionKey, signSession, verifySession } from "../../src/dashboard/session.ts";
@@ -43,7 +44,7 @@ describe("sessions", () => {
     expect(sessionKey([])).toBeUndefined();
     const publicKey = createHash("sha256").update("relay-dashboard-session\0").digest();
     const forged = signSession(publicKey, Math.floor(Date.now() / 1000) + 60, "n".repeat(32));
-    const gate = new DashboardGate({ operatorTokens: [], open: false });
+    const gate = new DashboardGate({ operatorTokens: [], open: false, clock: systemClock });
     expect(gate.loginPossible).toBe(false);
     expect(gate.viewer(request({ cookie: `relay_session=${forged}` }))).toBeUndefined();
   });

@@ -1,23 +1,23 @@
 import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
-import { NotificationStore } from "../../src/db/notificationStore.ts";
-import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
-import { Dispatcher } from "../../src/core/dispatcher.ts";
+import type { Dispatcher } from "../../src/core/dispatcher.ts";
 import type { PlatformEvent } from "../../src/core/event.ts";
 import { eventDigest } from "../../src/core/eventDigest.ts";
-import { NotificationService } from "../../src/core/notificationService.ts";
-import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
-import { Pacer } from "../../src/svix/pacer.ts";
-import { ResilientSvixGateway } from "../../src/svix/resilientGateway.ts";
-import { SdkSvixGateway } from "../../src/svix/svixGateway.ts";
+import { loadConfig } from "../../src/config/loadConfig.ts";
+import { NotificationStore } from "../../src/db/notificationStore.ts";
+import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
+import type { Metrics } from "../../src/observability/metrics.ts";
+import type { Pacer } from "../../src/svix/pacer.ts";
+import type { ResilientSvixGateway } from "../../src/svix/resilientGateway.ts";
+import { buildContainer, type Container } from "../../src/wiring/container.ts";
 import { captureLogs } from "./capturedLogs.ts";
 import { makeEvent } from "./events.ts";
 import { createTestDatabase, type TestDatabase } from "./testDatabase.ts";
 
-// The dispatcher as the container wires it (src/wiring/container.ts): the real ledger on a real
-// database, the real NotificationService, the real resilient gateway and SDK client talking over
-// HTTP to the Svix emulator, real metrics and logger. Only time is ours: the dispatcher, the
-// service, the gateway and its pacer read one fake clock, so the claim, backoff and release
-// times they compute are exact.
+// The dispatcher as the composition root wires it (src/wiring/container.ts): the real ledger on a
+// real database, the real NotificationService, the real resilient gateway and SDK client talking
+// over HTTP to the Svix emulator, real metrics and logger. Only time is ours: the container is
+// given one fake clock that the dispatcher, the service, the gateway and its pacer all read, so
+// the claim, backoff and release times they compute are exact.
 
 export const T0 = Date.parse("2026-11-30T12:00:00.000Z");
 export const HOUR = 3_600_000;
@@ -45,6 +45,7 @@ export async function dropTriggers(): Promise<void> {
 }
 
 export interface World {
+  container: Container;
   dispatcher: Dispatcher;
   gateway: ResilientSvixGateway;
   pacer: Pacer;
@@ -59,7 +60,11 @@ export interface World {
 
 const worlds: World[] = [];
 
-export function world(
+/**
+ * A relay built by the composition root (buildContainer, as `npm start` builds it) on the file's
+ * database and emulator, with a fake clock that every part reads.
+ */
+export async function world(
   o: {
     batchSize?: number;
     concurrency?: number;
@@ -68,59 +73,44 @@ export function world(
     circuitFailureThreshold?: number;
     circuitCooldownMs?: number;
   } = {},
-): World {
+): Promise<World> {
   let nowMs = T0;
-  const clock = { now: () => new Date(nowMs) };
-  const metrics = createMetrics();
-  const { logger, records } = captureLogs();
-  const pacer = new Pacer({ now: () => nowMs });
-  let dispatcher: Dispatcher | undefined;
-  const gateway = new ResilientSvixGateway({
-    inner: new SdkSvixGateway({ apiKey: "test-key", serverUrl: emulator.url, requestTimeoutMs: 10_000, metrics }),
-    logger,
-    metrics,
-    maxRetries: 0,
-    maxInFlight: o.maxInFlight ?? 10,
-    circuitFailureThreshold: o.circuitFailureThreshold ?? 1000,
-    circuitCooldownMs: o.circuitCooldownMs ?? 5000,
-    now: () => nowMs,
-    pacer,
-    onRecovered: () => dispatcher?.wake(),
+  const captured = captureLogs();
+  const config = loadConfig({
+    LOG_LEVEL: "info",
+    SVIX_API_KEY: "test-key",
+    SVIX_SERVER_URL: emulator.url,
+    SVIX_TIMEOUT_MS: "10000",
+    REQUEST_BUDGET_MS: "10000",
+    SVIX_MAX_RETRIES: "0",
+    SVIX_MAX_IN_FLIGHT: String(o.maxInFlight ?? 10),
+    CIRCUIT_FAILURE_THRESHOLD: String(o.circuitFailureThreshold ?? 1000),
+    CIRCUIT_COOLDOWN_MS: String(o.circuitCooldownMs ?? 5000),
+    CLAIM_TTL_MS: String(CLAIM_TTL),
+    DISPATCH_ENABLED: "false",
+    DISPATCH_INTERVAL_MS: String(o.intervalMs ?? HOUR),
+    DISPATCH_BATCH_SIZE: String(o.batchSize ?? 10),
+    DISPATCH_CONCURRENCY: String(o.concurrency ?? 1),
+    EVENT_TYPE_CATALOG: "false",
   });
-  const service = new NotificationService({
-    ledger: store,
-    svix: gateway,
-    logger,
-    metrics,
-    clock,
-    requestBudgetMs: 10_000,
-    claimTtlMs: CLAIM_TTL,
-    inFlightWaitMs: 1000,
-    retryBaseDelayMs: 1000,
-    retryMaxDelayMs: 600_000,
-    retryHorizonMs: 72 * HOUR,
+  const container = await buildContainer(config, {
+    logDestination: captured.destination,
+    database: database.db,
+    clock: { now: () => nowMs },
   });
-  dispatcher = new Dispatcher({
-    service,
-    ledger: store,
-    svix: gateway,
-    logger,
-    metrics,
-    clock,
-    intervalMs: o.intervalMs ?? HOUR,
-    batchSize: o.batchSize ?? 10,
-    concurrency: o.concurrency ?? 1,
-    claimTtlMs: CLAIM_TTL,
-  });
+  // The start-up check of the Svix key is not part of any test's story.
+  emulator.calls.length = 0;
+  const { metrics } = container;
   const byLabel = async (counter: Metrics["dispatch"] | Metrics["shed"], label: string) =>
     Object.fromEntries((await counter.get()).values.map((v) => [String(v.labels[label as never]), v.value]));
   const w: World = {
-    dispatcher,
-    gateway,
-    pacer,
+    container,
+    dispatcher: container.dispatcher,
+    gateway: container.svix,
+    pacer: container.pacer,
     metrics,
     at: (ms) => void (nowMs = ms),
-    logs: () => records,
+    logs: () => captured.records,
     dispatched: () => byLabel(metrics.dispatch, "outcome"),
     shed: () => byLabel(metrics.shed, "reason"),
   };
@@ -194,7 +184,10 @@ export function useDispatcherWorld(): void {
   });
   afterEach(async () => {
     vi.restoreAllMocks();
-    for (const w of worlds.splice(0)) await w.dispatcher.stop();
+    for (const w of worlds.splice(0)) {
+      await w.dispatcher.stop();
+      await w.container.close();
+    }
     await dropTriggers();
     await database.db.prisma.deliveryAttempt.deleteMany();
     await database.db.prisma.notification.deleteMany();

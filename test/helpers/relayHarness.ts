@@ -1,5 +1,8 @@
 import supertest from "supertest";
 import { loadConfig } from "../../src/config/loadConfig.ts";
+import type { Express } from "express";
+import type { Clock } from "../../src/core/ports/clock.ts";
+import { createApp } from "../../src/wiring/app.ts";
 import { buildContainer, type Container } from "../../src/wiring/container.ts";
 import type { Database } from "../../src/db/database.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
@@ -9,6 +12,8 @@ import { captureLogs } from "./capturedLogs.ts";
 
 export interface Harness {
   container: Container;
+  /** The relay's HTTP app (the whole API), served in-process by `http`. */
+  app: Express;
   emulator: SvixEmulator;
   http: ReturnType<typeof supertest>;
   /** The PostgreSQL database URL the relay uses (undefined on PGlite, which lives in the relay). */
@@ -30,6 +35,8 @@ export interface HarnessShared {
   databaseUrl?: string;
   /** Use this open database (PGlite: how two "instances" share one embedded database in a process). */
   database?: Database;
+  /** One clock for the whole relay (a test's fake clock); the system clock when absent. */
+  clock?: Clock;
 }
 
 export async function startHarness(env: Record<string, string> = {}, shared: HarnessShared = {}): Promise<Harness> {
@@ -50,13 +57,21 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });
-  const container = await buildContainer(config, { logDestination: captured.destination, database: shared.database });
+  const container = await buildContainer(config, {
+    logDestination: captured.destination,
+    database: shared.database,
+    clock: shared.clock,
+  });
+  // As `npm start` runs it: the whole API, and the dispatch role (the dispatcher only with DISPATCH_ENABLED).
+  const app = createApp(container, "api");
+  container.start(["dispatch"]);
   // The relay's start-up check of the Svix key is not part of any test's story.
   if (!shared.emulator) emulator.calls.length = 0;
   return {
     container,
+    app,
     emulator,
-    http: supertest(container.app),
+    http: supertest(app),
     databaseUrl,
     rawLogs: captured.lines,
     logs: captured.records,

@@ -2,6 +2,7 @@ import express from "express";
 import supertest from "supertest";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { healthRouter } from "../../src/http/healthRouter.ts";
+import { systemClock } from "../../src/core/ports/clock.ts";
 
 describe("/healthz", () => {
   it("answers 200 JSON {status: ok} without asking the database", async () => {
@@ -11,6 +12,7 @@ describe("/healthz", () => {
           throw new Error("down");
         },
         accepting: () => false,
+        clock: systemClock,
         cacheMs: 0,
       }),
     );
@@ -28,7 +30,7 @@ describe("/readyz", () => {
   it("answers a flood of probes from one database check per window", async () => {
     let pings = 0;
     const app = express().use(
-      healthRouter({ ping: async () => void (pings += 1), accepting: () => true, cacheMs: 60_000 }),
+      healthRouter({ ping: async () => void (pings += 1), accepting: () => true, clock: systemClock, cacheMs: 60_000 }),
     );
     const http = supertest(app);
     await Promise.all(Array.from({ length: 50 }, () => http.get("/readyz").expect(200)));
@@ -45,6 +47,7 @@ describe("/readyz", () => {
           if (!up) throw new Error("down");
         },
         accepting: () => true,
+        clock: systemClock,
         cacheMs: 0,
       }),
     );
@@ -60,7 +63,9 @@ describe("/readyz", () => {
     vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-10-01T00:00:00Z") });
     let pings = 0;
     const http = supertest(
-      express().use(healthRouter({ ping: async () => void (pings += 1), accepting: () => true, cacheMs: 1000 })),
+      express().use(
+        healthRouter({ ping: async () => void (pings += 1), accepting: () => true, clock: systemClock, cacheMs: 1000 }),
+      ),
     );
     await http.get("/readyz").expect(200);
     vi.setSystemTime(Date.parse("2026-10-01T00:00:01Z"));
@@ -79,6 +84,7 @@ describe("/readyz", () => {
         if (!up) throw new Error("down");
       },
       accepting: () => accepting,
+      clock: systemClock,
       cacheMs: 0,
     };
     const plain = supertest(express().use(healthRouter(options)));

@@ -33,7 +33,7 @@ describe("GET /openapi.json", () => {
   });
 
   it("documents exactly the JSON routes the app serves (the HTML dashboard aside)", () => {
-    const served = servedRoutes((h.container.app as unknown as { router: { stack: Layer[] } }).router.stack).filter(
+    const served = servedRoutes((h.app as unknown as { router: { stack: Layer[] } }).router.stack).filter(
       (r) => !r.includes(" /dashboard"),
     );
     const documented = Object.entries(OPENAPI.paths).flatMap(([path, ops]) =>

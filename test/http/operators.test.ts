@@ -182,7 +182,7 @@ describe("Svix's event-type catalog", () => {
 
 describe("npm run replay", () => {
   it("replays from a shell through the relay's API, printing each event and a summary", async () => {
-    const server = createServer(h.container.app);
+    const server = createServer(h.app);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const run = (args: string[], token = OPERATOR) =>

@@ -198,13 +198,13 @@ describe("the database going away", () => {
   afterAll(() => h.close());
 
   it("turns readiness to 503 once shutdown begins, while liveness stays 200", async () => {
-    h.container.accepting = false;
-    try {
-      expect((await h.http.get("/readyz").expect(503)).body.status).toBe("shutting_down");
-      await h.http.get("/healthz").expect(200);
-    } finally {
-      h.container.accepting = true;
-    }
+    // A relay of its own: shutdown does not end.
+    const stopping = await startHarness({ READINESS_CACHE_MS: "0" });
+    onTestFinished(() => stopping.close());
+    await stopping.http.get("/readyz").expect(200);
+    stopping.container.readiness.stopAccepting();
+    expect((await stopping.http.get("/readyz").expect(503)).body.status).toBe("shutting_down");
+    await stopping.http.get("/healthz").expect(200);
     await h.http.get("/readyz").expect(200);
   });
 

@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   await emulator.start();
   h = await startHarness({ SVIX_WEBHOOK_SECRET: OPERATIONAL_SECRET, API_TOKENS: OPERATOR }, { emulator });
-  server = createServer(h.container.app);
+  server = createServer(h.app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   emulator.operational.configure({
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/svix/webhooks`,

@@ -48,7 +48,7 @@ async function relayBehindProxy(
     ...env,
   });
   cleanup.push(() => h.close());
-  const relayUrl = new URL(await listen(createServer(h.container.app)));
+  const relayUrl = new URL(await listen(createServer(h.app)));
   const pushes: Push[] = [];
   const proxy = createServer((req, res) => {
     const chunks: Buffer[] = [];

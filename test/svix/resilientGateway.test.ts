@@ -59,7 +59,7 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
     maxInFlight: 10,
     circuitFailureThreshold: 3,
     circuitCooldownMs: 5000,
-    now: () => now,
+    clock: { now: () => now },
     onRecovered: () => (recovered += 1),
     ...options,
   });

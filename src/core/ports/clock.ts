@@ -1,7 +1,12 @@
-// The one source of the current time: every service, the Svix gateway and its pacer, the dashboard.
-
+/**
+ * The one source of the current time, in epoch milliseconds: every service, the Svix gateway and
+ * its pacer, the dashboard, the readiness cache read it. The composition root hands the same
+ * clock to all of them, so a test can move time for the whole relay at once.
+ */
 export interface Clock {
-  now(): Date;
+  /** Epoch milliseconds, like Date.now(). */
+  now(): number;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+/** The system's clock: the only place in the relay that reads Date.now(). */
+export const systemClock: Clock = { now: () => Date.now() };
