@@ -253,7 +253,7 @@ export function formatTable(rows: readonly Row[]): string {
       .join("  ")
       .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  return [line(header), rule, ...rows.map(line)].join("\n") + "\n";
+  return `${[line(header), rule, ...rows.map(line)].join("\n")}\n`;
 }
 
 /** Bars for the SVG: events/s of relay and forwarder per scenario, the judged ratio under each. */

@@ -13,7 +13,7 @@ export interface BarGroup {
 const COLORS: Record<BarKind, string> = { relay: "#2563eb", forwarder: "#9ca3af", limit: "#fbbf24" };
 const LEGEND: Record<BarKind, string> = { relay: "relay", forwarder: "bare forwarder", limit: "Svix rate limit" };
 
-const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 function niceMax(value: number): number {
   if (!(value > 0)) return 1;
@@ -37,8 +37,8 @@ export function barChartSvg(title: string, subtitle: string, groups: readonly Ba
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
   );
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
-  out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">${escape(title)}</text>`);
-  out.push(`<text x="${left}" y="44" fill="#555">${escape(subtitle)}</text>`);
+  out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">${escapeXml(title)}</text>`);
+  out.push(`<text x="${left}" y="44" fill="#555">${escapeXml(subtitle)}</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = (max * i) / 4;
     out.push(`<line x1="${left}" x2="${width - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/>`);
@@ -59,8 +59,9 @@ export function barChartSvg(title: string, subtitle: string, groups: readonly Ba
         `<text x="${x + barWidth / 2}" y="${y(value) - 4}" text-anchor="middle">${Number.isFinite(bar.value) ? Math.round(bar.value) : "–"}</text>`,
       );
     });
-    out.push(`<text x="${gx}" y="${top + plotHeight + 18}" font-weight="bold">${escape(group.title)}</text>`);
-    if (group.note) out.push(`<text x="${gx}" y="${top + plotHeight + 34}" fill="#333">${escape(group.note)}</text>`);
+    out.push(`<text x="${gx}" y="${top + plotHeight + 18}" font-weight="bold">${escapeXml(group.title)}</text>`);
+    if (group.note)
+      out.push(`<text x="${gx}" y="${top + plotHeight + 34}" fill="#333">${escapeXml(group.note)}</text>`);
   });
   const kinds = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.kind)))];
   kinds.forEach((kind, i) => {

@@ -21,9 +21,8 @@ const USAGE = `npm run push -- [options] — a Pub/Sub push stand-in: pushes eve
   --help               this text
 `;
 
-let parsed;
-try {
-  parsed = parseArgs({
+function parseFlags() {
+  return parseArgs({
     options: {
       help: { type: "boolean", default: false },
       token: { type: "string" },
@@ -36,6 +35,10 @@ try {
       "max-seconds": { type: "string", default: "300" },
     },
   });
+}
+let parsed: ReturnType<typeof parseFlags>;
+try {
+  parsed = parseFlags();
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n${USAGE}`);
   process.exit(2);

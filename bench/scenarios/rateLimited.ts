@@ -61,7 +61,8 @@ export async function runRateLimited(ctx: BenchContext, o: RateLimitedOptions): 
 
   const byOperation: Record<string, Record<string, number>> = {};
   for (const c of calls) {
-    const op = (byOperation[c.operation] ??= {});
+    const op = byOperation[c.operation] ?? {};
+    byOperation[c.operation] = op;
     op[c.status] = (op[c.status] ?? 0) + 1;
   }
   const rateLimited = calls.filter((c) => c.status === 429).length;

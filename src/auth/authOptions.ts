@@ -1,14 +1,16 @@
 import type { Config } from "../config/config.ts";
+import type { Clock } from "../core/ports/clock.ts";
 import type { AuthOptions } from "./authenticate.ts";
 import { PubsubTokenVerifier } from "./pubsubOidc.ts";
 
 /** The credentials the configuration allows (ARCHITECTURE.md section 6). */
-export function authOptionsFrom(config: Readonly<Config>): AuthOptions {
+export function authOptionsFrom(config: Readonly<Config>, clock: Clock): AuthOptions {
   const pubsub = config.pubsubAudience
     ? new PubsubTokenVerifier({
         audience: config.pubsubAudience,
         serviceAccounts: config.pubsubServiceAccounts,
         jwksUrl: config.pubsubJwksUrl,
+        clock,
       })
     : undefined;
   const nothingConfigured =

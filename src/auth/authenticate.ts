@@ -53,8 +53,14 @@ export function authenticate(options: AuthOptions): RequestHandler {
     const header = bearer(req.header("authorization"));
     const query = typeof req.query.token === "string" ? req.query.token : undefined;
     req.credentialPresented = header !== undefined || query !== undefined || req.header("authorization") !== undefined;
-    if (isOperator(header)) return void ((req.credential = { kind: "operator" }), next());
-    if (isIngest(header) || isIngest(query)) return void ((req.credential = { kind: "ingest" }), next());
+    if (isOperator(header)) {
+      req.credential = { kind: "operator" };
+      return next();
+    }
+    if (isIngest(header) || isIngest(query)) {
+      req.credential = { kind: "ingest" };
+      return next();
+    }
     if (isOperator(query))
       return next(
         new AppError("forbidden", "Operator tokens are accepted in the Authorization header only, never in the URL"),

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { type Clock, systemClock } from "../core/ports/clock.ts";
 import { AppError } from "../errors.ts";
 
 /** Google signs ID tokens with either spelling of its issuer. */
@@ -14,10 +15,10 @@ export interface PubsubOidcOptions {
   /** Allowed clock skew for exp/nbf, seconds (default 60). (jose checks iat only with maxTokenAge, which we do not set.) */
   clockToleranceSeconds?: number;
   /**
-   * For tests: current time in ms. Only the claim checks (exp/nbf) use it; jose's JWKS cache and
-   * cooldown always run on the real clock.
+   * The relay's clock (the system's when absent). Only the claim checks (exp/nbf) use it; jose's
+   * JWKS cache and cooldown always run on the real clock.
    */
-  now?: () => number;
+  clock?: Clock;
   /**
    * Minimum time between two JWKS fetches caused by a token whose `kid` is not in the cached set,
    * ms (default 30 000, jose's own default). Bounds how often forged `kid`s can make us call
@@ -46,7 +47,7 @@ export class PubsubTokenVerifier {
   readonly #audience: string;
   readonly #serviceAccounts: ReadonlySet<string>;
   readonly #clockToleranceSeconds: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #keys: JWTVerifyGetKey;
 
   constructor(options: PubsubOidcOptions) {
@@ -61,7 +62,7 @@ export class PubsubTokenVerifier {
     this.#audience = options.audience;
     this.#serviceAccounts = new Set(accounts);
     this.#clockToleranceSeconds = tolerance;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     this.#keys = keyResolver(
       new URL(options.jwksUrl),
       options.jwksCooldownMs ?? 30_000,
@@ -79,7 +80,7 @@ export class PubsubTokenVerifier {
         // jose treats a token without exp as never expiring.
         requiredClaims: ["exp", "sub"],
         clockTolerance: this.#clockToleranceSeconds,
-        currentDate: new Date(this.#now()),
+        currentDate: new Date(this.#clock.now()),
       }));
     } catch (error) {
       if (error instanceof AppError) throw error;

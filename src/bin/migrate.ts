@@ -1,6 +1,6 @@
 // `npm run db:migrate`: applies pending migrations and exits. Uses MIGRATE_DATABASE_URL when set
 // (a role allowed to change the schema), else DATABASE_URL, else the embedded database.
-import { ConfigError } from "../config/config.ts";
+import { ConfigError, type JobConfig } from "../config/config.ts";
 import { loadJobConfig } from "../config/loadConfig.ts";
 import { openDatabase } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
@@ -15,7 +15,7 @@ needs no right to change the schema. Safe to run while relays are up: migrations
   process.exit(0);
 }
 
-let config;
+let config: JobConfig;
 try {
   config = loadJobConfig(process.env, { migrate: true });
 } catch (error) {

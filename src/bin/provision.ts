@@ -92,7 +92,8 @@ async function pubsubClient(projectId: string, emulatorHost: string | undefined)
 /** gcloud commands, as text: this tool creates resources, granting access is the project owner's call. */
 function iamGrants(plan: ProvisionPlanInput): string[] {
   const p = plan.projectId;
-  const agent = "serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com";
+  // A shell variable for the operator to set, not a template of ours: the project number is not known here.
+  const agent = ["serviceAccount:service-$", "{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"].join("");
   const lines = [
     "IAM a real project needs, per Google's documentation (printed, not applied):",
     `  PROJECT_NUMBER=$(gcloud projects describe ${p} --format='value(projectNumber)')`,

@@ -1,7 +1,7 @@
 // `npm run purge`: clears, now, the payloads of settled notifications and the bodies of quarantined
 // messages older than PAYLOAD_RETENTION_DAYS (the relay also does it every PURGE_INTERVAL_MS).
 import { pino } from "pino";
-import { ConfigError } from "../config/config.ts";
+import { ConfigError, type JobConfig } from "../config/config.ts";
 import { loadJobConfig } from "../config/loadConfig.ts";
 import { PurgeWorker } from "../core/purgeWorker.ts";
 import { systemClock } from "../core/ports/clock.ts";
@@ -20,7 +20,7 @@ in DATA_DIR). Only one purge runs at a time across instances.
   process.exit(0);
 }
 
-let config;
+let config: JobConfig;
 try {
   config = loadJobConfig();
 } catch (error) {

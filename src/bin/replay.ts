@@ -22,9 +22,8 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
+function parseFlags() {
+  return parseArgs({
     options: {
       status: { type: "string" },
       project: { type: "string" },
@@ -35,7 +34,11 @@ try {
       url: { type: "string", default: process.env.RELAY_URL ?? "http://localhost:3000" },
       help: { type: "boolean", default: false },
     },
-  }));
+  }).values;
+}
+let values: ReturnType<typeof parseFlags>;
+try {
+  values = parseFlags();
 } catch (error) {
   fail(`${(error as Error).message}\n\n${USAGE}`);
 }

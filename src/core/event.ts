@@ -23,6 +23,7 @@ export interface PlatformEvent {
 export const IDENTIFIER_RULE = "must not contain NUL (\\u0000) or unpaired UTF-16 surrogates";
 /** The schema's rule for id, project and type, for identifiers arriving elsewhere (paths, queries). */
 export function isStorableIdentifier(value: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one character PostgreSQL text cannot hold
   return value.length > 0 && value.length <= 256 && /^[^\u0000\ud800-\udfff]*$/u.test(value);
 }
 

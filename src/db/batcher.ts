@@ -47,8 +47,12 @@ export class Batcher<In, Out> {
     this.flushing += 1;
     this.flush(batch.map((b) => b.item))
       .then(
-        (results) => batch.forEach((b, i) => b.resolve(results[i] as Out)),
-        (error: unknown) => batch.forEach((b) => b.reject(error)),
+        (results) => {
+          for (const [i, b] of batch.entries()) b.resolve(results[i] as Out);
+        },
+        (error: unknown) => {
+          for (const b of batch) b.reject(error);
+        },
       )
       .finally(() => {
         this.flushing -= 1;

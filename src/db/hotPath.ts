@@ -64,7 +64,7 @@ export interface CompleteItem {
 export class HotPathWriter {
   private readonly sql: SqlRunner;
   private readonly inserts: Batcher<NewNotification, boolean>;
-  private readonly completions: Batcher<CompleteItem, void>;
+  private readonly completions: Batcher<CompleteItem, undefined>;
 
   constructor(sql: SqlRunner, options: { maxBatch?: number; maxConcurrentFlushes?: number } = {}) {
     this.sql = sql;
@@ -77,14 +77,14 @@ export class HotPathWriter {
     return this.inserts.submit(entry);
   }
 
-  complete(item: CompleteItem): Promise<void> {
+  complete(item: CompleteItem): Promise<undefined> {
     return this.completions.submit(item);
   }
 
   private async insertBatch(items: NewNotification[]): Promise<boolean[]> {
     // The same event twice in one batch: the first is inserted, the later ones are duplicates.
     const first = new Map<string, number>();
-    items.forEach((item, i) => first.has(item.event.id) || first.set(item.event.id, i));
+    for (const [i, item] of items.entries()) if (!first.has(item.event.id)) first.set(item.event.id, i);
     const rows = [...first.values()].map((i) => items[i]!);
     const columns = (pick: (e: NewNotification) => unknown) => rows.map(pick);
     const inserted = await this.sql.query<{ event_id: string }>(
@@ -111,7 +111,7 @@ export class HotPathWriter {
     return items.map((item, i) => first.get(item.event.id) === i && won.has(item.event.id));
   }
 
-  private async completeBatch(items: CompleteItem[]): Promise<void[]> {
+  private async completeBatch(items: CompleteItem[]): Promise<undefined[]> {
     const c = (pick: (item: CompleteItem) => unknown) => items.map(pick);
     const attempts = items.flatMap((item) => item.completion.attempts.map((a) => ({ eventId: item.eventId, a })));
     const at = (pick: (x: (typeof attempts)[number]) => unknown) => attempts.map(pick);

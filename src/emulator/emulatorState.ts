@@ -85,7 +85,10 @@ export class EmulatorState {
 
   endpointsOf(appId: string): EmulatedEndpoint[] {
     let list = this.endpoints.get(appId);
-    if (!list) this.endpoints.set(appId, (list = []));
+    if (!list) {
+      list = [];
+      this.endpoints.set(appId, list);
+    }
     return list;
   }
 
@@ -95,7 +98,10 @@ export class EmulatorState {
 
   attemptsOf(msgId: string): EmulatedAttempt[] {
     let list = this.attempts.get(msgId);
-    if (!list) this.attempts.set(msgId, (list = []));
+    if (!list) {
+      list = [];
+      this.attempts.set(msgId, list);
+    }
     return list;
   }
 

@@ -1,6 +1,6 @@
 import express, { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
-import { AppPortalService, parseAppPortalOptions } from "../core/appPortalService.ts";
+import { type AppPortalService, parseAppPortalOptions } from "../core/appPortalService.ts";
 import { parseReplayFilter, replayMany } from "../core/bulkReplay.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
 import type { NotificationService } from "../core/notificationService.ts";

@@ -163,6 +163,7 @@ export class IngestService {
 /** The event id, when the value has one worth recording (bounded and storable). */
 function readableId(value: unknown): string | undefined {
   const id = (value as { id?: unknown } | null)?.id;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one character PostgreSQL text cannot hold
   return typeof id === "string" && id.length > 0 && id.length <= 256 && !/[\u0000\ud800-\udfff]/u.test(id)
     ? id
     : undefined;

@@ -18,6 +18,7 @@ export const ENVELOPE_LIMITS = {
 const SUBSCRIPTION = /^projects\/[^/]+\/subscriptions\/[^/]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // NUL and unpaired surrogates: valid in JSON strings, but PostgreSQL cannot store them in text.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one character PostgreSQL text cannot hold
 const UNSTORABLE = /[\u0000\ud800-\udfff]/u;
 // Pub/Sub counts to 100 at most; the ledger's column is a 32-bit integer.
 const MAX_DELIVERY_ATTEMPT = 2_147_483_647;

@@ -51,7 +51,10 @@ export function readJson(text: string, limits: JsonLimits): JsonReadResult {
   // compact JSON, the common case, then costs one read per token.
   scan: for (;;) {
     let c = text.charCodeAt(i);
-    if (c <= 0x20) c = text.charCodeAt((i = skipWhitespace(text, i)));
+    if (c <= 0x20) {
+      i = skipWhitespace(text, i);
+      c = text.charCodeAt(i);
+    }
     if (expectKey) {
       expectKey = false;
       if (c !== QUOTE) return syntaxError(text, i, "a string key");
@@ -82,10 +85,16 @@ export function readJson(text: string, limits: JsonLimits): JsonReadResult {
       keyAt[depth] = key;
       i = close;
       c = text.charCodeAt(i);
-      if (c <= 0x20) c = text.charCodeAt((i = skipWhitespace(text, i)));
+      if (c <= 0x20) {
+        i = skipWhitespace(text, i);
+        c = text.charCodeAt(i);
+      }
       if (c !== 0x3a) return syntaxError(text, i, '":"');
       c = text.charCodeAt(++i);
-      if (c <= 0x20) c = text.charCodeAt((i = skipWhitespace(text, i)));
+      if (c <= 0x20) {
+        i = skipWhitespace(text, i);
+        c = text.charCodeAt(i);
+      }
     }
 
     // A value starts at i.
@@ -158,7 +167,10 @@ export function readJson(text: string, limits: JsonLimits): JsonReadResult {
     // After a value: close finished containers, then move on to the next member.
     for (;;) {
       let d = text.charCodeAt(i);
-      if (d <= 0x20) d = text.charCodeAt((i = skipWhitespace(text, i)));
+      if (d <= 0x20) {
+        i = skipWhitespace(text, i);
+        d = text.charCodeAt(i);
+      }
       if (depth === 0) {
         if (i !== end) return syntaxError(text, i, "the end of the document");
         break scan;
@@ -297,7 +309,7 @@ function pointer(levels: number, isObject: boolean[], keyAt: string[], indexAt: 
   if (levels === 0) return "/";
   let path = "";
   for (let level = 1; level <= levels; level++) {
-    path += "/" + (isObject[level] ? keyAt[level]!.replace(/~/g, "~0").replace(/\//g, "~1") : String(indexAt[level]));
+    path += `/${isObject[level] ? keyAt[level]!.replace(/~/g, "~0").replace(/\//g, "~1") : String(indexAt[level])}`;
   }
   return path;
 }

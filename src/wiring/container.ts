@@ -271,7 +271,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       webhookVerifier: config.svixWebhookSecret ? new OperationalWebhookVerifier(config.svixWebhookSecret) : undefined,
       emulator,
       svixStatus,
-      auth: authOptionsFrom(config),
+      auth: authOptionsFrom(config, clock),
       shed,
       readiness,
       get puller() {

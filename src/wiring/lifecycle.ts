@@ -4,7 +4,7 @@ import type { Config } from "../config/config.ts";
 import { ConfigError } from "../config/config.ts";
 import { loadConfig } from "../config/loadConfig.ts";
 import { createApp } from "./app.ts";
-import { buildContainer, type Container, type Role } from "./container.ts";
+import { buildContainer, type Role } from "./container.ts";
 import { startupLines } from "./startupLines.ts";
 
 export interface ServerProcess {
@@ -70,7 +70,10 @@ function drain(server: Server, timeoutMs: number, logger: Logger): Promise<void>
 export function runServer(spec: ServerProcess): void {
   let stopRequested: string | undefined;
   let stop: ((signal: string) => void) | undefined;
-  const onSignal = (signal: string) => (stop ? stop(signal) : (stopRequested ??= signal));
+  const onSignal = (signal: string) => {
+    if (stop) stop(signal);
+    else stopRequested ??= signal;
+  };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
   if (spec.usage && (process.argv.includes("--help") || process.argv.includes("-h"))) {

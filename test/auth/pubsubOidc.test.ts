@@ -63,7 +63,7 @@ function verifier(options: Partial<PubsubOidcOptions> = {}): PubsubTokenVerifier
     audience: AUDIENCE,
     serviceAccounts: [ACCOUNT],
     jwksUrl,
-    now: () => NOW_MS,
+    clock: { now: () => NOW_MS },
     ...options,
   });
 }

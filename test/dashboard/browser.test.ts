@@ -90,7 +90,7 @@ describe("the dashboard in Chromium", () => {
     await Promise.all([page.waitForURL(`${base}/dashboard`), page.getByRole("button", { name: "Log in" }).click()]);
     expect(await page.locator("h1").textContent()).toBe("Overview");
 
-    const cookies = await context.cookies(base + "/dashboard");
+    const cookies = await context.cookies(`${base}/dashboard`);
     expect(cookies).toEqual([
       expect.objectContaining({ name: "relay_session", httpOnly: true, sameSite: "Strict", path: "/dashboard" }),
     ]);

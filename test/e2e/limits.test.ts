@@ -72,10 +72,10 @@ describe("bounded inputs", () => {
     );
     // Refused for their complexity, never built: a direct post gets 400, Pub/Sub's are quarantined.
     expect(
-      answers.filter((a, i) => i % 2 === 1).every((a) => a.status === 400 && a.body.error?.code === "invalid_json"),
+      answers.filter((_a, i) => i % 2 === 1).every((a) => a.status === 400 && a.body.error?.code === "invalid_json"),
     ).toBe(true);
     expect(
-      answers.filter((a, i) => i % 2 === 0).every((a) => a.status === 200 && a.body.data?.status === "quarantined"),
+      answers.filter((_a, i) => i % 2 === 0).every((a) => a.status === 200 && a.body.data?.status === "quarantined"),
     ).toBe(true);
     clearInterval(sampler);
     peak = Math.max(peak, memoryKb("VmRSS"));

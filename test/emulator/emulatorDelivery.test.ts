@@ -50,7 +50,7 @@ async function appWithEndpoint(eventTypes?: string[]) {
 }
 
 const opsOfType = (type: string) => ops.received.filter((w) => w.eventType === type);
-const dataOf = (webhook: ReceivedWebhook | undefined) => (webhook?.body as { data: MessageAttemptEventData }).data;
+const dataOf = (webhook: ReceivedWebhook | undefined) => (webhook!.body as { data: MessageAttemptEventData }).data;
 
 describe("delivery", () => {
   it("POSTs the payload signed as Svix does, and records the attempt", async () => {

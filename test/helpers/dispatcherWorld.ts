@@ -109,7 +109,9 @@ export async function world(
     gateway: container.svix,
     pacer: container.pacer,
     metrics,
-    at: (ms) => void (nowMs = ms),
+    at: (ms) => {
+      nowMs = ms;
+    },
     logs: () => captured.records,
     dispatched: () => byLabel(metrics.dispatch, "outcome"),
     shed: () => byLabel(metrics.shed, "reason"),

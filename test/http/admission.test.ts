@@ -43,7 +43,12 @@ async function relay(options: Omit<AdmissionOptions, "onShed">) {
       // admission has decided by now: admitted (handler entered) or waiting or shed.
       emit(`decided:${name}`);
     },
-    admission({ ...options, onShed: () => void (sheds += 1) }),
+    admission({
+      ...options,
+      onShed: () => {
+        sheds += 1;
+      },
+    }),
     (req: Request, res: Response) => {
       const name = String(req.header("x-name"));
       entered.push(name);
@@ -234,7 +239,7 @@ describe("admission: large bodies take turns", () => {
     expect(r.entered).toEqual(names);
 
     // Once the turns are over, it is still one at a time.
-    const a = r.post("a", 200);
+    const _a = r.post("a", 200);
     await r.enteredHandler("a");
     void r.post("b", 200);
     await r.decided("b");

@@ -47,7 +47,7 @@ describe("errorHandler", () => {
       expect(res.body).toEqual({
         error: { code: "invalid_json", message: "The request could not be read", details: [], requestId: "req-7" },
       });
-      expect((logged[0]?.err as AppError).cause).toBe(original);
+      expect((logged[0]!.err as AppError).cause).toBe(original);
     },
   );
 
@@ -59,7 +59,7 @@ describe("errorHandler", () => {
       const res = await http.get("/fail").expect(500);
       expect(res.body).toEqual({ error: { code: "internal", message: "Internal error", details: [], requestId: "" } });
       expect(res.headers["retry-after"]).toBe("1");
-      expect((logged[0]?.err as AppError).cause).toBe(original);
+      expect((logged[0]!.err as AppError).cause).toBe(original);
     },
   );
 
@@ -103,6 +103,6 @@ describe("errorHandler", () => {
       });
     expect(res.status).toBe(200);
     expect(res.body).toBe("partial ");
-    expect((logged[0]?.err as AppError).code).toBe("svix_unavailable");
+    expect((logged[0]!.err as AppError).code).toBe("svix_unavailable");
   });
 });

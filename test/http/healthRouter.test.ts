@@ -30,7 +30,14 @@ describe("/readyz", () => {
   it("answers a flood of probes from one database check per window", async () => {
     let pings = 0;
     const app = express().use(
-      healthRouter({ ping: async () => void (pings += 1), accepting: () => true, clock: systemClock, cacheMs: 60_000 }),
+      healthRouter({
+        ping: async () => {
+          pings += 1;
+        },
+        accepting: () => true,
+        clock: systemClock,
+        cacheMs: 60_000,
+      }),
     );
     const http = supertest(app);
     await Promise.all(Array.from({ length: 50 }, () => http.get("/readyz").expect(200)));
@@ -64,7 +71,14 @@ describe("/readyz", () => {
     let pings = 0;
     const http = supertest(
       express().use(
-        healthRouter({ ping: async () => void (pings += 1), accepting: () => true, clock: systemClock, cacheMs: 1000 }),
+        healthRouter({
+          ping: async () => {
+            pings += 1;
+          },
+          accepting: () => true,
+          clock: systemClock,
+          cacheMs: 1000,
+        }),
       ),
     );
     await http.get("/readyz").expect(200);

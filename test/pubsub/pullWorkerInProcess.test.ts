@@ -105,7 +105,7 @@ describe("PullWorker (in process)", () => {
       const messageId = await publish(pubsub, "pull-down", JSON.stringify(event));
       const nacked = async () =>
         (await down.container.metrics.pulled.get()).values.find((v) => v.labels.result === "nacked")?.labels.status;
-      const worker = startWorker(name, down);
+      const _worker = startWorker(name, down);
       expect(await waitForValue(nacked, "a nack counted")).toBe("database_unavailable");
       await stopWorker();
       expect((await down.container.metrics.pulled.get()).values.filter((v) => v.labels.result === "acked")).toEqual([]);

@@ -61,7 +61,9 @@ describe("LeanHttpClient", () => {
     expect(response.headers.get("Retry-After")).toBe("3");
     expect(response.headers.get("x-absent")).toBeNull();
     const all: Record<string, string> = {};
-    response.headers.forEach((value, name) => (all[name] = value));
+    response.headers.forEach((value, name) => {
+      all[name] = value;
+    });
     expect(all).toMatchObject({ "retry-after": "3", "content-type": "application/json" });
   });
 
