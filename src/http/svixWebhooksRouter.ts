@@ -1,7 +1,7 @@
 import express, { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
 import type { DeliveryEventsService } from "../core/deliveryEventsService.ts";
-import type { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.ts";
+import type { OperationalWebhookCheck } from "../core/ports/deliveryEvents.ts";
 
 /**
  * `POST /svix/webhooks`: Svix's operational webhooks, authenticated by their signature alone (no
@@ -9,7 +9,7 @@ import type { OperationalWebhookVerifier } from "../svix/operationalWebhookVerif
  * the route does not exist.
  */
 export function svixWebhooksRouter(options: {
-  verifier?: OperationalWebhookVerifier;
+  verifier?: OperationalWebhookCheck;
   deliveryEvents: DeliveryEventsService;
 }): Router {
   const router = Router();

@@ -1,20 +1,13 @@
 import { Webhook, WebhookVerificationError } from "svix";
+import type { OperationalEvent, OperationalWebhookCheck } from "../core/ports/deliveryEvents.ts";
 import { AppError } from "../errors.ts";
-
-/** A Svix operational webhook, verified: what Svix says happened to a message or an endpoint. */
-export interface OperationalEvent {
-  /** svix-id: the same for every redelivery of this webhook. */
-  svixId: string;
-  type: string;
-  data: Record<string, unknown>;
-}
 
 /**
  * Verifies Svix's operational webhooks with the SDK's `Webhook` on the raw body: the signature
  * (HMAC-SHA256 with SVIX_WEBHOOK_SECRET) and the timestamp (Svix's 5-minute tolerance, so a
  * captured request cannot be replayed later). Anything unsigned, forged or stale is unauthorized.
  */
-export class OperationalWebhookVerifier {
+export class OperationalWebhookVerifier implements OperationalWebhookCheck {
   private readonly webhook: Webhook;
 
   constructor(secret: string) {

@@ -1,7 +1,7 @@
 import type { Config } from "../config/config.ts";
 import type { Clock } from "../core/ports/clock.ts";
-import type { AuthOptions } from "./authenticate.ts";
-import { PubsubTokenVerifier } from "./pubsubOidc.ts";
+import type { AuthOptions } from "../auth/authenticate.ts";
+import { PubsubTokenVerifier } from "../auth/pubsubOidc.ts";
 
 /** The credentials the configuration allows (ARCHITECTURE.md section 6). */
 export function authOptionsFrom(config: Readonly<Config>, clock: Clock): AuthOptions {

@@ -1,7 +1,7 @@
 import { Duration, PubSub } from "@google-cloud/pubsub";
 import type { Logger } from "pino";
 import type pino from "pino";
-import { authOptionsFrom } from "../auth/authOptions.ts";
+import { authOptionsFrom } from "./authOptions.ts";
 import type { AuthOptions } from "../auth/authenticate.ts";
 import type { Config } from "../config/config.ts";
 import { configWarnings } from "../config/configRules.ts";

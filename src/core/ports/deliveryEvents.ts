@@ -26,3 +26,17 @@ export interface DeliveryEventLedger {
   /** The notification a Svix message belongs to: by Svix's eventId (our event id), else by message id. */
   notificationOf(msgEventId: string | null, msgId: string | null): Promise<{ eventId: string; project: string } | null>;
 }
+
+/** A Svix operational webhook, verified: what Svix says happened to a message or an endpoint. */
+export interface OperationalEvent {
+  /** svix-id: the same for every redelivery of this webhook. */
+  svixId: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** Checks that an operational webhook comes from Svix (implemented by src/svix with the SDK). */
+export interface OperationalWebhookCheck {
+  /** The event, once its signature and timestamp are verified; AppError unauthorized otherwise. */
+  verify(rawBody: Buffer, header: (name: string) => string | undefined): OperationalEvent;
+}
