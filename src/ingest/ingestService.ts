@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { AppError, isAppError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "./pushEnvelope.ts";
-import { MAX_EVENT_DEPTH, parseEvent } from "../core/event.ts";
+import { MAX_EVENT_DEPTH, parseEvent } from "./eventSchema.ts";
 import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
 import type { QuarantineLedger, QuarantineReason } from "../core/ports/quarantine.ts";
 import { readJson } from "./strictJson.ts";

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { jsonDepth } from "../../src/core/canonicalJson.ts";
-import { IDENTIFIER_RULE, isStorableIdentifier, MAX_EVENT_DEPTH, parseEvent } from "../../src/core/event.ts";
+import { IDENTIFIER_RULE, isStorableIdentifier } from "../../src/core/event.ts";
+import { MAX_EVENT_DEPTH, parseEvent } from "../../src/ingest/eventSchema.ts";
 
 const REQUIRED = [
   "object",
