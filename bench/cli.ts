@@ -21,7 +21,7 @@ export interface BenchOptions {
 
 export const HELP = `npm run bench -- [options]
 
-Issue 9's benchmark: the relay (started as \`npm start\` starts it) against a bare forwarder
+The relay's benchmark: the relay (started as \`npm start\` starts it) against a bare forwarder
 (bench/bareForwarder.ts: JSON.parse + one svix message.create), both sending to the Svix
 emulator in its own process, loaded with autocannon, every request a distinct event.
 

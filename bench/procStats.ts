@@ -46,7 +46,7 @@ export interface RssSampler {
   stop(): { peakMb: number; startMb: number; endMb: number; samples: number };
 }
 
-/** Samples VmRSS every `intervalMs` until stopped; the peak is what the issue's target is about. */
+/** Samples VmRSS every `intervalMs` until stopped; the peak is what the overload target is about. */
 export function sampleRss(pid: number, intervalMs = 100): RssSampler {
   const startMb = rssMb(pid) ?? 0;
   let peakMb = startMb;

@@ -1,7 +1,7 @@
 // `npm run bench -- [--scenario steady|projects|rate-limited|overload] [--db pglite] [--profile] …`
-// Issue 9's benchmark: the relay as `npm start` runs it against a bare forwarder, both sending to
-// the Svix emulator in its own process, loaded with autocannon; results next to the issue's
-// targets, in bench/results/. `--help` lists the options.
+// The relay's benchmark: the relay as `npm start` runs it against a bare forwarder, both sending to
+// the Svix emulator in its own process, loaded with autocannon; results next to the performance
+// targets (bench/report.ts), in bench/results/. `--help` lists the options.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
