@@ -44,6 +44,48 @@ export const ERROR_CODES = Object.keys(RETRYABLE_BY_CODE) as ErrorCode[];
 /** Codes of expected shedding (the relay protecting itself or obeying Svix): counted and summarized, not logged per request. */
 export const SHEDDING_CODES: ReadonlySet<ErrorCode> = new Set(["overloaded", "svix_circuit_open", "svix_rate_limited"]);
 
+/**
+ * Bounds on what an error carries back to a caller, into the quarantine and onto the dashboard:
+ * details quote the request (keys, values, headers), so a hostile body must cost about its own
+ * size, never a multiple of it.
+ */
+export const ERROR_LIMITS = {
+  /** Characters of a detail's path or message; longer ones are cut and marked. */
+  detailText: 200,
+  /** Details kept per error. */
+  details: 20,
+  /** UTF-8 bytes of all details' paths and messages together. */
+  detailBytes: 8 * 1024,
+  /** Characters of an error's message. */
+  message: 1000,
+} as const;
+
+const CUT_MARK = "…(cut)";
+
+/** `text` at most `max` characters, marked when cut, never splitting a surrogate pair. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - CUT_MARK.length;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, Math.max(0, end))}${CUT_MARK}`;
+}
+
+/** Details as an error keeps them: each cut to ERROR_LIMITS.detailText, at most ERROR_LIMITS.details, within ERROR_LIMITS.detailBytes. */
+export function boundDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
+  const kept: ErrorDetail[] = [];
+  let bytes = 0;
+  for (const detail of details) {
+    if (kept.length === ERROR_LIMITS.details) break;
+    const path = cutText(String(detail.path), ERROR_LIMITS.detailText);
+    const message = cutText(String(detail.message), ERROR_LIMITS.detailText);
+    bytes += Buffer.byteLength(path) + Buffer.byteLength(message);
+    if (bytes > ERROR_LIMITS.detailBytes) break;
+    kept.push({ path, message });
+  }
+  return kept;
+}
+
 export interface AppErrorOptions {
   details?: ErrorDetail[];
   /** Seconds the caller should wait before trying again; sent as Retry-After. */
@@ -64,10 +106,10 @@ export class AppError extends Error {
   readonly upstreamStatus: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
-    super(message, { cause: options.cause });
+    super(cutText(message, ERROR_LIMITS.message), { cause: options.cause });
     this.name = "AppError";
     this.code = code;
-    this.details = options.details ?? [];
+    this.details = options.details ? boundDetails(options.details) : [];
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.upstreamStatus = options.upstreamStatus;
   }

@@ -1,5 +1,5 @@
 import type { PrismaClient, QuarantinedMessage as QuarantineRow } from "../generated/prisma/client.ts";
-import type { ErrorDetail } from "../errors.ts";
+import { boundDetails, cutText, ERROR_LIMITS, type ErrorDetail } from "../errors.ts";
 import type {
   QuarantinedMessage,
   QuarantineEntry,
@@ -16,8 +16,9 @@ function toMessage(row: QuarantineRow): QuarantinedMessage {
   return {
     id: row.id.toString(),
     reason: row.reason as QuarantineReason,
-    message: row.message,
-    details: JSON.parse(row.details) as ErrorDetail[],
+    // Bounded again on the way out: rows written before details were bounded can hold megabytes.
+    message: cutText(row.message, ERROR_LIMITS.message),
+    details: boundDetails(JSON.parse(row.details) as ErrorDetail[]),
     transport: {
       kind: row.transport as TransportKind,
       pubsubMessageId: row.pubsubMessageId ?? undefined,
@@ -71,9 +72,18 @@ export class QuarantineStore implements QuarantineLedger {
     });
   }
 
-  list(filter: { limit: number }): Promise<QuarantinedMessage[]> {
+  list(filter: { limit: number; after?: { receivedAt: Date; id: string } }): Promise<QuarantinedMessage[]> {
     return db("list quarantine", async () => {
+      const { after } = filter;
       const rows = await this.prisma.quarantinedMessage.findMany({
+        where: after
+          ? {
+              OR: [
+                { receivedAt: { lt: after.receivedAt } },
+                { receivedAt: after.receivedAt, id: { lt: BigInt(after.id) } },
+              ],
+            }
+          : undefined,
         orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
         take: filter.limit,
       });

@@ -80,6 +80,17 @@ export function boundedPage<Row extends { createdAt: Date; eventId: string }, Vi
   view: (row: Row) => View,
   maxBytes = PAGE_MAX_BYTES,
 ) {
+  return boundedPageBy(rows, limit, view, encodeCursor, maxBytes);
+}
+
+/** boundedPage for rows of any order: `cursorOf` names where a page ended. */
+export function boundedPageBy<Row, View>(
+  rows: Row[],
+  limit: number,
+  view: (row: Row) => View,
+  cursorOf: (row: Row) => string,
+  maxBytes = PAGE_MAX_BYTES,
+) {
   const data: View[] = [];
   let bytes = 64;
   let last: Row | undefined;
@@ -92,5 +103,5 @@ export function boundedPage<Row extends { createdAt: Date; eventId: string }, Vi
     last = row;
   }
   const more = data.length < rows.length;
-  return { data, nextCursor: more && last ? encodeCursor(last) : null };
+  return { data, nextCursor: more && last !== undefined ? cursorOf(last) : null };
 }

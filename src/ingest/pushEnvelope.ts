@@ -82,7 +82,7 @@ function checkAttributes(details: ErrorDetail[], value: unknown): Record<string,
     return {};
   }
   for (const [key, v] of entries) {
-    const path = `/message/attributes/${key.replaceAll("~", "~0").replaceAll("/", "~1").slice(0, 300)}`;
+    const path = `/message/attributes/${key.slice(0, 256).replaceAll("~", "~0").replaceAll("/", "~1")}`;
     if (Buffer.byteLength(key) > ENVELOPE_LIMITS.attributeKeyBytes)
       details.push({ path, message: `key must be at most ${ENVELOPE_LIMITS.attributeKeyBytes} bytes` });
     else if (typeof v !== "string") details.push({ path, message: "must be a string" });

@@ -1,3 +1,5 @@
+import { cutText, ERROR_LIMITS } from "../errors.ts";
+
 /**
  * JSON for bodies the relay promises to forward unchanged and within bounded memory. `JSON.parse`
  * alone silently alters some documents (9007199254740993 becomes ...992, 1e400 Infinity and then
@@ -305,13 +307,21 @@ function inexactNumber(s: string): string | undefined {
   return `${shown} is not exactly representable as a double: JSON.parse reads it as ${String(read)}`;
 }
 
+/**
+ * The JSON Pointer of a problem, built only as far as an error will show it (ERROR_LIMITS.detailText):
+ * a body with a 200 KB key must not cost 200 KB per problem.
+ */
 function pointer(levels: number, isObject: boolean[], keyAt: string[], indexAt: number[]): string {
   if (levels === 0) return "/";
+  const max = ERROR_LIMITS.detailText + 1;
   let path = "";
-  for (let level = 1; level <= levels; level++) {
-    path += `/${isObject[level] ? keyAt[level]!.replace(/~/g, "~0").replace(/\//g, "~1") : String(indexAt[level])}`;
+  for (let level = 1; level <= levels && path.length < max; level++) {
+    const segment = isObject[level]
+      ? keyAt[level]!.slice(0, max).replace(/~/g, "~0").replace(/\//g, "~1")
+      : String(indexAt[level]);
+    path += `/${segment}`;
   }
-  return path;
+  return cutText(path, ERROR_LIMITS.detailText);
 }
 
 function shorten(s: string): string {

@@ -31,7 +31,8 @@ export interface QuarantinedMessage extends Omit<QuarantineEntry, "body"> {
 export interface QuarantineLedger {
   /** Records the message; a redelivery of one already quarantined (same subscription and message id) is recorded once. */
   add(entry: QuarantineEntry): Promise<{ id: string; duplicate: boolean }>;
-  list(filter: { limit: number }): Promise<QuarantinedMessage[]>;
+  /** Newest first (arrival, then id, descending); `after`: continue after that message (older than it). */
+  list(filter: { limit: number; after?: { receivedAt: Date; id: string } }): Promise<QuarantinedMessage[]>;
   /** How many messages were quarantined since `since` (the dashboard). */
   countSince(since: Date): Promise<number>;
 }

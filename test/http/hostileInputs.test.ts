@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERROR_LIMITS } from "../../src/errors.ts";
+import { makeEvent } from "../helpers/events.ts";
+import { type Harness, startHarness } from "../helpers/relayHarness.ts";
+
+// What a hostile or careless caller can make the relay hold, write and answer: each costs about
+// its own size, never a multiple of it.
+const INGEST = "ingest-token-0123456789";
+const OPERATOR = "operator-token-0123456789";
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ INGEST_TOKENS: INGEST, API_TOKENS: OPERATOR });
+});
+afterAll(() => h.close());
+
+/** `{"<key of keyBytes>":[1e400, … ×count]}`: every 1e400 is a problem whose path quotes the key. */
+function amplifier(keyBytes: number, count = 20): string {
+  return `{${JSON.stringify("k".repeat(keyBytes))}:[${Array.from({ length: count }, () => "1e400").join(",")}]}`;
+}
+
+function wrapped(data: string, messageId: string) {
+  return {
+    message: { data: Buffer.from(data).toString("base64"), messageId, publishTime: "2026-12-06T10:00:00Z" },
+    subscription: "projects/p/subscriptions/relay",
+  };
+}
+
+describe("error details are bounded", () => {
+  it("answers a 200 KB key quoted by 20 problems in under 64 KiB, each path cut to 200 characters and marked", async () => {
+    const res = await h.http
+      .post("/notifications")
+      .set("authorization", `Bearer ${INGEST}`)
+      .set("content-type", "application/json")
+      .send(amplifier(200_000))
+      .expect(400);
+    expect(Buffer.byteLength(JSON.stringify(res.body))).toBeLessThan(64 * 1024);
+    const details = res.body.error.details as Array<{ path: string; message: string }>;
+    expect(details).toHaveLength(20);
+    for (const detail of details) {
+      expect(detail.path.length).toBeLessThanOrEqual(ERROR_LIMITS.detailText);
+      expect(detail.path).toMatch(/^\/k+…\(cut\)$/);
+    }
+  });
+
+  it("keeps the details of a Pub/Sub message so bounded in the quarantine, and the list under 1 MB per page", async () => {
+    for (let i = 0; i < 12; i += 1) {
+      const res = await h.http
+        .post("/notifications")
+        .set("authorization", `Bearer ${INGEST}`)
+        .set("content-type", "application/json")
+        .send(wrapped(amplifier(150_000), `amp-${i}`))
+        .expect(200);
+      expect(res.body.data.status).toBe("quarantined");
+      expect(Buffer.byteLength(JSON.stringify(res.body))).toBeLessThan(64 * 1024);
+    }
+    const list = await h.http.get("/quarantine?limit=500").set("authorization", `Bearer ${OPERATOR}`).expect(200);
+    expect(Buffer.byteLength(JSON.stringify(list.body))).toBeLessThan(1_000_000);
+    const row = list.body.data.find(
+      (m: { transport: { pubsubMessageId: string } }) => m.transport.pubsubMessageId === "amp-0",
+    );
+    expect(row.details).toHaveLength(20);
+    expect(Buffer.byteLength(JSON.stringify(row.details))).toBeLessThanOrEqual(ERROR_LIMITS.detailBytes + 20 * 64);
+  });
+
+  it("bounds details in total bytes too, and cuts messages, whatever raised them", async () => {
+    const { AppError } = await import("../../src/errors.ts");
+    const many = Array.from({ length: 50 }, (_, i) => ({ path: `/${"p".repeat(500)}${i}`, message: "m".repeat(500) }));
+    const error = new AppError("invalid_event", "x".repeat(5000), { details: many });
+    expect(error.message).toHaveLength(ERROR_LIMITS.message);
+    expect(error.message.endsWith("…(cut)")).toBe(true);
+    expect(error.details).toHaveLength(20);
+    const bytes = error.details.reduce((n, d) => n + Buffer.byteLength(d.path) + Buffer.byteLength(d.message), 0);
+    expect(bytes).toBeLessThanOrEqual(ERROR_LIMITS.detailBytes);
+    // A cut never splits a surrogate pair into something PostgreSQL or JSON would mangle.
+    const emoji = new AppError("invalid_event", "x", { details: [{ path: `/${"😀".repeat(150)}`, message: "m" }] });
+    expect(emoji.details[0]!.path).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/u);
+  });
+});
+
+describe("GET /quarantine pages by bytes, with a cursor", () => {
+  it("keeps a page under 1 MB whatever the limit, and hands the rest over with nextCursor, each message once", async () => {
+    // Bodies of ~60 KiB each (the quarantine keeps 64 KiB of a body): 20 of them pass 1 MB.
+    const big = `{"not an event": "${"x".repeat(60_000)}"}`;
+    for (let i = 0; i < 20; i += 1) {
+      await h.http
+        .post("/notifications")
+        .set("authorization", `Bearer ${INGEST}`)
+        .set("content-type", "application/json")
+        .send(wrapped(big, `big-${i}`))
+        .expect(200);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const url: string = `/quarantine?limit=500${cursor ? `&cursor=${cursor}` : ""}`;
+      const page = await h.http.get(url).set("authorization", `Bearer ${OPERATOR}`).expect(200);
+      expect(Buffer.byteLength(JSON.stringify(page.body))).toBeLessThan(1_000_000);
+      seen.push(...page.body.data.map((m: { id: string }) => m.id));
+      cursor = page.body.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 20);
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(seen).size).toBe(seen.length);
+    const all = await h.container.quarantine.list({ limit: 1000 });
+    expect(seen).toEqual(all.map((m) => m.id));
+  });
+
+  it("refuses an unknown parameter and a cursor it did not give", async () => {
+    const bad = await h.http
+      .get("/quarantine?limit=0&cursor=nope&offset=3")
+      .set("authorization", `Bearer ${OPERATOR}`)
+      .expect(400);
+    expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["cursor", "limit", "offset"]);
+  });
+});
+
+describe("a valid event still goes through", () => {
+  it("is delivered alongside the hostile ones", async () => {
+    const event = makeEvent();
+    await h.http
+      .post("/notifications")
+      .set("authorization", `Bearer ${INGEST}`)
+      .set("content-type", "application/json")
+      .send(event)
+      .expect(200);
+  });
+});
