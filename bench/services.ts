@@ -131,6 +131,8 @@ export async function startRelay(o: RelayStart, track: Track): Promise<Started> 
       LOG_LEVEL: "warn",
       SVIX_API_KEY: BENCH_SVIX_KEY,
       SVIX_SERVER_URL: o.svixUrl,
+      // The load generator sends no credentials: an open API on loopback, on purpose.
+      OPEN_API: "true",
     },
     cwd: o.root,
     logFile: join(o.logDir, "relay.log"),

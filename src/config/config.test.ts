@@ -3,6 +3,8 @@ import { ConfigError } from "./config.ts";
 import { configWarnings } from "./configRules.ts";
 import { loadConfig, loadJobConfig } from "./loadConfig.ts";
 
+const CREDENTIAL = { INGEST_TOKENS: "ingest-token-0123456789" };
+
 const PROD = {
   NODE_ENV: "production",
   SVIX_API_KEY: "sk_live_abc",
@@ -85,7 +87,43 @@ describe("loadConfig", () => {
     );
     expect(problems({ DATABASE_URL: "postgresql://localhost/relay" })).toMatch(/SVIX_API_KEY is required/);
     expect(problems({ ...PROD, SVIX_EMULATOR: "true" })).toMatch(/SVIX_EMULATOR=true is refused/);
-    expect(loadConfig({ DATABASE_URL: "postgresql://localhost/relay", SVIX_EMULATOR: "true" }).svixEmulator).toBe(true);
+    expect(
+      loadConfig({ DATABASE_URL: "postgresql://localhost/relay", SVIX_EMULATOR: "true", OPEN_API: "true" })
+        .svixEmulator,
+    ).toBe(true);
+  });
+
+  it("opens the API only on the zero-configuration start or with OPEN_API=true, on loopback unless HOST says otherwise", () => {
+    const zero = loadConfig({});
+    expect({ openApi: zero.openApi, host: zero.host }).toEqual({ openApi: true, host: "127.0.0.1" });
+    expect(configWarnings(zero)).toEqual([
+      expect.stringMatching(/^the API is open: anyone who can reach 127\.0\.0\.1:3000/),
+    ]);
+    expect(loadConfig({ HOST: "0.0.0.0" })).toMatchObject({ openApi: true, host: "0.0.0.0" });
+    const real = { SVIX_API_KEY: "sk_live", DATABASE_URL: "postgresql://localhost/relay" };
+    expect(problems(real)).toMatch(
+      /No credential is configured .*set INGEST_TOKENS or PUBSUB_AUDIENCE .* and API_TOKENS .*, or OPEN_API=true/,
+    );
+    expect(problems({ SVIX_API_KEY: "sk_live" })).toMatch(/No credential is configured/);
+    expect(problems({ DATABASE_URL: "postgresql://localhost/relay", SVIX_EMULATOR: "true" })).toMatch(
+      /No credential is configured/,
+    );
+    expect(loadConfig({ ...real, OPEN_API: "true" })).toMatchObject({ openApi: true, host: "127.0.0.1" });
+  });
+
+  it("never opens the API where a credential is configured, or in production", () => {
+    for (const credential of [
+      { INGEST_TOKENS: "ingest-token-0123456789" },
+      { API_TOKENS: "operator-token-0123456" },
+      { INGEST_AUTH: "platform" },
+    ]) {
+      expect(loadConfig({ ...credential, OPEN_API: "true" }), JSON.stringify(credential)).toMatchObject({
+        openApi: false,
+        host: "0.0.0.0",
+      });
+    }
+    expect(problems({ ...PROD, OPEN_API: "true" })).toMatch(/OPEN_API=true is refused when NODE_ENV=production/);
+    expect(loadConfig(PROD).openApi).toBe(false);
   });
 
   it("refuses production without an ingest credential, naming both ways to give one", () => {
@@ -189,7 +227,7 @@ describe("loadConfig", () => {
   });
 
   it("refuses an ambiguous choice of Svix: the emulator asked for with a key, or a server URL without a key", () => {
-    expect(problems({ SVIX_EMULATOR: "true", SVIX_API_KEY: "sk_test_abc" })).toBe(
+    expect(problems({ SVIX_EMULATOR: "true", SVIX_API_KEY: "sk_test_abc", OPEN_API: "true" })).toBe(
       "Invalid configuration:\n  - SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use",
     );
     expect(problems({ SVIX_SERVER_URL: "https://svix.example.com" })).toBe(
@@ -198,18 +236,18 @@ describe("loadConfig", () => {
   });
 
   it("names the URL problem: not a URL (quoting at most 100 characters), no host", () => {
-    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: "https://user@/svix" })).toBe(
+    expect(problems({ SVIX_API_KEY: "k", OPEN_API: "true", SVIX_SERVER_URL: "https://user@/svix" })).toBe(
       'Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "https://user@/svix"',
     );
     const long = `not a url ${"x".repeat(200)}`;
-    expect(problems({ SVIX_API_KEY: "k", SVIX_SERVER_URL: long })).toBe(
+    expect(problems({ SVIX_API_KEY: "k", OPEN_API: "true", SVIX_SERVER_URL: long })).toBe(
       `Invalid configuration:\n  - SVIX_SERVER_URL is not a URL: "${long.slice(0, 100)}"`,
     );
-    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: "postgresql:///relay" })).toBe(
+    expect(problems({ SVIX_API_KEY: "k", OPEN_API: "true", DATABASE_URL: "postgresql:///relay" })).toBe(
       'Invalid configuration:\n  - DATABASE_URL has no host: "postgresql:///relay"',
     );
     const noHost = `postgresql:///${"r".repeat(200)}`;
-    expect(problems({ SVIX_API_KEY: "k", DATABASE_URL: noHost })).toBe(
+    expect(problems({ SVIX_API_KEY: "k", OPEN_API: "true", DATABASE_URL: noHost })).toBe(
       `Invalid configuration:\n  - DATABASE_URL has no host: "${noHost.slice(0, 100)}"`,
     );
   });
@@ -235,7 +273,7 @@ describe("loadJobConfig", () => {
 
 describe("configWarnings", () => {
   it("warns about closed operator routes, platform-only ingest, and answers later than Pub/Sub's ack deadline", () => {
-    expect(configWarnings(loadConfig({}))).toEqual([]);
+    expect(configWarnings(loadConfig({ INGEST_TOKENS: "ingest-token-0123456789" }))).toEqual([]);
     expect(configWarnings(loadConfig(PROD))).toEqual([expect.stringContaining("API_TOKENS is empty")]);
     expect(
       configWarnings(
@@ -243,15 +281,19 @@ describe("configWarnings", () => {
       ),
     ).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
     const slow = configWarnings(
-      loadConfig({ REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }),
+      loadConfig({ ...CREDENTIAL, REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }),
     );
     expect(slow).toEqual([expect.stringContaining("ack deadline")]);
   });
 
   it("warns from exactly 10 s of IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS", () => {
-    expect(configWarnings(loadConfig({ REQUEST_BUDGET_MS: "9000", IN_FLIGHT_WAIT_MS: "1000" }))).toEqual([
-      "IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running",
-    ]);
-    expect(configWarnings(loadConfig({ REQUEST_BUDGET_MS: "8999", IN_FLIGHT_WAIT_MS: "1000" }))).toEqual([]);
+    expect(configWarnings(loadConfig({ ...CREDENTIAL, REQUEST_BUDGET_MS: "9000", IN_FLIGHT_WAIT_MS: "1000" }))).toEqual(
+      [
+        "IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running",
+      ],
+    );
+    expect(configWarnings(loadConfig({ ...CREDENTIAL, REQUEST_BUDGET_MS: "8999", IN_FLIGHT_WAIT_MS: "1000" }))).toEqual(
+      [],
+    );
   });
 });

@@ -4,7 +4,13 @@ export interface Config {
   /** Any NODE_ENV other than unset, "development" or "test" (exact spelling): fails closed. */
   production: boolean;
   port: number;
+  /** Where to listen; loopback when the API is open and HOST is unset, else all interfaces. */
   host: string;
+  /**
+   * The API answers without credentials: no credential of any kind configured, outside production,
+   * on the zero-configuration start (no SVIX_API_KEY, no DATABASE_URL) or with OPEN_API=true.
+   */
+  openApi: boolean;
   logLevel: string;
   /** PostgreSQL URL; absent → embedded PGlite under dataDir. */
   databaseUrl: string | undefined;

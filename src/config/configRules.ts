@@ -59,6 +59,17 @@ export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv)
       "SVIX_API_KEY is required: the in-process Svix emulator starts only with neither SVIX_API_KEY nor DATABASE_URL set, or with SVIX_EMULATOR=true",
     );
   }
+  const noCredential =
+    config.apiTokens.length === 0 &&
+    config.ingestTokens.length === 0 &&
+    !config.pubsubAudience &&
+    config.ingestAuth !== "platform";
+  if (config.production && env.OPEN_API === "true") problems.push(`OPEN_API=true is refused ${where}`);
+  if (!config.production && noCredential && !config.openApi) {
+    problems.push(
+      "No credential is configured while a real Svix key or database is: set INGEST_TOKENS or PUBSUB_AUDIENCE (who may post events) and API_TOKENS (operators), or OPEN_API=true to run an open API on purpose (development only)",
+    );
+  }
   if (config.svixEmulator && config.svixApiKey)
     problems.push("SVIX_EMULATOR=true and SVIX_API_KEY are both set: say which Svix to use");
   if (config.svixServerUrl && !config.svixApiKey) problems.push("SVIX_SERVER_URL is set without SVIX_API_KEY");
@@ -87,6 +98,11 @@ export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv)
 /** Settings that work but that an operator should know about (logged at start). */
 export function configWarnings(config: Readonly<Config>): string[] {
   const warnings: string[] = [];
+  if (config.openApi) {
+    warnings.push(
+      `the API is open: anyone who can reach ${config.host}:${config.port} may post events, read every notification and replay them (no INGEST_TOKENS, PUBSUB_AUDIENCE or API_TOKENS set; development only)`,
+    );
+  }
   if (config.production && config.apiTokens.length === 0) {
     warnings.push("API_TOKENS is empty: operator routes (lists, replay, quarantine, metrics) are closed to everyone");
   }

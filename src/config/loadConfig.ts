@@ -17,7 +17,8 @@ const schema = {
   properties: {
     NODE_ENV: { type: "string", default: "development" },
     PORT: int(3000, 0, 65535),
-    HOST: { type: "string", default: "0.0.0.0" },
+    HOST: { type: "string", minLength: 1 },
+    OPEN_API: { type: "boolean", default: false },
     LOG_LEVEL: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
     DATABASE_URL: { type: "string" },
     DATA_DIR: { type: "string", minLength: 1, default: "./data" },
@@ -83,6 +84,8 @@ export function loadJobConfig(env: NodeJS.ProcessEnv = process.env, options: { m
     PAYLOAD_RETENTION_DAYS: env.PAYLOAD_RETENTION_DAYS,
     PURGE_INTERVAL_MS: env.PURGE_INTERVAL_MS,
     SVIX_EMULATOR: "true",
+    // A job serves nothing: no credential to ask for.
+    OPEN_API: "true",
   });
   return {
     databaseUrl: full.databaseUrl,
@@ -133,7 +136,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     nodeEnv,
     production,
     port: v.PORT,
-    host: v.HOST,
+    // Decided below, once it is known whether the API is open.
+    host: v.HOST ?? "0.0.0.0",
+    openApi: false,
     logLevel: v.LOG_LEVEL,
     databaseUrl: v.DATABASE_URL,
     dataDir: v.DATA_DIR,
@@ -180,6 +185,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     svixEmulatorPort: v.SVIX_EMULATOR_PORT,
   };
+  const noCredential =
+    config.apiTokens.length === 0 &&
+    config.ingestTokens.length === 0 &&
+    !config.pubsubAudience &&
+    config.ingestAuth !== "platform";
+  const zeroConfiguration = !config.svixApiKey && !config.databaseUrl;
+  config.openApi = noCredential && !production && (zeroConfiguration || v.OPEN_API === true);
+  // An open API listens on this machine only, unless HOST says otherwise.
+  if (config.openApi && v.HOST === undefined) config.host = "127.0.0.1";
   const problems = configProblems(config, env);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
   return Object.freeze(config);

@@ -8,7 +8,7 @@ import { loginPage } from "./pages/loginPage.ts";
 import { messagePage } from "./pages/messagePage.ts";
 
 /** Forms post a few short fields; nothing larger is read. */
-export const formBody = express.urlencoded({ extended: false, limit: "8kb", parameterLimit: 10 });
+export const formBody = express.urlencoded({ extended: false, limit: "8kb", parameterLimit: 10, inflate: false });
 
 const CSP = [
   "default-src 'none'",

@@ -8,6 +8,7 @@ import type { DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliv
 import type { AttemptView, NotificationLedger, NotificationSummary } from "../core/ports/ledger.ts";
 import { isPubsub } from "../core/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
+import { jsonOnly } from "./jsonOnly.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
 
 export interface NotificationsRouterOptions {
@@ -30,6 +31,7 @@ function hasBody(req: Request): boolean {
  */
 function requireJson(req: Request, _res: Response, next: NextFunction): void {
   if (!hasBody(req)) return next(new AppError("invalid_json", "The request body is empty; send the event as JSON"));
+  if (!identityEncoded(req)) return next(compressedBody());
   if (req.header("x-goog-pubsub-message-id") !== undefined) return next();
   if (!req.is(["application/json", "application/*+json"])) {
     return next(
@@ -43,6 +45,23 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
   if (charset && charset !== "utf-8" && charset !== "utf8")
     return next(new AppError("unsupported_media_type", "The charset is not supported; send UTF-8 JSON"));
   next();
+}
+
+/**
+ * Compressed bodies are refused before a byte is read: Pub/Sub never compresses a push, and a few
+ * kilobytes of gzip can inflate to megabytes that the size limits (which see the compressed
+ * Content-Length) and the large-body lane would not account for.
+ */
+export function identityEncoded(req: Request): boolean {
+  const encoding = req.header("content-encoding");
+  return encoding === undefined || encoding.trim().toLowerCase() === "identity" || encoding.trim() === "";
+}
+
+export function compressedBody(): AppError {
+  return new AppError(
+    "unsupported_media_type",
+    "Compressed bodies are not accepted (Content-Encoding); send the JSON uncompressed",
+  );
 }
 
 export function notificationView(n: NotificationSummary, attempts?: AttemptView[]) {
@@ -98,7 +117,7 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   const router = Router();
   // The raw bytes: the ingest service reads them strictly (UTF-8, exact JSON, bounded) and a
   // quarantined Pub/Sub message keeps them as they came.
-  const raw = express.raw({ limit: options.bodyLimitBytes, type: () => true });
+  const raw = express.raw({ limit: options.bodyLimitBytes, type: () => true, inflate: false });
 
   router.post("/notifications", admission(options.admission), requireJson, raw, async (req: Request, res: Response) => {
     const fromPubsub = req.credential?.kind === "pubsub";
@@ -132,23 +151,27 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
   });
 
   // Operators: deliver a queued, failed or rejected notification now, e.g. after fixing what Svix refused.
-  router.post("/notifications/:eventId/replay", async (req: Request, res: Response) => {
+  router.post("/notifications/:eventId/replay", jsonOnly({ bodyless: true }), async (req: Request, res: Response) => {
     const outcome = await options.service.replay(eventIdParam(req));
     answer(res, req, statusFor(outcome), outcome);
   });
 
   // Operators: an erasure request for one notification's personal data, now.
-  router.delete("/notifications/:eventId/payload", async (req: Request, res: Response) => {
-    const eventId = eventIdParam(req);
-    const result = await options.ledger.erasePayload(eventId, new Date(options.clock.now()));
-    if (result === "not_found") throw new AppError("not_found", `No notification for event ${eventId}`);
-    if (result === "in_flight")
-      throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {
-        retryAfterSeconds: 1,
-      });
-    const record = await options.ledger.summary(eventId);
-    res.json({ data: record ? notificationView(record) : { eventId } });
-  });
+  router.delete(
+    "/notifications/:eventId/payload",
+    jsonOnly({ bodyless: true }),
+    async (req: Request, res: Response) => {
+      const eventId = eventIdParam(req);
+      const result = await options.ledger.erasePayload(eventId, new Date(options.clock.now()));
+      if (result === "not_found") throw new AppError("not_found", `No notification for event ${eventId}`);
+      if (result === "in_flight")
+        throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {
+          retryAfterSeconds: 1,
+        });
+      const record = await options.ledger.summary(eventId);
+      res.json({ data: record ? notificationView(record) : { eventId } });
+    },
+  );
 
   return router;
 }

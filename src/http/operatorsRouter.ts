@@ -1,5 +1,6 @@
 import express, { type Request, type Response, Router } from "express";
 import { AppError } from "../errors.ts";
+import { jsonOnly } from "./jsonOnly.ts";
 import { type AppPortalService, parseAppPortalOptions } from "../core/appPortalService.ts";
 import { parseReplayFilter, replayMany } from "../core/bulkReplay.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
@@ -12,14 +13,14 @@ export interface OperatorsRouterOptions {
   appPortal: AppPortalService;
 }
 
-/** Small JSON bodies only: these routes take a filter or a few options, never an event. */
-const smallJson = express.json({ limit: "16kb", strict: true, type: () => true });
+/** Small JSON bodies only, with JSON's content type: these routes take a filter or a few options, never an event. */
+const smallJson = [jsonOnly(), express.json({ limit: "16kb", strict: true, type: () => true, inflate: false })];
 
 /** Operators' routes beyond the audit: app-portal links for the customer dashboard, bulk replay. */
 export function operatorsRouter(options: OperatorsRouterOptions): Router {
   const router = Router();
 
-  router.post("/projects/:projectId/app-portal", smallJson, async (req: Request, res: Response) => {
+  router.post("/projects/:projectId/app-portal", jsonOnly({ bodyless: true }), smallJson[1]!, async (req: Request, res: Response) => {
     const project = String(req.params.projectId);
     if (!isStorableIdentifier(project)) {
       throw new AppError("invalid_query", "Invalid project id", {
@@ -30,7 +31,7 @@ export function operatorsRouter(options: OperatorsRouterOptions): Router {
     res.json({ data: link });
   });
 
-  router.post("/notifications/replay", smallJson, async (req: Request, res: Response) => {
+  router.post("/notifications/replay", ...smallJson, async (req: Request, res: Response) => {
     const summary = await replayMany(options.service, options.ledger, parseReplayFilter(req.body));
     res.json({ data: summary });
   });

@@ -20,7 +20,8 @@ export function authOptionsFrom(config: Readonly<Config>, clock: Clock): AuthOpt
     ingestTokens: config.ingestTokens,
     pubsub,
     platformIngest: config.ingestAuth === "platform",
-    // Development with no credential configured at all: open. Production never is.
-    open: nothingConfigured && !config.production,
+    // Development with no credential configured at all, on the zero-configuration start or with
+    // OPEN_API=true (src/config): open. Production never is.
+    open: nothingConfigured && config.openApi,
   };
 }

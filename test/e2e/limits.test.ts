@@ -1,6 +1,7 @@
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeEvent } from "../helpers/events.ts";
 import { startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
@@ -89,5 +90,34 @@ describe("bounded inputs", () => {
       subscription: `projects/p/subscriptions/${"s".repeat(1_900_000)}`,
     };
     expect((await post(JSON.stringify(envelope))).status).toBe(413);
+  });
+
+  it("refuses 256 concurrent gzip bombs (1.5 KB inflating to 1.4 MB each) before inflating any, under 300 MB on PostgreSQL", async () => {
+    expect((await post(JSON.stringify(makeEvent()))).status).toBe(200);
+    const rest = memoryKb("VmRSS");
+    const inflated = Buffer.from(`{"object":"event","data":"${"x".repeat(1_400_000)}"}`);
+    const bomb = gzipSync(inflated, { level: 9 });
+    expect(bomb.length).toBeLessThan(2_000);
+    let peak = rest;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, memoryKb("VmRSS"));
+    }, 10);
+    const statuses = await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        const res = await fetch(`${relay.url}/notifications`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-encoding": "gzip" },
+          body: bomb,
+        });
+        const body = (await res.json()) as { error?: { code: string } };
+        return `${res.status} ${body.error?.code}`;
+      }),
+    );
+    clearInterval(sampler);
+    // Refused as compressed (or shed at admission when all 256 places are taken): never inflated.
+    expect(statuses.filter((s) => s !== "415 unsupported_media_type" && s !== "503 overloaded")).toEqual([]);
+    expect(statuses.filter((s) => s.startsWith("415")).length).toBeGreaterThan(200);
+    expect(peak - rest, `rest ${rest} kB, peak ${peak} kB`).toBeLessThan(60 * 1024);
+    if (usingPostgres()) expect(peak, `rest ${rest} kB, peak ${peak} kB`).toBeLessThan(300 * 1024);
   });
 });

@@ -125,7 +125,7 @@ describe("configuration errors", () => {
     return { code, output };
   }
 
-  it("refuses, in one process each, the six misconfigurations an attacker would love, naming the variable", async () => {
+  it("refuses, in one process each, the seven misconfigurations an attacker would love, naming the variable", async () => {
     const emulator = new SvixEmulator({ apiKey: "the-real-key" });
     const svixUrl = await emulator.start();
     const prod = {
@@ -150,6 +150,11 @@ describe("configuration errors", () => {
         ["a Svix URL that is not a URL", { ...prod, SVIX_SERVER_URL: "http://" }, /SVIX_SERVER_URL is not a URL/],
         ["a short token", { ...prod, API_TOKENS: "hunter2" }, /API_TOKENS: every token must be at least 16 characters/],
         ["a Svix key Svix refuses", { ...prod, SVIX_API_KEY: "a-wrong-key" }, /SVIX_API_KEY was refused by Svix/],
+        [
+          "development with a real Svix key and database but no credential: an open API by accident",
+          { SVIX_API_KEY: "the-real-key", SVIX_SERVER_URL: svixUrl, DATABASE_URL: prod.DATABASE_URL },
+          /No credential is configured .*INGEST_TOKENS .*API_TOKENS .*OPEN_API=true/,
+        ],
         [
           "Production spelled with a capital",
           { NODE_ENV: "Production", DATA_DIR: tempDir() },

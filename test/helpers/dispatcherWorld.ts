@@ -92,6 +92,7 @@ export async function world(
     DISPATCH_BATCH_SIZE: String(o.batchSize ?? 10),
     DISPATCH_CONCURRENCY: String(o.concurrency ?? 1),
     EVENT_TYPE_CATALOG: "false",
+    OPEN_API: "true",
   });
   const container = await buildContainer(config, {
     logDestination: captured.destination,

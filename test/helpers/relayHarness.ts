@@ -54,6 +54,8 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     SVIX_SERVER_URL: svixUrl,
     DISPATCH_ENABLED: "false",
     EVENT_TYPE_CATALOG: "false",
+    // Open unless a test configures credentials (then OPEN_API changes nothing).
+    OPEN_API: "true",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
   });

@@ -38,6 +38,8 @@ export async function startNodeProcess(
       PORT: String(port),
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
+      // Open unless a test configures credentials (then OPEN_API changes nothing).
+      OPEN_API: "true",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

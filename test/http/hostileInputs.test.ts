@@ -126,3 +126,36 @@ describe("a valid event still goes through", () => {
       .expect(200);
   });
 });
+
+describe("operators' routes take JSON only: no form or other simple cross-site request reaches them", () => {
+  let open: Harness;
+  beforeAll(async () => {
+    open = await startHarness({ OPEN_API: "true" });
+  });
+  afterAll(() => open.close());
+
+  it("refuses text/plain, forms and multipart on an open relay with 415, before anything happens", async () => {
+    const simple = [
+      ["text/plain", '{"status":"failed"}'],
+      ["application/x-www-form-urlencoded", "status=failed"],
+      ["multipart/form-data; boundary=x", "--x\r\n\r\nfailed\r\n--x--"],
+    ] as const;
+    for (const [type, body] of simple) {
+      const replay = await open.http.post("/notifications/replay").set("content-type", type).send(body).expect(415);
+      expect(replay.body.error.code).toBe("unsupported_media_type");
+      await open.http.post("/projects/acme/app-portal").set("content-type", type).send(body).expect(415);
+      await open.http.post("/notifications/evt_1/replay").set("content-type", type).send(body).expect(415);
+    }
+    // A body-less POST or DELETE, as a web page's fetch() can send it: no content type at all.
+    await open.http.post("/notifications/evt_1/replay").expect(415);
+    await open.http.delete("/notifications/evt_1/payload").expect(415);
+    expect(open.emulator.calls).toEqual([]);
+  });
+
+  it("takes the same requests as JSON, and body-less ones that carry an Authorization header", async () => {
+    await open.http.post("/notifications/evt_unknown/replay").type("json").expect(404);
+    await open.http.post("/notifications/replay").send({ status: "failed" }).expect(200);
+    await h.http.post("/notifications/evt_unknown/replay").set("authorization", `Bearer ${OPERATOR}`).expect(404);
+    await h.http.delete("/notifications/evt_unknown/payload").set("authorization", `Bearer ${OPERATOR}`).expect(404);
+  });
+});

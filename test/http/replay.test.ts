@@ -16,7 +16,7 @@ describe("POST /notifications/:eventId/replay", () => {
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(422);
     await h.http.post("/notifications").send(event).expect(422);
-    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(200);
+    const res = await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(200);
     expect(res.body.data).toMatchObject({ eventId: event.id, status: "delivered", duplicate: false });
     const stored = (await h.http.get(`/notifications/${event.id}`).expect(200)).body.data;
     expect(stored.status).toBe("delivered");
@@ -31,10 +31,10 @@ describe("POST /notifications/:eventId/replay", () => {
   it("refuses a delivered notification (409) and an unknown one (404)", async () => {
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(200);
-    expect((await h.http.post(`/notifications/${event.id}/replay`).expect(409)).body.error.code).toBe(
+    expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(409)).body.error.code).toBe(
       "already_delivered",
     );
-    expect((await h.http.post("/notifications/evt_nothing/replay").expect(404)).body.error.code).toBe("not_found");
+    expect((await h.http.post("/notifications/evt_nothing/replay").type("json").expect(404)).body.error.code).toBe("not_found");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
@@ -46,7 +46,7 @@ describe("POST /notifications/:eventId/replay", () => {
       where: { eventId: event.id },
       data: { nextAttemptAt: new Date(Date.now() + 3_600_000) },
     });
-    expect((await h.http.post(`/notifications/${event.id}/replay`).expect(200)).body.data.status).toBe("delivered");
+    expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe("delivered");
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
@@ -64,7 +64,7 @@ describe("POST /notifications/:eventId/replay", () => {
       data: { createdAt: new Date(Date.now() - 100 * 3_600_000) },
     });
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
-    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(422);
+    const res = await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(422);
     expect(res.body.data).toMatchObject({
       eventId: event.id,
       status: "failed",
@@ -88,7 +88,7 @@ describe("POST /notifications/:eventId/replay", () => {
       claimToken: "live",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });
-    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(503);
+    const res = await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(503);
     expect(res.body.error.code).toBe("event_in_flight");
     expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(h.emulator.calls).toHaveLength(0);
@@ -112,7 +112,7 @@ describe("an operator's replay while the circuit is open", () => {
     expect(other.body.data.status).toBe("queued");
     expect(c.emulator.calls).toHaveLength(1);
     // … but the operator's replay is the probe, ten minutes early.
-    expect((await c.http.post(`/notifications/${event.id}/replay`).expect(200)).body.data.status).toBe("delivered");
+    expect((await c.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe("delivered");
     expect(c.container.svix.waitMs()).toBe(0);
     expect(c.logs.filter((l) => l.message === "Svix answers again: circuit closed")).toHaveLength(1);
   });

@@ -75,7 +75,7 @@ describe("personal-data retention", () => {
     await h.http.post("/notifications").send(event).expect(422);
     await age(event.id, 40);
     await h.container.purge.purgeAll();
-    const res = await h.http.post(`/notifications/${event.id}/replay`).expect(410);
+    const res = await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(410);
     expect(res.body.error).toMatchObject({ code: "payload_purged" });
     expect(res.body.error.message).toMatch(/personal-data retention/);
   });
@@ -85,7 +85,7 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
   it("erases a delivered notification's payload at once", async () => {
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(200);
-    const res = await h.http.delete(`/notifications/${event.id}/payload`).expect(200);
+    const res = await h.http.delete(`/notifications/${event.id}/payload`).type("json").expect(200);
     expect(res.body.data).toMatchObject({ eventId: event.id, status: "delivered" });
     expect(res.body.data.payloadPurgedAt).not.toBeNull();
     expect((await row(event.id)).payload).toBeNull();
@@ -95,7 +95,7 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const event = makeEvent();
     await h.http.post("/notifications").send(event).expect(202);
-    const res = await h.http.delete(`/notifications/${event.id}/payload`).expect(200);
+    const res = await h.http.delete(`/notifications/${event.id}/payload`).type("json").expect(200);
     expect(res.body.data).toMatchObject({ status: "failed", lastError: { code: "payload_erased" } });
     await h.container.db.prisma.notification.update({
       where: { eventId: event.id },
@@ -117,12 +117,12 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
       claimToken: "live",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });
-    const res = await h.http.delete(`/notifications/${event.id}/payload`).expect(503).expect("retry-after", "1");
+    const res = await h.http.delete(`/notifications/${event.id}/payload`).type("json").expect(503).expect("retry-after", "1");
     expect(res.body.error).toMatchObject({
       code: "event_in_flight",
       message: `Event ${event.id} is being delivered right now; try again shortly`,
     });
-    await h.http.delete("/notifications/evt_unknown/payload").expect(404);
+    await h.http.delete("/notifications/evt_unknown/payload").type("json").expect(404);
   });
 });
 
