@@ -13,25 +13,30 @@ export interface OperatorsRouterOptions {
   appPortal: AppPortalService;
 }
 
-/** Small JSON bodies only, with JSON's content type: these routes take a filter or a few options, never an event. */
-const smallJson = [jsonOnly(), express.json({ limit: "16kb", strict: true, type: () => true, inflate: false })];
+/** Small JSON bodies only: these routes take a filter or a few options, never an event. */
+const readSmallJson = express.json({ limit: "16kb", strict: true, type: () => true, inflate: false });
 
 /** Operators' routes beyond the audit: app-portal links for the customer dashboard, bulk replay. */
 export function operatorsRouter(options: OperatorsRouterOptions): Router {
   const router = Router();
 
-  router.post("/projects/:projectId/app-portal", jsonOnly({ bodyless: true }), smallJson[1]!, async (req: Request, res: Response) => {
-    const project = String(req.params.projectId);
-    if (!isStorableIdentifier(project)) {
-      throw new AppError("invalid_query", "Invalid project id", {
-        details: [{ path: "projectId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }],
-      });
-    }
-    const link = await options.appPortal.link(project, parseAppPortalOptions(req.body));
-    res.json({ data: link });
-  });
+  router.post(
+    "/projects/:projectId/app-portal",
+    jsonOnly({ bodyless: true }),
+    readSmallJson,
+    async (req: Request, res: Response) => {
+      const project = String(req.params.projectId);
+      if (!isStorableIdentifier(project)) {
+        throw new AppError("invalid_query", "Invalid project id", {
+          details: [{ path: "projectId", message: `must be 1 to 256 characters and ${IDENTIFIER_RULE}` }],
+        });
+      }
+      const link = await options.appPortal.link(project, parseAppPortalOptions(req.body));
+      res.json({ data: link });
+    },
+  );
 
-  router.post("/notifications/replay", ...smallJson, async (req: Request, res: Response) => {
+  router.post("/notifications/replay", jsonOnly(), readSmallJson, async (req: Request, res: Response) => {
     const summary = await replayMany(options.service, options.ledger, parseReplayFilter(req.body));
     res.json({ data: summary });
   });
