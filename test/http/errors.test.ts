@@ -174,7 +174,9 @@ describe("POST /notifications from internal callers — malformed requests get a
       code: "not_found",
       message: "No notification for event evt_unknown",
     });
-    expect((await h.http.delete("/notifications/evt_unknown/payload").type("json").expect(404)).body.error).toMatchObject({
+    expect(
+      (await h.http.delete("/notifications/evt_unknown/payload").type("json").expect(404)).body.error,
+    ).toMatchObject({
       code: "not_found",
       message: "No notification for event evt_unknown",
     });

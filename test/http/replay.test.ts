@@ -34,7 +34,9 @@ describe("POST /notifications/:eventId/replay", () => {
     expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(409)).body.error.code).toBe(
       "already_delivered",
     );
-    expect((await h.http.post("/notifications/evt_nothing/replay").type("json").expect(404)).body.error.code).toBe("not_found");
+    expect((await h.http.post("/notifications/evt_nothing/replay").type("json").expect(404)).body.error.code).toBe(
+      "not_found",
+    );
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
@@ -46,7 +48,9 @@ describe("POST /notifications/:eventId/replay", () => {
       where: { eventId: event.id },
       data: { nextAttemptAt: new Date(Date.now() + 3_600_000) },
     });
-    expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe("delivered");
+    expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe(
+      "delivered",
+    );
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
@@ -112,7 +116,9 @@ describe("an operator's replay while the circuit is open", () => {
     expect(other.body.data.status).toBe("queued");
     expect(c.emulator.calls).toHaveLength(1);
     // … but the operator's replay is the probe, ten minutes early.
-    expect((await c.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe("delivered");
+    expect((await c.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe(
+      "delivered",
+    );
     expect(c.container.svix.waitMs()).toBe(0);
     expect(c.logs.filter((l) => l.message === "Svix answers again: circuit closed")).toHaveLength(1);
   });

@@ -117,7 +117,11 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
       claimToken: "live",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });
-    const res = await h.http.delete(`/notifications/${event.id}/payload`).type("json").expect(503).expect("retry-after", "1");
+    const res = await h.http
+      .delete(`/notifications/${event.id}/payload`)
+      .type("json")
+      .expect(503)
+      .expect("retry-after", "1");
     expect(res.body.error).toMatchObject({
       code: "event_in_flight",
       message: `Event ${event.id} is being delivered right now; try again shortly`,

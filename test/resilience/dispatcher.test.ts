@@ -79,7 +79,9 @@ describe("the dispatcher", () => {
     expect(stored).toMatchObject({ status: "failed", lastError: { code: "svix_unavailable" } });
     expect(stored.lastError.message).toMatch(/retry horizon/);
     h.emulator.faults.clear();
-    expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe("delivered");
+    expect((await h.http.post(`/notifications/${event.id}/replay`).type("json").expect(200)).body.data.status).toBe(
+      "delivered",
+    );
   });
 
   it("sends one notification as the probe while the circuit is half-open, then the rest once Svix answers, oldest first", async () => {
