@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import { AppError } from "../errors.ts";
+import { hasBody } from "./requestBody.ts";
 
 /**
  * Operators' state-changing routes take `application/json` only, so no HTML form and no other
@@ -23,8 +24,4 @@ export function jsonOnly(options: { bodyless?: boolean } = {}) {
       ),
     );
   };
-}
-
-function hasBody(req: Request): boolean {
-  return req.header("transfer-encoding") !== undefined || Number(req.header("content-length") ?? 0) > 0;
 }

@@ -9,6 +9,7 @@ import type { AttemptView, NotificationLedger, NotificationSummary } from "../co
 import { isPubsub } from "../core/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
 import { jsonOnly } from "./jsonOnly.ts";
+import { compressedBody, hasBody, identityEncoded } from "./requestBody.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
 
 export interface NotificationsRouterOptions {
@@ -19,10 +20,6 @@ export interface NotificationsRouterOptions {
   bodyLimitBytes: number;
   admission: AdmissionOptions;
   clock: Clock;
-}
-
-function hasBody(req: Request): boolean {
-  return req.header("transfer-encoding") !== undefined || Number(req.header("content-length") ?? 0) > 0;
 }
 
 /**
@@ -45,23 +42,6 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
   if (charset && charset !== "utf-8" && charset !== "utf8")
     return next(new AppError("unsupported_media_type", "The charset is not supported; send UTF-8 JSON"));
   next();
-}
-
-/**
- * Compressed bodies are refused before a byte is read: Pub/Sub never compresses a push, and a few
- * kilobytes of gzip can inflate to megabytes that the size limits (which see the compressed
- * Content-Length) and the large-body lane would not account for.
- */
-export function identityEncoded(req: Request): boolean {
-  const encoding = req.header("content-encoding");
-  return encoding === undefined || encoding.trim().toLowerCase() === "identity" || encoding.trim() === "";
-}
-
-export function compressedBody(): AppError {
-  return new AppError(
-    "unsupported_media_type",
-    "Compressed bodies are not accepted (Content-Encoding); send the JSON uncompressed",
-  );
 }
 
 export function notificationView(n: NotificationSummary, attempts?: AttemptView[]) {

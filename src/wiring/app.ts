@@ -43,7 +43,9 @@ export function createApp(container: Container, routes: Routes = "api"): express
   }
   app.use(openapiRouter());
   // Authenticated by Svix's signature alone, so before the token check.
-  app.use(svixWebhooksRouter({ verifier: container.webhookVerifier, deliveryEvents: container.deliveryEvents }));
+  app.use(
+    svixWebhooksRouter({ verifier: container.webhookVerifier, deliveryEvents: container.deliveryEvents, onShed }),
+  );
   // Operators' pages: their own session cookie and CSRF checks, on /dashboard only (the API never reads cookies).
   app.use(
     dashboardRouter({

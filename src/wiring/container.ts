@@ -268,7 +268,9 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       eventTypes,
       appPortal: new AppPortalService({ svix, clock }),
       deliveryEvents: new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock }),
-      webhookVerifier: config.svixWebhookSecret ? new OperationalWebhookVerifier(config.svixWebhookSecret) : undefined,
+      webhookVerifier: config.svixWebhookSecret
+        ? new OperationalWebhookVerifier(config.svixWebhookSecret, clock)
+        : undefined,
       emulator,
       svixStatus,
       auth: authOptionsFrom(config, clock),

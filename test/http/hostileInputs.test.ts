@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClientRequest, createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_LIMITS } from "../../src/errors.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { type Harness, startHarness } from "../helpers/relayHarness.ts";
@@ -157,5 +159,111 @@ describe("operators' routes take JSON only: no form or other simple cross-site r
     await open.http.post("/notifications/replay").send({ status: "failed" }).expect(200);
     await h.http.post("/notifications/evt_unknown/replay").set("authorization", `Bearer ${OPERATOR}`).expect(404);
     await h.http.delete("/notifications/evt_unknown/payload").set("authorization", `Bearer ${OPERATOR}`).expect(404);
+  });
+});
+
+describe("POST /svix/webhooks checks everything it can before reading a body", () => {
+  const SECRET = `whsec_${Buffer.alloc(24, 7).toString("base64")}`;
+  let signed: Harness;
+  let unsigned: Harness;
+  let servers: Server[] = [];
+  beforeAll(async () => {
+    signed = await startHarness({ SVIX_WEBHOOK_SECRET: SECRET, API_TOKENS: OPERATOR });
+    unsigned = await startHarness({ API_TOKENS: OPERATOR });
+  });
+  afterAll(async () => {
+    for (const server of servers) server.close();
+    servers = [];
+    await signed.close();
+    await unsigned.close();
+  });
+
+  async function serve(harness: Harness): Promise<number> {
+    const server = createServer(harness.app);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return (server.address() as AddressInfo).port;
+  }
+
+  const open: ClientRequest[] = [];
+  afterEach(() => {
+    for (const req of open.splice(0)) req.destroy();
+  });
+
+  /** Sends the headers of a 256 KiB post and none of its body: an answer proves nothing was read. */
+  function headersOnly(port: number, headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request({
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/svix/webhooks",
+        headers: { "content-type": "application/json", "content-length": String(256 * 1024), ...headers },
+      });
+      req.once("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.once("error", (error) => (error.message.includes("socket hang up") ? undefined : reject(error)));
+      open.push(req);
+      req.flushHeaders();
+    });
+  }
+
+  const now = () => String(Math.floor(Date.now() / 1000));
+  const fresh = (overrides: Record<string, string> = {}) => ({
+    "svix-id": "msg_forged",
+    "svix-timestamp": now(),
+    "svix-signature": `v1,${Buffer.alloc(32, 1).toString("base64")}`,
+    ...overrides,
+  });
+
+  it("answers 404 without reading when no SVIX_WEBHOOK_SECRET is set", async () => {
+    expect(await headersOnly(await serve(unsigned), fresh())).toBe(404);
+  });
+
+  it("answers 401 for missing, malformed or stale headers, and 413 for a body over 64 KiB, without reading", async () => {
+    const port = await serve(signed);
+    expect(await headersOnly(port, {})).toBe(401);
+    expect(await headersOnly(port, fresh({ "svix-timestamp": String(Math.floor(Date.now() / 1000) - 301) }))).toBe(401);
+    expect(await headersOnly(port, fresh({ "svix-timestamp": String(Math.floor(Date.now() / 1000) + 301) }))).toBe(401);
+    expect(await headersOnly(port, fresh({ "svix-signature": "v1,not-a-signature" }))).toBe(401);
+    expect(await headersOnly(port, fresh({ "svix-id": "id with spaces" }))).toBe(401);
+    expect(await headersOnly(port, fresh())).toBe(413);
+    expect(await headersOnly(port, fresh({ "content-encoding": "gzip", "content-length": "100" }))).toBe(415);
+  });
+
+  it("reads at most 8 webhooks at once: the others are shed with 503 before a byte of them is read", async () => {
+    const port = await serve(signed);
+    // Twelve posts whose headers pass, each holding its body back: eight are admitted and read, four shed.
+    const stalled = Array.from({ length: 12 }, () =>
+      headersOnly(port, fresh({ "content-length": String(60 * 1024) })).then(
+        (status) => status,
+        () => 0,
+      ),
+    );
+    const first = await Promise.race(stalled);
+    expect(first).toBe(503);
+    for (const req of open.splice(0)) req.destroy();
+    // Their places are given back when the stalled ones go away.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  });
+
+  it("still takes a webhook Svix signed", async () => {
+    const { Webhook } = await import("svix");
+    const payload = JSON.stringify({ type: "endpoint.enabled", data: { appUid: "acme", endpointId: "ep_1" } });
+    const id = "msg_signed_1";
+    const timestamp = new Date();
+    const signature = new Webhook(SECRET).sign(id, timestamp, payload);
+    const res = await signed.http
+      .post("/svix/webhooks")
+      .set("content-type", "application/json")
+      .set("svix-id", id)
+      .set("svix-timestamp", String(Math.floor(timestamp.getTime() / 1000)))
+      .set("svix-signature", signature)
+      .send(payload)
+      .expect(200);
+    expect(res.body.data).toMatchObject({ type: "endpoint.enabled", stored: true });
   });
 });

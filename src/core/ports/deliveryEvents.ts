@@ -37,6 +37,12 @@ export interface OperationalEvent {
 
 /** Checks that an operational webhook comes from Svix (implemented by src/svix with the SDK). */
 export interface OperationalWebhookCheck {
+  /**
+   * What can be checked before the body is read: the svix-id, svix-timestamp (within Svix's
+   * 5-minute tolerance) and svix-signature headers are there and well formed. AppError
+   * unauthorized otherwise.
+   */
+  checkHeaders(header: (name: string) => string | undefined): void;
   /** The event, once its signature and timestamp are verified; AppError unauthorized otherwise. */
   verify(rawBody: Buffer, header: (name: string) => string | undefined): OperationalEvent;
 }
