@@ -16,7 +16,6 @@ export const ENVELOPE_LIMITS = {
 } as const;
 
 const SUBSCRIPTION = /^projects\/[^/]+\/subscriptions\/[^/]+$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // NUL and unpaired surrogates: valid in JSON strings, but PostgreSQL cannot store them in text.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one character PostgreSQL text cannot hold
 const UNSTORABLE = /[\u0000\ud800-\udfff]/u;
@@ -100,7 +99,12 @@ export function decodeEnvelope(envelope: Record<string, unknown>): DecodedEnvelo
   const { data } = message;
   if (typeof data !== "string" || data.length === 0) {
     details.push({ path: "/message/data", message: "must be a non-empty base64 string holding the event" });
-  } else if (!BASE64.test(data)) {
+  }
+  // Decoded once, here, with Buffer (no regular expression: one over a 1.5 MB string blocked the
+  // event loop for ~160 ms). Valid base64 re-encodes to exactly what was sent; anything else
+  // (characters outside the alphabet, whitespace, missing or misplaced padding) does not.
+  const decoded = typeof data === "string" && data.length > 0 ? Buffer.from(data, "base64") : undefined;
+  if (decoded && decoded.toString("base64") !== data) {
     details.push({ path: "/message/data", message: "is not valid base64" });
   }
   const idPath = message.messageId !== undefined ? "/message/messageId" : "/message/message_id";
@@ -129,7 +133,7 @@ export function decodeEnvelope(envelope: Record<string, unknown>): DecodedEnvelo
     publishTime,
   };
   if (details.length > 0) throw envelopeError(details, transport);
-  return { data: Buffer.from(data as string, "base64"), transport, attributes };
+  return { data: decoded!, transport, attributes };
 }
 
 /**
