@@ -34,6 +34,15 @@ export function matcher(tokens: readonly string[]): (candidate: string | undefin
   };
 }
 
+/**
+ * Whether a request may see operational detail without going through the routes' scopes (the
+ * readiness probe's body): an operator's bearer token, or an open API (development).
+ */
+export function operatorRequest(options: AuthOptions): (req: Request) => boolean {
+  const isOperator = matcher(options.operatorTokens);
+  return (req) => options.open || isOperator(bearer(req.header("authorization")));
+}
+
 function bearer(header: string | undefined): string | undefined {
   const match = header ? /^(\S+)\s+(\S.*)$/.exec(header.trim()) : null;
   return match && match[1]!.toLowerCase() === "bearer" ? match[2]!.trim() : undefined;

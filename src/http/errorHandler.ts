@@ -38,11 +38,22 @@ export function errorHandler(options: { onShed?: (code: string) => void } = {}) 
     if (res.headersSent) return void res.end();
     if (appError.retryable)
       res.setHeader("retry-after", String(Math.max(1, Math.ceil(appError.retryAfterSeconds ?? 1))));
-    res.status(httpStatusOf(appError.code)).json({
-      error: { code: appError.code, message: appError.message, details: appError.details, requestId },
+    const status = httpStatusOf(appError.code);
+    // A caller with no credential of ours learns that it failed and whether to retry, not why: a
+    // 5xx's message can quote a DNS error, Google's key server or Svix's answer.
+    const anonymous = status >= 500 && !req.credential;
+    res.status(status).json({
+      error: {
+        code: appError.code,
+        message: anonymous ? ANONYMOUS_MESSAGE : appError.message,
+        details: anonymous ? [] : appError.details,
+        requestId,
+      },
     });
   };
 }
+
+export const ANONYMOUS_MESSAGE = "The relay cannot take this request right now; try again later";
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
   next(new AppError("not_found", `No route for ${req.method} ${req.path}`));

@@ -13,6 +13,11 @@ export interface HealthRouterOptions {
   clock: Clock;
   /** What the start-up check found about Svix (shown, not judged: queued events wait for it). */
   svixStatus?: () => string;
+  /**
+   * Whether this caller may see why the relay is (not) ready — the database, Svix's verdict on the
+   * key. Anyone else learns only ready or not: the probe is public, its details are not.
+   */
+  showDetails?: (req: Request) => boolean;
 }
 
 /** Open to the platform's probes: /healthz (the process is up) and /readyz (it can take work). */
@@ -33,11 +38,13 @@ export function healthRouter(options: HealthRouterOptions): Router {
     return last.check;
   };
   router.get("/healthz", (_req: Request, res: Response) => void res.json({ status: "ok" }));
-  router.get("/readyz", async (_req: Request, res: Response) => {
+  router.get("/readyz", async (req: Request, res: Response) => {
     if (!options.accepting()) return void res.status(503).json({ status: "shutting_down" });
-    const svix = options.svixStatus?.();
-    if (await databaseUp()) res.json({ status: "ready", database: "ok", ...(svix ? { svix } : {}) });
-    else res.status(503).json({ status: "unavailable", database: "unreachable", ...(svix ? { svix } : {}) });
+    const up = await databaseUp();
+    const detail = options.showDetails?.(req) ?? true;
+    const svix = detail ? options.svixStatus?.() : undefined;
+    const body = up ? { status: "ready", database: "ok" } : { status: "unavailable", database: "unreachable" };
+    res.status(up ? 200 : 503).json(detail ? { ...body, ...(svix ? { svix } : {}) } : { status: body.status });
   });
   return router;
 }

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from "express";
-import { authenticate, requireScope } from "../auth/authenticate.ts";
+import { authenticate, operatorRequest, requireScope } from "../auth/authenticate.ts";
 import { dashboardRouter } from "../dashboard/dashboardRouter.ts";
 import { errorHandler, notFoundHandler } from "../http/errorHandler.ts";
 import { healthRouter, metricsRouter } from "../http/healthRouter.ts";
@@ -31,6 +31,7 @@ export function createApp(container: Container, routes: Routes = "api"): express
       cacheMs: config.readinessCacheMs,
       clock,
       svixStatus: () => container.svixStatus,
+      showDetails: operatorRequest(auth),
     }),
   );
   const onShed = (code: string) => container.shed.count(code);

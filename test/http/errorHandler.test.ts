@@ -2,15 +2,17 @@ import express, { type Request, type Response } from "express";
 import supertest from "supertest";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../src/errors.ts";
-import { errorHandler } from "../../src/http/errorHandler.ts";
+import type { Credential } from "../../src/auth/credentials.ts";
+import { ANONYMOUS_MESSAGE, errorHandler } from "../../src/http/errorHandler.ts";
 
 /** An app whose routes fail with the given errors; records what the request logger would see. */
-function appFailingWith(error: () => unknown, options: { id?: string } = {}) {
+function appFailingWith(error: () => unknown, options: { id?: string; credential?: Credential } = {}) {
   const logged: Array<{ err: unknown }> = [];
   const shed: string[] = [];
   const app = express();
   app.use((req: Request, res: Response, next) => {
     if (options.id) req.id = options.id;
+    if (options.credential) req.credential = options.credential;
     res.once("finish", () => logged.push({ err: (res as Response & { err?: unknown }).err }));
     next();
   });
@@ -55,13 +57,32 @@ describe("errorHandler", () => {
     "answers an error with status %s as 500 internal, keeping the cause",
     async (status) => {
       const original = withStatus(status);
-      const { http, logged } = appFailingWith(() => original);
+      const { http, logged } = appFailingWith(() => original, { credential: { kind: "operator" } });
       const res = await http.get("/fail").expect(500);
       expect(res.body).toEqual({ error: { code: "internal", message: "Internal error", details: [], requestId: "" } });
       expect(res.headers["retry-after"]).toBe("1");
       expect((logged[0]!.err as AppError).cause).toBe(original);
     },
   );
+
+  it("tells a caller without a credential that a 5xx happened and whether to retry, never why", async () => {
+    const leaky = () =>
+      new AppError("auth_unavailable", "Could not fetch Google's keys: getaddrinfo ENOTFOUND www.googleapis.com", {
+        details: [{ path: "jwks", message: "https://www.googleapis.com/oauth2/v3/certs" }],
+      });
+    const anonymous = await appFailingWith(leaky).http.get("/fail").expect(503).expect("retry-after", "1");
+    expect(anonymous.body.error).toEqual({
+      code: "auth_unavailable",
+      message: ANONYMOUS_MESSAGE,
+      details: [],
+      requestId: "",
+    });
+    const pubsub = appFailingWith(leaky, { credential: { kind: "pubsub", email: "push@p.iam.gserviceaccount.com" } });
+    expect((await pubsub.http.get("/fail").expect(503)).body.error.message).toMatch(/ENOTFOUND/);
+    // A 4xx says what to fix, to anyone.
+    const bad = appFailingWith(() => new AppError("invalid_query", "limit must be 1 to 500"));
+    expect((await bad.http.get("/fail").expect(400)).body.error.message).toBe("limit must be 1 to 500");
+  });
 
   it("reports shedding codes to onShed and nothing else", async () => {
     const { http, shed } = appFailingWith(() => new AppError("overloaded", "busy"));

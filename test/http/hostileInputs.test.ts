@@ -267,3 +267,17 @@ describe("POST /svix/webhooks checks everything it can before reading a body", (
     expect(res.body.data).toMatchObject({ type: "endpoint.enabled", stored: true });
   });
 });
+
+describe("callers without credentials learn nothing internal", () => {
+  it("/readyz tells anyone only whether the relay is ready; an operator also sees why", async () => {
+    expect((await h.http.get("/readyz").expect(200)).body).toEqual({ status: "ready" });
+    expect((await h.http.get("/readyz").set("authorization", `Bearer ${INGEST}`).expect(200)).body).toEqual({
+      status: "ready",
+    });
+    expect((await h.http.get("/readyz").set("authorization", `Bearer ${OPERATOR}`).expect(200)).body).toEqual({
+      status: "ready",
+      database: "ok",
+      svix: "ok",
+    });
+  });
+});
