@@ -27,6 +27,13 @@ export type { SvixEmulatorOptions } from "./emulatorOptions.ts";
 
 type Handler = (req: Request) => StoredResponse | Promise<StoredResponse>;
 
+/** The request's path as it arrived, still percent-encoded, without the query. */
+function rawPath(req: Request): string {
+  const url = req.originalUrl;
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /**
  * An in-process stand-in for the part of the Svix API the relay uses, with Svix's status codes
  * and body shapes, idempotency-key replay, and fault injection (`faults`) for tests. The real
@@ -149,9 +156,16 @@ export class SvixEmulator {
       route("eventType.get", (req) => this.getEventType(req)),
     );
     this.endpoints.mount(app, route);
-    app.use(
-      (_req: Request, res: Response) => void res.status(404).json({ code: "not_found", detail: "Entity not found" }),
-    );
+    app.use((req: Request, res: Response) => {
+      this.calls.push({
+        at: Date.now(),
+        operation: "unmatched",
+        method: req.method,
+        path: rawPath(req),
+        status: 404,
+      });
+      res.status(404).json({ code: "not_found", detail: "Entity not found" });
+    });
     app.use((err: { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
       if (err.type === "entity.too.large")
         return void res.status(413).json({ code: "payload_too_large", detail: "Payload too large" });
@@ -165,6 +179,8 @@ export class SvixEmulator {
       this.calls.push({
         at: Date.now(),
         operation: op,
+        method: req.method,
+        path: rawPath(req),
         status,
         idempotencyKey: req.header("idempotency-key"),
         retryAfter,

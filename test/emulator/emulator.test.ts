@@ -117,6 +117,42 @@ describe("app portal, event types, health", () => {
   });
 });
 
+describe("paths: decoded as Svix decodes them, recorded as they arrived", () => {
+  const post = (path: string, body: unknown) =>
+    fetch(`${sdk.emulator.url}${path}`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk_test", "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("decodes a percent-encoded segment: acme%2Dmobile is the application acme-mobile", async () => {
+    const app = await sdk.svix.application.create({ name: "Acme", uid: "acme-mobile" });
+    const res = await post("/api/v1/app/acme%2Dmobile/msg", { eventType: "user.created", payload: { a: 1 } });
+    expect(res.status).toBe(202);
+    expect(sdk.emulator.state.messagesOf(app.id)).toHaveLength(1);
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({
+      operation: "message.create",
+      method: "POST",
+      path: "/api/v1/app/acme%2Dmobile/msg",
+      status: 202,
+    });
+  });
+
+  it("takes an encoded slash as part of one segment, never as a separator", async () => {
+    const res = await post("/api/v1/app/a%2Fmsg/msg", { eventType: "t", payload: {} });
+    expect(res.status).toBe(404);
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({ operation: "message.create", path: "/api/v1/app/a%2Fmsg/msg" });
+  });
+
+  it("records a call no route matches, with its raw path, so a stray call shows", async () => {
+    const res = await post("/api/v1/msg", { eventType: "t", payload: {} });
+    expect(res.status).toBe(404);
+    expect(sdk.emulator.calls).toEqual([
+      expect.objectContaining({ operation: "unmatched", method: "POST", path: "/api/v1/msg", status: 404 }),
+    ]);
+  });
+});
+
 describe("fault injection", () => {
   it("rate-limits with 429 and Retry-After", async () => {
     await sdk.svix.application.create({ name: "p", uid: "p" });
