@@ -12,6 +12,7 @@ import { EndpointApi } from "./endpointApi.ts";
 import { isUsableSecret } from "./endpointModel.ts";
 import { validators } from "./emulatorSchemas.ts";
 import { EmulatorState, svixId, type EmulatedApp, type StoredResponse } from "./emulatorState.ts";
+import { mountEventTypeApi } from "./eventTypeApi.ts";
 import { applyFault } from "./faultResponse.ts";
 import { FaultPlan, type CallRecord, type EmulatorOperation } from "./faults.ts";
 import { OperationalWebhookSender } from "./operationalWebhooks.ts";
@@ -147,15 +148,8 @@ export class SvixEmulator {
       "/api/v1/auth/app-portal-access/:appId",
       route("appPortalAccess", (req) => this.appPortalAccess(req)),
     );
-    app.post(
-      "/api/v1/event-type",
-      route("eventType.create", (req) => this.createEventType(req)),
-    );
-    app.get(
-      "/api/v1/event-type/:name",
-      route("eventType.get", (req) => this.getEventType(req)),
-    );
     this.endpoints.mount(app, route);
+    mountEventTypeApi(app, this.state, route);
     app.use((req: Request, res: Response) => {
       this.calls.push({
         at: Date.now(),
@@ -334,27 +328,5 @@ export class SvixEmulator {
         url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}`,
       },
     };
-  }
-
-  private createEventType(req: Request): StoredResponse {
-    if (!validators.eventTypeIn(req.body)) return validationFailed(validators.eventTypeIn.errors);
-    const { name, description } = req.body as { name: string; description: string };
-    if (this.state.eventTypes.has(name)) return httpError(409, "conflict", "Event type already exists");
-    const eventType = { name, description, createdAt: new Date().toISOString() };
-    this.state.eventTypes.set(name, eventType);
-    return {
-      status: 201,
-      body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt },
-    };
-  }
-
-  private getEventType(req: Request): StoredResponse {
-    const eventType = this.state.eventTypes.get(String(req.params.name));
-    return eventType
-      ? {
-          status: 200,
-          body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt },
-        }
-      : httpError(404, "not_found", "Event type not found");
   }
 }
