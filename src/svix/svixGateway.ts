@@ -1,10 +1,18 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ApiException, AppPortalCapability, Svix } from "svix";
+import { ApiException, AppPortalCapability, type EventTypeOut, Svix } from "svix";
+import { canonicalJson } from "../core/canonicalJson.ts";
 import { type Clock, systemClock } from "../core/ports/clock.ts";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { LeanHttpClient } from "./httpClient.ts";
-import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../core/ports/svix.ts";
+import type {
+  AppPortalRequest,
+  CallOptions,
+  EventTypeDefinition,
+  OutgoingMessage,
+  SentMessage,
+  SvixCall,
+} from "../core/ports/svix.ts";
 
 /** A Svix application as the relay knows it. */
 export interface SvixApp {
@@ -21,8 +29,8 @@ export interface SvixApi {
     options?: CallOptions,
   ): Promise<SvixApp>;
   appPortalAccess(input: AppPortalRequest, options?: CallOptions): Promise<{ url: string; token: string }>;
-  /** Creates the event type unless Svix has it already (409 counts as done). */
-  ensureEventType(input: { name: string; description: string }, options?: CallOptions): Promise<void>;
+  /** Makes Svix hold the event type as defined (read, then created or updated only when it differs). */
+  ensureEventType(input: EventTypeDefinition, options?: CallOptions): Promise<"created" | "updated" | "unchanged">;
 }
 
 export interface SvixGatewayOptions {
@@ -109,18 +117,33 @@ export class SdkSvixGateway implements SvixApi {
     return { url: out.url, token: out.token };
   }
 
-  async ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
+  async ensureEventType(
+    input: EventTypeDefinition,
+    options: CallOptions = {},
+  ): Promise<"created" | "updated" | "unchanged"> {
+    const path = `/api/v1/event-type/${segment(input.name)}`;
+    let current: EventTypeOut | undefined;
     try {
-      await this.call("eventType.create", "/api/v1/event-type", options, () =>
-        this.svix.eventType.create(
-          { name: input.name, description: input.description },
-          { idempotencyKey: `gigs-relay-type-${input.name}` },
-        ),
-      );
+      current = await this.call("eventType.get", path, options, () => this.svix.eventType.get(input.name));
     } catch (error) {
-      if (error instanceof AppError && error.upstreamStatus === 409) return;
-      throw error;
+      if (!(error instanceof AppError && error.upstreamStatus === 404)) throw error;
     }
+    if (
+      current &&
+      current.description === input.description &&
+      canonicalJson(current.schemas ?? null) === canonicalJson(input.schemas)
+    )
+      return "unchanged";
+    await this.call("eventType.upsert", path, options, () =>
+      this.svix.eventType.upsert(input.name, {
+        description: input.description,
+        schemas: input.schemas,
+        // What an operator set in Svix's dashboard stays: the relay owns descriptions and schemas only.
+        archived: current?.archived,
+        deprecated: current?.deprecated,
+      }),
+    );
+    return current ? "updated" : "created";
   }
 
   async createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {
