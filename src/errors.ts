@@ -27,6 +27,7 @@ const RETRYABLE_BY_CODE = {
   svix_rejected: false,
   delivery_failed: false,
   event_id_conflict: false,
+  undeclared_event_type: false,
   svix_rate_limited: true,
   internal: true,
   auth_unavailable: true,

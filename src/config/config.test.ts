@@ -260,6 +260,15 @@ describe("loadConfig", () => {
 });
 
 describe("loadJobConfig", () => {
+  it("delivers events of undeclared types unless UNDECLARED_EVENT_TYPES=reject, and refuses any other value", () => {
+    expect(loadConfig({}).undeclaredEventTypes).toBe("deliver");
+    expect(loadConfig({ UNDECLARED_EVENT_TYPES: "reject" }).undeclaredEventTypes).toBe("reject");
+    expect(loadConfig({ UNDECLARED_EVENT_TYPES: "deliver" }).undeclaredEventTypes).toBe("deliver");
+    expect(problems({ UNDECLARED_EVENT_TYPES: "drop" })).toContain(
+      "UNDECLARED_EVENT_TYPES must be equal to one of the allowed values",
+    );
+  });
+
   it("needs only the database, and takes MIGRATE_DATABASE_URL for migrations", () => {
     const env = {
       NODE_ENV: "production",
@@ -284,6 +293,14 @@ describe("configWarnings", () => {
       loadConfig({ ...CREDENTIAL, REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }),
     );
     expect(slow).toEqual([expect.stringContaining("ack deadline")]);
+  });
+
+  it("warns that UNDECLARED_EVENT_TYPES=reject refuses events of undeclared types", () => {
+    expect(configWarnings(loadConfig({ UNDECLARED_EVENT_TYPES: "reject" }))).toEqual([
+      expect.stringMatching(
+        /^UNDECLARED_EVENT_TYPES=reject: events of a type not declared in schemas\/event-types\.json are refused/,
+      ),
+    ]);
   });
 
   it("warns from exactly 10 s of IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS", () => {

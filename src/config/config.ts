@@ -81,8 +81,10 @@ export interface Config {
   migrateOnStart: boolean;
   /** Svix's operational-webhook signing secret (whsec_…); unset → POST /svix/webhooks does not exist. */
   svixWebhookSecret: string | undefined;
-  /** Keep Svix's event-type catalog in step with the types relayed. */
+  /** Keep Svix's event-type catalog in step with the declared types (schemas/event-types.json). */
   eventTypeCatalog: boolean;
+  /** An event of a type not declared in schemas/event-types.json: delivered anyway, or refused before anything is recorded. */
+  undeclaredEventTypes: "deliver" | "reject";
   shutdownTimeoutMs: number;
   svixEmulatorPort: number;
 }

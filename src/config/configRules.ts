@@ -111,6 +111,11 @@ export function configWarnings(config: Readonly<Config>): string[] {
       "INGEST_AUTH=platform: events are accepted from anyone the platform lets through; keep the service private (Cloud Run without unauthenticated access)",
     );
   }
+  if (config.undeclaredEventTypes === "reject") {
+    warnings.push(
+      "UNDECLARED_EVENT_TYPES=reject: events of a type not declared in schemas/event-types.json are refused (internal callers 422, Pub/Sub messages quarantined); declare a type before the platform publishes it",
+    );
+  }
   if (config.inFlightWaitMs + config.requestBudgetMs >= PUBSUB_ACK_DEADLINE_MS) {
     warnings.push(
       "IN_FLIGHT_WAIT_MS + REQUEST_BUDGET_MS reaches Pub/Sub's default 10 s ack deadline: slow answers will be redelivered while still running",

@@ -62,6 +62,7 @@ const schema = {
     MIGRATE_ON_START: { type: "boolean", default: true },
     SVIX_WEBHOOK_SECRET: { type: "string", pattern: "^whsec_[A-Za-z0-9+/=]{16,}$" },
     EVENT_TYPE_CATALOG: { type: "boolean", default: true },
+    UNDECLARED_EVENT_TYPES: { enum: ["deliver", "reject"], default: "deliver" },
     // Below Cloud Run's 10 s between SIGTERM and SIGKILL.
     SHUTDOWN_TIMEOUT_MS: int(8000, 0, 600_000),
     SVIX_EMULATOR_PORT: int(0, 0, 65535),
@@ -182,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     migrateOnStart: v.MIGRATE_ON_START,
     svixWebhookSecret: v.SVIX_WEBHOOK_SECRET,
     eventTypeCatalog: v.EVENT_TYPE_CATALOG,
+    undeclaredEventTypes: v.UNDECLARED_EVENT_TYPES,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     svixEmulatorPort: v.SVIX_EMULATOR_PORT,
   };

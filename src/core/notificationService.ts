@@ -40,6 +40,8 @@ export interface NotificationServiceOptions {
   retryHorizonMs: number;
   /** Told the type of every delivered event (keeps Svix's event-type catalog in step). */
   eventTypes?: { seen(type: string): void };
+  /** Asked about every new event before it is recorded; throws to refuse it (an undeclared type). */
+  eventTypePolicy?: { admit(event: PlatformEvent): void };
 }
 
 /** What became of an event: the answer every entry point maps to its own protocol. */
@@ -80,6 +82,8 @@ export class NotificationService {
   /** Records a new event and delivers it now when Svix may be called, or queues it. */
   async relay(event: PlatformEvent, transport: Transport, options: RelayOptions = {}): Promise<RelayOutcome> {
     const { ledger, svix, clock } = this.options;
+    // Before anything is recorded: a refused event leaves no row for the dispatcher to deliver.
+    this.options.eventTypePolicy?.admit(event);
     const payloadDigest = eventDigest(event);
     const now = clock.now();
     // Store and forward: while Svix has asked this instance to wait, the circuit is open, the

@@ -42,14 +42,37 @@ const messageIn = {
     payloadRetentionPeriod: { anyOf: [{ type: "integer", minimum: 1, maximum: 90 }, { type: "null" }] },
   },
 };
+const eventTypeFields = {
+  description: { type: "string" },
+  archived: { type: "boolean" },
+  deprecated: { type: "boolean" },
+  // A JSON Schema of the payload per version, e.g. {"1": {…}}.
+  schemas: { anyOf: [{ type: "object", additionalProperties: { type: "object" } }, { type: "null" }] },
+  featureFlags: {
+    anyOf: [
+      {
+        type: "array",
+        minItems: 1,
+        uniqueItems: true,
+        items: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" },
+      },
+      { type: "null" },
+    ],
+  },
+  groupName: { anyOf: [{ type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" }, { type: "null" }] },
+};
 const eventTypeIn = {
   type: "object",
   required: ["name", "description"],
   properties: {
     name: { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" },
-    description: { type: "string" },
+    ...eventTypeFields,
   },
 };
+// EventTypeUpsertIn: the name is the path's.
+const eventTypeUpsertIn = { type: "object", required: ["description"], properties: eventTypeFields };
+/** Svix's pattern for an event type's name (the path segment of its upsert). */
+export const EVENT_TYPE_NAME = /^[a-zA-Z0-9\-_.]{1,256}$/;
 const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
 const EVENT_TYPE = { type: "string", maxLength: 256, pattern: "^[a-zA-Z0-9\\-_.]+$" };
 const CHANNEL = { type: "string", maxLength: 128, pattern: "^[a-zA-Z0-9\\-_.:+]+$" };
@@ -129,6 +152,7 @@ export const validators = {
   applicationIn: ajv.compile(applicationIn),
   messageIn: ajv.compile(messageIn),
   eventTypeIn: ajv.compile(eventTypeIn),
+  eventTypeUpsertIn: ajv.compile(eventTypeUpsertIn),
   appPortalAccessIn: ajv.compile(appPortalAccessIn),
   endpointIn: ajv.compile<EndpointInput & { url: string }>(endpointIn),
   endpointUpdate: ajv.compile<EndpointInput & { url: string }>(endpointUpdate),

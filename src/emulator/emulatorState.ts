@@ -21,6 +21,18 @@ export interface EmulatedMessage {
   timestamp: string;
 }
 
+/** An event type of Svix's catalog (EventTypeOut, without the fields the relay never sets). */
+export interface EmulatedEventType {
+  name: string;
+  description: string;
+  /** JSON Schemas of the payload keyed by version ("1"); null when none were given. */
+  schemas: Record<string, unknown> | null;
+  archived: boolean;
+  deprecated: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface StoredResponse {
   status: number;
   body: unknown;
@@ -40,7 +52,7 @@ export function svixId(prefix: string): string {
 export class EmulatorState {
   readonly apps = new Map<string, EmulatedApp>();
   readonly messages = new Map<string, EmulatedMessage[]>();
-  readonly eventTypes = new Map<string, { name: string; description: string; createdAt: string }>();
+  readonly eventTypes = new Map<string, EmulatedEventType>();
   /** application id → its endpoints, oldest first. */
   readonly endpoints = new Map<string, EmulatedEndpoint[]>();
   /** message id → its delivery attempts to every endpoint, oldest first. */
@@ -81,6 +93,29 @@ export class EmulatorState {
     this.apps.set(app.id, app);
     this.messages.set(app.id, []);
     return app;
+  }
+
+  /** Creates or replaces an event type, as Svix's upsert does (createdAt kept on a replace). */
+  putEventType(input: {
+    name: string;
+    description: string;
+    schemas?: Record<string, unknown> | null;
+    archived?: boolean;
+    deprecated?: boolean;
+  }): { eventType: EmulatedEventType; created: boolean } {
+    const existing = this.eventTypes.get(input.name);
+    const now = new Date().toISOString();
+    const eventType: EmulatedEventType = {
+      name: input.name,
+      description: input.description,
+      schemas: input.schemas ?? null,
+      archived: input.archived ?? false,
+      deprecated: input.deprecated ?? false,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    this.eventTypes.set(input.name, eventType);
+    return { eventType, created: !existing };
   }
 
   endpointsOf(appId: string): EmulatedEndpoint[] {

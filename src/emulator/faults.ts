@@ -8,7 +8,9 @@ export type EmulatorOperation =
   | "message.get"
   | "appPortalAccess"
   | "eventType.create"
+  | "eventType.list"
   | "eventType.get"
+  | "eventType.upsert"
   | "endpoint.create"
   | "endpoint.list"
   | "endpoint.get"
@@ -17,7 +19,9 @@ export type EmulatorOperation =
   | "endpoint.delete"
   | "endpoint.getSecret"
   | "messageAttempt.listByMsg"
-  | "health";
+  | "health"
+  /** A request no route of Svix's API matches (answered 404): recorded, so a stray path shows. */
+  | "unmatched";
 
 /**
  * One injected fault. `times` counts down per matching call (absent: forever).
@@ -55,6 +59,9 @@ export interface RateLimit {
 export interface CallRecord {
   at: number;
   operation: EmulatorOperation;
+  method: string;
+  /** The path exactly as it arrived, still percent-encoded (without the query). */
+  path: string;
   status: number;
   idempotencyKey?: string;
   /** Retry-After sent with this answer, seconds. */

@@ -12,6 +12,7 @@ import { EndpointApi } from "./endpointApi.ts";
 import { isUsableSecret } from "./endpointModel.ts";
 import { validators } from "./emulatorSchemas.ts";
 import { EmulatorState, svixId, type EmulatedApp, type StoredResponse } from "./emulatorState.ts";
+import { mountEventTypeApi } from "./eventTypeApi.ts";
 import { applyFault } from "./faultResponse.ts";
 import { FaultPlan, type CallRecord, type EmulatorOperation } from "./faults.ts";
 import { OperationalWebhookSender } from "./operationalWebhooks.ts";
@@ -26,6 +27,13 @@ export const SVIX_MAX_PAYLOAD_BYTES = 1024 * 1024;
 export type { SvixEmulatorOptions } from "./emulatorOptions.ts";
 
 type Handler = (req: Request) => StoredResponse | Promise<StoredResponse>;
+
+/** The request's path as it arrived, still percent-encoded, without the query. */
+function rawPath(req: Request): string {
+  const url = req.originalUrl;
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
 
 /**
  * An in-process stand-in for the part of the Svix API the relay uses, with Svix's status codes
@@ -140,18 +148,18 @@ export class SvixEmulator {
       "/api/v1/auth/app-portal-access/:appId",
       route("appPortalAccess", (req) => this.appPortalAccess(req)),
     );
-    app.post(
-      "/api/v1/event-type",
-      route("eventType.create", (req) => this.createEventType(req)),
-    );
-    app.get(
-      "/api/v1/event-type/:name",
-      route("eventType.get", (req) => this.getEventType(req)),
-    );
     this.endpoints.mount(app, route);
-    app.use(
-      (_req: Request, res: Response) => void res.status(404).json({ code: "not_found", detail: "Entity not found" }),
-    );
+    mountEventTypeApi(app, this.state, route);
+    app.use((req: Request, res: Response) => {
+      this.calls.push({
+        at: Date.now(),
+        operation: "unmatched",
+        method: req.method,
+        path: rawPath(req),
+        status: 404,
+      });
+      res.status(404).json({ code: "not_found", detail: "Entity not found" });
+    });
     app.use((err: { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
       if (err.type === "entity.too.large")
         return void res.status(413).json({ code: "payload_too_large", detail: "Payload too large" });
@@ -165,6 +173,8 @@ export class SvixEmulator {
       this.calls.push({
         at: Date.now(),
         operation: op,
+        method: req.method,
+        path: rawPath(req),
         status,
         idempotencyKey: req.header("idempotency-key"),
         retryAfter,
@@ -318,27 +328,5 @@ export class SvixEmulator {
         url: `${this.url}/app-portal/login#key=${Buffer.from(JSON.stringify({ appId: app.id, token })).toString("base64url")}`,
       },
     };
-  }
-
-  private createEventType(req: Request): StoredResponse {
-    if (!validators.eventTypeIn(req.body)) return validationFailed(validators.eventTypeIn.errors);
-    const { name, description } = req.body as { name: string; description: string };
-    if (this.state.eventTypes.has(name)) return httpError(409, "conflict", "Event type already exists");
-    const eventType = { name, description, createdAt: new Date().toISOString() };
-    this.state.eventTypes.set(name, eventType);
-    return {
-      status: 201,
-      body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt },
-    };
-  }
-
-  private getEventType(req: Request): StoredResponse {
-    const eventType = this.state.eventTypes.get(String(req.params.name));
-    return eventType
-      ? {
-          status: 200,
-          body: { ...eventType, archived: false, deprecated: false, schemas: null, updatedAt: eventType.createdAt },
-        }
-      : httpError(404, "not_found", "Event type not found");
   }
 }

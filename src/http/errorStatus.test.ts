@@ -22,6 +22,7 @@ describe("httpStatusOf: the relay's errors as HTTP statuses", () => {
     expect(httpStatusOf("payload_too_large")).toBe(413);
     expect(httpStatusOf("unsupported_media_type")).toBe(415);
     expect(httpStatusOf("event_id_conflict")).toBe(422);
+    expect(httpStatusOf("undeclared_event_type")).toBe(422);
     expect(httpStatusOf("svix_rate_limited")).toBe(429);
     expect(httpStatusOf("event_in_flight")).toBe(503);
   });

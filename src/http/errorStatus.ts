@@ -17,6 +17,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   svix_rejected: 422,
   delivery_failed: 422,
   event_id_conflict: 422,
+  undeclared_event_type: 422,
   svix_rate_limited: 429,
   internal: 500,
   auth_unavailable: 503,

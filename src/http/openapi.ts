@@ -177,7 +177,9 @@ export const OPENAPI = {
           ...commonErrors,
           "413": error("over the body limit, or an event over Svix's 1 MiB"),
           "415": error("not JSON (direct posts)"),
-          "422": error("Svix rejected it for good, or the id was received with another body (internal callers)"),
+          "422": error(
+            "Svix rejected it for good, the id was received with another body, or its type is not declared and UNDECLARED_EVENT_TYPES=reject (undeclared_event_type) (internal callers)",
+          ),
           "503": error("nothing could be recorded (database down, at capacity); Retry-After"),
         },
       },

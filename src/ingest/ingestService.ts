@@ -52,6 +52,7 @@ const QUARANTINABLE: ReadonlySet<ErrorCode> = new Set<QuarantineReason>([
   "invalid_event",
   "event_id_conflict",
   "payload_too_large",
+  "undeclared_event_type",
 ]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

@@ -27,6 +27,8 @@ export interface Metrics {
   purged: Counter<"kind">;
   /** What Svix reported about delivery to customers' endpoints, by type. */
   deliveryEvents: Counter<"type">;
+  /** New events of a type not declared in schemas/event-types.json, by what was done (deliver, reject); never by type. */
+  undeclaredEventTypes: Counter<"action">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -94,6 +96,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "relay_svix_delivery_events_total",
       help: "Svix operational webhooks received, by type",
       labelNames: ["type"],
+      registers,
+    }),
+    undeclaredEventTypes: new Counter({
+      name: "relay_undeclared_event_types_total",
+      help: "New events of a type not declared in schemas/event-types.json, by what was done (deliver, reject)",
+      labelNames: ["action"],
       registers,
     }),
     purged: new Counter({

@@ -3,6 +3,7 @@ import { AppError, isAppError } from "../errors.ts";
 import type {
   AppPortalRequest,
   CallOptions,
+  EventTypeDefinition,
   OutgoingMessage,
   SentMessage,
   SvixAdmin,
@@ -90,7 +91,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     return this.run((o) => this.options.inner.appPortalAccess(input, o), options);
   }
 
-  ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
+  ensureEventType(input: EventTypeDefinition, options: CallOptions = {}): Promise<"created" | "updated" | "unchanged"> {
     return this.run((o) => this.options.inner.ensureEventType(input, o), options);
   }
 

@@ -1,10 +1,18 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { ApiException, AppPortalCapability, Svix } from "svix";
+import { ApiException, AppPortalCapability, type EventTypeOut, Svix } from "svix";
+import { canonicalJson } from "../core/canonicalJson.ts";
 import { type Clock, systemClock } from "../core/ports/clock.ts";
 import { AppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { LeanHttpClient } from "./httpClient.ts";
-import type { AppPortalRequest, CallOptions, OutgoingMessage, SentMessage, SvixCall } from "../core/ports/svix.ts";
+import type {
+  AppPortalRequest,
+  CallOptions,
+  EventTypeDefinition,
+  OutgoingMessage,
+  SentMessage,
+  SvixCall,
+} from "../core/ports/svix.ts";
 
 /** A Svix application as the relay knows it. */
 export interface SvixApp {
@@ -21,8 +29,8 @@ export interface SvixApi {
     options?: CallOptions,
   ): Promise<SvixApp>;
   appPortalAccess(input: AppPortalRequest, options?: CallOptions): Promise<{ url: string; token: string }>;
-  /** Creates the event type unless Svix has it already (409 counts as done). */
-  ensureEventType(input: { name: string; description: string }, options?: CallOptions): Promise<void>;
+  /** Makes Svix hold the event type as defined (read, then created or updated only when it differs). */
+  ensureEventType(input: EventTypeDefinition, options?: CallOptions): Promise<"created" | "updated" | "unchanged">;
 }
 
 export interface SvixGatewayOptions {
@@ -63,8 +71,10 @@ export class SdkSvixGateway implements SvixApi {
       retryScheduleInMs: [],
       fetch: (async (input: string | URL | Request, init?: RequestInit) => {
         const context = this.current.getStore();
+        const url = input instanceof URL ? input : new URL(String(input));
+        if (context && !url.pathname.endsWith(context.path)) throw new UnsafeSvixPathError(context.path, url.pathname);
         const response = await this.http.request(
-          input instanceof URL ? input : new URL(String(input)),
+          url,
           init as { method?: string; headers?: Record<string, string>; body?: string },
           context?.timeoutMs ?? this.timeoutMs,
         );
@@ -80,7 +90,7 @@ export class SdkSvixGateway implements SvixApi {
     input: { uid: string; name: string; project: string },
     options: CallOptions = {},
   ): Promise<SvixApp> {
-    const app = await this.call("application.getOrCreate", options, () =>
+    const app = await this.call("application.getOrCreate", "/api/v1/app", options, () =>
       this.svix.application.getOrCreate(
         { name: input.name, uid: input.uid, metadata: { gigsProject: input.project } },
         { idempotencyKey: `gigs-relay-app-${input.uid}` },
@@ -90,36 +100,55 @@ export class SdkSvixGateway implements SvixApi {
   }
 
   async appPortalAccess(input: AppPortalRequest, options: CallOptions = {}): Promise<{ url: string; token: string }> {
-    const out = await this.call("appPortalAccess", options, () =>
-      this.svix.authentication.appPortalAccess(input.appUid, {
-        // Creates the application if the project has none yet.
-        application: { name: input.appName, uid: input.appUid, metadata: { gigsProject: input.project } },
-        expiry: input.expirySeconds,
-        featureFlags: input.featureFlags,
-        // readOnly is deprecated in Svix's API; the same thing as a capability.
-        ...(input.readOnly ? { capabilities: [AppPortalCapability.ViewBase] } : {}),
-      }),
+    const out = await this.call(
+      "appPortalAccess",
+      `/api/v1/auth/app-portal-access/${segment(input.appUid)}`,
+      options,
+      () =>
+        this.svix.authentication.appPortalAccess(input.appUid, {
+          // Creates the application if the project has none yet.
+          application: { name: input.appName, uid: input.appUid, metadata: { gigsProject: input.project } },
+          expiry: input.expirySeconds,
+          featureFlags: input.featureFlags,
+          // readOnly is deprecated in Svix's API; the same thing as a capability.
+          ...(input.readOnly ? { capabilities: [AppPortalCapability.ViewBase] } : {}),
+        }),
     );
     return { url: out.url, token: out.token };
   }
 
-  async ensureEventType(input: { name: string; description: string }, options: CallOptions = {}): Promise<void> {
+  async ensureEventType(
+    input: EventTypeDefinition,
+    options: CallOptions = {},
+  ): Promise<"created" | "updated" | "unchanged"> {
+    const path = `/api/v1/event-type/${segment(input.name)}`;
+    let current: EventTypeOut | undefined;
     try {
-      await this.call("eventType.create", options, () =>
-        this.svix.eventType.create(
-          { name: input.name, description: input.description },
-          { idempotencyKey: `gigs-relay-type-${input.name}` },
-        ),
-      );
+      current = await this.call("eventType.get", path, options, () => this.svix.eventType.get(input.name));
     } catch (error) {
-      if (error instanceof AppError && error.upstreamStatus === 409) return;
-      throw error;
+      if (!(error instanceof AppError && error.upstreamStatus === 404)) throw error;
     }
+    if (
+      current &&
+      current.description === input.description &&
+      canonicalJson(current.schemas ?? null) === canonicalJson(input.schemas)
+    )
+      return "unchanged";
+    await this.call("eventType.upsert", path, options, () =>
+      this.svix.eventType.upsert(input.name, {
+        description: input.description,
+        schemas: input.schemas,
+        // What an operator set in Svix's dashboard stays: the relay owns descriptions and schemas only.
+        archived: current?.archived,
+        deprecated: current?.deprecated,
+      }),
+    );
+    return current ? "updated" : "created";
   }
 
   async createMessage(message: OutgoingMessage, options: CallOptions = {}): Promise<SentMessage> {
     try {
-      const out = await this.call("message.create", options, () =>
+      const out = await this.call("message.create", `/api/v1/app/${segment(message.appUid)}/msg`, options, () =>
         this.svix.message.create(
           message.appUid,
           {
@@ -147,7 +176,7 @@ export class SdkSvixGateway implements SvixApi {
    */
   async checkCredentials(): Promise<{ status: "ok" | "unauthorized" | "unreachable"; detail?: string }> {
     try {
-      await this.call("application.list", {}, () => this.svix.application.list({ limit: 1 }));
+      await this.call("application.list", "/api/v1/app", {}, () => this.svix.application.list({ limit: 1 }));
       return { status: "ok" };
     } catch (error) {
       const appError = classifySvixError(error, undefined, this.clock.now());
@@ -156,10 +185,19 @@ export class SdkSvixGateway implements SvixApi {
     }
   }
 
-  /** One HTTP call to Svix, within the time left of the request, reported to options.onCall. */
-  private async call<T extends object>(operation: string, options: CallOptions, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One HTTP call to Svix, within the time left of the request, reported to options.onCall.
+   * `path`: where the call must go (its segments encoded as the SDK encodes them); a URL that
+   * ended anywhere else is never sent.
+   */
+  private async call<T extends object>(
+    operation: string,
+    path: string,
+    options: CallOptions,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - this.clock.now();
-    const context: CallContext = { timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
+    const context: CallContext = { path, timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
     const startedAt = new Date(this.clock.now());
     const t0 = performance.now();
     const report = (
@@ -197,6 +235,21 @@ function resultLabel(error: AppError): string {
   return error.upstreamStatus ? "unavailable" : "network";
 }
 
+/** One segment of a Svix path, encoded as the svix SDK encodes its path parameters. */
+const segment = encodeURIComponent;
+
+/**
+ * The URL the SDK built does not reach the resource asked for: a segment was rewritten on the way
+ * (a dot-segment removed by `new URL()`, say), so the call would land on another resource.
+ */
+class UnsafeSvixPathError extends Error {
+  override name = "UnsafeSvixPathError";
+
+  constructor(expected: string, actual: string) {
+    super(`the request for ${expected.slice(0, 300)} would have gone to ${actual.slice(0, 300)}; not sent`);
+  }
+}
+
 /** Seconds from a Retry-After header (delta-seconds or HTTP date); undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (!value) return undefined;
@@ -227,6 +280,8 @@ function describeBody(body: unknown): string {
 }
 
 interface CallContext {
+  /** The path the call must reach (see call()). */
+  path: string;
   timeoutMs: number;
   response?: { status: number; retryAfter: string | undefined };
 }
@@ -271,6 +326,10 @@ export function classifySvixError(
   nowMs: number = systemClock.now(),
 ): AppError {
   if (error instanceof AppError) return error;
+  if (error instanceof UnsafeSvixPathError) {
+    // Our request, not Svix: the same ids would build the same URL again, so never retryable.
+    return new AppError("svix_rejected", `The relay refused to call Svix: ${error.message}`, { cause: error });
+  }
   if (error instanceof ApiException) {
     return classifyStatus(error.code, describeBody(error.body), headerOf(error.headers, "retry-after"), error, nowMs);
   }

@@ -8,6 +8,8 @@ import { configWarnings } from "../config/configRules.ts";
 import { AppPortalService } from "../core/appPortalService.ts";
 import { DeliveryEventsService } from "../core/deliveryEventsService.ts";
 import { Dispatcher } from "../core/dispatcher.ts";
+import { loadEventTypeCatalog } from "../config/eventTypeCatalogFile.ts";
+import { DeclaredEventTypes } from "../core/declaredEventTypes.ts";
 import { EventTypeCatalog } from "../core/eventTypeCatalog.ts";
 import { NotificationService } from "../core/notificationService.ts";
 import { type Clock, systemClock } from "../core/ports/clock.ts";
@@ -44,6 +46,8 @@ export interface ContainerOverrides {
   clock?: Clock;
   /** An already open (and migrated) database to use instead of opening one; left open on close. */
   database?: Database;
+  /** The event-type catalog to read instead of schemas/event-types.json (tests of a broken one). */
+  eventTypeCatalogPath?: string;
 }
 
 /** Whether this instance takes work: false from the moment shutdown begins (/readyz answers 503). */
@@ -78,7 +82,9 @@ export interface Container {
   readonly dispatcher: Dispatcher;
   /** Personal-data retention; tests may call purgeAll() themselves. */
   readonly purge: PurgeWorker;
-  /** Svix's event-type catalog kept in step (undefined when EVENT_TYPE_CATALOG=false). */
+  /** The declared event types (schemas/event-types.json) and what happens to others (UNDECLARED_EVENT_TYPES). */
+  readonly declaredEventTypes: DeclaredEventTypes;
+  /** Svix's event-type catalog kept in step with the declared types (undefined when EVENT_TYPE_CATALOG=false). */
   readonly eventTypes: EventTypeCatalog | undefined;
   readonly appPortal: AppPortalService;
   readonly deliveryEvents: DeliveryEventsService;
@@ -141,6 +147,13 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
   });
   for (const warning of configWarnings(config)) logger.warn(warning);
   const metrics = createMetrics({ defaultMetrics: true });
+  // A broken catalog stops the start in one line, before anything is opened or called.
+  const declaredEventTypes = new DeclaredEventTypes({
+    declared: loadEventTypeCatalog(overrides.eventTypeCatalogPath),
+    undeclared: config.undeclaredEventTypes,
+    logger,
+    metrics,
+  });
 
   // Stopped in reverse order of registration: the last thing started stops first.
   const closers: Array<() => Promise<void>> = [];
@@ -209,9 +222,12 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
     const quarantine = new QuarantineStore({ prisma: db.prisma });
     const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });
-    const eventTypes = config.eventTypeCatalog ? new EventTypeCatalog({ svix, logger }) : undefined;
+    const eventTypes = config.eventTypeCatalog
+      ? new EventTypeCatalog({ svix, declared: declaredEventTypes, logger })
+      : undefined;
     const service = new NotificationService({
       eventTypes,
+      eventTypePolicy: declaredEventTypes,
       ledger: store,
       svix,
       logger,
@@ -265,6 +281,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       ingest: new IngestService({ service, quarantine, logger, metrics, maxEventValues: config.eventMaxValues }),
       dispatcher,
       purge,
+      declaredEventTypes,
       eventTypes,
       appPortal: new AppPortalService({ svix, clock }),
       deliveryEvents: new DeliveryEventsService({ ledger: deliveryEventStore, logger, metrics, clock }),

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DeclaredEventTypes, type EventTypeDeclaration } from "../../src/core/declaredEventTypes.ts";
+import { EventTypeCatalog, svixDefinitionOf } from "../../src/core/eventTypeCatalog.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
 import { SdkSvixGateway } from "../../src/svix/svixGateway.ts";
-import { makeEvent } from "../helpers/events.ts";
-import { startHarness } from "../helpers/relayHarness.ts";
-import { describeEventType, EventTypeCatalog } from "../../src/core/eventTypeCatalog.ts";
 import { captureLogs } from "../helpers/capturedLogs.ts";
 
-// The catalog against the real Svix gateway (svix SDK over HTTP) and the Svix emulator: what it
-// upserts, when it calls Svix at all, what it remembers, and what it logs when Svix fails.
+// The catalog against the real Svix gateway (svix SDK over HTTP) and the Svix emulator: which
+// types it writes to Svix (declared ones only), what it writes, when it calls Svix at all, what
+// it remembers, and what it logs when Svix fails.
 let emulator: SvixEmulator;
 let gateway: SdkSvixGateway;
 beforeAll(async () => {
@@ -23,59 +23,88 @@ beforeAll(async () => {
 afterAll(() => emulator.stop());
 beforeEach(() => emulator.reset());
 
-/** A catalog on the real gateway and a real logger whose lines are kept, parsed. */
-function catalog() {
+const DATA_SCHEMA = { type: "object", required: ["id"], properties: { id: { type: "string" } } };
+const EXAMPLE = { object: "event", id: "evt_1", type: "user.created", data: { id: "usr_1" } };
+const DECLARED: EventTypeDeclaration[] = [
+  { name: "user.created", description: "A user was created.", dataSchema: DATA_SCHEMA, example: EXAMPLE },
+  { name: "user.deleted", description: "A user was deleted." },
+  { name: "a.one", description: "One." },
+  { name: "b.two", description: "Two.", dataSchema: DATA_SCHEMA },
+];
+
+/** A catalog of DECLARED on the real gateway, and a real logger whose lines are kept, parsed. */
+function catalog(declared: EventTypeDeclaration[] = DECLARED) {
   const { logger, records } = captureLogs("debug");
-  return { catalog: new EventTypeCatalog({ svix: gateway, logger }), logs: records };
+  const types = new DeclaredEventTypes({ declared, undeclared: "deliver", logger, metrics: createMetrics() });
+  return { catalog: new EventTypeCatalog({ svix: gateway, declared: types, logger }), logs: records };
 }
 
-/** The event types the catalog asked Svix to create (one HTTP call each), in order. */
-const upserts = () =>
-  emulator.calls
-    .filter((c) => c.operation === "eventType.create")
-    .map((c) => c.idempotencyKey?.replace("gigs-relay-type-", ""));
+/** The event types the catalog wrote to Svix (one PUT each), in order. */
+const writes = () =>
+  emulator.calls.filter((c) => c.operation === "eventType.upsert").map((c) => c.path.split("/").pop());
+const reads = () => emulator.calls.filter((c) => c.operation === "eventType.get").length;
 
-describe("describeEventType: the description customers see in the app portal", () => {
-  it("turns a dotted type into words between 'Gigs' and 'event'", () => {
-    expect(describeEventType("subscription.activated")).toBe("Gigs subscription activated event");
+describe("svixDefinitionOf: a declaration as Svix's catalog holds it", () => {
+  it("carries the description alone when the declaration has no schema and no example", () => {
+    expect(svixDefinitionOf({ name: "user.deleted", description: "A user was deleted." })).toEqual({
+      name: "user.deleted",
+      description: "A user was deleted.",
+      schemas: null,
+    });
   });
 
-  it("splits on dots, underscores and dashes alike, runs of them counting as one", () => {
-    expect(describeEventType("porting.sim-swap_completed")).toBe("Gigs porting sim swap completed event");
-    expect(describeEventType("a..b__c--d._-e")).toBe("Gigs a b c d e event");
+  it("puts the data schema and the example in a JSON Schema of the payload, version 1", () => {
+    expect(svixDefinitionOf(DECLARED[0]!).schemas).toEqual({
+      "1": {
+        title: "user.created",
+        description: "A user was created.",
+        type: "object",
+        properties: { type: { const: "user.created" }, data: DATA_SCHEMA },
+        required: ["type", "data"],
+        examples: [EXAMPLE],
+      },
+    });
   });
 
-  it("drops the empty words of leading and trailing separators", () => {
-    expect(describeEventType("._user.created_-")).toBe("Gigs user created event");
-  });
-
-  it("keeps a type without separators as one word", () => {
-    expect(describeEventType("ping")).toBe("Gigs ping event");
-  });
-
-  it("cuts the description to Svix's 256 characters", () => {
-    const longest = "a".repeat(256);
-    expect(describeEventType(longest)).toBe(`Gigs ${longest} event`.slice(0, 256));
-    expect(describeEventType(longest)).toHaveLength(256);
-    // "Gigs " + 245 + " event" is 256 characters: kept whole; one more and the last is cut.
-    expect(describeEventType("a".repeat(245))).toBe(`Gigs ${"a".repeat(245)} event`);
-    expect(describeEventType("a".repeat(246))).toBe(`Gigs ${"a".repeat(246)} even`);
+  it("takes an example without a data schema (data: any object), and a schema without an example", () => {
+    const onlyExample = svixDefinitionOf({ name: "x", description: "d", example: EXAMPLE }).schemas!["1"]!;
+    expect(onlyExample.properties).toEqual({ type: { const: "x" }, data: { type: "object" } });
+    expect(onlyExample.examples).toEqual([EXAMPLE]);
+    const onlySchema = svixDefinitionOf({ name: "x", description: "d", dataSchema: DATA_SCHEMA }).schemas!["1"]!;
+    expect(onlySchema).not.toHaveProperty("examples");
   });
 });
 
-describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => {
-  it("upserts a new type in Svix with its name and description, once settled", async () => {
+describe("EventTypeCatalog.seen: Svix's catalog holds the declared types, and nothing else", () => {
+  it("writes a declared type with its description and schema, found in Svix's list", async () => {
     const { catalog: c, logs } = catalog();
-    c.seen("subscription.activated");
+    c.seen("user.created");
     await c.settle();
-    expect(emulator.state.eventTypes.get("subscription.activated")).toMatchObject({
-      name: "subscription.activated",
-      description: "Gigs subscription activated event",
-    });
-    expect(upserts()).toEqual(["subscription.activated"]);
-    expect(emulator.calls.filter((call) => call.operation === "eventType.create").map((call) => call.status)).toEqual([
-      201,
+    const listed = await fetch(`${emulator.url}/api/v1/event-type?with_content=true`, {
+      headers: { authorization: "Bearer k" },
+    }).then((r) => r.json() as Promise<{ data: Array<Record<string, unknown>> }>);
+    expect(listed.data).toEqual([
+      expect.objectContaining({
+        name: "user.created",
+        description: "A user was created.",
+        schemas: svixDefinitionOf(DECLARED[0]!).schemas,
+      }),
     ]);
+    expect(writes()).toEqual(["user.created"]);
+    expect(logs).toEqual([expect.objectContaining({ level: "info", eventType: "user.created", change: "created" })]);
+  });
+
+  it.each([
+    ["any made-up type", "contact.evil-example.com"],
+    ["a type Svix could not take", "user/created"],
+    ["an empty type", ""],
+    ["dots", ".."],
+  ])("never calls Svix for an undeclared type (%s), nor logs", async (_what, type) => {
+    const { catalog: c, logs } = catalog();
+    c.seen(type);
+    await c.settle();
+    expect(emulator.calls).toEqual([]);
+    expect(emulator.state.eventTypes.size).toBe(0);
     expect(logs).toEqual([]);
   });
 
@@ -87,39 +116,18 @@ describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => 
     expect(emulator.state.eventTypes.has("user.created")).toBe(true);
   });
 
-  it("settle() waits for every upsert under way, not just one", async () => {
-    const { catalog: c } = catalog();
-    for (const type of ["a.one", "b.two", "c.three"]) c.seen(type);
-    await c.settle();
-    expect([...emulator.state.eventTypes.keys()].sort()).toEqual(["a.one", "b.two", "c.three"]);
-  });
-
-  it("settle() with nothing under way resolves at once", async () => {
+  it("settle() waits for every upsert under way, and resolves at once with none", async () => {
     const { catalog: c } = catalog();
     await expect(c.settle()).resolves.toBeUndefined();
-    expect(upserts()).toEqual([]);
+    for (const type of ["a.one", "b.two", "user.deleted"]) c.seen(type);
+    await c.settle();
+    expect([...emulator.state.eventTypes.keys()].sort()).toEqual(["a.one", "b.two", "user.deleted"]);
   });
 
-  it("calls Svix once for a type seen again while its upsert is under way", async () => {
+  it("reads and writes once per type: again while under way, again after, mixed with others", async () => {
     const { catalog: c } = catalog();
-    c.seen("user.created");
-    c.seen("user.created");
-    c.seen("user.created");
-    await c.settle();
-    expect(upserts()).toEqual(["user.created"]);
-  });
-
-  it("does not call Svix again for a type it already added", async () => {
-    const { catalog: c } = catalog();
-    c.seen("user.created");
-    await c.settle();
-    c.seen("user.created");
-    await c.settle();
-    expect(upserts()).toEqual(["user.created"]);
-  });
-
-  it("remembers every type it added, not only the last one", async () => {
-    const { catalog: c } = catalog();
+    c.seen("a.one");
+    c.seen("a.one");
     c.seen("a.one");
     await c.settle();
     c.seen("b.two");
@@ -127,162 +135,75 @@ describe("EventTypeCatalog.seen: Svix's event-type catalog kept in step", () => 
     c.seen("a.one");
     c.seen("b.two");
     await c.settle();
-    expect(upserts()).toEqual(["a.one", "b.two"]);
+    expect(writes()).toEqual(["a.one", "b.two"]);
+    expect(reads()).toBe(2);
   });
 
-  it("counts a type Svix already had (409) as added: no warning, no second call", async () => {
-    emulator.state.eventTypes.set("user.created", {
-      name: "user.created",
-      description: "set by hand",
-      createdAt: new Date().toISOString(),
+  it("only reads a type Svix already holds as declared (another instance wrote it): no write, no log", async () => {
+    emulator.state.putEventType(svixDefinitionOf(DECLARED[0]!));
+    const { catalog: c, logs } = catalog();
+    c.seen("user.created");
+    await c.settle();
+    expect(reads()).toBe(1);
+    expect(writes()).toEqual([]);
+    expect(logs).toEqual([]);
+  });
+
+  it("updates a type Svix holds with an older description or schema, and says so once", async () => {
+    emulator.state.putEventType({ name: "user.created", description: "Gigs user created event" });
+    const { catalog: c, logs } = catalog();
+    c.seen("user.created");
+    await c.settle();
+    expect(emulator.state.eventTypes.get("user.created")).toMatchObject({
+      description: "A user was created.",
+      schemas: svixDefinitionOf(DECLARED[0]!).schemas,
     });
-    const { catalog: c, logs } = catalog();
-    c.seen("user.created");
-    await c.settle();
-    expect(emulator.calls.filter((call) => call.operation === "eventType.create").map((call) => call.status)).toEqual([
-      409,
-    ]);
-    expect(emulator.state.eventTypes.get("user.created")?.description).toBe("set by hand");
-    c.seen("user.created");
-    await c.settle();
-    expect(upserts()).toEqual(["user.created"]);
-    expect(logs).toEqual([]);
+    expect(logs).toEqual([expect.objectContaining({ eventType: "user.created", change: "updated" })]);
   });
 
-  it.each([
-    ["an empty type", ""],
-    ["a space", "user created"],
-    ["a slash", "user/created"],
-    ["a colon", "user:created"],
-    ["a non-ASCII letter", "usér.created"],
-    ["257 characters", "a".repeat(257)],
-    ["a trailing newline", "user.created\n"],
-  ])("never calls Svix for a type Svix could not take (%s), nor logs", async (_what, type) => {
-    const { catalog: c, logs } = catalog();
-    c.seen(type);
-    await c.settle();
-    expect(emulator.calls).toEqual([]);
-    expect(logs).toEqual([]);
-  });
-
-  it("takes every character Svix takes ([a-zA-Z0-9-_.]) and 256 of them", async () => {
-    const { catalog: c, logs } = catalog();
-    const types = ["AZaz09-_.", "a".repeat(256), "x"];
-    for (const type of types) c.seen(type);
-    await c.settle();
-    expect(upserts().sort()).toEqual([...types].sort());
-    expect([...emulator.state.eventTypes.keys()].sort()).toEqual([...types].sort());
-    expect(logs).toEqual([]);
-  });
-
-  it("does not fail when Svix fails: logs one warning naming the type and the error, and settle() still resolves", async () => {
-    emulator.faults.add({ operation: "eventType.create", kind: "status", status: 503, times: 1 });
+  it("does not fail when Svix fails: one warning naming the type and the error, settle() still resolves", async () => {
+    emulator.faults.add({ operation: "eventType.get", kind: "status", status: 503, times: 1 });
     const { catalog: c, logs } = catalog();
     expect(() => c.seen("user.created")).not.toThrow();
     await expect(c.settle()).resolves.toBeUndefined();
     expect(emulator.state.eventTypes.has("user.created")).toBe(false);
-    expect(logs).toHaveLength(1);
-    expect(logs[0]).toMatchObject({
-      severity: "WARNING",
-      level: "warn",
-      eventType: "user.created",
-      err: { type: "AppError", code: "svix_unavailable", message: "Svix answered 503" },
-      message: "could not add the event type to Svix's catalog; trying again on its next event",
-    });
-  });
-
-  it("logs a type Svix refused (422) the same way", async () => {
-    emulator.faults.add({ operation: "eventType.create", kind: "status", status: 422, times: 1 });
-    const { catalog: c, logs } = catalog();
-    c.seen("user.created");
-    await c.settle();
     expect(logs).toEqual([
       expect.objectContaining({
+        severity: "WARNING",
         level: "warn",
         eventType: "user.created",
-        err: expect.objectContaining({ code: "svix_rejected" }),
+        err: expect.objectContaining({ type: "AppError", code: "svix_unavailable", message: "Svix answered 503" }),
+        message: "could not set the event type in Svix's catalog; trying again on its next event",
       }),
     ]);
   });
 
-  it("tries again on the type's next event after Svix failed, and then remembers it", async () => {
-    emulator.faults.add({ operation: "eventType.create", kind: "status", status: 500, times: 1 });
+  it("tries again on the type's next event after Svix refused the write, and then remembers it", async () => {
+    emulator.faults.add({ operation: "eventType.upsert", kind: "status", status: 422, times: 1 });
     const { catalog: c, logs } = catalog();
-    c.seen("user.created");
+    c.seen("user.deleted");
     await c.settle();
-    expect(emulator.state.eventTypes.has("user.created")).toBe(false);
-    c.seen("user.created");
+    expect(logs).toEqual([
+      expect.objectContaining({ level: "warn", err: expect.objectContaining({ code: "svix_rejected" }) }),
+    ]);
+    c.seen("user.deleted");
     await c.settle();
-    expect(emulator.state.eventTypes.get("user.created")).toMatchObject({ description: "Gigs user created event" });
-    c.seen("user.created");
+    c.seen("user.deleted");
     await c.settle();
-    expect(upserts()).toEqual(["user.created", "user.created"]);
-    expect(logs).toHaveLength(1);
+    expect(emulator.state.eventTypes.get("user.deleted")).toMatchObject({ description: "A user was deleted." });
+    expect(writes()).toEqual(["user.deleted", "user.deleted"]);
   });
 
   it("a failure of one type does not stop the others", async () => {
-    emulator.faults.add({ operation: "eventType.create", kind: "reset", times: 1 });
+    emulator.faults.add({ operation: "eventType.get", kind: "reset", times: 1 });
     const { catalog: c, logs } = catalog();
     c.seen("a.one");
     await c.settle();
     c.seen("b.two");
     await c.settle();
     expect([...emulator.state.eventTypes.keys()]).toEqual(["b.two"]);
-    expect(logs).toEqual([
+    expect(logs.filter((l) => l.level === "warn")).toEqual([
       expect.objectContaining({ eventType: "a.one", err: expect.objectContaining({ code: "svix_unavailable" }) }),
     ]);
-  });
-
-  it("is bounded: remembers 10,000 types, and forgets them all when the 10,001st is added (one idempotent call each again)", async () => {
-    const { catalog: c, logs } = catalog();
-    const types = Array.from({ length: 10_000 }, (_, i) => `bulk.type-${i}`);
-    // In batches: 10,000 concurrent calls would be a load test of the emulator, not of the catalog.
-    for (let i = 0; i < types.length; i += 500) {
-      for (const type of types.slice(i, i + 500)) c.seen(type);
-      await c.settle();
-    }
-    expect(upserts()).toHaveLength(10_000);
-    // All 10,000 remembered: none is asked for again.
-    c.seen(types[0]!);
-    c.seen(types[9_999]!);
-    await c.settle();
-    expect(upserts()).toHaveLength(10_000);
-    // The 10,001st: memory is cleared first, then it is remembered.
-    c.seen("bulk.type-10000");
-    await c.settle();
-    c.seen("bulk.type-10000");
-    await c.settle();
-    expect(upserts()).toHaveLength(10_001);
-    // Forgotten: asked for again (Svix answers as before: the call is idempotent).
-    c.seen(types[0]!);
-    await c.settle();
-    expect(upserts()).toHaveLength(10_002);
-    expect(upserts().at(-1)).toBe(types[0]);
-    expect(logs).toEqual([]);
-  }, 120_000);
-});
-
-describe("the relay keeps Svix's catalog in step (EVENT_TYPE_CATALOG)", () => {
-  it("adds the type of a delivered event to Svix's catalog, once however many of its events are delivered", async () => {
-    const h = await startHarness({ EVENT_TYPE_CATALOG: "true", API_TOKENS: "operator-token-0123456789" });
-    try {
-      expect(h.container.eventTypes).toBeInstanceOf(EventTypeCatalog);
-      for (let i = 0; i < 3; i += 1) {
-        await h.http
-          .post("/notifications")
-          .set({ authorization: "Bearer operator-token-0123456789" })
-          .send(makeEvent({ type: "sim.activated" }))
-          .expect(200);
-      }
-      // seen() ran before each answer; settle() waits for the upsert it started.
-      await h.container.eventTypes!.settle();
-      expect(h.emulator.state.eventTypes.get("sim.activated")).toMatchObject({
-        name: "sim.activated",
-        description: "Gigs sim activated event",
-      });
-      expect(h.emulator.calls.filter((c) => c.operation === "eventType.create")).toHaveLength(1);
-    } finally {
-      await h.close();
-    }
   });
 });

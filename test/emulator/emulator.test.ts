@@ -112,8 +112,77 @@ describe("app portal, event types, health", () => {
     expect((await apiError(sdk.svix.eventType.create({ name: "user.created", description: "again" }))).code).toBe(409);
   });
 
+  it("upserts an event type by name (201 created, 200 updated, createdAt kept) and lists it, schemas only with content", async () => {
+    const schemas = { "1": { type: "object", examples: [{ a: 1 }] } };
+    const created = await sdk.svix.eventType.upsert("user.created", { description: "first", schemas });
+    expect(created).toMatchObject({ name: "user.created", description: "first", schemas, archived: false });
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({ operation: "eventType.upsert", status: 201 });
+    const updated = await sdk.svix.eventType.upsert("user.created", { description: "second", archived: true });
+    expect(updated).toMatchObject({ description: "second", schemas: null, archived: true });
+    expect(updated.createdAt).toEqual(created.createdAt);
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({ operation: "eventType.upsert", status: 200 });
+    await sdk.svix.eventType.create({ name: "a.first", description: "a", schemas });
+    expect((await sdk.svix.eventType.list()).data.map((t) => [t.name, t.schemas])).toEqual([["a.first", null]]);
+    const all = await sdk.svix.eventType.list({ withContent: true, includeArchived: true });
+    expect(all.data.map((t) => [t.name, t.schemas])).toEqual([
+      ["a.first", schemas],
+      ["user.created", null],
+    ]);
+    const paged = await sdk.svix.eventType.list({ limit: 1, includeArchived: true });
+    expect([paged.data.map((t) => t.name), paged.done, paged.iterator]).toEqual([["a.first"], false, "a.first"]);
+    const next = await sdk.svix.eventType.list({ limit: 1, includeArchived: true, iterator: paged.iterator! });
+    expect([next.data.map((t) => t.name), next.done]).toEqual([["user.created"], true]);
+  });
+
+  it("decodes the name in an event type's path, and refuses a name Svix's pattern refuses (422)", async () => {
+    await sdk.svix.eventType.create({ name: "user.created", description: "d" });
+    const got = await fetch(`${sdk.emulator.url}/api/v1/event-type/user%2Ecreated`, {
+      headers: { authorization: "Bearer sk_test" },
+    });
+    expect(got.status).toBe(200);
+    const bad = await apiError(sdk.svix.eventType.upsert("user/created", { description: "d" }));
+    expect(bad.code).toBe(422);
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({ path: "/api/v1/event-type/user%2Fcreated", status: 422 });
+  });
+
   it("answers health with 204", async () => {
     await expect(sdk.svix.health.get()).resolves.toBeUndefined();
+  });
+});
+
+describe("paths: decoded as Svix decodes them, recorded as they arrived", () => {
+  const post = (path: string, body: unknown) =>
+    fetch(`${sdk.emulator.url}${path}`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk_test", "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("decodes a percent-encoded segment: acme%2Dmobile is the application acme-mobile", async () => {
+    const app = await sdk.svix.application.create({ name: "Acme", uid: "acme-mobile" });
+    const res = await post("/api/v1/app/acme%2Dmobile/msg", { eventType: "user.created", payload: { a: 1 } });
+    expect(res.status).toBe(202);
+    expect(sdk.emulator.state.messagesOf(app.id)).toHaveLength(1);
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({
+      operation: "message.create",
+      method: "POST",
+      path: "/api/v1/app/acme%2Dmobile/msg",
+      status: 202,
+    });
+  });
+
+  it("takes an encoded slash as part of one segment, never as a separator", async () => {
+    const res = await post("/api/v1/app/a%2Fmsg/msg", { eventType: "t", payload: {} });
+    expect(res.status).toBe(404);
+    expect(sdk.emulator.calls.at(-1)).toMatchObject({ operation: "message.create", path: "/api/v1/app/a%2Fmsg/msg" });
+  });
+
+  it("records a call no route matches, with its raw path, so a stray call shows", async () => {
+    const res = await post("/api/v1/msg", { eventType: "t", payload: {} });
+    expect(res.status).toBe(404);
+    expect(sdk.emulator.calls).toEqual([
+      expect.objectContaining({ operation: "unmatched", method: "POST", path: "/api/v1/msg", status: 404 }),
+    ]);
   });
 });
 

@@ -154,29 +154,29 @@ describe("replay after an outage: one single, one bulk", () => {
 });
 
 describe("Svix's event-type catalog", () => {
-  it("gets each relayed type once, with a description, without delaying deliveries", async () => {
+  it("gets each declared type once, with its declared description and schema, without delaying deliveries", async () => {
     const type = "subscription.activated";
     for (let i = 0; i < 3; i += 1)
       await h.http.post("/notifications").set(asIngest).send(makeEvent({ type })).expect(200);
     await h.container.eventTypes!.settle();
-    expect(h.emulator.calls.filter((c) => c.operation === "eventType.create")).toHaveLength(1);
+    expect(h.emulator.calls.filter((c) => c.operation === "eventType.upsert")).toHaveLength(1);
     expect(h.emulator.state.eventTypes.get(type)).toMatchObject({
       name: type,
-      description: "Gigs subscription activated event",
+      description: h.container.declaredEventTypes.get(type)!.description,
+      schemas: { "1": expect.objectContaining({ examples: [expect.objectContaining({ type })] }) },
     });
-    // Svix already having it (409) is fine.
-    h.emulator.state.eventTypes.set("user.deleted", {
-      name: "user.deleted",
-      description: "x",
-      createdAt: new Date().toISOString(),
-    });
+    // Svix holding an older description: brought up to date.
+    h.emulator.state.putEventType({ name: "user.deleted", description: "x" });
     await h.http
       .post("/notifications")
       .set(asIngest)
       .send(makeEvent({ type: "user.deleted" }))
       .expect(200);
     await h.container.eventTypes!.settle();
-    expect(h.logs.some((l) => l.message?.toString().startsWith("could not add the event type"))).toBe(false);
+    expect(h.emulator.state.eventTypes.get("user.deleted")?.description).toBe(
+      h.container.declaredEventTypes.get("user.deleted")!.description,
+    );
+    expect(h.logs.some((l) => l.message?.toString().startsWith("could not set the event type"))).toBe(false);
   });
 });
 

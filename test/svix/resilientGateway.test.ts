@@ -36,7 +36,7 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
   const inner: SvixApi = {
     getOrCreateApplication: async () => ({ id: "app_1", uid: "p" }),
     appPortalAccess: async () => ({ url: "https://portal", token: "t" }),
-    ensureEventType: async () => undefined,
+    ensureEventType: async () => "unchanged" as const,
     createMessage: async (): Promise<SentMessage> => {
       calls.push(now);
       let step = steps.shift() ?? "ok";

@@ -295,14 +295,9 @@ describe("what the gateway reports and counts", () => {
     const project = { uid: "acme", name: "Acme", project: "acme" };
     await counted.getOrCreateApplication(project);
     await counted.appPortalAccess({ appUid: "acme", appName: "Acme", project: "acme" });
-    await counted.ensureEventType({ name: "user.created", description: "A user was created" });
-    // Made in Svix's dashboard: Svix answers our key with a 409.
-    emulator.state.eventTypes.set("user.deleted", {
-      name: "user.deleted",
-      description: "",
-      createdAt: new Date().toISOString(),
-    });
-    await counted.ensureEventType({ name: "user.deleted", description: "A user was deleted" });
+    // Unknown to Svix (the read answers 404), then created; then read and left alone.
+    await counted.ensureEventType({ name: "user.created", description: "A user was created", schemas: null });
+    await counted.ensureEventType({ name: "user.created", description: "A user was created", schemas: null });
     await counted.checkCredentials();
     await counted.createMessage(message("evt_twice"));
     await counted.createMessage(message("evt_twice"));
@@ -319,8 +314,9 @@ describe("what the gateway reports and counts", () => {
       expect.arrayContaining([
         { operation: "application.getOrCreate", result: "ok", value: 1 },
         { operation: "appPortalAccess", result: "ok", value: 1 },
-        { operation: "eventType.create", result: "ok", value: 1 },
-        { operation: "eventType.create", result: "conflict", value: 1 },
+        { operation: "eventType.get", result: "rejected", value: 1 },
+        { operation: "eventType.get", result: "ok", value: 1 },
+        { operation: "eventType.upsert", result: "ok", value: 1 },
         { operation: "application.list", result: "ok", value: 1 },
         { operation: "message.create", result: "ok", value: 1 },
         { operation: "message.create", result: "conflict", value: 1 },
@@ -331,7 +327,7 @@ describe("what the gateway reports and counts", () => {
         { operation: "message.create", result: "network", value: 1 },
       ]),
     );
-    expect(counts).toHaveLength(12);
+    expect(counts).toHaveLength(13);
     expect((await metrics.svixInFlight.get()).values[0]!.value).toBe(0);
   });
 
@@ -418,23 +414,73 @@ describe("what Svix receives", () => {
     expect(emulator.state.findApp("acme")).toMatchObject({ name: "Acme", metadata: { gigsProject: "acme-project" } });
   });
 
-  it("ensureEventType creates the type, takes Svix's 409 (a type made elsewhere) as done, and throws any other failure", async () => {
-    await gateway.ensureEventType({ name: "user.created", description: "A user was created" });
-    expect(emulator.state.eventTypes.get("user.created")).toMatchObject({ description: "A user was created" });
-    emulator.state.eventTypes.set("user.deleted", {
-      name: "user.deleted",
-      description: "made in the dashboard",
-      createdAt: new Date().toISOString(),
+  it("ensureEventType creates a type Svix lacks, with its description and schemas (one read, one write)", async () => {
+    const schemas = { "1": { type: "object", properties: { data: { type: "object" } }, examples: [{ a: 1 }] } };
+    expect(await gateway.ensureEventType({ name: "user.created", description: "A user was created", schemas })).toBe(
+      "created",
+    );
+    expect(emulator.state.eventTypes.get("user.created")).toMatchObject({
+      description: "A user was created",
+      schemas,
+      archived: false,
     });
-    await gateway.ensureEventType({ name: "user.deleted", description: "A user was deleted" });
-    expect(emulator.calls.map((c) => [c.status, c.idempotencyKey])).toEqual([
-      [201, "gigs-relay-type-user.created"],
-      [409, "gigs-relay-type-user.deleted"],
+    expect(emulator.calls.map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
+      "GET /api/v1/event-type/user.created 404",
+      "PUT /api/v1/event-type/user.created 201",
     ]);
-    emulator.faults.add({ kind: "status", status: 400, times: 1 });
+  });
+
+  it("ensureEventType leaves a type Svix holds as defined alone (one read), whatever the key order of its schemas", async () => {
+    emulator.state.putEventType({
+      name: "user.created",
+      description: "A user was created",
+      schemas: { "1": { type: "object", properties: { b: { type: "string" }, a: { type: "integer" } } } },
+    });
+    const schemas = { "1": { properties: { a: { type: "integer" }, b: { type: "string" } }, type: "object" } };
+    expect(await gateway.ensureEventType({ name: "user.created", description: "A user was created", schemas })).toBe(
+      "unchanged",
+    );
+    expect(emulator.calls.map((c) => `${c.method} ${c.status}`)).toEqual(["GET 200"]);
+  });
+
+  it.each([
+    ["another description", { description: "made in the dashboard", schemas: null }],
+    ["no schemas", { description: "A user was created", schemas: null }],
+    ["other schemas", { description: "A user was created", schemas: { "1": { type: "object", title: "old" } } }],
+  ])(
+    "ensureEventType updates a type Svix holds with %s, keeping its archived and deprecated flags",
+    async (_what, held) => {
+      emulator.state.putEventType({ name: "user.created", ...held, archived: true, deprecated: true });
+      const createdAt = emulator.state.eventTypes.get("user.created")!.createdAt;
+      const schemas = { "1": { type: "object", title: "new" } };
+      expect(await gateway.ensureEventType({ name: "user.created", description: "A user was created", schemas })).toBe(
+        "updated",
+      );
+      expect(emulator.state.eventTypes.get("user.created")).toMatchObject({
+        description: "A user was created",
+        schemas,
+        archived: true,
+        deprecated: true,
+        createdAt,
+      });
+      expect(emulator.calls.map((c) => `${c.method} ${c.status}`)).toEqual(["GET 200", "PUT 200"]);
+    },
+  );
+
+  it("ensureEventType throws any failure but the read's 404, as the classified AppError", async () => {
+    emulator.faults.add({ operation: "eventType.get", kind: "status", status: 503, times: 1 });
     expect(
-      await failure(gateway.ensureEventType({ name: "user.updated", description: "A user was updated" })),
-    ).toMatchObject({ code: "svix_rejected", upstreamStatus: 400 });
+      await failure(
+        gateway.ensureEventType({ name: "user.updated", description: "A user was updated", schemas: null }),
+      ),
+    ).toMatchObject({ code: "svix_unavailable", upstreamStatus: 503 });
+    emulator.faults.add({ operation: "eventType.upsert", kind: "status", status: 422, times: 1 });
+    expect(
+      await failure(
+        gateway.ensureEventType({ name: "user.updated", description: "A user was updated", schemas: null }),
+      ),
+    ).toMatchObject({ code: "svix_rejected", upstreamStatus: 422 });
+    expect(emulator.state.eventTypes.has("user.updated")).toBe(false);
   });
 });
 

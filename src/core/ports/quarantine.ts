@@ -8,7 +8,9 @@ export type QuarantineReason =
   | "invalid_envelope"
   | "invalid_event"
   | "event_id_conflict"
-  | "payload_too_large";
+  | "payload_too_large"
+  /** UNDECLARED_EVENT_TYPES=reject: a type not in schemas/event-types.json. */
+  | "undeclared_event_type";
 
 export interface QuarantineEntry {
   reason: QuarantineReason;

@@ -80,8 +80,21 @@ export interface AppPortalRequest {
   featureFlags?: string[];
 }
 
+/** An event type as Svix's catalog should hold it. */
+export interface EventTypeDefinition {
+  /** Used in a Svix path: a safe Svix id (src/core/svixIdentifiers.ts). */
+  name: string;
+  description: string;
+  /** JSON Schemas of the payload keyed by version ("1"), or null for none. */
+  schemas: Record<string, Record<string, unknown>> | null;
+}
+
 /** Svix beyond message delivery: the customers' app portal and the event-type catalog (src/svix). */
 export interface SvixAdmin {
   appPortalAccess(input: AppPortalRequest, options?: CallOptions): Promise<{ url: string; token: string }>;
-  ensureEventType(input: { name: string; description: string }, options?: CallOptions): Promise<void>;
+  /**
+   * Makes Svix hold this definition: created when it has none, updated when its description or
+   * schemas differ (an archived or deprecated flag set in Svix is kept), left alone otherwise.
+   */
+  ensureEventType(input: EventTypeDefinition, options?: CallOptions): Promise<"created" | "updated" | "unchanged">;
 }
