@@ -61,3 +61,15 @@ describe("Svix identifiers are stable across processes and releases", () => {
     expect(idempotencyKeyFor("ab", "c")).not.toBe(idempotencyKeyFor("a", "bc"));
   });
 });
+
+describe("a project named like a Svix application id", () => {
+  it("gets a digest uid, so it can never address another customer's application", () => {
+    const lookalike = `app_${"2Xk9".repeat(6)}abc`;
+    expect(lookalike).toMatch(/^app_[0-9A-Za-z]{27}$/);
+    expect(appUidFor(lookalike)).toMatch(/^prj_[0-9a-f]{40}$/);
+    expect(appUidFor(lookalike)).toBe(appUidFor(lookalike));
+    // Only that exact shape: every other app_ project keeps its name.
+    expect(appUidFor("app_store")).toBe("app_store");
+    expect(appUidFor(`${lookalike}x`)).toBe(`${lookalike}x`);
+  });
+});

@@ -7,6 +7,10 @@ const SVIX_ID = /^[a-zA-Z0-9\-_.]{1,256}$/;
 // `/api/v1/msg`. Percent-encoding does not help: "%2e" is a dot-segment too. Any run of dots only
 // is treated alike, so no parser's idea of a dot-segment matters.
 const ONLY_DOTS = /^\.+$/;
+// Svix reads an application path segment as its own id or as a uid: a project named like another
+// application's id (`app_` + 27 characters, which an app-portal URL shows) would address that
+// customer's application. Such a project gets a digest uid instead.
+const SVIX_APP_ID = /^app_[0-9A-Za-z]{27}$/;
 
 /**
  * True when a value can stand as one Svix path segment and as a Svix id: Svix's uid pattern, and
@@ -27,7 +31,7 @@ function digest(value: string): string {
  * changed uid would send a project's events to a second application.
  */
 export function appUidFor(project: string): string {
-  return isSafeSvixId(project) ? project : `prj_${digest(project)}`;
+  return isSafeSvixId(project) && !SVIX_APP_ID.test(project) ? project : `prj_${digest(project)}`;
 }
 
 /** The Svix eventId of an event (Svix also accepts it in a message's path): its id, or a stable digest. */
