@@ -29,6 +29,7 @@ const RETRYABLE_BY_CODE = {
   event_id_conflict: false,
   undeclared_event_type: false,
   svix_rate_limited: true,
+  too_many_attempts: true,
   internal: true,
   auth_unavailable: true,
   svix_unavailable: true,

@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { AppError } from "../errors.ts";
 import type { Credential } from "./credentials.ts";
+import { decodeJwt } from "jose";
+import type { GuessThrottle } from "./guessThrottle.ts";
 import { looksLikeJwt, type PubsubTokenVerifier } from "./pubsubOidc.ts";
 
 export interface AuthOptions {
@@ -11,8 +13,16 @@ export interface AuthOptions {
   ingestTokens: readonly string[];
   /** Set with PUBSUB_AUDIENCE: verifies Pub/Sub's Google-signed OIDC token. */
   pubsub?: PubsubTokenVerifier;
-  /** INGEST_AUTH=platform: the platform (Cloud Run IAM) authenticated the caller; events may be posted. */
-  platformIngest: boolean;
+  /**
+   * Set with INGEST_AUTH=platform: verifies the Google-signed ID token of a caller Cloud Run's IAM
+   * let through (PLATFORM_AUDIENCE, PLATFORM_SERVICE_ACCOUNT); it may post events.
+   */
+  platform?: PubsubTokenVerifier;
+  /** Makes a client that keeps presenting wrong credentials wait. */
+  throttle?: GuessThrottle;
+  /** Told about each wrong credential, and each request refused while its client waits (metrics). */
+  onFailure?: () => void;
+  onThrottled?: () => void;
   /** No credential of any kind configured, outside production: everything is open (development). */
   open: boolean;
 }
@@ -51,9 +61,10 @@ function bearer(header: string | undefined): string | undefined {
 /**
  * Finds out who is calling (ARCHITECTURE.md section 6) and sets req.credential; refuses nothing
  * by itself except a credential that fails verification. Static tokens are checked first (cheap,
- * constant time), then a Google JWT when Pub/Sub verification is configured. A header that is
- * none of ours — a Google JWT while PUBSUB_AUDIENCE is unset, say — does not hide a valid
- * `?token=`. Runs before any body is read.
+ * constant time), then a Google JWT when Pub/Sub or platform verification is configured (the
+ * token's audience says which). A header that is none of ours — a Google JWT while no audience is
+ * set, say — does not hide a valid `?token=`. A client that keeps presenting wrong credentials is
+ * made to wait (GuessThrottle). Runs before any body is read.
  */
 export function authenticate(options: AuthOptions): RequestHandler {
   const isOperator = matcher(options.operatorTokens);
@@ -61,7 +72,20 @@ export function authenticate(options: AuthOptions): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
     const header = bearer(req.header("authorization"));
     const query = typeof req.query.token === "string" ? req.query.token : undefined;
-    req.credentialPresented = header !== undefined || query !== undefined || req.header("authorization") !== undefined;
+    const presented = header !== undefined || query !== undefined || req.header("authorization") !== undefined;
+    req.credentialPresented = presented;
+    // A guesser is refused whatever it presents, right or wrong: otherwise the answers would still
+    // tell the right token from the wrong ones while it waits.
+    const client = clientOf(req);
+    const waitMs = presented && !options.open ? (options.throttle?.waitMs(client) ?? 0) : 0;
+    if (waitMs > 0) {
+      options.onThrottled?.();
+      return next(
+        new AppError("too_many_attempts", "Too many wrong credentials from this client; wait before trying again", {
+          retryAfterSeconds: Math.ceil(waitMs / 1000),
+        }),
+      );
+    }
     if (isOperator(header)) {
       req.credential = { kind: "operator" };
       return next();
@@ -74,19 +98,59 @@ export function authenticate(options: AuthOptions): RequestHandler {
       return next(
         new AppError("forbidden", "Operator tokens are accepted in the Authorization header only, never in the URL"),
       );
-    if (options.pubsub && header !== undefined && looksLikeJwt(header)) {
+    const google = header !== undefined && looksLikeJwt(header) ? verifierFor(options, header) : undefined;
+    if (google) {
       try {
-        const identity = await options.pubsub.verify(header);
-        req.credential = { kind: "pubsub", email: identity.email };
+        const identity = await google.verifier.verify(header!);
+        req.credential = { kind: google.kind, email: identity.email };
         return next();
       } catch (error) {
+        if (error instanceof AppError && (error.code === "unauthorized" || error.code === "forbidden")) {
+          failed(options, client);
+        }
         return next(error);
       }
     }
-    if (options.platformIngest) req.credential = { kind: "platform" };
-    else if (options.open) req.credential = { kind: "open" };
+    if (options.open) {
+      req.credential = { kind: "open" };
+      return next();
+    }
+    if (presented) failed(options, client);
     next();
   };
+}
+
+function failed(options: AuthOptions, client: string): void {
+  options.throttle?.failed(client);
+  options.onFailure?.();
+}
+
+/** The caller's address as the proxies in front report it (Express's `trust proxy`, TRUST_PROXY_HOPS). */
+export function clientOf(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? "unknown";
+}
+
+/** The verifier a Google ID token is meant for, by its (unverified) audience; verification decides. */
+function verifierFor(
+  options: AuthOptions,
+  token: string,
+): { verifier: PubsubTokenVerifier; kind: "pubsub" | "platform" } | undefined {
+  const { pubsub, platform } = options;
+  if (pubsub && platform) {
+    let audiences: string[] = [];
+    try {
+      const aud = decodeJwt(token).aud;
+      audiences = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
+    } catch {
+      // Not decodable: either verifier refuses it the same way.
+    }
+    return audiences.includes(platform.audience)
+      ? { verifier: platform, kind: "platform" }
+      : { verifier: pubsub, kind: "pubsub" };
+  }
+  if (pubsub) return { verifier: pubsub, kind: "pubsub" };
+  if (platform) return { verifier: platform, kind: "platform" };
+  return undefined;
 }
 
 const ALLOWED: Record<"ingest" | "operator", ReadonlySet<Credential["kind"]>> = {
@@ -97,8 +161,7 @@ const ALLOWED: Record<"ingest" | "operator", ReadonlySet<Credential["kind"]>> = 
 /** Lets the request through when its credential has the scope; 401 without one, 403 with the wrong one. */
 export function requireScope(scope: "ingest" | "operator"): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    // The platform's say-so covers posting events only: for anything else the caller is anonymous.
-    const kind = req.credential?.kind === "platform" && scope === "operator" ? undefined : req.credential?.kind;
+    const kind = req.credential?.kind;
     if (kind && ALLOWED[scope].has(kind)) return next();
     if (kind || req.credentialPresented) {
       return next(

@@ -50,6 +50,11 @@ export class PubsubTokenVerifier {
   readonly #clock: Clock;
   readonly #keys: JWTVerifyGetKey;
 
+  /** The audience this verifier accepts (routes a token to its verifier). */
+  get audience(): string {
+    return this.#audience;
+  }
+
   constructor(options: PubsubOidcOptions) {
     if (!options.audience) throw new TypeError("PubsubTokenVerifier: audience must not be empty");
     const accounts = options.serviceAccounts.map((a) => a.trim().toLowerCase()).filter((a) => a !== "");

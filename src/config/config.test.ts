@@ -3,6 +3,12 @@ import { ConfigError } from "./config.ts";
 import { configWarnings } from "./configRules.ts";
 import { loadConfig, loadJobConfig } from "./loadConfig.ts";
 
+const PLATFORM = {
+  INGEST_AUTH: "platform",
+  PLATFORM_AUDIENCE: "https://relay.example.com",
+  PLATFORM_SERVICE_ACCOUNT: "orders@p.iam.gserviceaccount.com",
+};
+
 const CREDENTIAL = { INGEST_TOKENS: "ingest-token-0123456789" };
 
 const PROD = {
@@ -70,7 +76,7 @@ describe("loadConfig", () => {
         PUBSUB_SERVICE_ACCOUNT: "push@p.iam.gserviceaccount.com",
       }).pubsubAudience,
     ).toBeDefined();
-    expect(loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform" }).ingestAuth).toBe("platform");
+    expect(loadConfig({ ...PROD, INGEST_TOKENS: "", ...PLATFORM }).ingestAuth).toBe("platform");
   });
 
   it("treats any NODE_ENV but development and test as production, spelled exactly", () => {
@@ -111,11 +117,29 @@ describe("loadConfig", () => {
     expect(loadConfig({ ...real, OPEN_API: "true" })).toMatchObject({ openApi: true, host: "127.0.0.1" });
   });
 
+  it("refuses tokens of fewer than 8 different characters, and platform ingest without its audience and accounts", () => {
+    expect(problems({ INGEST_TOKENS: "aaaaaaaaaaaaaaaa" })).toMatch(
+      /INGEST_TOKENS: every token must have at least 8 different characters/,
+    );
+    expect(problems({ API_TOKENS: "0101010101010101abc" })).toMatch(/API_TOKENS: every token must have at least 8/);
+    expect(loadConfig({ API_TOKENS: "abcdefgh12345678" }).apiTokens).toEqual(["abcdefgh12345678"]);
+    expect(problems({ INGEST_AUTH: "platform" })).toMatch(
+      /INGEST_AUTH=platform needs PLATFORM_AUDIENCE .* and PLATFORM_SERVICE_ACCOUNT/,
+    );
+    expect(
+      loadConfig({
+        INGEST_AUTH: "platform",
+        PLATFORM_AUDIENCE: "https://relay.example.com",
+        PLATFORM_SERVICE_ACCOUNT: "a@p.iam.gserviceaccount.com, b@p.iam.gserviceaccount.com",
+      }).platformServiceAccounts,
+    ).toEqual(["a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"]);
+  });
+
   it("never opens the API where a credential is configured, or in production", () => {
     for (const credential of [
       { INGEST_TOKENS: "ingest-token-0123456789" },
       { API_TOKENS: "operator-token-0123456" },
-      { INGEST_AUTH: "platform" },
+      { ...PLATFORM },
     ]) {
       expect(loadConfig({ ...credential, OPEN_API: "true" }), JSON.stringify(credential)).toMatchObject({
         openApi: false,
@@ -286,7 +310,7 @@ describe("configWarnings", () => {
     expect(configWarnings(loadConfig(PROD))).toEqual([expect.stringContaining("API_TOKENS is empty")]);
     expect(
       configWarnings(
-        loadConfig({ ...PROD, INGEST_TOKENS: "", INGEST_AUTH: "platform", API_TOKENS: "operator-token-000001" }),
+        loadConfig({ ...PROD, INGEST_TOKENS: "", ...PLATFORM, API_TOKENS: "operator-token-000001" }),
       ),
     ).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
     const slow = configWarnings(
@@ -296,7 +320,7 @@ describe("configWarnings", () => {
   });
 
   it("warns that UNDECLARED_EVENT_TYPES=reject refuses events of undeclared types", () => {
-    expect(configWarnings(loadConfig({ UNDECLARED_EVENT_TYPES: "reject" }))).toEqual([
+    expect(configWarnings(loadConfig({ ...CREDENTIAL, UNDECLARED_EVENT_TYPES: "reject" }))).toEqual([
       expect.stringMatching(
         /^UNDECLARED_EVENT_TYPES=reject: events of a type not declared in schemas\/event-types\.json are refused/,
       ),

@@ -69,8 +69,17 @@ export interface Config {
   /** Service accounts whose OIDC tokens may push. */
   pubsubServiceAccounts: string[];
   pubsubJwksUrl: string;
-  /** INGEST_AUTH=platform: Cloud Run's IAM authenticates pushes; posting needs no credential of ours. */
+  /**
+   * INGEST_AUTH=platform: callers post with a Google-signed ID token (Cloud Run's IAM checks it
+   * and forwards it); the relay verifies it again against platformAudience and platformServiceAccounts.
+   */
   ingestAuth: "tokens" | "platform";
+  /** The audience of the callers' ID tokens with INGEST_AUTH=platform (the service's URL). */
+  platformAudience: string | undefined;
+  /** Service accounts whose ID tokens may post events with INGEST_AUTH=platform. */
+  platformServiceAccounts: string[];
+  /** Express's `trust proxy`: proxy hops in front of the relay whose X-Forwarded-For is believed (0: none). */
+  trustProxyHops: number;
   /** Payloads of settled notifications and quarantined bodies are cleared after this many days. */
   payloadRetentionDays: number;
   /** How often each instance tries to purge (one runs at a time). */

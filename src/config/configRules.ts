@@ -4,6 +4,8 @@ import type { Config } from "./config.ts";
 export const PUBSUB_ACK_DEADLINE_MS = 10_000;
 /** Shorter tokens can be guessed; a token is a password. */
 export const MIN_TOKEN_LENGTH = 16;
+/** A long token of few characters (aaaaaaaaaaaaaaaa, 0101…) is guessed as easily as a short one. */
+export const MIN_TOKEN_DISTINCT_CHARACTERS = 8;
 
 function urlProblem(name: string, value: string | undefined, protocols: string[]): string | undefined {
   if (value === undefined) return undefined;
@@ -80,9 +82,19 @@ export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv)
   ] as const) {
     if (tokens.some((t) => t.length < MIN_TOKEN_LENGTH))
       problems.push(`${name}: every token must be at least ${MIN_TOKEN_LENGTH} characters`);
+    if (tokens.some((t) => new Set(t).size < MIN_TOKEN_DISTINCT_CHARACTERS)) {
+      problems.push(
+        `${name}: every token must have at least ${MIN_TOKEN_DISTINCT_CHARACTERS} different characters (aaaaaaaaaaaaaaaa is a length, not a secret); generate one with: openssl rand -base64 32`,
+      );
+    }
   }
   if (config.apiTokens.some((t) => config.ingestTokens.includes(t)))
     problems.push("API_TOKENS and INGEST_TOKENS share a token: a token has one scope");
+  if (config.ingestAuth === "platform" && (!config.platformAudience || config.platformServiceAccounts.length === 0)) {
+    problems.push(
+      "INGEST_AUTH=platform needs PLATFORM_AUDIENCE (the audience of the callers' ID tokens, e.g. the service's URL) and PLATFORM_SERVICE_ACCOUNT (who may post): the relay verifies the Google-signed token Cloud Run forwards",
+    );
+  }
   if (config.pubsubAudience && config.pubsubServiceAccounts.length === 0) {
     problems.push(
       "PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE: the service account(s) whose tokens may push",

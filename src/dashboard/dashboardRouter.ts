@@ -1,4 +1,5 @@
 import { type Request, type Response, Router } from "express";
+import { clientOf } from "../auth/authenticate.ts";
 import { AppError } from "../errors.ts";
 import type { AppPortalService } from "../core/appPortalService.ts";
 import { replayMany, type ReplayFilter } from "../core/bulkReplay.ts";
@@ -89,7 +90,27 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
 
   router.post(`${BASE}/login`, refuseCrossSite, formBody, (req: Request, res: Response) => {
     const next = safeNext(formField(req, "next"));
+    const { throttle } = options.access;
+    const client = clientOf(req);
+    const waitMs = throttle?.waitMs(client) ?? 0;
+    if (waitMs > 0) {
+      options.access.onThrottled?.();
+      res.setHeader("retry-after", String(Math.ceil(waitMs / 1000)));
+      return sendPage(
+        res,
+        429,
+        loginPage({
+          next,
+          error: `Too many wrong tokens from here: try again in ${Math.ceil(waitMs / 60_000)} minute(s).`,
+          loginPossible: gate.loginPossible,
+        }),
+      );
+    }
     if (!gate.login(req, res, formField(req, "token"))) {
+      if (gate.loginPossible) {
+        throttle?.failed(client);
+        options.access.onFailure?.();
+      }
       return sendPage(
         res,
         401,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Request, Response } from "express";
 import { matcher } from "../auth/authenticate.ts";
+import type { GuessThrottle } from "../auth/guessThrottle.ts";
 import type { Clock } from "../core/ports/clock.ts";
 import {
   cookieValues,
@@ -20,6 +21,11 @@ export interface DashboardAccess {
   open: boolean;
   /** The relay's clock: session expiry is read from it. */
   clock: Clock;
+  /** Shared with the API's credentials: a client that keeps logging in wrong is made to wait. */
+  throttle?: GuessThrottle;
+  /** Told about each wrong login, and each one refused while its client waits (metrics). */
+  onFailure?: () => void;
+  onThrottled?: () => void;
 }
 
 /** Who is looking at a dashboard page, and the CSRF token their forms carry. */

@@ -19,6 +19,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   event_id_conflict: 422,
   undeclared_event_type: 422,
   svix_rate_limited: 429,
+  too_many_attempts: 429,
   internal: 500,
   auth_unavailable: 503,
   svix_unavailable: 503,

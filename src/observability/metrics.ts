@@ -25,6 +25,10 @@ export interface Metrics {
   pulled: Counter<"result" | "status">;
   /** Payloads and quarantined bodies cleared by retention. */
   purged: Counter<"kind">;
+  /** Wrong credentials presented (tokens, ID tokens, dashboard logins). */
+  authFailures: Counter;
+  /** Requests refused because their client presented too many wrong credentials. */
+  authThrottled: Counter;
   /** What Svix reported about delivery to customers' endpoints, by type. */
   deliveryEvents: Counter<"type">;
   /** New events of a type not declared in schemas/event-types.json, by what was done (deliver, reject); never by type. */
@@ -102,6 +106,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "relay_undeclared_event_types_total",
       help: "New events of a type not declared in schemas/event-types.json, by what was done (deliver, reject)",
       labelNames: ["action"],
+      registers,
+    }),
+    authFailures: new Counter({
+      name: "relay_auth_failures_total",
+      help: "Wrong credentials presented: tokens, Google ID tokens, dashboard logins",
+      registers,
+    }),
+    authThrottled: new Counter({
+      name: "relay_auth_throttled_total",
+      help: "Requests refused because their client presented too many wrong credentials (429)",
       registers,
     }),
     purged: new Counter({

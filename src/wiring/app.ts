@@ -23,6 +23,8 @@ export function createApp(container: Container, routes: Routes = "api"): express
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // Whose X-Forwarded-For to believe for the client's address (throttling): the proxies in front (Cloud Run: 1).
+  app.set("trust proxy", config.trustProxyHops);
   app.use(requestLogging(logger));
   app.use(
     healthRouter({
@@ -55,7 +57,14 @@ export function createApp(container: Container, routes: Routes = "api"): express
       quarantine: container.quarantine,
       deliveryEvents: container.deliveryEventStore,
       appPortal: container.appPortal,
-      access: { operatorTokens: auth.operatorTokens, open: auth.open, clock },
+      access: {
+        operatorTokens: auth.operatorTokens,
+        open: auth.open,
+        clock,
+        throttle: auth.throttle,
+        onFailure: auth.onFailure,
+        onThrottled: auth.onThrottled,
+      },
     }),
   );
   // Who is calling is settled before any body is read; then each route's scope.

@@ -290,7 +290,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
         : undefined,
       emulator,
       svixStatus,
-      auth: authOptionsFrom(config, clock),
+      auth: authOptionsFrom(config, clock, metrics),
       shed,
       readiness,
       get puller() {
