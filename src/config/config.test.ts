@@ -309,9 +309,7 @@ describe("configWarnings", () => {
     expect(configWarnings(loadConfig({ INGEST_TOKENS: "ingest-token-0123456789" }))).toEqual([]);
     expect(configWarnings(loadConfig(PROD))).toEqual([expect.stringContaining("API_TOKENS is empty")]);
     expect(
-      configWarnings(
-        loadConfig({ ...PROD, INGEST_TOKENS: "", ...PLATFORM, API_TOKENS: "operator-token-000001" }),
-      ),
+      configWarnings(loadConfig({ ...PROD, INGEST_TOKENS: "", ...PLATFORM, API_TOKENS: "operator-token-000001" })),
     ).toEqual([expect.stringContaining("INGEST_AUTH=platform")]);
     const slow = configWarnings(
       loadConfig({ ...CREDENTIAL, REQUEST_BUDGET_MS: "9500", IN_FLIGHT_WAIT_MS: "1000", CLAIM_TTL_MS: "30000" }),
