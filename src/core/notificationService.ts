@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { BackgroundDeliveries } from "./backgroundDeliveries.ts";
 import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
@@ -47,8 +48,11 @@ export interface NotificationServiceOptions {
 /** What became of an event: the answer every entry point maps to its own protocol. */
 export interface RelayOutcome {
   eventId: string;
-  /** delivered: Svix holds it; queued: the ledger holds it and the dispatcher will deliver it. */
-  status: Exclude<NotificationStatus, "received">;
+  /**
+   * delivered: Svix holds it; queued: the ledger holds it and the dispatcher will deliver it;
+   * accepted: the ledger holds it and this instance is delivering it right now (an answer on commit).
+   */
+  status: Exclude<NotificationStatus, "received"> | "accepted";
   /** True when the event was known before this call (nothing new was sent or recorded). */
   duplicate: boolean;
   svixAppUid: string | null;
@@ -62,6 +66,12 @@ export interface RelayOutcome {
 export interface RelayOptions {
   /** How long to wait for a concurrent delivery of the same event to settle (default: inFlightWaitMs). */
   waitMs?: number;
+  /**
+   * on_commit: answer once the ledger owns the event (`accepted`) and make the Svix call after,
+   * in this process, under the same claim (Pub/Sub; internal callers with Prefer: respond-async).
+   * on_delivery (default): answer with what Svix said.
+   */
+  respond?: "on_commit" | "on_delivery";
 }
 
 const POLL_MS = 50;
@@ -74,9 +84,34 @@ const POLL_MS = 50;
  */
 export class NotificationService {
   private readonly options: NotificationServiceOptions;
+  /** Deliveries carried on after an answer on commit (drained at shutdown). */
+  private readonly background: BackgroundDeliveries;
 
   constructor(options: NotificationServiceOptions) {
     this.options = options;
+    this.background = new BackgroundDeliveries({
+      ledger: options.ledger,
+      logger: options.logger,
+      clock: options.clock,
+    });
+  }
+
+  /** Deliveries this instance is still making after having answered. */
+  get deliveriesInBackground(): number {
+    return this.background.size;
+  }
+
+  /** Resolves once the deliveries made after an answer have ended (tests; a caller that must see the outcome). */
+  idle(): Promise<void> {
+    return this.background.idle();
+  }
+
+  /**
+   * Shutdown: lets the deliveries made after an answer finish, up to timeoutMs, and hands back
+   * the claims of those that could not, due at once, for another instance to send.
+   */
+  stop(timeoutMs: number): Promise<{ finished: number; released: number }> {
+    return this.background.drain(timeoutMs);
   }
 
   /** Records a new event and delivers it now when Svix may be called, or queues it. */
@@ -105,7 +140,11 @@ export class NotificationService {
     );
     if (!existing) {
       if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now + waitMs));
-      return this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: new Date(now) });
+      const delivery = this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: new Date(now) });
+      if (options.respond !== "on_commit") return delivery;
+      // The ledger owns it: the caller is answered now, the Svix call goes on under the claim.
+      this.background.add(delivery, { eventId: event.id, claimToken: claim.token });
+      return accepted(event);
     }
     await this.assertSameBody(existing, event, payloadDigest);
     return this.settled(existing, options.waitMs ?? this.options.inFlightWaitMs);
@@ -346,6 +385,18 @@ export class NotificationService {
     const delay = retryDelayMs({ failures, retryAfterSeconds, instanceWaitMs: this.options.svix.waitMs() }, policy);
     return new Date(this.options.clock.now() + delay);
   }
+}
+
+function accepted(event: PlatformEvent): RelayOutcome {
+  return {
+    eventId: event.id,
+    status: "accepted",
+    duplicate: false,
+    svixAppUid: null,
+    svixMessageId: null,
+    nextAttemptAt: null,
+    lastError: null,
+  };
 }
 
 function toAttempt(call: SvixCall, trigger: AttemptTrigger): AttemptRecord {

@@ -79,8 +79,13 @@ export function deliveryEventView(e: DeliveryEventView) {
 /** An internal caller's status for an outcome; Pub/Sub gets 200 for anything recorded. */
 function statusFor(outcome: RelayOutcome | QuarantineOutcome): number {
   if (outcome.status === "delivered") return 200;
-  if (outcome.status === "queued") return 202;
+  if (outcome.status === "queued" || outcome.status === "accepted") return 202;
   return 422;
+}
+
+/** RFC 7240: `Prefer: respond-async` (among other preferences) asks for the answer on commit. */
+function prefersAsync(req: Request): boolean {
+  return /(?:^|,)\s*respond-async\s*(?:[;,]|$)/i.test(req.header("prefer") ?? "");
 }
 
 /** Outcomes Svix will not deliver by itself also carry the error model's `error`. */
@@ -101,11 +106,14 @@ export function notificationsRouter(options: NotificationsRouterOptions): Router
 
   router.post("/notifications", admission(options.admission), requireJson, raw, async (req: Request, res: Response) => {
     const fromPubsub = req.credential?.kind === "pubsub";
+    const respondAsync = prefersAsync(req);
     const { transport, outcome } = await options.ingest.accept({
       body: req.body as Buffer,
       header: (name) => req.header(name),
       fromPubsub,
+      respondAsync,
     });
+    if (respondAsync && outcome.status === "accepted") res.setHeader("preference-applied", "respond-async");
     // Store and forward: Pub/Sub is acknowledged for everything the ledger (or the quarantine) now owns.
     answer(res, req, isPubsub(transport) || fromPubsub ? 200 : statusFor(outcome), outcome);
   });

@@ -29,6 +29,8 @@ export interface IngestRequest {
   fromPubsub?: boolean;
   /** The pull worker's message: its metadata; the body is the event. */
   pulled?: Transport;
+  /** An internal caller asked for the answer on commit (Prefer: respond-async); Pub/Sub always gets it. */
+  respondAsync?: boolean;
 }
 
 export interface QuarantineOutcome {
@@ -94,7 +96,15 @@ export class IngestService {
       const event = parseEvent(value);
       // Pub/Sub needs its answer fast and has recorded nothing to wait for; an internal caller
       // may wait a moment for a concurrent delivery of the same event to settle.
-      const outcome = await this.options.service.relay(event, transport, isPubsub(transport) ? { waitMs: 0 } : {});
+      // Pub/Sub needs no more than the ledger's word (and its answer fast): answered on commit,
+      // never kept waiting for a concurrent delivery. An internal caller may ask for the same.
+      const outcome = await this.options.service.relay(
+        event,
+        transport,
+        isPubsub(transport)
+          ? { waitMs: 0, respond: "on_commit" }
+          : { respond: request.respondAsync ? "on_commit" : "on_delivery" },
+      );
       return { transport, outcome };
     } catch (error) {
       if (error instanceof EnvelopeError && error.transport) transport = error.transport;

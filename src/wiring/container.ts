@@ -240,6 +240,11 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       retryMaxDelayMs: config.retryMaxDelayMs,
       retryHorizonMs: config.retryHorizonMs,
     });
+    // Stopped after the servers and workers that feed it, before the database: deliveries made
+    // after an answer finish (or are handed back) while the ledger is still there.
+    closers.push(async () => {
+      await service.stop(config.shutdownTimeoutMs);
+    });
     dispatcher = new Dispatcher({
       service,
       ledger: store,

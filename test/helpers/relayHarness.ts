@@ -21,6 +21,8 @@ export interface Harness {
   /** Every log line the relay wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   rawLogs: string[];
+  /** Waits for the Svix calls the relay makes after answering on commit (Pub/Sub, respond-async). */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startHarness(env: Record<string, string> = {}, shared: Har
     databaseUrl,
     rawLogs: captured.lines,
     logs: captured.records,
+    settle: () => container.service.idle(),
     async close() {
       await container.close();
       if (!shared.emulator) await emulator.stop();

@@ -51,8 +51,10 @@ describe("what arrives how", () => {
         deliveryAttempt: 3,
         publishTime: envelope.message.publishTime,
       },
-      outcome: expect.objectContaining({ eventId: pushed.id, status: "delivered" }),
+      // Pub/Sub is answered once the ledger owns the event; the Svix call follows.
+      outcome: expect.objectContaining({ eventId: pushed.id, status: "accepted" }),
     });
+    await h.settle();
 
     const unwrapped = makeEvent();
     const meta = unwrappedHeaders("4242");
@@ -62,6 +64,7 @@ describe("what arrives how", () => {
       subscription: meta["x-goog-pubsub-subscription-name"],
       publishTime: meta["x-goog-pubsub-publish-time"],
     });
+    await h.settle();
     expect(h.emulator.state.allMessages().map((m) => m.eventId)).toEqual([direct.id, pushed.id, unwrapped.id]);
   });
 
@@ -70,8 +73,10 @@ describe("what arrives how", () => {
     const event = makeEvent();
     expect(await accept({ body: json(event), pulled })).toMatchObject({
       transport: pulled,
-      outcome: { status: "delivered" },
+      outcome: { status: "accepted" },
     });
+    await h.settle();
+    expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
     // An envelope's shape pulled: not unwrapped, but quarantined as not an event.
     const result = await accept({ body: json(wrapped(makeEvent())), pulled: { ...pulled, pubsubMessageId: "78" } });
     expect(result.outcome).toMatchObject({ status: "quarantined", reason: "invalid_event" });
@@ -174,8 +179,9 @@ describe("what cannot be read", () => {
     });
     // Inside an envelope the event's own size counts, not the envelope's (which base64 makes larger).
     expect((await accept({ body: json(wrapped(sized(MAX_EVENT_BYTES))), fromPubsub: true })).outcome).toMatchObject({
-      status: "delivered",
+      status: "accepted",
     });
+    await h.settle();
   });
 });
 
@@ -269,6 +275,7 @@ describe("the quarantine (Pub/Sub only)", () => {
   it("quarantines an id reused with another body, and leaves the delivered event alone", async () => {
     const event = makeEvent();
     await accept({ body: json(wrapped(event)), fromPubsub: true });
+    await h.settle();
     const outcome = (await accept({ body: json(wrapped({ ...event, type: "user.updated" })), fromPubsub: true }))
       .outcome as QuarantineOutcome;
     expect(outcome).toMatchObject({ reason: "event_id_conflict", eventId: event.id });

@@ -61,6 +61,7 @@ describe("POST /notifications — happy paths", () => {
     const event = makeEvent();
     const envelope = wrapped(event, { deliveryAttempt: 3 });
     await h.http.post("/notifications").send(envelope).expect(200);
+    await h.settle();
     expect(messages().map((m) => m.payload)).toEqual([event]);
     const stored = await h.http.get(`/notifications/${event.id}`).expect(200);
     expect(stored.body.data.transport).toEqual({
@@ -81,6 +82,7 @@ describe("POST /notifications — happy paths", () => {
       .set("content-type", "application/octet-stream")
       .send(JSON.stringify(event))
       .expect(200);
+    await h.settle();
     const stored = await h.http.get(`/notifications/${event.id}`).expect(200);
     expect(stored.body.data.transport).toMatchObject({ kind: "push_unwrapped", pubsubMessageId: "4242" });
     expect(messages()).toHaveLength(1);

@@ -18,17 +18,37 @@ const quarantine = async () =>
   (await h.http.get("/quarantine").expect(200)).body.data as Array<Record<string, unknown>>;
 
 describe("Pub/Sub push — acknowledged once recorded", () => {
-  it("answers 200 queued when Svix fails, and 200 rejected when Svix refuses for good", async () => {
+  it("answers 200 accepted on commit, before Svix is called; Svix failing queues it, Svix refusing rejects it", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
-    const failing = await h.http.post("/notifications").send(wrapped(makeEvent())).expect(200);
-    expect(failing.body.data).toMatchObject({ status: "queued", lastError: { code: "svix_unavailable" } });
-    const refused = await h.http
-      .post("/notifications")
-      .set(unwrappedHeaders())
-      .send(makeEvent({ type: "not a type!" }))
-      .expect(200);
-    expect(refused.body.data).toMatchObject({ status: "rejected", lastError: { code: "svix_rejected" } });
+    const failingEvent = makeEvent();
+    const failing = await h.http.post("/notifications").send(wrapped(failingEvent)).expect(200);
+    expect(failing.body.data).toMatchObject({ status: "accepted", duplicate: false });
+    const refusedEvent = makeEvent({ type: "not a type!" });
+    const refused = await h.http.post("/notifications").set(unwrappedHeaders()).send(refusedEvent).expect(200);
+    expect(refused.body.data).toMatchObject({ status: "accepted" });
     expect(refused.body.error).toBeUndefined();
+    await h.settle();
+    expect(await h.container.store.summary(failingEvent.id)).toMatchObject({
+      status: "queued",
+      lastErrorCode: "svix_unavailable",
+    });
+    expect(await h.container.store.summary(refusedEvent.id)).toMatchObject({
+      status: "rejected",
+      lastErrorCode: "svix_rejected",
+    });
+  });
+
+  it("answers before Svix does: a push whose Svix call takes 1.5 s is answered at once, and delivered after", async () => {
+    h.emulator.faults.add({ kind: "latency", minMs: 1500, maxMs: 1500, operation: "message.create", times: 1 });
+    const event = makeEvent();
+    const started = performance.now();
+    const pushed = await h.http.post("/notifications").send(wrapped(event)).expect(200);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(pushed.body.data.status).toBe("accepted");
+    expect((await h.container.store.summary(event.id))?.status).toBe("received");
+    await h.settle();
+    expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
+    expect(h.emulator.state.allMessages().filter((m) => m.eventId === event.id)).toHaveLength(1);
   });
 
   it("answers a duplicate still in flight elsewhere at once, with 200: the ledger owns it", async () => {
@@ -44,6 +64,26 @@ describe("Pub/Sub push — acknowledged once recorded", () => {
     expect(Date.now() - started).toBeLessThan(1000);
     expect(pushed.body.data).toMatchObject({ status: "queued", duplicate: true });
     expect((await first).body.data.status).toBe("delivered");
+  });
+});
+
+describe("an internal caller asking for the answer on commit (Prefer: respond-async)", () => {
+  it("gets 202 accepted before Svix answers, and the event is delivered after", async () => {
+    h.emulator.faults.add({ kind: "latency", minMs: 1500, maxMs: 1500, operation: "message.create", times: 1 });
+    const event = makeEvent();
+    const started = performance.now();
+    const res = await h.http.post("/notifications").set("prefer", "respond-async, wait=10").send(event).expect(202);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(res.headers["preference-applied"]).toBe("respond-async");
+    expect(res.body.data).toMatchObject({ eventId: event.id, status: "accepted", duplicate: false });
+    await h.settle();
+    expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
+  });
+
+  it("without the preference keeps the synchronous answer: 200 delivered", async () => {
+    const res = await h.http.post("/notifications").set("prefer", "return=minimal").send(makeEvent()).expect(200);
+    expect(res.body.data.status).toBe("delivered");
+    expect(res.headers["preference-applied"]).toBeUndefined();
   });
 });
 

@@ -67,7 +67,8 @@ describe("PullWorker (in process)", () => {
     expect(row.transport.deliveryAttempt).toBeUndefined();
     expect(Date.parse(row.transport.publishTime!)).toBeGreaterThan(Date.now() - 60_000);
     await waitForValue(
-      async () => ((await pulledCount("acked", "delivered")) >= 1 ? true : undefined),
+      // Acknowledged once the ledger owned it (accepted), the Svix call after.
+      async () => ((await pulledCount("acked", "accepted")) >= 1 ? true : undefined),
       "the ack counted",
     );
     await waitForValue(() => (worker.handling === 0 ? true : undefined), "the message done");
@@ -158,6 +159,7 @@ describe("PullWorker (in process)", () => {
       await stopWorker();
       expect(handed).toEqual(["ack"]);
       expect(worker.handling).toBe(0);
+      await h.settle();
       expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
     } finally {
       h.emulator.faults.clear();
