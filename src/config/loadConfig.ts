@@ -56,7 +56,11 @@ const schema = {
     PUBSUB_JWKS_URL: { type: "string", default: "https://www.googleapis.com/oauth2/v3/certs" },
     INGEST_AUTH: { enum: ["tokens", "platform"], default: "tokens" },
     PAYLOAD_RETENTION_DAYS: int(30, 1, 3650),
+    // At least 31: Pub/Sub can redeliver (or replay by seek) a message up to 31 days old, and the
+    // notification's row is what recognises it as a duplicate.
+    AUDIT_RETENTION_DAYS: int(90, 31, 36_500),
     PURGE_INTERVAL_MS: int(3_600_000, 1000, 86_400_000),
+    PURGE_BATCH_SIZE: int(1000, 1, 100_000),
     READINESS_CACHE_MS: int(2000, 0, 60_000),
     MIGRATE_ON_START: { type: "boolean", default: true },
     SVIX_WEBHOOK_SECRET: { type: "string", pattern: "^whsec_[A-Za-z0-9+/=]{16,}$" },
@@ -81,14 +85,18 @@ export function loadJobConfig(env: NodeJS.ProcessEnv = process.env, options: { m
     DATABASE_URL: url,
     DATA_DIR: env.DATA_DIR,
     PAYLOAD_RETENTION_DAYS: env.PAYLOAD_RETENTION_DAYS,
+    AUDIT_RETENTION_DAYS: env.AUDIT_RETENTION_DAYS,
     PURGE_INTERVAL_MS: env.PURGE_INTERVAL_MS,
+    PURGE_BATCH_SIZE: env.PURGE_BATCH_SIZE,
     SVIX_EMULATOR: "true",
   });
   return {
     databaseUrl: full.databaseUrl,
     dataDir: full.dataDir,
     payloadRetentionDays: full.payloadRetentionDays,
+    auditRetentionDays: full.auditRetentionDays,
     purgeIntervalMs: full.purgeIntervalMs,
+    purgeBatchSize: full.purgeBatchSize,
   };
 }
 
@@ -172,7 +180,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     pubsubJwksUrl: v.PUBSUB_JWKS_URL,
     ingestAuth: v.INGEST_AUTH,
     payloadRetentionDays: v.PAYLOAD_RETENTION_DAYS,
+    auditRetentionDays: v.AUDIT_RETENTION_DAYS,
     purgeIntervalMs: v.PURGE_INTERVAL_MS,
+    purgeBatchSize: v.PURGE_BATCH_SIZE,
     readinessCacheMs: v.READINESS_CACHE_MS,
     migrateOnStart: v.MIGRATE_ON_START,
     svixWebhookSecret: v.SVIX_WEBHOOK_SECRET,
