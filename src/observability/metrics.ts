@@ -23,8 +23,10 @@ export interface Metrics {
   quarantined: Counter<"reason">;
   /** Pulled messages by result (acked, nacked) and outcome (a relay status, or an error code). */
   pulled: Counter<"result" | "status">;
-  /** Payloads and quarantined bodies cleared by retention. */
+  /** Personal data cleared by retention (PAYLOAD_RETENTION_DAYS), by kind: notification (payloads), quarantine (body, message and details). */
   purged: Counter<"kind">;
+  /** Audit rows deleted by retention (AUDIT_RETENTION_DAYS), by kind: notification, delivery_attempt, delivery_event, quarantine. */
+  auditDeleted: Counter<"kind">;
   /** What Svix reported about delivery to customers' endpoints, by type. */
   deliveryEvents: Counter<"type">;
 }
@@ -98,7 +100,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     purged: new Counter({
       name: "relay_payloads_purged_total",
-      help: "Payloads and quarantined bodies cleared by retention",
+      help: "Personal data cleared by retention: notification payloads, quarantined messages' bodies with their messages and details",
+      labelNames: ["kind"],
+      registers,
+    }),
+    auditDeleted: new Counter({
+      name: "relay_audit_rows_deleted_total",
+      help: "Audit rows deleted by retention: notifications, their delivery attempts, delivery events, quarantined messages",
       labelNames: ["kind"],
       registers,
     }),
