@@ -1,5 +1,6 @@
-// `npm run purge`: clears, now, the payloads of settled notifications and the bodies of quarantined
-// messages older than PAYLOAD_RETENTION_DAYS (the relay also does it every PURGE_INTERVAL_MS).
+// `npm run purge`: applies retention now, until nothing old is left (the relay also does it every
+// PURGE_INTERVAL_MS): clears personal data older than PAYLOAD_RETENTION_DAYS and deletes audit rows
+// older than AUDIT_RETENTION_DAYS.
 import { pino } from "pino";
 import { ConfigError, type JobConfig } from "../config/config.ts";
 import { loadJobConfig } from "../config/loadConfig.ts";
@@ -10,12 +11,16 @@ import { openDatabase } from "../db/database.ts";
 import { RetentionStore } from "../db/retentionStore.ts";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  process.stdout.write(`npm run purge — clear personal data past its retention, once
+  process.stdout.write(`npm run purge — apply retention once, now
 
-Clears the payloads of settled notifications (delivered, rejected, failed) and the bodies of
-quarantined messages that arrived more than PAYLOAD_RETENTION_DAYS (default 30) days ago. The
-audit rows (ids, statuses, attempts, errors) stay. Uses DATABASE_URL (or the embedded database
-in DATA_DIR). Only one purge runs at a time across instances.
+Clears the personal data of what arrived more than PAYLOAD_RETENTION_DAYS (default 30) days ago:
+the payloads of settled notifications (delivered, rejected, failed), and the bodies, messages and
+details of quarantined messages; their audit rows (ids, statuses, attempts, errors, sizes) stay.
+Deletes what arrived more than AUDIT_RETENTION_DAYS (default 90) days ago: settled notifications
+with their delivery attempts and Svix delivery events, and quarantined messages. Notifications
+still received or queued are never touched. Works in batches of PURGE_BATCH_SIZE (1000) rows of
+each kind, each its own short transaction, until nothing old is left. Uses DATABASE_URL (or the embedded database in
+DATA_DIR). Only one purge runs at a time across instances.
 `);
   process.exit(0);
 }
@@ -34,14 +39,16 @@ try {
     logger: pino({ level: "silent" }),
     metrics: createMetrics(),
     clock: systemClock,
-    retentionDays: config.payloadRetentionDays,
+    payloadRetentionDays: config.payloadRetentionDays,
+    auditRetentionDays: config.auditRetentionDays,
     intervalMs: config.purgeIntervalMs,
+    batchSize: config.purgeBatchSize,
   });
-  const result = await worker.purgeAll();
+  const r = await worker.purgeAll();
+  if (r.skipped) process.stdout.write("another instance is purging right now; stopped here\n");
   process.stdout.write(
-    result.skipped && result.notifications + result.quarantined === 0
-      ? "another instance is purging right now; nothing done\n"
-      : `purged ${result.notifications} notification payload(s) and ${result.quarantined} quarantined body(ies) older than ${config.payloadRetentionDays} days\n`,
+    `cleared, older than ${config.payloadRetentionDays} days: ${r.payloads} notification payload(s), ${r.quarantineBodies} quarantined message(s) (body, message and details)\n` +
+      `deleted, older than ${config.auditRetentionDays} days: ${r.notifications} notification(s) with ${r.attempts} delivery attempt(s), ${r.deliveryEvents} delivery event(s), ${r.quarantined} quarantined message(s)\n`,
   );
 } finally {
   await db.close();

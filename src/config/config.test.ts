@@ -240,6 +240,18 @@ describe("loadConfig", () => {
     expect(loadConfig({ CLAIM_TTL_MS: "8001", REQUEST_BUDGET_MS: "8000" }).claimTtlMs).toBe(8001);
   });
 
+  it("keeps audit rows 90 days and personal data 30 by default, and never audit rows shorter than personal data", () => {
+    expect(loadConfig({})).toMatchObject({ payloadRetentionDays: 30, auditRetentionDays: 90, purgeBatchSize: 1000 });
+    expect(problems({ PAYLOAD_RETENTION_DAYS: "60", AUDIT_RETENTION_DAYS: "59" })).toBe(
+      "Invalid configuration:\n  - AUDIT_RETENTION_DAYS (59) must be at least PAYLOAD_RETENTION_DAYS (60): a notification's row is deleted no sooner than its payload is cleared",
+    );
+    expect(loadConfig({ PAYLOAD_RETENTION_DAYS: "60", AUDIT_RETENTION_DAYS: "60" }).auditRetentionDays).toBe(60);
+    // Pub/Sub can replay a message up to 31 days old: the row is what recognises it as a duplicate.
+    expect(problems({ AUDIT_RETENTION_DAYS: "30" })).toMatch(/AUDIT_RETENTION_DAYS must be >= 31/);
+    expect(loadConfig({ AUDIT_RETENTION_DAYS: "31" }).auditRetentionDays).toBe(31);
+    expect(problems({ PURGE_BATCH_SIZE: "0" })).toMatch(/PURGE_BATCH_SIZE must be >= 1/);
+  });
+
   it("accepts a token of exactly 16 characters", () => {
     expect(loadConfig({ API_TOKENS: "operator-tok-016", INGEST_TOKENS: "ingest-token-016" })).toMatchObject({
       apiTokens: ["operator-tok-016"],
@@ -301,6 +313,15 @@ describe("loadJobConfig", () => {
     };
     expect(loadJobConfig(env).databaseUrl).toBe("postgresql://app@db/relay");
     expect(loadJobConfig(env, { migrate: true }).databaseUrl).toBe("postgresql://owner@db/relay");
+  });
+
+  it("takes the retention settings, under the same rules as the relay", () => {
+    expect(
+      loadJobConfig({ PAYLOAD_RETENTION_DAYS: "7", AUDIT_RETENTION_DAYS: "40", PURGE_BATCH_SIZE: "50" }),
+    ).toMatchObject({ payloadRetentionDays: 7, auditRetentionDays: 40, purgeBatchSize: 50 });
+    expect(() => loadJobConfig({ PAYLOAD_RETENTION_DAYS: "100", AUDIT_RETENTION_DAYS: "90" })).toThrow(
+      /AUDIT_RETENTION_DAYS \(90\) must be at least PAYLOAD_RETENTION_DAYS \(100\)/,
+    );
   });
 });
 

@@ -80,10 +80,14 @@ export interface Config {
   platformServiceAccounts: string[];
   /** Express's `trust proxy`: proxy hops in front of the relay whose X-Forwarded-For is believed (0: none). */
   trustProxyHops: number;
-  /** Payloads of settled notifications and quarantined bodies are cleared after this many days. */
+  /** Payloads of settled notifications, quarantined bodies and the quarantine's details are cleared after this many days. */
   payloadRetentionDays: number;
+  /** Settled notifications (with attempts and delivery events) and quarantined messages are deleted after this many days. */
+  auditRetentionDays: number;
   /** How often each instance tries to purge (one runs at a time). */
   purgeIntervalMs: number;
+  /** Rows of each kind one retention transaction clears or deletes. */
+  purgeBatchSize: number;
   /** /readyz answers from a database check at most this old. */
   readinessCacheMs: number;
   /** Apply pending migrations at start (off when a migration job with its own role does it). */
@@ -107,5 +111,7 @@ export interface JobConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   payloadRetentionDays: number;
+  auditRetentionDays: number;
   purgeIntervalMs: number;
+  purgeBatchSize: number;
 }

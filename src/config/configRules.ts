@@ -100,6 +100,10 @@ export function configProblems(config: Readonly<Config>, env: NodeJS.ProcessEnv)
       "PUBSUB_SERVICE_ACCOUNT is required with PUBSUB_AUDIENCE: the service account(s) whose tokens may push",
     );
   }
+  if (config.auditRetentionDays < config.payloadRetentionDays)
+    problems.push(
+      `AUDIT_RETENTION_DAYS (${config.auditRetentionDays}) must be at least PAYLOAD_RETENTION_DAYS (${config.payloadRetentionDays}): a notification's row is deleted no sooner than its payload is cleared`,
+    );
   if (config.claimTtlMs <= config.requestBudgetMs)
     problems.push(
       "CLAIM_TTL_MS must be longer than REQUEST_BUDGET_MS, or a slow delivery could be taken over while it runs",

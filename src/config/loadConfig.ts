@@ -60,7 +60,11 @@ const schema = {
     PLATFORM_SERVICE_ACCOUNT: { type: "string", default: "" },
     TRUST_PROXY_HOPS: int(0, 0, 10),
     PAYLOAD_RETENTION_DAYS: int(30, 1, 3650),
+    // At least 31: Pub/Sub can redeliver (or replay by seek) a message up to 31 days old, and the
+    // notification's row is what recognises it as a duplicate.
+    AUDIT_RETENTION_DAYS: int(90, 31, 36_500),
     PURGE_INTERVAL_MS: int(3_600_000, 1000, 86_400_000),
+    PURGE_BATCH_SIZE: int(1000, 1, 100_000),
     READINESS_CACHE_MS: int(2000, 0, 60_000),
     MIGRATE_ON_START: { type: "boolean", default: true },
     SVIX_WEBHOOK_SECRET: { type: "string", pattern: "^whsec_[A-Za-z0-9+/=]{16,}$" },
@@ -86,7 +90,9 @@ export function loadJobConfig(env: NodeJS.ProcessEnv = process.env, options: { m
     DATABASE_URL: url,
     DATA_DIR: env.DATA_DIR,
     PAYLOAD_RETENTION_DAYS: env.PAYLOAD_RETENTION_DAYS,
+    AUDIT_RETENTION_DAYS: env.AUDIT_RETENTION_DAYS,
     PURGE_INTERVAL_MS: env.PURGE_INTERVAL_MS,
+    PURGE_BATCH_SIZE: env.PURGE_BATCH_SIZE,
     SVIX_EMULATOR: "true",
     // A job serves nothing: no credential to ask for.
     OPEN_API: "true",
@@ -95,7 +101,9 @@ export function loadJobConfig(env: NodeJS.ProcessEnv = process.env, options: { m
     databaseUrl: full.databaseUrl,
     dataDir: full.dataDir,
     payloadRetentionDays: full.payloadRetentionDays,
+    auditRetentionDays: full.auditRetentionDays,
     purgeIntervalMs: full.purgeIntervalMs,
+    purgeBatchSize: full.purgeBatchSize,
   };
 }
 
@@ -184,7 +192,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     platformServiceAccounts: list(v.PLATFORM_SERVICE_ACCOUNT),
     trustProxyHops: v.TRUST_PROXY_HOPS,
     payloadRetentionDays: v.PAYLOAD_RETENTION_DAYS,
+    auditRetentionDays: v.AUDIT_RETENTION_DAYS,
     purgeIntervalMs: v.PURGE_INTERVAL_MS,
+    purgeBatchSize: v.PURGE_BATCH_SIZE,
     readinessCacheMs: v.READINESS_CACHE_MS,
     migrateOnStart: v.MIGRATE_ON_START,
     svixWebhookSecret: v.SVIX_WEBHOOK_SECRET,

@@ -28,6 +28,7 @@ function toMessage(row: QuarantineRow): QuarantinedMessage {
     eventId: row.eventId ?? undefined,
     body: row.body ? Buffer.from(row.body) : null,
     bodyBytes: row.bodyBytes,
+    purgedAt: row.bodyPurgedAt,
     receivedAt: row.receivedAt,
   };
 }

@@ -30,6 +30,7 @@ export function quarantineView(m: QuarantinedMessage) {
     bodyTruncated: m.body !== null && m.body.length < m.bodyBytes,
     body,
     bodyEncoding,
+    purgedAt: m.purgedAt,
   };
 }
 

@@ -23,12 +23,14 @@ export interface Metrics {
   quarantined: Counter<"reason">;
   /** Pulled messages by result (acked, nacked) and outcome (a relay status, or an error code). */
   pulled: Counter<"result" | "status">;
-  /** Payloads and quarantined bodies cleared by retention. */
+  /** Personal data cleared by retention (PAYLOAD_RETENTION_DAYS), by kind: notification (payloads), quarantine (body, message and details). */
   purged: Counter<"kind">;
   /** Wrong credentials presented (tokens, ID tokens, dashboard logins). */
   authFailures: Counter;
   /** Requests refused because their client presented too many wrong credentials. */
   authThrottled: Counter;
+  /** Audit rows deleted by retention (AUDIT_RETENTION_DAYS), by kind: notification, delivery_attempt, delivery_event, quarantine. */
+  auditDeleted: Counter<"kind">;
   /** What Svix reported about delivery to customers' endpoints, by type. */
   deliveryEvents: Counter<"type">;
   /** New events of a type not declared in schemas/event-types.json, by what was done (deliver, reject); never by type. */
@@ -120,7 +122,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     purged: new Counter({
       name: "relay_payloads_purged_total",
-      help: "Payloads and quarantined bodies cleared by retention",
+      help: "Personal data cleared by retention: notification payloads, quarantined messages' bodies with their messages and details",
+      labelNames: ["kind"],
+      registers,
+    }),
+    auditDeleted: new Counter({
+      name: "relay_audit_rows_deleted_total",
+      help: "Audit rows deleted by retention: notifications, their delivery attempts, delivery events, quarantined messages",
       labelNames: ["kind"],
       registers,
     }),

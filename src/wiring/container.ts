@@ -34,7 +34,7 @@ import { SdkSvixGateway } from "../svix/svixGateway.ts";
  * What a process does besides holding the relay's parts:
  * - api: serves the whole HTTP API (ingest, operators, dashboard);
  * - pull: pulls events from a Pub/Sub subscription (PUBSUB_SUBSCRIPTION);
- * - dispatch: delivers queued notifications (DISPATCH_ENABLED) and purges old personal data.
+ * - dispatch: delivers queued notifications (DISPATCH_ENABLED) and applies retention (old personal data, old audit rows).
  * A process without api serves only the probes (/healthz, /readyz, /metrics).
  */
 export type Role = "api" | "pull" | "dispatch";
@@ -72,6 +72,8 @@ export interface Container {
   readonly store: NotificationStore;
   readonly quarantine: QuarantineStore;
   readonly deliveryEventStore: DeliveryEventStore;
+  /** Retention's batches in the ledger (the purge worker runs them). */
+  readonly retention: RetentionStore;
   /** The Svix gateway with its rate-limit window, circuit, bulkhead and pacer. */
   readonly svix: ResilientSvixGateway;
   /** Svix's rate limit as learned from its 429s (shared by the fast path and the dispatcher). */
@@ -80,7 +82,7 @@ export interface Container {
   readonly ingest: IngestService;
   /** Runs when the dispatch role is started and DISPATCH_ENABLED; tests may call pass() themselves. */
   readonly dispatcher: Dispatcher;
-  /** Personal-data retention; tests may call purgeAll() themselves. */
+  /** Retention of personal data and audit rows; tests may call purgeAll() themselves. */
   readonly purge: PurgeWorker;
   /** The declared event types (schemas/event-types.json) and what happens to others (UNDECLARED_EVENT_TYPES). */
   readonly declaredEventTypes: DeclaredEventTypes;
@@ -257,13 +259,16 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       concurrency: config.dispatchConcurrency,
       claimTtlMs: config.claimTtlMs,
     });
+    const retention = new RetentionStore({ prisma: db.prisma });
     const purge = new PurgeWorker({
-      retention: new RetentionStore({ prisma: db.prisma }),
+      retention,
       logger,
       metrics,
       clock,
-      retentionDays: config.payloadRetentionDays,
+      payloadRetentionDays: config.payloadRetentionDays,
+      auditRetentionDays: config.auditRetentionDays,
       intervalMs: config.purgeIntervalMs,
+      batchSize: config.purgeBatchSize,
     });
     const shed = new ShedSummary(logger);
     closers.push(async () => shed.stop());
@@ -280,6 +285,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       store,
       quarantine,
       deliveryEventStore,
+      retention,
       svix,
       pacer,
       service,

@@ -1,20 +1,25 @@
 // The retention worker on a real ledger (PGlite, or PostgreSQL with DATABASE_URL): what one purge
-// clears, in batches, and when its timer loop runs.
+// says and counts, when it stops, and when its timer loop runs. What each kind of row becomes at
+// the retention's edges is in retention.test.ts, on the relay the composition root builds.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createTestDatabase, usingPostgres, type TestDatabase } from "../helpers/testDatabase.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { NotificationStore } from "../../src/db/notificationStore.ts";
 import { RetentionStore } from "../../src/db/retentionStore.ts";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
 import { eventDigest } from "../../src/core/eventDigest.ts";
 import { PurgeWorker, type PurgeWorkerOptions } from "../../src/core/purgeWorker.ts";
+import { EMPTY_BATCH } from "../../src/core/ports/retention.ts";
 import { captureLogs, type CapturedLogs } from "../helpers/capturedLogs.ts";
 
 const DAY = 86_400_000;
 const NOW = new Date("2026-11-30T12:00:00.000Z");
 const RETENTION_DAYS = 30;
-// The retention's edge: rows that arrived before it are cleared.
+const AUDIT_RETENTION_DAYS = 90;
+// The retention's edges: rows that arrived before them are cleared, or deleted.
 const CUTOFF = new Date(NOW.getTime() - RETENTION_DAYS * DAY);
+const AUDIT_CUTOFF = new Date(NOW.getTime() - AUDIT_RETENTION_DAYS * DAY);
+const SAID = "retention purge: personal data cleared, old audit rows deleted";
 
 let t: TestDatabase;
 let store: NotificationStore;
@@ -51,7 +56,8 @@ function worker(options: Partial<PurgeWorkerOptions> = {}): PurgeWorker {
     logger: captured.logger,
     metrics,
     clock: { now: () => NOW.getTime() },
-    retentionDays: RETENTION_DAYS,
+    payloadRetentionDays: RETENTION_DAYS,
+    auditRetentionDays: AUDIT_RETENTION_DAYS,
     intervalMs: 60_000,
     ...options,
   });
@@ -72,7 +78,10 @@ async function notification(
     status: "queued",
     nextAttemptAt: createdAt,
   });
-  await t.db.prisma.notification.update({ where: { eventId: event.id }, data: { status, createdAt } });
+  await t.db.prisma.notification.update({
+    where: { eventId: event.id },
+    data: { status, createdAt, updatedAt: createdAt },
+  });
   return event.id;
 }
 async function quarantined(receivedAt: Date): Promise<void> {
@@ -92,6 +101,8 @@ const kept = async (eventId: string) =>
   (await t.db.prisma.notification.findUniqueOrThrow({ where: { eventId } })).payload !== null;
 const purgedCount = async (kind: string) =>
   (await metrics.purged.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+const deletedCount = async (kind: string) =>
+  (await metrics.auditDeleted.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
 const remainingBodies = () => t.db.prisma.quarantinedMessage.count({ where: { body: { not: null } } });
 
 describe("one purge", () => {
@@ -107,8 +118,11 @@ describe("one purge", () => {
     await quarantined(CUTOFF);
 
     const w = worker({ batchSize: 2 });
-    w.start(); // a running worker purges until nothing old is left
-    expect(await w.purgeAll()).toEqual({ notifications: 5, quarantined: 3, skipped: false });
+    expect(await w.purgeAll()).toMatchObject({
+      payloads: 5,
+      quarantineBodies: 3,
+      skipped: false,
+    });
 
     for (const id of old) expect(await kept(id)).toBe(false);
     expect(await kept(waiting)).toBe(true); // the dispatcher still needs it
@@ -116,72 +130,51 @@ describe("one purge", () => {
     expect(await remainingBodies()).toBe(1);
     expect(await purgedCount("notification")).toBe(5);
     expect(await purgedCount("quarantine")).toBe(3);
-    const said = logs.filter((l) => l.message === "personal data purged");
+    const said = logs.filter((l) => l.message === SAID);
     expect(said).toHaveLength(1);
-    expect(said[0]).toMatchObject({ notifications: 5, quarantined: 3, skipped: false, before: CUTOFF.toISOString() });
-  });
-
-  it("clears one day past the retention and keeps one day short of it", async () => {
-    const past = await notification(new Date(CUTOFF.getTime() - 1));
-    const short = await notification(new Date(CUTOFF.getTime() + DAY));
-    expect(await worker({ retentionDays: RETENTION_DAYS }).purgeAll()).toMatchObject({ notifications: 1 });
-    expect(await kept(past)).toBe(false);
-    expect(await kept(short)).toBe(true);
+    expect(said[0]).toMatchObject({
+      payloads: 5,
+      quarantineBodies: 3,
+      notifications: 0,
+      skipped: false,
+      clearBefore: CUTOFF.toISOString(),
+      deleteBefore: AUDIT_CUTOFF.toISOString(),
+    });
   });
 
   it("keeps going while a batch comes back full of either kind", async () => {
     // Notifications run out after the first batch, quarantined bodies after the third.
     await notification(new Date(CUTOFF.getTime() - DAY));
     for (const i of [1, 2, 3, 4, 5]) await quarantined(new Date(CUTOFF.getTime() - i));
-    const w = worker({ batchSize: 2 });
-    w.start();
-    expect(await w.purgeAll()).toEqual({ notifications: 1, quarantined: 5, skipped: false });
+    expect(await worker({ batchSize: 2 }).purgeAll()).toMatchObject({ payloads: 1, quarantineBodies: 5 });
     expect(await remainingBodies()).toBe(0);
   });
 
-  it("does one batch only once the worker is stopped (or was never started)", async () => {
+  it("does one batch only once the worker is stopped", async () => {
     for (const i of [1, 2, 3]) await notification(new Date(CUTOFF.getTime() - i * DAY));
-    expect(await worker({ batchSize: 1 }).purgeAll()).toEqual({ notifications: 1, quarantined: 0, skipped: false });
+    const w = worker({ batchSize: 1 });
+    w.start();
+    await w.stop();
+    expect(await w.purgeAll()).toMatchObject({ payloads: 1, skipped: false });
   });
 
-  it("says how much when as many payloads as bodies were cleared", async () => {
-    await notification(new Date(CUTOFF.getTime() - DAY));
-    await quarantined(new Date(CUTOFF.getTime() - DAY));
-    expect(await worker().purgeAll()).toEqual({ notifications: 1, quarantined: 1, skipped: false });
-    expect(logs.filter((l) => l.message === "personal data purged")).toEqual([
-      expect.objectContaining({ notifications: 1, quarantined: 1 }),
-    ]);
+  it("deletes audit rows past the audit retention and counts them by kind", async () => {
+    const old = await notification(new Date(AUDIT_CUTOFF.getTime() - 1));
+    await quarantined(new Date(AUDIT_CUTOFF.getTime() - 1));
+    expect(await worker().purgeAll()).toMatchObject({ notifications: 1, quarantined: 1, payloads: 0 });
+    expect(await t.db.prisma.notification.findUnique({ where: { eventId: old } })).toBeNull();
+    expect(await deletedCount("notification")).toBe(1);
+    expect(await deletedCount("quarantine")).toBe(1);
   });
 
   it("says nothing and counts nothing when nothing is old", async () => {
     const recent = await notification(new Date(NOW.getTime() - DAY));
     const w = worker();
     w.start();
-    expect(await w.purgeAll()).toEqual({ notifications: 0, quarantined: 0, skipped: false });
+    expect(await w.purgeAll()).toMatchObject({ payloads: 0, quarantineBodies: 0, notifications: 0, skipped: false });
     expect(await kept(recent)).toBe(true);
-    expect(logs.filter((l) => l.message === "personal data purged")).toHaveLength(0);
+    expect(logs.filter((l) => l.message === SAID)).toHaveLength(0);
     expect(await purgedCount("notification")).toBe(0);
-  });
-
-  it.skipIf(!usingPostgres())("skips its turn while another instance is purging", async () => {
-    const old = await notification(new Date(CUTOFF.getTime() - DAY));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-    const other = t.db.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(727073691)`;
-      locked();
-      await held;
-    });
-    await Promise.race([lockTaken, other]);
-    try {
-      expect(await worker().purgeAll()).toEqual({ notifications: 0, quarantined: 0, skipped: true });
-      expect(await kept(old)).toBe(true);
-    } finally {
-      release();
-      await other;
-    }
   });
 });
 
@@ -221,7 +214,7 @@ describe("the timer loop", () => {
       await vi.advanceTimersByTimeAsync(1);
       expect(turns).toHaveBeenCalledTimes(1);
       // The next turn is scheduled once this one has finished (its log line, then a few microtasks).
-      await until(() => expect(logs.filter((l) => l.message === "personal data purged")).toHaveLength(1));
+      await until(() => expect(logs.filter((l) => l.message === SAID)).toHaveLength(1));
       await new Promise((resolve) => setImmediate(resolve));
 
       await notification(new Date(CUTOFF.getTime() - DAY));
@@ -245,12 +238,12 @@ describe("the timer loop", () => {
     w.start();
     await vi.advanceTimersByTimeAsync(5_000);
     await until(() =>
-      expect(logs.filter((l) => l.message === "payload purge failed; trying again later")).toHaveLength(1),
+      expect(logs.filter((l) => l.message === "retention purge failed; trying again later")).toHaveLength(1),
     );
     expect(logs[0]).toMatchObject({ severity: "WARNING", err: { message: "connection refused" } });
     await vi.advanceTimersByTimeAsync(750);
     await until(() => expect(failing.purge).toHaveBeenCalledTimes(2));
-    expect(failing.purge).toHaveBeenLastCalledWith(CUTOFF, 1000, NOW);
+    expect(failing.purge).toHaveBeenLastCalledWith({ clearBefore: CUTOFF, deleteBefore: AUDIT_CUTOFF }, 1000, NOW);
   });
 
   it("stops: no purge after stop(), which waits for the one running", async () => {
@@ -262,7 +255,7 @@ describe("the timer loop", () => {
       purge: async () => {
         calls += 1;
         await new Promise<void>((resolve) => (finish = resolve));
-        return { notifications: 0, quarantined: 0 };
+        return { ...EMPTY_BATCH, more: false };
       },
     };
     const w = worker({ retention: slow, intervalMs: 1_000 });

@@ -89,6 +89,38 @@ describe("migrations", () => {
     ]);
   });
 
+  it("clear the message and details of quarantined messages whose body retention cleared, and build retention's indexes", async () => {
+    const db = await emptyDatabase();
+    const all = await loadMigrations();
+    const before = {
+      ...all,
+      migrationDirectories: all.migrationDirectories.filter((m) => m.path < "20261206055536"),
+    };
+    await db.withMigrationAdapter((factory) =>
+      withSchemaEngine(factory, (engine) => engine.applyMigrations({ migrationsList: before, filters: NO_FILTER })),
+    );
+    await db.prisma.$executeRawUnsafe(
+      `INSERT INTO quarantined_messages (reason, message, details, transport, body, body_purged_at, body_bytes)
+       VALUES ('invalid_json', 'Duplicate key "jane@example.com"', '[{"path":"/jane@example.com","message":"duplicate key"}]', 'pull', NULL, now(), 40),
+              ('invalid_json', 'Duplicate key "john@example.com"', '[{"path":"/john@example.com","message":"duplicate key"}]', 'pull', '\\x7b7d', NULL, 40)`,
+    );
+
+    expect(await migrate(db)).toEqual(all.migrationDirectories.map((m) => m.path).filter((p) => p >= "20261206055536"));
+    const rows = await db.prisma.quarantinedMessage.findMany({ orderBy: { id: "asc" } });
+    expect(rows.map((r) => [r.message, r.details, r.bodyBytes])).toEqual([
+      ["", "[]", 40], // cleared before: its message and details go too
+      ['Duplicate key "john@example.com"', '[{"path":"/john@example.com","message":"duplicate key"}]', 40], // not yet
+    ]);
+    const indexes = await db.prisma.$queryRaw<Array<{ name: string; valid: boolean }>>`
+      SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE c.relname IN ('notifications_payload_kept_created_at_idx', 'quarantined_messages_body_kept_received_at_idx')
+      ORDER BY 1`;
+    expect(indexes).toEqual([
+      { name: "notifications_payload_kept_created_at_idx", valid: true },
+      { name: "quarantined_messages_body_kept_received_at_idx", valid: true },
+    ]);
+  });
+
   it("keeps a second process out of the embedded database's folder", async () => {
     const dir = mkdtempSync(join(tmpdir(), "relay-lock-"));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));

@@ -51,8 +51,8 @@ describe("personal-data retention", () => {
     });
 
     const result = await h.container.purge.purgeAll();
-    expect(result).toMatchObject({ notifications: 1, skipped: false });
-    expect(result.quarantined).toBeGreaterThanOrEqual(1);
+    expect(result).toMatchObject({ payloads: 1, notifications: 0, skipped: false });
+    expect(result.quarantineBodies).toBeGreaterThanOrEqual(1);
 
     const purged = await row(old.id);
     expect(purged).toMatchObject({ status: "delivered", payload: null, payloadDigest: eventDigest(old) });
@@ -131,7 +131,7 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
 });
 
 describe("npm run purge", () => {
-  it("purges once from the command line and says how much", async () => {
+  it("applies retention once from the command line, batch after batch, and says what it did", async () => {
     let env: Record<string, string>;
     let cleanup: () => Promise<void>;
     if (usingPostgres()) {
@@ -147,35 +147,53 @@ describe("npm run purge", () => {
       const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR ?? "unused" });
       await migrate(db);
       const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
-      const event = makeEvent();
-      await store.insert({
-        event,
-        transport: { kind: "body" },
-        payloadDigest: eventDigest(event),
-        status: "received",
-        claimToken: "c",
-        claimExpiresAt: new Date(Date.now() + 60_000),
-      });
-      await store.complete(event.id, "c", { status: "delivered", countsAsFailure: false, attempts: [] });
-      await db.prisma.notification.update({
-        where: { eventId: event.id },
-        data: { createdAt: new Date(Date.now() - 10 * DAY) },
-      });
+      const settled = async (daysOld: number, status: "delivered" | "queued" = "delivered") => {
+        const event = makeEvent();
+        await store.insert({
+          event,
+          transport: { kind: "body" },
+          payloadDigest: eventDigest(event),
+          status: "received",
+          claimToken: "c",
+          claimExpiresAt: new Date(Date.now() + 60_000),
+        });
+        await store.complete(event.id, "c", { status, countsAsFailure: false, attempts: [] });
+        const at = new Date(Date.now() - daysOld * DAY);
+        await db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: at, updatedAt: at } });
+        return event.id;
+      };
+      // More than one batch of each (PURGE_BATCH_SIZE=1): the command goes on until nothing old is left.
+      const toClear = [await settled(10), await settled(12)];
+      const toDelete = [await settled(40), await settled(50)];
+      const waiting = await settled(400, "queued");
       await db.close();
 
       const child = spawn(process.execPath, ["src/bin/purge.ts"], {
         cwd: join(import.meta.dirname, "..", ".."),
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PAYLOAD_RETENTION_DAYS: "7", ...env },
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "/tmp",
+          PAYLOAD_RETENTION_DAYS: "7",
+          AUDIT_RETENTION_DAYS: "31",
+          PURGE_BATCH_SIZE: "1",
+          ...env,
+        },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let output = "";
       child.stdout.on("data", (c: Buffer) => (output += c.toString()));
       child.stderr.on("data", (c: Buffer) => (output += c.toString()));
       expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(0);
-      expect(output).toMatch(/purged 1 notification payload\(s\) and 0 quarantined body\(ies\) older than 7 days/);
+      expect(output).toBe(
+        "cleared, older than 7 days: 2 notification payload(s), 0 quarantined message(s) (body, message and details)\n" +
+          "deleted, older than 31 days: 2 notification(s) with 0 delivery attempt(s), 0 delivery event(s), 0 quarantined message(s)\n",
+      );
 
       const after = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR ?? "unused" });
-      expect((await after.prisma.notification.findUniqueOrThrow({ where: { eventId: event.id } })).payload).toBeNull();
+      const rows = await after.prisma.notification.findMany();
+      expect(rows.filter((r) => toClear.includes(r.eventId)).map((r) => r.payload)).toEqual([null, null]);
+      expect(rows.filter((r) => toDelete.includes(r.eventId))).toEqual([]);
+      expect(rows.find((r) => r.eventId === waiting)?.payload).not.toBeNull();
       await after.close();
     } finally {
       await cleanup();

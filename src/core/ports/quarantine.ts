@@ -27,6 +27,8 @@ export interface QuarantinedMessage extends Omit<QuarantineEntry, "body"> {
   /** Null once purged. */
   body: Buffer | null;
   bodyBytes: number;
+  /** When retention cleared the body, message and details (they quote the body); null until then. */
+  purgedAt: Date | null;
   receivedAt: Date;
 }
 

@@ -70,7 +70,9 @@ export function quarantineTable(rows: readonly QuarantinedMessage[]): SafeHtml {
     rows.map((m) => [
       time(m.receivedAt),
       html`<code>${m.reason}</code>`,
-      html`<span class="err">${m.message}${m.details.length ? html`<ul>${m.details.map((d) => html`<li><code>${d.path || "/"}</code> ${d.message}</li>`)}</ul>` : ""}</span>`,
+      m.purgedAt
+        ? html`<span class="muted">cleared by retention on ${time(m.purgedAt)}</span>`
+        : html`<span class="err">${m.message}${m.details.length ? html`<ul>${m.details.map((d) => html`<li><code>${d.path || "/"}</code> ${d.message}</li>`)}</ul>` : ""}</span>`,
       m.eventId ? html`<code>${m.eventId}</code>` : "",
       m.transport.pubsubMessageId
         ? html`<code>${m.transport.pubsubMessageId}</code>${m.transport.subscription ? html`<br><span class="muted">${m.transport.subscription}</span>` : ""}`
