@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { type QueueSource, queueGauges } from "./queueGauges.ts";
 
 /** Prometheus metrics of one relay instance (own registry, so tests can build several). */
 export interface Metrics {
@@ -27,20 +28,30 @@ export interface Metrics {
   purged: Counter<"kind">;
   /** What Svix reported about delivery to customers' endpoints, by type. */
   deliveryEvents: Counter<"type">;
+  /** Notifications waiting for the dispatcher (queued; received with an expired claim), read from the ledger on scrape. */
+  queueDepth: Gauge<"status">;
+  /** Age of the oldest queued or stuck notification, seconds; 0 when none. */
+  queueOldestAge: Gauge;
+  /** Failed ledger reads of the queue gauges (which then keep their last values). */
+  queueReadFailures: Counter;
+  /** Reads the queue gauges from the ledger on scrape, at most once per QUEUE_REFRESH_MS. */
+  watchQueue(source: QueueSource): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const queue = queueGauges(registers);
+  const notifications = new Counter({
+    name: "relay_notifications_total",
+    help: "Deliveries by outcome",
+    labelNames: ["outcome"],
+    registers,
+  });
   return {
     registry,
-    notifications: new Counter({
-      name: "relay_notifications_total",
-      help: "Deliveries by outcome",
-      labelNames: ["outcome"],
-      registers,
-    }),
+    notifications,
     duplicates: new Counter({
       name: "relay_duplicates_total",
       help: "Duplicate events answered from the ledger",
@@ -102,5 +113,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["kind"],
       registers,
     }),
+    queueDepth: queue.depth,
+    queueOldestAge: queue.oldestAge,
+    queueReadFailures: queue.readFailures,
+    watchQueue: (source) => queue.watch(source),
   };
 }
