@@ -28,6 +28,11 @@ export interface Metrics {
   purged: Counter<"kind">;
   /** What Svix reported about delivery to customers' endpoints, by type. */
   deliveryEvents: Counter<"type">;
+  /**
+   * From Pub/Sub's publish time (the arrival, for a direct post) to Svix accepting the message,
+   * seconds, by transport (push, pull, body): once per notification delivered, never for a duplicate.
+   */
+  endToEnd: Histogram<"transport">;
   /** Notifications waiting for the dispatcher (queued; received with an expired claim), read from the ledger on scrape. */
   queueDepth: Gauge<"status">;
   /** Age of the oldest queued or stuck notification, seconds; 0 when none. */
@@ -37,6 +42,12 @@ export interface Metrics {
   /** Reads the queue gauges from the ledger on scrape, at most once per QUEUE_REFRESH_MS. */
   watchQueue(source: QueueSource): void;
 }
+
+/**
+ * From 50 ms (Pub/Sub's own publish-to-push latency) to an hour (a Svix outage drained by the
+ * dispatcher): a pager needs both ends, and the quantiles in between.
+ */
+export const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -111,6 +122,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "relay_payloads_purged_total",
       help: "Payloads and quarantined bodies cleared by retention",
       labelNames: ["kind"],
+      registers,
+    }),
+    endToEnd: new Histogram({
+      name: "relay_end_to_end_seconds",
+      help: "From Pub/Sub's publish time (or a direct post's arrival) to Svix accepting the message",
+      labelNames: ["transport"],
+      buckets: END_TO_END_BUCKETS,
       registers,
     }),
     queueDepth: queue.depth,
