@@ -33,6 +33,8 @@ export interface Metrics {
    * seconds, by transport (push, pull, body): once per notification delivered, never for a duplicate.
    */
   endToEnd: Histogram<"transport">;
+  /** Answered HTTP requests by route pattern ("POST /notifications", "unmatched") and status class (2xx…5xx). */
+  httpRequests: Counter<"route" | "status_class">;
   /** Notifications waiting for the dispatcher (queued; received with an expired claim), read from the ledger on scrape. */
   queueDepth: Gauge<"status">;
   /** Age of the oldest queued or stuck notification, seconds; 0 when none. */
@@ -129,6 +131,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: "From Pub/Sub's publish time (or a direct post's arrival) to Svix accepting the message",
       labelNames: ["transport"],
       buckets: END_TO_END_BUCKETS,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: "relay_http_requests_total",
+      help: "Answered HTTP requests by route pattern and status class",
+      labelNames: ["route", "status_class"],
       registers,
     }),
     queueDepth: queue.depth,

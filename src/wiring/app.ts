@@ -7,6 +7,7 @@ import { notificationsRouter } from "../http/notificationsRouter.ts";
 import { openapiRouter } from "../http/openapi.ts";
 import { operatorsRouter } from "../http/operatorsRouter.ts";
 import { quarantineRouter } from "../http/quarantineRouter.ts";
+import { apiRouteOf } from "../http/routeTable.ts";
 import { svixWebhooksRouter } from "../http/svixWebhooksRouter.ts";
 import { requestLogging } from "../observability/requestLogging.ts";
 import type { Container } from "./container.ts";
@@ -23,7 +24,7 @@ export function createApp(container: Container, routes: Routes = "api"): express
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(requestLogging(logger));
+  app.use(requestLogging(logger, { requests: metrics.httpRequests, routeOf: apiRouteOf }));
   app.use(
     healthRouter({
       ping: () => store.ping(),
