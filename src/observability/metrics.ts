@@ -45,6 +45,16 @@ export interface Metrics {
   watchQueue(source: QueueSource): void;
 }
 
+/** The outcome label of relay_notifications_total. */
+export const NOTIFICATION_OUTCOMES = [
+  "delivered",
+  "duplicate",
+  "queued",
+  "rejected",
+  "failed",
+  "ledger_error",
+] as const;
+
 /**
  * From 50 ms (Pub/Sub's own publish-to-push latency) to an hour (a Svix outage drained by the
  * dispatcher): a pager needs both ends, and the quantiles in between.
@@ -62,6 +72,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     labelNames: ["outcome"],
     registers,
   });
+  // Every outcome from 0: rate() and increase() cannot see a series' first sample, so the first
+  // rejected or failed notification after a start would otherwise never raise an alert.
+  for (const outcome of NOTIFICATION_OUTCOMES) notifications.inc({ outcome }, 0);
   return {
     registry,
     notifications,
