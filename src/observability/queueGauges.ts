@@ -27,7 +27,7 @@ export interface QueueGauges {
   depth: Gauge<"status">;
   oldestAge: Gauge;
   readFailures: Counter;
-  /** Starts reading the gauges from `source` on scrape (without it they stay empty: the tests' metrics). */
+  /** Starts reading the gauges from `source` on scrape; until a read succeeds the depth has no series and the age is 0. */
   watch(source: QueueSource): void;
 }
 
