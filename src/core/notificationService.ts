@@ -140,7 +140,11 @@ export class NotificationService {
     );
     if (!existing) {
       if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now + waitMs));
-      const delivery = this.deliver(event, claim.token, "ingress", { failures: 0, createdAt: new Date(now) });
+      const delivery = this.deliver(event, claim.token, "ingress", {
+        failures: 0,
+        createdAt: new Date(now),
+        transport,
+      });
       if (options.respond !== "on_commit") return delivery;
       // The ledger owns it: the caller is answered now, the Svix call goes on under the claim.
       this.background.add(delivery, { eventId: event.id, claimToken: claim.token });
@@ -159,6 +163,7 @@ export class NotificationService {
     return this.deliver(record.payload, claimToken, "dispatch", {
       failures: record.failures,
       createdAt: record.createdAt,
+      transport: record.transport,
       reserved: options.reserved,
     });
   }
@@ -193,6 +198,7 @@ export class NotificationService {
     return this.deliver(record.payload, claim.token, "replay", {
       failures: record.failures,
       createdAt: record.createdAt,
+      transport: record.transport,
       probe: true,
     });
   }
@@ -267,7 +273,7 @@ export class NotificationService {
     event: PlatformEvent,
     claimToken: string,
     trigger: AttemptTrigger,
-    history: { failures: number; createdAt: Date; probe?: boolean; reserved?: boolean },
+    history: { failures: number; createdAt: Date; transport: Transport; probe?: boolean; reserved?: boolean },
   ): Promise<RelayOutcome> {
     const { ledger, logger, metrics, svix } = this.options;
     const t0 = performance.now();
@@ -276,6 +282,7 @@ export class NotificationService {
     let completion: Completion;
     let failure: AppError | undefined;
     let duplicate = false;
+    let acceptedAt = 0;
     try {
       const sent = await svix.createMessage(
         {
@@ -295,6 +302,7 @@ export class NotificationService {
         },
       );
       duplicate = sent.duplicate;
+      acceptedAt = this.options.clock.now();
       completion = {
         status: "delivered",
         countsAsFailure: false,
@@ -325,6 +333,13 @@ export class NotificationService {
     const durationMs = Math.round(performance.now() - t0);
     metrics.notifications.inc({ outcome });
     if (attempts.length > 0) metrics.svixLatency.observe({ outcome }, durationMs / 1000);
+    // Not for a duplicate (Svix's 409): an earlier call reached Svix at a time we do not know.
+    if (outcome === "delivered") {
+      metrics.endToEnd.observe(
+        { transport: transportLabel(history.transport) },
+        endToEndSeconds(history.transport, history.createdAt, acceptedAt),
+      );
+    }
     logger[completion.status === "rejected" || completion.status === "failed" ? "warn" : "info"](
       {
         eventId: event.id,
@@ -402,6 +417,22 @@ function accepted(event: PlatformEvent): RelayOutcome {
 function toAttempt(call: SvixCall, trigger: AttemptTrigger): AttemptRecord {
   const { messageId, outcome, ...rest } = call;
   return { trigger, ...rest, outcome: outcome === "ok" ? "delivered" : outcome, svixMessageId: messageId };
+}
+
+/** push (wrapped or unwrapped), pull or body: how the customer's latency began. */
+function transportLabel(transport: Transport): "push" | "pull" | "body" {
+  return transport.kind === "push_wrapped" || transport.kind === "push_unwrapped" ? "push" : transport.kind;
+}
+
+/**
+ * From the publisher's side of Pub/Sub (its publishTime) or, for a direct post or a message
+ * without one, the relay's arrival, to Svix's acceptance. Never negative: Pub/Sub's clock and
+ * ours may disagree by a little.
+ */
+function endToEndSeconds(transport: Transport, arrivedAt: Date, acceptedAtMs: number): number {
+  const published = transport.kind === "body" ? Number.NaN : Date.parse(transport.publishTime ?? "");
+  const startMs = Number.isNaN(published) ? arrivedAt.getTime() : published;
+  return Math.max(0, acceptedAtMs - startMs) / 1000;
 }
 
 function sleep(ms: number): Promise<void> {

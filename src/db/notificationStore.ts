@@ -14,6 +14,7 @@ import type {
   NotificationStatus,
   NotificationSummary,
   ProjectStatusCount,
+  QueueDepth,
 } from "../core/ports/ledger.ts";
 import type { TransportKind } from "../core/transport.ts";
 import type { SqlRunner } from "./database.ts";
@@ -88,6 +89,24 @@ function fromRaw(r: Record<string, unknown>): Notification {
 const OMIT_PAYLOAD = { payload: true } as const;
 
 /**
+ * The queue's metrics in one statement, each part on an index that leads with status, on
+ * PostgreSQL and PGlite alike (test/db/queueDepth.test.ts reads the plans): queued rows from
+ * (status, created_at) alone, its first entry being the oldest; stuck ones are among the few
+ * received rows (deliveries in flight), filtered by their claim. Times come back as epoch ms,
+ * read the same way by both drivers.
+ */
+export const QUEUE_DEPTH_SQL = `
+WITH queued AS (
+  SELECT count(*)::int AS n, (extract(epoch FROM min(created_at)) * 1000)::float8 AS oldest
+  FROM notifications WHERE status = 'queued'
+), stuck AS (
+  SELECT count(*)::int AS n, (extract(epoch FROM min(created_at)) * 1000)::float8 AS oldest
+  FROM notifications WHERE status = 'received' AND (claim_expires_at IS NULL OR claim_expires_at <= $1::timestamptz)
+)
+SELECT queued.n AS queued, queued.oldest AS oldest_queued, stuck.n AS stuck, stuck.oldest AS oldest_stuck
+FROM queued, stuck`;
+
+/**
  * The ledger: one implementation for PostgreSQL and the embedded PGlite. Prisma for everything
  * but the fast path's two writes, which are plain SQL batched across concurrent events
  * (src/db/hotPath.ts): Prisma's per-call cost was most of the relay's CPU per event.
@@ -95,9 +114,11 @@ const OMIT_PAYLOAD = { payload: true } as const;
 export class NotificationStore implements NotificationLedger {
   private readonly prisma: PrismaClient;
   private readonly hot: HotPathWriter;
+  private readonly sql: SqlRunner;
 
   constructor(options: { prisma: PrismaClient; sql: SqlRunner }) {
     this.prisma = options.prisma;
+    this.sql = options.sql;
     this.hot = new HotPathWriter(options.sql);
   }
 
@@ -270,6 +291,20 @@ export class NotificationStore implements NotificationLedger {
         _count: { _all: true },
       });
       return rows.map((r) => ({ project: r.project, status: r.status as NotificationStatus, count: r._count._all }));
+    });
+  }
+
+  queueDepth(now: Date): Promise<QueueDepth> {
+    return db("queue depth", async () => {
+      type Row = { queued: number; oldest_queued: number | null; stuck: number; oldest_stuck: number | null };
+      const [row] = await this.sql.query<Row>(QUEUE_DEPTH_SQL, [now], "relay_queue_depth_v1");
+      const at = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
+      return {
+        queued: row?.queued ?? 0,
+        stuck: row?.stuck ?? 0,
+        oldestQueuedAt: at(row?.oldest_queued),
+        oldestStuckAt: at(row?.oldest_stuck),
+      };
     });
   }
 

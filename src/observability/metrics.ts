@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { type QueueSource, queueGauges } from "./queueGauges.ts";
 
 /** Prometheus metrics of one relay instance (own registry, so tests can build several). */
 export interface Metrics {
@@ -35,20 +36,56 @@ export interface Metrics {
   deliveryEvents: Counter<"type">;
   /** New events of a type not declared in schemas/event-types.json, by what was done (deliver, reject); never by type. */
   undeclaredEventTypes: Counter<"action">;
+  /**
+   * From Pub/Sub's publish time (the arrival, for a direct post) to Svix accepting the message,
+   * seconds, by transport (push, pull, body): once per notification delivered, never for a duplicate.
+   */
+  endToEnd: Histogram<"transport">;
+  /** Answered HTTP requests by route pattern ("POST /notifications", "unmatched") and status class (2xx…5xx). */
+  httpRequests: Counter<"route" | "status_class">;
+  /** Notifications waiting for the dispatcher (queued; received with an expired claim), read from the ledger on scrape. */
+  queueDepth: Gauge<"status">;
+  /** Age of the oldest queued or stuck notification, seconds; 0 when none. */
+  queueOldestAge: Gauge;
+  /** Failed ledger reads of the queue gauges (which then keep their last values). */
+  queueReadFailures: Counter;
+  /** Reads the queue gauges from the ledger on scrape, at most once per QUEUE_REFRESH_MS. */
+  watchQueue(source: QueueSource): void;
 }
+
+/** The outcome label of relay_notifications_total. */
+export const NOTIFICATION_OUTCOMES = [
+  "delivered",
+  "duplicate",
+  "queued",
+  "rejected",
+  "failed",
+  "ledger_error",
+] as const;
+
+/**
+ * From 50 ms (Pub/Sub's own publish-to-push latency) to an hour (a Svix outage drained by the
+ * dispatcher): a pager needs both ends, and the quantiles in between.
+ */
+export const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const queue = queueGauges(registers);
+  const notifications = new Counter({
+    name: "relay_notifications_total",
+    help: "Deliveries by outcome",
+    labelNames: ["outcome"],
+    registers,
+  });
+  // Every outcome from 0: rate() and increase() cannot see a series' first sample, so the first
+  // rejected or failed notification after a start would otherwise never raise an alert.
+  for (const outcome of NOTIFICATION_OUTCOMES) notifications.inc({ outcome }, 0);
   return {
     registry,
-    notifications: new Counter({
-      name: "relay_notifications_total",
-      help: "Deliveries by outcome",
-      labelNames: ["outcome"],
-      registers,
-    }),
+    notifications,
     duplicates: new Counter({
       name: "relay_duplicates_total",
       help: "Duplicate events answered from the ledger",
@@ -132,5 +169,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["kind"],
       registers,
     }),
+    endToEnd: new Histogram({
+      name: "relay_end_to_end_seconds",
+      help: "From Pub/Sub's publish time (or a direct post's arrival) to Svix accepting the message",
+      labelNames: ["transport"],
+      buckets: END_TO_END_BUCKETS,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: "relay_http_requests_total",
+      help: "Answered HTTP requests by route pattern and status class",
+      labelNames: ["route", "status_class"],
+      registers,
+    }),
+    queueDepth: queue.depth,
+    queueOldestAge: queue.oldestAge,
+    queueReadFailures: queue.readFailures,
+    watchQueue: (source) => queue.watch(source),
   };
 }

@@ -7,6 +7,7 @@ import { notificationsRouter } from "../http/notificationsRouter.ts";
 import { openapiRouter } from "../http/openapi.ts";
 import { operatorsRouter } from "../http/operatorsRouter.ts";
 import { quarantineRouter } from "../http/quarantineRouter.ts";
+import { apiRouteOf } from "../http/routeTable.ts";
 import { svixWebhooksRouter } from "../http/svixWebhooksRouter.ts";
 import { requestLogging } from "../observability/requestLogging.ts";
 import type { Container } from "./container.ts";
@@ -25,7 +26,7 @@ export function createApp(container: Container, routes: Routes = "api"): express
   app.set("query parser", "simple");
   // Whose X-Forwarded-For to believe for the client's address (throttling): the proxies in front (Cloud Run: 1).
   app.set("trust proxy", config.trustProxyHops);
-  app.use(requestLogging(logger));
+  app.use(requestLogging(logger, { requests: metrics.httpRequests, routeOf: apiRouteOf }));
   app.use(
     healthRouter({
       ping: () => store.ping(),

@@ -24,6 +24,7 @@ import { SvixEmulator } from "../emulator/svixEmulator.ts";
 import { IngestService } from "../ingest/ingestService.ts";
 import { createLogger, ShedSummary } from "../observability/logger.ts";
 import { createMetrics, type Metrics } from "../observability/metrics.ts";
+import type { QueueSource } from "../observability/queueGauges.ts";
 import { PullWorker } from "../pubsub/pullWorker.ts";
 import { OperationalWebhookVerifier } from "../svix/operationalWebhookVerifier.ts";
 import { Pacer } from "../svix/pacer.ts";
@@ -222,6 +223,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       onRecovered: () => dispatcher?.wake(),
     });
     const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
+    metrics.watchQueue(queueSource(store, clock));
     const quarantine = new QuarantineStore({ prisma: db.prisma });
     const deliveryEventStore = new DeliveryEventStore({ prisma: db.prisma });
     const eventTypes = config.eventTypeCatalog
@@ -340,6 +342,22 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     await closeAll();
     throw error;
   }
+}
+
+/** The queue's gauges read the ledger, on the relay's clock (claims expire by it; ages are measured with it). */
+function queueSource(store: NotificationStore, clock: Clock): QueueSource {
+  return {
+    now: () => clock.now(),
+    async read() {
+      const depth = await store.queueDepth(new Date(clock.now()));
+      const arrivals = [depth.oldestQueuedAt, depth.oldestStuckAt].flatMap((at) => (at ? [at.getTime()] : []));
+      return {
+        queued: depth.queued,
+        stuck: depth.stuck,
+        oldestArrivalMs: arrivals.length > 0 ? Math.min(...arrivals) : null,
+      };
+    },
+  };
 }
 
 /** The pull role: streaming pull from PUBSUB_SUBSCRIPTION with its flow control, through the same ingest path. */

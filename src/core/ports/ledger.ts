@@ -119,6 +119,17 @@ export interface ProjectStatusCount {
   count: number;
 }
 
+/** What waits for the dispatcher, across every instance (the queue's metrics). */
+export interface QueueDepth {
+  queued: number;
+  /** Received, with a claim that has expired (or none): a delivery died; the dispatcher takes it over. */
+  stuck: number;
+  /** Arrival of the oldest queued notification; null when none is. */
+  oldestQueuedAt: Date | null;
+  /** Arrival of the oldest stuck notification; null when none is. */
+  oldestStuckAt: Date | null;
+}
+
 /** The ledger the core needs (implemented by src/db/notificationStore.ts). */
 export interface NotificationLedger {
   /**
@@ -159,5 +170,7 @@ export interface NotificationLedger {
    * `project` only, or for the `limit` (50) projects with the most of them.
    */
   countsByProject(since: Date, options?: { project?: string; limit?: number }): Promise<ProjectStatusCount[]>;
+  /** The dispatcher's queue at `now` (claims expire by it), in one statement on the status indexes. */
+  queueDepth(now: Date): Promise<QueueDepth>;
   ping(): Promise<void>;
 }
