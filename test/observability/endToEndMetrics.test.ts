@@ -26,7 +26,8 @@ describe("relay_end_to_end_seconds", () => {
     const event = makeEvent();
     const envelope = wrapped(event);
     envelope.message.publishTime = new Date(now - 2_500).toISOString();
-    expect((await h.http.post("/notifications").send(envelope).expect(200)).body.data.status).toBe("delivered");
+    expect((await h.http.post("/notifications").send(envelope).expect(200)).body.data.status).toBe("accepted");
+    await h.settle();
     const first = await scrape();
     expect(count(first, "push")).toBe(1);
     expect(sum(first, "push")).toBeCloseTo(2.5, 6);
@@ -50,7 +51,8 @@ describe("relay_end_to_end_seconds", () => {
         publishTime: new Date(now - 4_000).toISOString(),
       },
     });
-    expect(result.outcome.status).toBe("delivered");
+    expect(result.outcome.status).toBe("accepted");
+    await h.settle();
     const s = await scrape();
     expect(count(s, "pull")).toBe(1);
     expect(sum(s, "pull")).toBeCloseTo(4, 6);
