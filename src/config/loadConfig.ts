@@ -31,15 +31,17 @@ const schema = {
     SVIX_MAX_RETRIES: int(2, 0, 10),
     SVIX_MAX_IN_FLIGHT: int(64, 1, 10_000),
     CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
-    CIRCUIT_COOLDOWN_MS: int(5000, 100, 600_000),
+    // One probe a second while Svix is down: Svix answering again is noticed within about a second.
+    CIRCUIT_COOLDOWN_MS: int(1000, 100, 600_000),
     // Svix's 1 MiB payload, base64-encoded in a Pub/Sub envelope, with room for its metadata.
     BODY_LIMIT_BYTES: int(1536 * 1024, 1024, 64 * 1024 * 1024),
     CLAIM_TTL_MS: int(30_000, 1000, 3_600_000),
     IN_FLIGHT_WAIT_MS: int(1000, 0, 60_000),
     DISPATCH_ENABLED: { type: "boolean", default: true },
     DISPATCH_INTERVAL_MS: int(1000, 50, 3_600_000),
-    DISPATCH_BATCH_SIZE: int(32, 1, 1000),
-    DISPATCH_CONCURRENCY: int(8, 1, 256),
+    DISPATCH_BATCH_SIZE: int(128, 1, 1000),
+    // As many as Svix calls may be in flight (SVIX_MAX_IN_FLIGHT): a backlog drains at the rate Svix allows.
+    DISPATCH_CONCURRENCY: int(64, 1, 10_000),
     RETRY_BASE_DELAY_MS: int(1000, 10, 3_600_000),
     RETRY_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
     RETRY_HORIZON_HOURS: int(72, 1, 24 * 365),

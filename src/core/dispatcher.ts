@@ -8,8 +8,22 @@ import type { Clock } from "./ports/clock.ts";
 import type { NotificationLedger, NotificationRecord } from "./ports/ledger.ts";
 import type { SvixGateway } from "./ports/svix.ts";
 
-/** A pace slot further away than this is not waited for: the row goes back to the queue. */
+/** A pace slot (or a free place for a Svix call) further away than this is not waited for: the row goes back to the queue. */
 const PACE_WAIT_MAX_MS = 2000;
+/** How often a worker looks for a free place for a Svix call while every one is taken. */
+const ROOM_POLL_MS = 5;
+
+/** A stored payload the relay can send: an object with an id, a project and a type. */
+function isEventShaped(payload: unknown): payload is PlatformEvent {
+  const p = payload as Partial<PlatformEvent> | null;
+  return (
+    typeof p === "object" &&
+    p !== null &&
+    typeof p.id === "string" &&
+    typeof p.project === "string" &&
+    typeof p.type === "string"
+  );
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -117,6 +131,16 @@ export class Dispatcher {
     const worker = async () => {
       while (next < rows.length) {
         const row = rows[next++] as NotificationRecord;
+        if (!isEventShaped(row.payload)) {
+          await this.failUnsendable(row, claim.token);
+          continue;
+        }
+        // Every place for a Svix call is taken (the fast path shares them): wait for one rather
+        // than make a call the gateway would shed, and give the row back if none comes soon.
+        if (!holdBack() && svix.saturated() && !(await this.roomWithin(PACE_WAIT_MAX_MS))) {
+          left.push(row.eventId);
+          continue;
+        }
         if (holdBack()) {
           left.push(row.eventId);
           continue;
@@ -137,13 +161,32 @@ export class Dispatcher {
             continue;
           }
         }
-        if (row.payload && (await this.deliverOne({ ...row, payload: row.payload }, claim.token))) delivered += 1;
+        if (await this.deliverOne({ ...row, payload: row.payload }, claim.token)) delivered += 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, rows.length) }, worker));
     // Claimed but not sent (Svix asked to wait, or shutdown): back to the queue, untouched.
     if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now() + svix.blockedMs()));
     return { claimed: rows.length, delivered };
+  }
+
+  /** Waits up to maxMs for a free place for a Svix call; false when none came (or the instance is stopping). */
+  private async roomWithin(maxMs: number): Promise<boolean> {
+    const until = performance.now() + maxMs;
+    while (this.options.svix.saturated()) {
+      if (this.stopping || performance.now() >= until) return false;
+      await sleep(ROOM_POLL_MS);
+    }
+    return true;
+  }
+
+  private async failUnsendable(row: NotificationRecord, claimToken: string): Promise<void> {
+    try {
+      await this.options.service.failUnsendable(row, claimToken);
+      this.options.metrics.dispatch.inc({ outcome: "failed" });
+    } catch (error) {
+      this.options.metrics.dispatch.inc({ outcome: isAppError(error) ? error.code : "internal" });
+    }
   }
 
   private async deliverOne(row: NotificationRecord & { payload: PlatformEvent }, claimToken: string): Promise<boolean> {

@@ -6,7 +6,6 @@ import { BackgroundDeliveries } from "./backgroundDeliveries.ts";
 import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
-import { retryDelayMs } from "./retrySchedule.ts";
 import type { Clock } from "./ports/clock.ts";
 import type {
   AttemptRecord,
@@ -15,10 +14,17 @@ import type {
   Completion,
   NotificationLedger,
   NotificationRecord,
-  NotificationStatus,
   NotificationSummary,
 } from "./ports/ledger.ts";
-import type { SvixCall, SvixGateway } from "./ports/svix.ts";
+import type { SvixGateway } from "./ports/svix.ts";
+import {
+  accepted,
+  completionAfterFailure,
+  endToEndSeconds,
+  type RelayOutcome,
+  toAttempt,
+  transportLabel,
+} from "./relayOutcome.ts";
 import { appUidFor, idempotencyKeyFor, svixEventIdFor } from "./svixIdentifiers.ts";
 import type { Transport } from "./transport.ts";
 
@@ -43,24 +49,6 @@ export interface NotificationServiceOptions {
   eventTypes?: { seen(type: string): void };
   /** Asked about every new event before it is recorded; throws to refuse it (an undeclared type). */
   eventTypePolicy?: { admit(event: PlatformEvent): void };
-}
-
-/** What became of an event: the answer every entry point maps to its own protocol. */
-export interface RelayOutcome {
-  eventId: string;
-  /**
-   * delivered: Svix holds it; queued: the ledger holds it and the dispatcher will deliver it;
-   * accepted: the ledger holds it and this instance is delivering it right now (an answer on commit).
-   */
-  status: Exclude<NotificationStatus, "received"> | "accepted";
-  /** True when the event was known before this call (nothing new was sent or recorded). */
-  duplicate: boolean;
-  svixAppUid: string | null;
-  svixMessageId: string | null;
-  /** For queued: the earliest time of the next attempt. */
-  nextAttemptAt: Date | null;
-  /** For queued, rejected and failed: why. */
-  lastError: { code: string; message: string } | null;
 }
 
 export interface RelayOptions {
@@ -166,6 +154,27 @@ export class NotificationService {
       transport: record.transport,
       reserved: options.reserved,
     });
+  }
+
+  /**
+   * A claimed notification whose stored payload is no event (JSON null, not an object, no id,
+   * project or type: a row written by hand, or by a bug): it can never be sent, so it is marked
+   * failed, saying why, instead of being claimed again every CLAIM_TTL_MS.
+   */
+  async failUnsendable(record: NotificationRecord, claimToken: string): Promise<void> {
+    const error = "The stored payload is not an event (no id, project or type): it cannot be sent; replay is refused";
+    await this.options.ledger.complete(record.eventId, claimToken, {
+      status: "failed",
+      attempts: [],
+      countsAsFailure: false,
+      errorCode: "invalid_event",
+      error,
+    });
+    this.options.metrics.notifications.inc({ outcome: "failed" });
+    this.options.logger.warn(
+      { eventId: record.eventId, project: record.project },
+      "notification failed: its stored payload is not an event",
+    );
   }
 
   /**
@@ -277,13 +286,15 @@ export class NotificationService {
   ): Promise<RelayOutcome> {
     const { ledger, logger, metrics, svix } = this.options;
     const t0 = performance.now();
+    const t0Clock = this.options.clock.now();
     const attempts: AttemptRecord[] = [];
-    const appUid = appUidFor(event.project);
+    let appUid = "";
     let completion: Completion;
     let failure: AppError | undefined;
     let duplicate = false;
     let acceptedAt = 0;
     try {
+      appUid = appUidFor(event.project);
       const sent = await svix.createMessage(
         {
           appUid,
@@ -311,10 +322,25 @@ export class NotificationService {
         svixMessageId: sent.messageId ?? undefined,
       };
     } catch (error) {
+      if (!isAppError(error)) {
+        // A bug or a row the code cannot handle, not Svix: it counts as a failed delivery (backoff,
+        // then the retry horizon, then failed), and says so once per attempt, with its cause.
+        logger.error({ err: error, eventId: event.id, trigger }, "delivery failed unexpectedly");
+      }
       failure = isAppError(error)
         ? error
-        : new AppError("svix_unavailable", "Unexpected failure calling Svix", { cause: error });
-      completion = this.failedCompletion(failure, attempts, history);
+        : new AppError("internal", "The delivery failed unexpectedly (see the relay's log)", { cause: error });
+      completion = completionAfterFailure(
+        failure,
+        attempts,
+        { ...history, startedAt: t0Clock },
+        {
+          now: this.options.clock.now(),
+          retryHorizonMs: this.options.retryHorizonMs,
+          retry: { baseDelayMs: this.options.retryBaseDelayMs, maxDelayMs: this.options.retryMaxDelayMs },
+          svix: this.options.svix,
+        },
+      );
     }
     try {
       await ledger.complete(event.id, claimToken, completion);
@@ -366,73 +392,6 @@ export class NotificationService {
       lastError: failure ? { code: failure.code, message: failure.message } : null,
     };
   }
-
-  private failedCompletion(
-    failure: AppError,
-    attempts: AttemptRecord[],
-    history: { failures: number; createdAt: Date },
-  ): Completion {
-    const base = { attempts, errorCode: failure.code, error: failure.message };
-    if (!failure.retryable) return { ...base, status: "rejected", countsAsFailure: false };
-    const now = this.options.clock.now();
-    if (now - history.createdAt.getTime() >= this.options.retryHorizonMs) {
-      return {
-        ...base,
-        status: "failed",
-        countsAsFailure: attempts.length > 0,
-        error: `${failure.message} (gave up: older than the retry horizon)`,
-      };
-    }
-    // Shed without a call (circuit open, paused, no room): not the event's fault, no backoff.
-    const countsAsFailure = attempts.length > 0;
-    const failures = history.failures + (countsAsFailure ? 1 : 0);
-    return {
-      ...base,
-      status: "queued",
-      countsAsFailure,
-      nextAttemptAt: this.nextAttemptAt(failures, failure.retryAfterSeconds),
-    };
-  }
-
-  /** When the dispatcher may try again after the n-th failed delivery (src/core/retrySchedule.ts). */
-  private nextAttemptAt(failures: number, retryAfterSeconds?: number): Date {
-    const policy = { baseDelayMs: this.options.retryBaseDelayMs, maxDelayMs: this.options.retryMaxDelayMs };
-    const delay = retryDelayMs({ failures, retryAfterSeconds, instanceWaitMs: this.options.svix.waitMs() }, policy);
-    return new Date(this.options.clock.now() + delay);
-  }
-}
-
-function accepted(event: PlatformEvent): RelayOutcome {
-  return {
-    eventId: event.id,
-    status: "accepted",
-    duplicate: false,
-    svixAppUid: null,
-    svixMessageId: null,
-    nextAttemptAt: null,
-    lastError: null,
-  };
-}
-
-function toAttempt(call: SvixCall, trigger: AttemptTrigger): AttemptRecord {
-  const { messageId, outcome, ...rest } = call;
-  return { trigger, ...rest, outcome: outcome === "ok" ? "delivered" : outcome, svixMessageId: messageId };
-}
-
-/** push (wrapped or unwrapped), pull or body: how the customer's latency began. */
-function transportLabel(transport: Transport): "push" | "pull" | "body" {
-  return transport.kind === "push_wrapped" || transport.kind === "push_unwrapped" ? "push" : transport.kind;
-}
-
-/**
- * From the publisher's side of Pub/Sub (its publishTime) or, for a direct post or a message
- * without one, the relay's arrival, to Svix's acceptance. Never negative: Pub/Sub's clock and
- * ours may disagree by a little.
- */
-function endToEndSeconds(transport: Transport, arrivedAt: Date, acceptedAtMs: number): number {
-  const published = transport.kind === "body" ? Number.NaN : Date.parse(transport.publishTime ?? "");
-  const startMs = Number.isNaN(published) ? arrivedAt.getTime() : published;
-  return Math.max(0, acceptedAtMs - startMs) / 1000;
 }
 
 function sleep(ms: number): Promise<void> {

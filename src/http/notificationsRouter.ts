@@ -3,7 +3,8 @@ import express, { type NextFunction, type Request, type Response, Router } from 
 import { AppError } from "../errors.ts";
 import { IDENTIFIER_RULE, isStorableIdentifier } from "../core/event.ts";
 import type { IngestService, QuarantineOutcome } from "../ingest/ingestService.ts";
-import type { NotificationService, RelayOutcome } from "../core/notificationService.ts";
+import type { NotificationService } from "../core/notificationService.ts";
+import type { RelayOutcome } from "../core/relayOutcome.ts";
 import type { DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliveryEvents.ts";
 import type { AttemptView, NotificationLedger, NotificationSummary } from "../core/ports/ledger.ts";
 import { isPubsub } from "../core/transport.ts";

@@ -26,6 +26,8 @@ export interface ResilientGatewayOptions {
   circuitFailureThreshold: number;
   /** How long the circuit stays open before one probe call may go through. */
   circuitCooldownMs: number;
+  /** Longest wait for the probe's answer, ms (default 1000). */
+  probeTimeoutMs?: number;
   /** Pause after a 429 without Retry-After, doubled per consecutive 429 up to rateLimitMaxMs. */
   rateLimitBaseMs?: number;
   rateLimitMaxMs?: number;
@@ -65,6 +67,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   constructor(options: ResilientGatewayOptions) {
     this.options = {
       rateLimitBaseMs: 1000,
+      probeTimeoutMs: 1000,
       rateLimitMaxMs: 60_000,
       maxPauseMs: 300_000,
       retryBaseMs: 100,
@@ -132,7 +135,18 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       for (let retry = 0; ; retry += 1) {
         const probe = this.admit(options.probe === true && retry === 0, options.reserved === true && retry === 0);
         try {
-          const result = await fn(options);
+          // The probe learns whether Svix is back: a hung call must not keep the circuit open
+          // (and every queued event waiting) for a whole SVIX_TIMEOUT_MS.
+          const callOptions = probe
+            ? {
+                ...options,
+                deadline: Math.min(
+                  options.deadline ?? Number.POSITIVE_INFINITY,
+                  this.options.clock.now() + this.options.probeTimeoutMs,
+                ),
+              }
+            : options;
+          const result = await fn(callOptions);
           this.succeeded();
           return result;
         } catch (error) {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { waitFor } from "../helpers/waitFor.ts";
 import {
   CLAIM_TTL,
@@ -250,37 +250,58 @@ describe("Dispatcher.pass", () => {
     expect(sentIds()).toEqual([lost.id, next.id]);
   });
 
-  it("when a delivery fails unexpectedly (a stored payload the service cannot handle): counts it as internal, logs it with the event id, and goes on", async () => {
+  it("marks a claimed row whose stored payload is no event failed at once, saying why, and goes on", async () => {
     const w = await world();
-    const [corrupt, next] = [await queued(), await queued()];
-    // A project that is not a string: the service throws a TypeError before calling Svix.
+    const [notObject, noProject, next] = [await queued(), await queued(), await queued()];
+    // JSON null in the column (SQL NULL, a purged payload, is never claimed), and a project that is not a string.
+    await sql(`UPDATE notifications SET payload = 'null' WHERE event_id = $1`, [notObject.id]);
     await sql(`UPDATE notifications SET payload = $1 WHERE event_id = $2`, [
-      JSON.stringify({ ...corrupt, project: {} }),
-      corrupt.id,
+      JSON.stringify({ ...noProject, project: {} }),
+      noProject.id,
     ]);
-    expect(await w.dispatcher.pass()).toEqual({ claimed: 2, delivered: 1 });
-    expect(await w.dispatched()).toEqual({ internal: 1, delivered: 1 });
-    const logged = w.logs().filter((l) => l.message === "dispatch failed unexpectedly");
+    expect(await w.dispatcher.pass()).toEqual({ claimed: 3, delivered: 1 });
+    expect(sentIds()).toEqual([next.id]);
+    expect(await w.dispatched()).toEqual({ failed: 2, delivered: 1 });
+    for (const id of [notObject.id, noProject.id]) {
+      expect(await row(id)).toMatchObject({
+        status: "failed",
+        claimExpiresAt: null,
+        lastErrorCode: "invalid_event",
+        lastError: expect.stringContaining("not an event"),
+      });
+    }
+    expect(
+      w.logs().filter((l) => l.message === "notification failed: its stored payload is not an event"),
+    ).toHaveLength(2);
+    // Never claimed again: nothing is due.
+    w.at(T0 + 10 * CLAIM_TTL);
+    expect(await w.dispatcher.pass()).toEqual({ claimed: 0, delivered: 0 });
+  });
+
+  it("counts an unexpected failure as a failed delivery: logged with its cause, backed off, then failed past the horizon", async () => {
+    const w = await world();
+    const event = await queued();
+    // A bug in the relay's own code (nothing Svix or the ledger can do makes one): simulated once per pass.
+    const spy = vi.spyOn(w.gateway, "createMessage").mockRejectedValue(new TypeError("a bug"));
+    expect(await w.dispatcher.pass()).toEqual({ claimed: 1, delivered: 0 });
+    const first = await row(event.id);
+    expect(first).toMatchObject({ status: "queued", failures: 1, lastErrorCode: "internal", claimExpiresAt: null });
+    // Backed off like any failed delivery: base 1 s, jittered into [0.5 s, 1 s].
+    expect(first.nextAttemptAt!.getTime() - T0).toBeGreaterThanOrEqual(500);
+    expect(first.nextAttemptAt!.getTime() - T0).toBeLessThanOrEqual(1000);
+    const logged = w.logs().filter((l) => l.message === "delivery failed unexpectedly");
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({
       level: "error",
-      eventId: corrupt.id,
-      err: { type: "TypeError", code: "ERR_INVALID_ARG_TYPE" },
+      eventId: event.id,
+      err: { type: "TypeError", message: "a bug" },
     });
-    expect(sentIds()).toEqual([next.id]);
-    expect((await row(next.id)).status).toBe("delivered");
-    // Not given back: its claim expires and a later pass tries again.
-    expect(await row(corrupt.id)).toMatchObject({ status: "received", claimExpiresAt: new Date(T0 + CLAIM_TTL) });
-  });
-
-  it("never hands a claimed row without a payload to the service (no call, not counted)", async () => {
-    const w = await world();
-    const [empty, next] = [await queued(), await queued()];
-    // The column is set but holds JSON null (SQL NULL, a purged payload, is never claimed).
-    await sql(`UPDATE notifications SET payload = 'null' WHERE event_id = $1`, [empty.id]);
-    expect(await w.dispatcher.pass()).toEqual({ claimed: 2, delivered: 1 });
-    expect(sentIds()).toEqual([next.id]);
-    expect(await w.dispatched()).toEqual({ delivered: 1 });
-    expect(w.logs().filter((l) => l.level === "error")).toEqual([]);
+    // Past the retry horizon the next unexpected failure gives up, for an operator to look at.
+    w.at(T0 + 73 * HOUR);
+    await w.dispatcher.pass();
+    expect(await row(event.id)).toMatchObject({ status: "failed", lastErrorCode: "internal", failures: 1 });
+    expect(w.logs().filter((l) => l.message === "delivery failed unexpectedly")).toHaveLength(2);
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect(sentIds()).toEqual([]);
   });
 });

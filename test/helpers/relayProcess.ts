@@ -51,7 +51,7 @@ export async function startNodeProcess(
   child.stderr?.on("data", collect);
   const started = Date.now();
   while (!output.some((l) => l.includes(`"${readyMessage}"`))) {
-    if (child.exitCode !== null || Date.now() - started > 30_000) {
+    if (child.exitCode !== null || Date.now() - started > 60_000) {
       child.kill("SIGKILL");
       throw new Error(`${script} did not start:\n${output.join("\n")}`);
     }

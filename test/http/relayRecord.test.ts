@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Counter } from "prom-client";
 import { eventDigest } from "../../src/core/eventDigest.ts";
-import type { RelayOutcome } from "../../src/core/notificationService.ts";
+import type { RelayOutcome } from "../../src/core/relayOutcome.ts";
 import { appUidFor } from "../../src/core/svixIdentifiers.ts";
 import type { Transport } from "../../src/core/transport.ts";
 import { makeEvent } from "../helpers/events.ts";

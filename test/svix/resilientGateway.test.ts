@@ -30,6 +30,7 @@ function held(): { step: Step; release: (outcome: Step) => void } {
 function setup(steps: Step[], options: Partial<ConstructorParameters<typeof ResilientSvixGateway>[0]> = {}) {
   let now = 1_000_000;
   const calls: number[] = [];
+  const deadlines: Array<number | undefined> = [];
   let recovered = 0;
   const metrics = createMetrics();
   const logs = captureLogs();
@@ -37,8 +38,9 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
     getOrCreateApplication: async () => ({ id: "app_1", uid: "p" }),
     appPortalAccess: async () => ({ url: "https://portal", token: "t" }),
     ensureEventType: async () => "unchanged" as const,
-    createMessage: async (): Promise<SentMessage> => {
+    createMessage: async (_message: OutgoingMessage, callOptions?: CallOptions): Promise<SentMessage> => {
       calls.push(now);
+      deadlines.push(callOptions?.deadline);
       let step = steps.shift() ?? "ok";
       while (typeof step === "object" && "hold" in step) step = await step.hold;
       if (step === "ok") return { messageId: "msg_1", duplicate: false, httpStatus: 202 };
@@ -87,6 +89,7 @@ function setup(steps: Step[], options: Partial<ConstructorParameters<typeof Resi
     metrics,
     logs,
     recoveries: () => recovered,
+    deadlines,
     now: () => now,
     advance: (ms: number) => (now += ms),
   };
@@ -147,6 +150,17 @@ describe("ResilientSvixGateway", () => {
     expect(results.filter((r) => r === "svix_circuit_open")).toHaveLength(2);
     expect(await t.send()).toBe("ok");
     expect(t.calls).toHaveLength(5);
+  });
+
+  it("gives the probe one second to answer, whatever the caller's budget: a hung probe must not hold the circuit open", async () => {
+    const t = setup(["503", "503", "503", "ok", "ok"]);
+    for (let i = 0; i < 3; i += 1) await t.send();
+    t.advance(5000);
+    expect(await t.send({ deadline: t.now() + 7000 })).toBe("ok");
+    expect(t.deadlines.at(-1)).toBe(t.now() + 1000);
+    // Closed again: a call keeps the caller's whole budget.
+    expect(await t.send({ deadline: t.now() + 7000 })).toBe("ok");
+    expect(t.deadlines.at(-1)).toBe(t.now() + 7000);
   });
 
   it("does not count permanent rejections or throttling as failures of Svix", async () => {
