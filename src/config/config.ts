@@ -11,6 +11,8 @@ export interface Config {
    * on the zero-configuration start (no SVIX_API_KEY, no DATABASE_URL) or with OPEN_API=true.
    */
   openApi: boolean;
+  /** GOOGLE_CLOUD_PROJECT: log lines name their trace as projects/<project>/traces/<id> for Cloud Logging. */
+  googleCloudProject: string | undefined;
   logLevel: string;
   /** PostgreSQL URL; absent → embedded PGlite under dataDir. */
   databaseUrl: string | undefined;

@@ -19,6 +19,7 @@ const schema = {
     PORT: int(3000, 0, 65535),
     HOST: { type: "string", minLength: 1 },
     OPEN_API: { type: "boolean", default: false },
+    GOOGLE_CLOUD_PROJECT: { type: "string", pattern: "^[a-z][a-z0-9-]{4,28}[a-z0-9]$" },
     LOG_LEVEL: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info" },
     DATABASE_URL: { type: "string" },
     DATA_DIR: { type: "string", minLength: 1, default: "./data" },
@@ -153,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     // Decided below, once it is known whether the API is open.
     host: v.HOST ?? "0.0.0.0",
     openApi: false,
+    googleCloudProject: v.GOOGLE_CLOUD_PROJECT,
     logLevel: v.LOG_LEVEL,
     databaseUrl: v.DATABASE_URL,
     dataDir: v.DATA_DIR,

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { context, trace } from "@opentelemetry/api";
+import { inSpan, linkTo, SpanKind, storedContext, traceparentOf } from "../observability/tracing.ts";
 import { BackgroundDeliveries } from "./backgroundDeliveries.ts";
 import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
@@ -63,6 +65,11 @@ export interface RelayOptions {
 }
 
 const POLL_MS = 50;
+/** The ledger writes as spans: PostgreSQL (or PGlite, PostgreSQL in-process). */
+const LEDGER_WRITE = {
+  kind: SpanKind.CLIENT,
+  attributes: { "db.system.name": "postgresql", "db.collection.name": "notifications" },
+};
 
 /**
  * The core: every entry point (HTTP ingress, the pull worker, the dispatcher, operator replay)
@@ -114,17 +121,22 @@ export class NotificationService {
     // to the dispatcher: one write, no call.
     const waitMs = svix.waitMs() || (svix.saturated() ? 1 : 0);
     const claim = this.newClaim();
-    const existing = await ledger.insert(
-      waitMs > 0
-        ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now + waitMs) }
-        : {
-            event,
-            transport,
-            payloadDigest,
-            status: "received",
-            claimToken: claim.token,
-            claimExpiresAt: claim.expiresAt,
-          },
+    // The trace it arrived in goes with it: the dispatcher's and a replay's spans join it.
+    const traceContext = traceparentOf(trace.getActiveSpan());
+    const existing = await inSpan("ledger insert", LEDGER_WRITE, context.active(), () =>
+      ledger.insert(
+        waitMs > 0
+          ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now + waitMs), traceContext }
+          : {
+              event,
+              transport,
+              payloadDigest,
+              status: "received",
+              claimToken: claim.token,
+              claimExpiresAt: claim.expiresAt,
+              traceContext,
+            },
+      ),
     );
     if (!existing) {
       if (waitMs > 0) return this.queuedAtOnce(event, transport, new Date(now + waitMs));
@@ -148,12 +160,21 @@ export class NotificationService {
     claimToken: string,
     options: { reserved?: boolean } = {},
   ): Promise<RelayOutcome> {
-    return this.deliver(record.payload, claimToken, "dispatch", {
-      failures: record.failures,
-      createdAt: record.createdAt,
-      transport: record.transport,
-      reserved: options.reserved,
-    });
+    // In the trace the event arrived in: one trace from the publisher to Svix, queue or not.
+    return inSpan(
+      "relay dispatch",
+      {
+        attributes: { "gigs.event.id": record.eventId, "gigs.project": record.project, "gigs.event.type": record.type },
+      },
+      storedContext(record.traceContext),
+      () =>
+        this.deliver(record.payload, claimToken, "dispatch", {
+          failures: record.failures,
+          createdAt: record.createdAt,
+          transport: record.transport,
+          reserved: options.reserved,
+        }),
+    );
   }
 
   /**
@@ -204,12 +225,22 @@ export class NotificationService {
         retryAfterSeconds: 1,
       });
     }
-    return this.deliver(record.payload, claim.token, "replay", {
-      failures: record.failures,
-      createdAt: record.createdAt,
-      transport: record.transport,
-      probe: true,
-    });
+    // A span of its own (in the operator's request), linked to the trace the event arrived in.
+    return inSpan(
+      "relay replay",
+      {
+        attributes: { "gigs.event.id": record.eventId, "gigs.project": record.project, "gigs.event.type": record.type },
+        links: linkTo(record.traceContext),
+      },
+      context.active(),
+      () =>
+        this.deliver(record.payload!, claim.token, "replay", {
+          failures: record.failures,
+          createdAt: record.createdAt,
+          transport: record.transport,
+          probe: true,
+        }),
+    );
   }
 
   private newClaim(): Claim {
@@ -343,7 +374,9 @@ export class NotificationService {
       );
     }
     try {
-      await ledger.complete(event.id, claimToken, completion);
+      await inSpan("ledger complete", LEDGER_WRITE, context.active(), () =>
+        ledger.complete(event.id, claimToken, completion),
+      );
     } catch (error) {
       // Svix may hold the message but the ledger does not say so: the caller gets a retryable
       // error; the claim expires and the dispatcher (or a redelivery) tries again, deduplicated

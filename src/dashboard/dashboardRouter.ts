@@ -39,6 +39,8 @@ export interface DashboardRouterOptions {
   deliveryEvents: DeliveryEventLedger;
   appPortal: AppPortalService;
   access: DashboardAccess;
+  /** GOOGLE_CLOUD_PROJECT: trace ids link to Cloud Trace. */
+  traceProject?: string;
 }
 
 /** Every route carries its full path, so the app's route list shows them as the dashboard's. */
@@ -155,7 +157,7 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
       req.query.replayed === "1"
         ? html`<p class="notice" role="status">Replayed just now: the status below is what came of it.</p>`
         : undefined;
-    sendPage(res, 200, notificationPage(viewerOf(res), data, notice));
+    sendPage(res, 200, notificationPage(viewerOf(res), data, notice, options.traceProject));
   });
 
   router.post(`${BASE}/notifications/:eventId/replay`, ...guarded, async (req: Request, res: Response) => {

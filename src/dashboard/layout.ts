@@ -67,6 +67,18 @@ export function csrfField(viewer: Viewer): SafeHtml {
 }
 
 /** A button that posts (with the CSRF token) to a dashboard action. */
+/** Statuses an operator may replay. */
+export const REPLAYABLE: ReadonlySet<string> = new Set(["queued", "failed", "rejected"]);
+
+/** The Replay button of a notification, where it can be replayed (its payload kept); nothing otherwise. */
+export function replayButton(
+  viewer: Viewer,
+  n: { eventId: string; status: string; payloadPurgedAt: Date | null },
+): SafeHtml {
+  if (!REPLAYABLE.has(n.status) || n.payloadPurgedAt) return html``;
+  return postButton(viewer, `${notificationHref(n.eventId)}/replay`, "Replay");
+}
+
 export function postButton(
   viewer: Viewer,
   action: string,

@@ -12,11 +12,11 @@ export const ERROR_TEXT_MAX = 500;
 
 const INSERT_SQL = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::timestamptz[])
-    AS t(event_id, project, type, status, payload, payload_digest, transport, pubsub_message_id, subscription, delivery_attempt, publish_time, claim_token, claim_expires_at, next_attempt_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[])
+    AS t(event_id, project, type, status, payload, payload_digest, transport, pubsub_message_id, subscription, delivery_attempt, publish_time, claim_token, claim_expires_at, next_attempt_at, trace_context)
 )
-INSERT INTO notifications (event_id, project, type, status, payload, payload_digest, transport, pubsub_message_id, subscription, delivery_attempt, publish_time, claim_token, claim_expires_at, next_attempt_at, created_at, updated_at)
-SELECT event_id, project, type, status::"NotificationStatus", payload, payload_digest, transport, pubsub_message_id, subscription, delivery_attempt, publish_time, claim_token, claim_expires_at, next_attempt_at, now(), now()
+INSERT INTO notifications (event_id, project, type, status, payload, payload_digest, transport, pubsub_message_id, subscription, delivery_attempt, publish_time, claim_token, claim_expires_at, next_attempt_at, trace_context, created_at, updated_at)
+SELECT event_id, project, type, status::"NotificationStatus", payload, payload_digest, transport, pubsub_message_id, subscription, delivery_attempt, publish_time, claim_token, claim_expires_at, next_attempt_at, trace_context, now(), now()
 FROM input
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id`;
@@ -104,8 +104,9 @@ export class HotPathWriter {
         columns((e) => e.claimToken ?? null),
         columns((e) => e.claimExpiresAt ?? null),
         columns((e) => e.nextAttemptAt ?? null),
+        columns((e) => e.traceContext ?? null),
       ],
-      "relay_insert_notifications_v1",
+      "relay_insert_notifications_v2",
     );
     const won = new Set(inserted.map((r) => r.event_id));
     return items.map((item, i) => first.get(item.event.id) === i && won.has(item.event.id));

@@ -49,6 +49,7 @@ export function toSummary(row: SummaryRow): NotificationSummary {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     deliveredAt: row.deliveredAt,
+    traceContext: row.traceContext,
   };
 }
 
@@ -83,6 +84,7 @@ function fromRaw(r: Record<string, unknown>): Notification {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     deliveredAt: r.delivered_at,
+    traceContext: r.trace_context,
   } as Notification;
 }
 

@@ -9,6 +9,7 @@ import type { DeliveryEventLedger, DeliveryEventView } from "../core/ports/deliv
 import type { AttemptView, NotificationLedger, NotificationSummary } from "../core/ports/ledger.ts";
 import { isPubsub } from "../core/transport.ts";
 import { admission, type AdmissionOptions } from "./admission.ts";
+import { traceIdOf } from "../observability/tracing.ts";
 import { jsonOnly } from "./jsonOnly.ts";
 import { compressedBody, hasBody, identityEncoded } from "./requestBody.ts";
 import { boundedPage, parseListQuery } from "./listQuery.ts";
@@ -59,6 +60,8 @@ export function notificationView(n: NotificationSummary, attempts?: AttemptView[
     transport: n.transport,
     nextAttemptAt: n.nextAttemptAt,
     payloadPurgedAt: n.payloadPurgedAt,
+    // The trace it arrived in (OpenTelemetry; null when tracing was off): find it in Cloud Trace.
+    traceId: traceIdOf(n.traceContext),
     createdAt: n.createdAt,
     updatedAt: n.updatedAt,
     deliveredAt: n.deliveredAt,

@@ -3,6 +3,8 @@ import { AppError, isAppError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { decodeEnvelope, EnvelopeError, isEnvelope, unwrappedTransport } from "./pushEnvelope.ts";
 import { MAX_EVENT_DEPTH, parseEvent } from "./eventSchema.ts";
+import { callerContext, inSpan, SpanKind } from "../observability/tracing.ts";
+import type { PlatformEvent } from "../core/event.ts";
 import type { NotificationService } from "../core/notificationService.ts";
 import type { RelayOutcome } from "../core/relayOutcome.ts";
 import type { QuarantineLedger, QuarantineReason } from "../core/ports/quarantine.ts";
@@ -30,6 +32,8 @@ export interface IngestRequest {
   fromPubsub?: boolean;
   /** The pull worker's message: its metadata; the body is the event. */
   pulled?: Transport;
+  /** The pulled message's attributes (its publisher's trace context among them). */
+  attributes?: Record<string, string>;
   /** An internal caller asked for the answer on commit (Prefer: respond-async); Pub/Sub always gets it. */
   respondAsync?: boolean;
 }
@@ -76,7 +80,10 @@ export class IngestService {
   async accept(request: IngestRequest): Promise<IngestResult> {
     const header = request.header ?? (() => undefined);
     let transport: Transport = request.pulled ?? { kind: "body" };
+    let attributes: Record<string, string> = request.attributes ?? {};
     let eventId: string | undefined;
+    let event: PlatformEvent | undefined;
+    let refusal: unknown;
     try {
       if (!request.pulled) transport = unwrappedTransport(header) ?? transport;
       let value = this.read(request.body, "body");
@@ -84,6 +91,7 @@ export class IngestService {
       if (!request.pulled && isEnvelope(value)) {
         const decoded = decodeEnvelope(value);
         transport = decoded.transport;
+        attributes = decoded.attributes;
         value = this.read(decoded.data, "event");
         eventBytes = decoded.data.length;
       }
@@ -94,25 +102,44 @@ export class IngestService {
           `The event is ${eventBytes} bytes; Svix takes at most ${MAX_EVENT_BYTES}`,
         );
       }
-      const event = parseEvent(value);
-      // Pub/Sub needs its answer fast and has recorded nothing to wait for; an internal caller
-      // may wait a moment for a concurrent delivery of the same event to settle.
-      // Pub/Sub needs no more than the ledger's word (and its answer fast): answered on commit,
-      // never kept waiting for a concurrent delivery. An internal caller may ask for the same.
-      const outcome = await this.options.service.relay(
-        event,
-        transport,
-        isPubsub(transport)
-          ? { waitMs: 0, respond: "on_commit" }
-          : { respond: request.respondAsync ? "on_commit" : "on_delivery" },
-      );
-      return { transport, outcome };
+      event = parseEvent(value);
     } catch (error) {
       if (error instanceof EnvelopeError && error.transport) transport = error.transport;
-      const fromPubsub = isPubsub(transport) || request.fromPubsub === true;
-      if (!fromPubsub || !isAppError(error) || !QUARANTINABLE.has(error.code)) throw error;
-      return { transport, outcome: await this.quarantine(error, transport, request.body, eventId) };
+      refusal = error;
     }
+    // The ingest span continues the caller's trace: the publisher's (Pub/Sub's attributes, or the
+    // headers an unwrapped push makes of them) or a direct caller's traceparent.
+    const parent = callerContext((name) => attributes[name] ?? header(name));
+    const pulled = transport.kind === "pull";
+    const spanName = pulled
+      ? `process ${transport.subscription?.split("/").pop() ?? "subscription"}`
+      : "POST /notifications";
+    return inSpan(
+      spanName,
+      { kind: pulled ? SpanKind.CONSUMER : SpanKind.SERVER, attributes: spanAttributes(transport, event, eventId) },
+      parent,
+      async (span) => {
+        try {
+          if (refusal !== undefined) throw refusal;
+          // Pub/Sub needs no more than the ledger's word (and its answer fast): answered on commit,
+          // never kept waiting for a concurrent delivery. An internal caller may ask for the same.
+          const outcome = await this.options.service.relay(
+            event!,
+            transport,
+            isPubsub(transport)
+              ? { waitMs: 0, respond: "on_commit" }
+              : { respond: request.respondAsync ? "on_commit" : "on_delivery" },
+          );
+          span.setAttribute("gigs.relay.outcome", outcome.status);
+          return { transport, outcome };
+        } catch (error) {
+          const fromPubsub = isPubsub(transport) || request.fromPubsub === true;
+          if (!fromPubsub || !isAppError(error) || !QUARANTINABLE.has(error.code)) throw error;
+          span.setAttribute("gigs.relay.outcome", "quarantined");
+          return { transport, outcome: await this.quarantine(error, transport, request.body, eventId) };
+        }
+      },
+    );
   }
 
   /** UTF-8 (strictly), then JSON checked for exactness and size before it is built. */
@@ -170,6 +197,23 @@ export class IngestService {
       error: { code: error.code, message: error.message, details: error.details },
     };
   }
+}
+
+/** The ingest span's attributes, after the messaging and HTTP semantic conventions (no payload). */
+function spanAttributes(transport: Transport, event: PlatformEvent | undefined, eventId: string | undefined) {
+  const pubsub = isPubsub(transport);
+  return {
+    "messaging.system": pubsub ? "gcp_pubsub" : undefined,
+    "messaging.operation.type": pubsub ? "process" : undefined,
+    "messaging.destination.subscription.name": transport.subscription,
+    "messaging.message.id": transport.pubsubMessageId,
+    "http.request.method": transport.kind === "pull" ? undefined : "POST",
+    "url.path": transport.kind === "pull" ? undefined : "/notifications",
+    "gigs.event.id": event?.id ?? eventId,
+    "gigs.event.type": event?.type,
+    "gigs.project": event?.project,
+    "gigs.transport": transport.kind,
+  };
 }
 
 /** The event id, when the value has one worth recording (bounded and storable). */

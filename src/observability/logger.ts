@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pino, type Logger } from "pino";
 import { type ErrorCode, SHEDDING_CODES } from "../errors.ts";
+import { traceLogFields } from "./tracing.ts";
 
 // Cloud Logging reads `severity` and `message`; pino's numeric level would be lost.
 const SEVERITY: Record<string, string> = {
@@ -109,9 +110,13 @@ export function createLogger(options: {
   level: string;
   destination?: pino.DestinationStream;
   pretty?: boolean;
+  /** GOOGLE_CLOUD_PROJECT: names the trace of each line the way Cloud Logging groups them. */
+  traceProject?: string;
 }): Logger {
   const base: pino.LoggerOptions = {
     level: options.level,
+    // Lines written inside a span carry its trace (Cloud Logging's logging.googleapis.com/trace…).
+    mixin: traceLogFields(options.traceProject),
     messageKey: "message",
     base: undefined,
     serializers: { err: safeError },

@@ -69,6 +69,7 @@ export class PullWorker {
           publishTime: message.publishTime?.toISOString(),
           deliveryAttempt: message.deliveryAttempt || undefined,
         },
+        attributes: message.attributes,
       });
       message.ack();
       metrics.pulled.inc({ result: "acked", status: outcome.status });

@@ -1,4 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { context as otelContext, propagation, trace } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, tracer } from "../observability/tracing.ts";
 import { ApiException, AppPortalCapability, type EventTypeOut, Svix } from "svix";
 import { canonicalJson } from "../core/canonicalJson.ts";
 import { type Clock, systemClock } from "../core/ports/clock.ts";
@@ -73,11 +75,25 @@ export class SdkSvixGateway implements SvixApi {
         const context = this.current.getStore();
         const url = input instanceof URL ? input : new URL(String(input));
         if (context && !url.pathname.endsWith(context.path)) throw new UnsafeSvixPathError(context.path, url.pathname);
-        const response = await this.http.request(
-          url,
-          init as { method?: string; headers?: Record<string, string>; body?: string },
-          context?.timeoutMs ?? this.timeoutMs,
-        );
+        const request = init as { method?: string; headers?: Record<string, string>; body?: string };
+        // The call's CLIENT span (started in call()): named and described from the request, and
+        // its traceparent sent on, so Svix (and anyone tracing it) joins the event's trace.
+        const span = trace.getActiveSpan();
+        if (span?.isRecording()) {
+          const method = request.method ?? "GET";
+          span.updateName(`${method} ${urlTemplate(url.pathname)}`);
+          span.setAttributes({
+            "http.request.method": method,
+            "server.address": url.hostname,
+            "server.port": Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+            "url.template": urlTemplate(url.pathname),
+          });
+          request.headers = { ...request.headers };
+          propagation.inject(otelContext.active(), request.headers);
+        }
+        const response = await this.http.request(url, request, context?.timeoutMs ?? this.timeoutMs);
+        span?.setAttribute("http.response.status_code", response.status);
+        if (response.status >= 400) span?.setStatus({ code: SpanStatusCode.ERROR });
         if (context)
           context.response = { status: response.status, retryAfter: response.headers.get("retry-after") ?? undefined };
         return response;
@@ -205,8 +221,15 @@ export class SdkSvixGateway implements SvixApi {
       extra: { httpStatus?: number; errorCode?: string; error?: string; messageId?: string },
     ) => options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
     this.metrics.svixInFlight.inc();
+    // A CLIENT span per HTTP call (retries are calls of their own); no key, no payload on it.
+    const span = tracer.startSpan(`svix ${operation}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { "gigs.svix.operation": operation },
+    });
     try {
-      const result = await this.current.run(context, fn);
+      const result = await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
+        this.current.run(context, fn),
+      );
       this.metrics.svixCalls.inc({ operation, result: "ok" });
       const messageId = operation === "message.create" ? (result as { id?: string }).id : undefined;
       report(messageId ? "delivered" : "ok", { messageId, httpStatus: context.response?.status });
@@ -220,11 +243,24 @@ export class SdkSvixGateway implements SvixApi {
         errorCode: duplicate ? undefined : appError.code,
         error: duplicate ? undefined : appError.message,
       });
+      span.setAttribute("error.type", appError.upstreamStatus ? String(appError.upstreamStatus) : appError.code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: appError.code });
       throw appError;
     } finally {
+      span.end();
       this.metrics.svixInFlight.dec();
     }
   }
+}
+
+/** A Svix API path with its ids as placeholders: a span name and url.template without customer data. */
+export function urlTemplate(path: string): string {
+  return path
+    .replace(/^(\/api\/v1\/app\/)[^/]+/, "$1{app_id}")
+    .replace(/(\/msg\/)[^/]+/, "$1{msg_id}")
+    .replace(/(\/endpoint\/)[^/]+/, "$1{endpoint_id}")
+    .replace(/(\/event-type\/)[^/]+/, "$1{event_type_name}")
+    .replace(/(\/app-portal-access\/)[^/]+/, "$1{app_id}");
 }
 
 function resultLabel(error: AppError): string {

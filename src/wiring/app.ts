@@ -58,6 +58,7 @@ export function createApp(container: Container, routes: Routes = "api"): express
       quarantine: container.quarantine,
       deliveryEvents: container.deliveryEventStore,
       appPortal: container.appPortal,
+      traceProject: config.googleCloudProject,
       access: {
         operatorTokens: auth.operatorTokens,
         open: auth.open,

@@ -147,6 +147,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     level: config.logLevel,
     destination: overrides.logDestination,
     pretty: !overrides.logDestination && !config.production && process.stdout.isTTY === true,
+    traceProject: config.googleCloudProject,
   });
   for (const warning of configWarnings(config)) logger.warn(warning);
   const metrics = createMetrics({ defaultMetrics: true });

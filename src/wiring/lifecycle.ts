@@ -5,6 +5,7 @@ import { ConfigError } from "../config/config.ts";
 import { loadConfig } from "../config/loadConfig.ts";
 import { createApp } from "./app.ts";
 import { buildContainer, type Role } from "./container.ts";
+import { startTracing } from "../observability/tracing.ts";
 import { startupLines } from "./startupLines.ts";
 
 export interface ServerProcess {
@@ -103,6 +104,8 @@ async function start(
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+  // Before anything is built: spans of the start-up's calls, and a tracer every part finds.
+  const tracing = await startTracing();
   const container = await buildContainer(config);
   const { logger } = container;
   const stopNow = async (signal: string) => {
@@ -111,6 +114,7 @@ async function start(
       "shutting down: no new work, finishing what is in hand",
     );
     await container.close();
+    await tracing.shutdown();
     logger.info("stopped");
     logger.flush();
     process.exit(0);

@@ -45,6 +45,8 @@ export interface NotificationSummary {
   createdAt: Date;
   updatedAt: Date;
   deliveredAt: Date | null;
+  /** The W3C traceparent it arrived with; null when tracing was off. */
+  traceContext: string | null;
 }
 
 export interface NotificationRecord extends NotificationSummary {
@@ -77,6 +79,8 @@ export interface NewNotification {
   claimToken?: string;
   claimExpiresAt?: Date;
   nextAttemptAt?: Date;
+  /** The W3C traceparent of the span it arrived in (null or absent when tracing is off). */
+  traceContext?: string | null;
 }
 
 /** The end of a claimed delivery: the Svix calls made (one attempt each) and the status they lead to. */

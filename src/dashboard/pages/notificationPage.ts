@@ -1,12 +1,17 @@
 import type { NotificationDetail } from "../dashboardData.ts";
 import type { Viewer } from "../gate.ts";
 import { html, type SafeHtml } from "../html.ts";
-import { notificationHref, page, postButton, projectHref, statusBadge, table, time, transportName } from "../layout.ts";
-
-const REPLAYABLE: ReadonlySet<string> = new Set(["queued", "failed", "rejected"]);
+import { traceIdOf } from "../../observability/tracing.ts";
+import { page, projectHref, REPLAYABLE, replayButton, statusBadge, table, time, transportName } from "../layout.ts";
 
 /** One notification: where it stands, every Svix call made for it, what Svix said about its endpoints. No payload. */
-export function notificationPage(viewer: Viewer, data: NotificationDetail, notice?: SafeHtml): string {
+export function notificationPage(
+  viewer: Viewer,
+  data: NotificationDetail,
+  notice?: SafeHtml,
+  /** GOOGLE_CLOUD_PROJECT: the trace id links to Cloud Trace. */
+  traceProject?: string,
+): string {
   const n = data.notification;
   const attempts = table(
     ["Started", "Trigger", "Call", "Outcome", "HTTP status", "Error", "Took"],
@@ -31,10 +36,13 @@ export function notificationPage(viewer: Viewer, data: NotificationDetail, notic
     ]),
     "Svix has reported nothing about its delivery to the customer's endpoints.",
   );
-  const replay =
-    REPLAYABLE.has(n.status) && !n.payloadPurgedAt
-      ? html`<p>${postButton(viewer, `${notificationHref(n.eventId)}/replay`, "Replay")}</p>`
-      : "";
+  const replay = REPLAYABLE.has(n.status) && !n.payloadPurgedAt ? html`<p>${replayButton(viewer, n)}</p>` : "";
+  const traceId = traceIdOf(n.traceContext);
+  const traceLink = traceId
+    ? traceProject
+      ? html`<a href="https://console.cloud.google.com/traces/explorer;traceId=${traceId}?project=${traceProject}"><code>${traceId}</code></a>`
+      : html`<code>${traceId}</code>`
+    : "— (tracing was off when it arrived)";
   return page({
     title: `Event ${n.eventId}`,
     viewer,
@@ -47,6 +55,7 @@ export function notificationPage(viewer: Viewer, data: NotificationDetail, notic
 <dt>Delivered to Svix</dt><dd>${time(n.deliveredAt)}</dd>
 ${n.lastErrorCode ? html`<dt>Why</dt><dd class="err"><code>${n.lastErrorCode}</code> ${n.lastError ?? ""}</dd>` : ""}
 ${n.status === "queued" ? html`<dt>Next attempt</dt><dd>${time(n.nextAttemptAt)}</dd>` : ""}
+<dt>Trace</dt><dd id="trace">${traceLink}</dd>
 <dt>Svix</dt><dd>app <code>${n.svixAppUid ?? "—"}</code>, message <code>${n.svixMessageId ?? "—"}</code></dd>
 <dt>Payload</dt><dd>${n.payloadPurgedAt ? html`erased ${time(n.payloadPurgedAt)}: it cannot be replayed` : "kept (not shown: personal data)"}</dd>
 </dl>${replay}
