@@ -64,6 +64,8 @@ export interface CallRecord {
   path: string;
   status: number;
   idempotencyKey?: string;
+  /** The W3C traceparent the caller sent (a relay with tracing on sends its Svix span's). */
+  traceparent?: string;
   /** Retry-After sent with this answer, seconds. */
   retryAfter?: number;
 }

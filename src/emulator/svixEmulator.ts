@@ -177,6 +177,7 @@ export class SvixEmulator {
         path: rawPath(req),
         status,
         idempotencyKey: req.header("idempotency-key"),
+        traceparent: req.header("traceparent"),
         retryAfter,
       });
     const auth = req.header("authorization") ?? "";

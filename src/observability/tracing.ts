@@ -30,6 +30,7 @@ export interface Tracing {
  * OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf by default, http/json), OTEL_SERVICE_NAME,
  * OTEL_TRACES_SAMPLER, OTEL_BSP_* and the rest read by the SDK itself. Off otherwise, or with
  * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: the API's no-op tracer, no SDK loaded.
+ * `env` decides whether to start; the SDK itself reads the process's environment.
  */
 export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing> {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
