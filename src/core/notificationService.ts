@@ -5,7 +5,6 @@ import type { Metrics } from "../observability/metrics.ts";
 import { context, trace } from "@opentelemetry/api";
 import { inSpan, linkTo, SpanKind, storedContext, traceparentOf } from "../observability/tracing.ts";
 import { BackgroundDeliveries } from "./backgroundDeliveries.ts";
-import { canonicalJson } from "./canonicalJson.ts";
 import type { PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
 import type { Clock } from "./ports/clock.ts";
@@ -16,7 +15,6 @@ import type {
   Completion,
   NotificationLedger,
   NotificationRecord,
-  NotificationSummary,
 } from "./ports/ledger.ts";
 import type { SvixGateway } from "./ports/svix.ts";
 import {
@@ -29,6 +27,7 @@ import {
 } from "./relayOutcome.ts";
 import { appUidFor, idempotencyKeyFor, svixEventIdFor } from "./svixIdentifiers.ts";
 import type { Transport } from "./transport.ts";
+import { assertSameBody, settledOutcome } from "./knownEvent.ts";
 
 export interface NotificationServiceOptions {
   ledger: NotificationLedger;
@@ -64,7 +63,6 @@ export interface RelayOptions {
   respond?: "on_commit" | "on_delivery";
 }
 
-const POLL_MS = 50;
 /** The ledger writes as spans: PostgreSQL (or PGlite, PostgreSQL in-process). */
 const LEDGER_WRITE = {
   kind: SpanKind.CLIENT,
@@ -150,8 +148,8 @@ export class NotificationService {
       this.background.add(delivery, { eventId: event.id, claimToken: claim.token });
       return accepted(event);
     }
-    await this.assertSameBody(existing, event, payloadDigest);
-    return this.settled(existing, options.waitMs ?? this.options.inFlightWaitMs);
+    await assertSameBody(ledger, existing, event, payloadDigest);
+    return settledOutcome(ledger, this.options.metrics, existing, options.waitMs ?? this.options.inFlightWaitMs);
   }
 
   /** The dispatcher's delivery of a notification it claimed with claimToken (never one without payload). */
@@ -245,42 +243,6 @@ export class NotificationService {
 
   private newClaim(): Claim {
     return { token: randomUUID(), expiresAt: new Date(this.options.clock.now() + this.options.claimTtlMs) };
-  }
-
-  private async assertSameBody(existing: NotificationSummary, event: PlatformEvent, digest: string): Promise<void> {
-    let same: boolean;
-    if (existing.payloadDigest) same = existing.payloadDigest === digest;
-    else {
-      // A row from before digests were kept: compare the bodies themselves.
-      const stored = await this.options.ledger.get(existing.eventId);
-      same = !stored?.payload || canonicalJson(stored.payload) === canonicalJson(event);
-    }
-    if (!same) throw new AppError("event_id_conflict", `Event ${event.id} was already received with a different body`);
-  }
-
-  /** The outcome of an event known before: waits up to waitMs for a delivery in flight to settle. */
-  private async settled(existing: NotificationSummary, waitMs: number): Promise<RelayOutcome> {
-    // Elapsed time on the monotonic timer: this bounds a wait, it reads no date.
-    const deadline = performance.now() + waitMs;
-    let current: NotificationSummary | null = existing;
-    while (current?.status === "received" && performance.now() < deadline) {
-      await sleep(Math.min(POLL_MS, Math.max(1, deadline - performance.now())));
-      current = await this.options.ledger.summary(existing.eventId);
-    }
-    // A row can vanish only through retention; what it said last is still the answer.
-    const row = current ?? existing;
-    if (row.status === "delivered") this.options.metrics.duplicates.inc();
-    return {
-      eventId: row.eventId,
-      // Still in flight elsewhere: the ledger owns it, and the dispatcher finishes it if its owner dies.
-      status: row.status === "received" ? "queued" : row.status,
-      duplicate: true,
-      svixAppUid: row.svixAppUid,
-      svixMessageId: row.svixMessageId,
-      nextAttemptAt:
-        row.status === "received" ? row.claimExpiresAt : row.status === "queued" ? row.nextAttemptAt : null,
-      lastError: row.lastErrorCode ? { code: row.lastErrorCode, message: row.lastError ?? "" } : null,
-    };
   }
 
   private queuedAtOnce(event: PlatformEvent, transport: Transport, nextAttemptAt: Date): RelayOutcome {
@@ -425,8 +387,4 @@ export class NotificationService {
       lastError: failure ? { code: failure.code, message: failure.message } : null,
     };
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
