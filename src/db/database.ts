@@ -46,6 +46,9 @@ export interface DatabaseOptions {
 // Any constant works as long as every instance uses the same one; it differs from the key
 // Prisma's own engine takes so that the two never wait on each other.
 const MIGRATION_LOCK_KEY = 727_073_690;
+/** How long an instance waits for another one's migration. */
+const MIGRATION_LOCK_WAIT_MS = 120_000;
+const MIGRATION_LOCK_POLL_MS = 200;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
@@ -77,9 +80,22 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
       client.on("error", () => undefined);
       await client.connect();
       try {
-        // Waits for another instance's migration, but not forever.
-        await client.query("SET lock_timeout = '120s'");
-        await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+        // Waits for another instance's migration, but not forever — by asking again and again
+        // rather than blocking in pg_advisory_lock: a statement blocked there holds a snapshot, and
+        // CREATE INDEX CONCURRENTLY in the other instance's migration waits for every such
+        // snapshot to end, while that statement waits for the migration: neither would move.
+        const deadline = performance.now() + MIGRATION_LOCK_WAIT_MS;
+        for (;;) {
+          const [row] = (await client.query("SELECT pg_try_advisory_lock($1) AS locked", [MIGRATION_LOCK_KEY]))
+            .rows as Array<{ locked: boolean }>;
+          if (row?.locked) break;
+          if (performance.now() > deadline) {
+            throw new Error(
+              `another instance has been migrating the database for over ${MIGRATION_LOCK_WAIT_MS / 1000} s`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS));
+        }
         const pool = new pg.Pool({ connectionString: url, max: 2 });
         try {
           return await fn(new PrismaPg(pool));

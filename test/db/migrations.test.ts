@@ -121,6 +121,25 @@ describe("migrations", () => {
     ]);
   });
 
+  it.runIf(usingPostgres())(
+    "let instances that start together migrate one after the other, CREATE INDEX CONCURRENTLY included, without blocking each other",
+    async () => {
+      const created = await createPostgresDatabase();
+      cleanups.push(created.drop);
+      const instances = await Promise.all(
+        [0, 1, 2].map(() => openDatabase({ databaseUrl: created.url, dataDir: "unused" })),
+      );
+      for (const db of instances) cleanups.unshift(() => db.close());
+      const started = performance.now();
+      // A waiting instance that blocked in pg_advisory_lock would hold a snapshot that the other's
+      // CREATE INDEX CONCURRENTLY waits for: all three would hang until a timeout.
+      const applied = await Promise.all(instances.map((db) => migrate(db)));
+      expect(performance.now() - started).toBeLessThan(60_000);
+      expect(applied.filter((list) => list.length > 0)).toHaveLength(1);
+      expect(applied.flat().length).toBe((await loadMigrations()).migrationDirectories.length);
+    },
+  );
+
   it("keeps a second process out of the embedded database's folder", async () => {
     const dir = mkdtempSync(join(tmpdir(), "relay-lock-"));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
