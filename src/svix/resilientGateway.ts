@@ -24,7 +24,7 @@ export interface ResilientGatewayOptions {
   maxInFlight: number;
   /** Consecutive transient failures that open the circuit. */
   circuitFailureThreshold: number;
-  /** How long the circuit stays open before one probe call may go through. */
+  /** How long the circuit stays open before one probe call may go through (counted from the last probe's start). */
   circuitCooldownMs: number;
   /** Longest wait for the probe's answer, ms (default 1000). */
   probeTimeoutMs?: number;
@@ -61,6 +61,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private consecutiveFailures = 0;
   private circuit: Circuit = { state: "closed" };
   private probeInFlight = false;
+  private probeStartedAt = 0;
   private inFlight = 0;
   private lastRecovery = 0;
 
@@ -207,6 +208,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     }
     if (this.circuit.state === "half_open") {
       this.probeInFlight = true;
+      this.probeStartedAt = now;
       return true;
     }
     return false;
@@ -269,7 +271,12 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       (this.circuit.state === "closed" && this.consecutiveFailures >= this.options.circuitFailureThreshold)
     ) {
       const first = this.circuit.state === "closed";
-      this.circuit = { state: "open", until: this.options.clock.now() + this.options.circuitCooldownMs };
+      // Probes are a cool-down apart from start to start: a probe that hung for its whole timeout
+      // has already waited that long, and after an outage that ends with hung calls each of them
+      // would otherwise cost its timeout and a cool-down more before Svix is tried again.
+      const now = this.options.clock.now();
+      const from = probe ? Math.min(now, this.probeStartedAt) : now;
+      this.circuit = { state: "open", until: Math.max(now, from + this.options.circuitCooldownMs) };
       this.options.metrics.circuitOpen.set(1);
       if (first) {
         this.options.logger.warn(

@@ -163,6 +163,25 @@ describe("ResilientSvixGateway", () => {
     expect(t.deadlines.at(-1)).toBe(t.now() + 7000);
   });
 
+  it("counts the cool-down after a failed probe from the probe's start: a probe that hung its whole timeout has waited already", async () => {
+    const hung = held();
+    const t = setup(["503", "503", "503", hung.step, "503", "ok"]);
+    for (let i = 0; i < 3; i += 1) await t.send();
+    t.advance(5000);
+    const probing = t.send();
+    t.advance(3000);
+    hung.release("timeout");
+    expect(await probing).toBe("svix_unavailable");
+    expect(t.gateway.blockedMs()).toBe(2000);
+    t.advance(2000);
+    // A probe that fails at once: open again for a whole cool-down.
+    expect(await t.send()).toBe("svix_unavailable");
+    expect(t.gateway.blockedMs()).toBe(5000);
+    t.advance(5000);
+    expect(await t.send()).toBe("ok");
+    expect(t.calls).toEqual([1_000_000, 1_000_000, 1_000_000, 1_005_000, 1_010_000, 1_015_000]);
+  });
+
   it("does not count permanent rejections or throttling as failures of Svix", async () => {
     const t = setup(["503", "503", "400", "503", "503", { retryAfter: 1 }, "503", "503", "ok"]);
     for (let i = 0; i < 5; i += 1) expect(await t.send()).not.toBe("svix_circuit_open");
