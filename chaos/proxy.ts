@@ -11,6 +11,8 @@ export class RoundRobinProxy {
   lastRequestAt = 0;
   /** Answers by status ("502" when no relay answered). */
   readonly answers = new Map<string, number>();
+  /** Pub/Sub message ids of the pushes a relay answered 2xx (acknowledged). */
+  readonly acknowledged = new Set<string>();
 
   private readonly ports: () => number[];
 
@@ -56,6 +58,15 @@ export class RoundRobinProxy {
     }
   }
 
+  private noteAcknowledged(body: Buffer): void {
+    try {
+      const id = (JSON.parse(body.toString("utf8")) as { message?: { messageId?: unknown } }).message?.messageId;
+      if (typeof id === "string") this.acknowledged.add(id);
+    } catch {
+      // Not a wrapped push: nothing to note.
+    }
+  }
+
   /** False when the relay refused the connection (try the next); true once the push got an answer. */
   private forward(port: number, req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<boolean> {
     return new Promise((resolve) => {
@@ -66,6 +77,7 @@ export class RoundRobinProxy {
           answer.on("data", (chunk: Buffer) => chunks.push(chunk));
           answer.on("end", () => {
             this.count(answer.statusCode ?? 502);
+            if (answer.statusCode !== undefined && answer.statusCode < 300) this.noteAcknowledged(body);
             res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(chunks));
             resolve(true);
           });

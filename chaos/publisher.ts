@@ -47,6 +47,8 @@ export class Publisher {
   readonly poison: PoisonMessage[] = [];
   /** Events whose publishing failed: they may have arrived anyway. */
   readonly uncertain = new Set<string>();
+  /** Pub/Sub message id of every message published. */
+  readonly messageIds = new Set<string>();
   readonly stats: PublisherStats = { messages: 0, unique: 0, repeats: 0, poison: 0, failed: 0 };
   private readonly random: () => number;
   private readonly runTag = randomBytes(4).toString("hex");
@@ -161,7 +163,10 @@ export class Publisher {
     const publishing = this.options.topic
       .publishMessage({ data: Buffer.from(body) })
       .then(
-        (messageId) => done(true, messageId),
+        (messageId) => {
+          this.messageIds.add(messageId);
+          done(true, messageId);
+        },
         () => {
           this.stats.failed += 1;
           done(false);

@@ -27,6 +27,8 @@ export interface ChaosReport {
   drainTimedOut: boolean;
   wallSeconds: number;
   pushAnswers: Record<string, number>;
+  /** Published messages that left the push subscription without a relay's 2xx (nor leftover, nor dead letter). */
+  pushNeverAcknowledged: number;
   problems: string[];
   timeline: string[];
   ok: boolean;
@@ -95,6 +97,7 @@ export function summaryTable(report: ChaosReport): string {
     ["drain", `${report.drainSeconds.toFixed(1)} s${report.drainTimedOut ? " (timed out)" : ""}`],
     ["wall time", `${report.wallSeconds.toFixed(1)} s`],
     ["push answers (via the proxy)", JSON.stringify(report.pushAnswers)],
+    ["pushed messages never acknowledged", report.pushNeverAcknowledged],
     ["verdict", report.ok ? "PASS" : "FAIL"],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

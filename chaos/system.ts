@@ -55,6 +55,8 @@ export class Supervisor {
   private readonly procs = new Set<Proc>();
   readonly logDir: string;
   readonly runDir: string;
+  /** --keep: leave the processes running when the run ends. */
+  keepOnExit = false;
 
   constructor(runDir: string) {
     this.runDir = runDir;
@@ -62,8 +64,13 @@ export class Supervisor {
     mkdirSync(this.logDir, { recursive: true });
     // Synchronous, so it also runs when the runner dies of an exception.
     process.once("exit", () => {
-      for (const p of this.procs) signalGroup(p, "SIGKILL");
+      if (!this.keepOnExit) for (const p of this.procs) signalGroup(p, "SIGKILL");
     });
+  }
+
+  /** "name pid PID, log FILE" of each process still running. */
+  running(): string[] {
+    return [...this.procs].map((p) => `${p.name}: pid ${p.child.pid}, log ${p.logFile}`);
   }
 
   spawn(
