@@ -114,6 +114,8 @@ export class FaultRunner {
   private readonly running = new Set<Promise<void>>();
   private startedAt = 0;
   private readonly parts: FaultTargets;
+  private svixChanges: Promise<void> = Promise.resolve();
+  private readonly activeSvixRules = new Set<Record<string, unknown>>();
 
   constructor(parts: FaultTargets) {
     this.parts = parts;
@@ -174,25 +176,27 @@ export class FaultRunner {
         return this.note("PostgreSQL resumed (SIGCONT)");
       case "svix5xx":
         this.counts.svix5xx += 1;
-        this.note(`Svix: ${fault.status} to the next ${fault.calls} message.create calls`);
-        return this.svixRule({ kind: "status", status: fault.status, times: fault.calls });
+        return this.svixRule(`${fault.status} to every message.create`, fault, {
+          kind: "status",
+          status: fault.status,
+        });
       case "svix429":
         this.counts.svix429 += 1;
-        this.note(`Svix: 429 Retry-After ${fault.retryAfterSeconds} to the next ${fault.calls} message.create calls`);
-        return this.svixRule({
+        return this.svixRule(`429 Retry-After ${fault.retryAfterSeconds} to every message.create`, fault, {
           kind: "status",
           status: 429,
           retryAfter: String(fault.retryAfterSeconds ?? 1),
-          times: fault.calls,
         });
       case "svixHang":
         this.counts.svixHang += 1;
-        this.note(`Svix: no answer to the next ${fault.calls} message.create calls`);
-        return this.svixRule({ kind: "hang", times: fault.calls });
+        return this.svixRule("no answer to message.create", fault, { kind: "hang" });
       case "svixLatency":
         this.counts.svixLatency += 1;
-        this.note(`Svix: up to ${fault.maxLatencyMs} ms latency on the next ${fault.calls} message.create calls`);
-        return this.svixRule({ kind: "latency", minMs: 200, maxMs: fault.maxLatencyMs ?? 2000, times: fault.calls });
+        return this.svixRule(`up to ${fault.maxLatencyMs} ms latency on message.create`, fault, {
+          kind: "latency",
+          minMs: 200,
+          maxMs: fault.maxLatencyMs ?? 2000,
+        });
     }
   }
 
@@ -201,13 +205,40 @@ export class FaultRunner {
     this.note(`skipped: ${why}`);
   }
 
-  private async svixRule(rule: Record<string, unknown>): Promise<void> {
-    if (!this.parts.emulatorUrl) return;
-    const res = await fetch(`${this.parts.emulatorUrl}/_emulator/faults`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...rule, operation: "message.create" }),
-    });
-    if (res.status !== 201) throw new Error(`the emulator refused the fault: ${res.status} ${await res.text()}`);
+  /**
+   * Puts the rule in place for the fault's duration. The emulator's rules can only be cleared all
+   * at once, so at the end the rules still due are put back; changes are made one at a time.
+   */
+  private async svixRule(what: string, fault: Fault, rule: Record<string, unknown>): Promise<void> {
+    const url = this.parts.emulatorUrl;
+    if (!url) return;
+    const entry = { ...rule, operation: "message.create" };
+    const post = async (rules: unknown[]) => {
+      if (rules.length === 0) return;
+      const res = await fetch(`${url}/_emulator/faults`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(rules),
+      });
+      if (res.status !== 201) throw new Error(`the emulator refused the fault: ${res.status} ${await res.text()}`);
+    };
+    this.svixChanges = this.svixChanges
+      .catch(() => {})
+      .then(async () => {
+        this.activeSvixRules.add(entry);
+        await post([entry]);
+        this.note(`Svix: ${what} for ${fault.durationMs} ms`);
+      });
+    await this.svixChanges;
+    await sleep(fault.durationMs ?? 1000);
+    this.svixChanges = this.svixChanges
+      .catch(() => {})
+      .then(async () => {
+        this.activeSvixRules.delete(entry);
+        await fetch(`${url}/_emulator/faults`, { method: "DELETE" });
+        await post([...this.activeSvixRules]);
+        this.note(`Svix: ${what} over`);
+      });
+    await this.svixChanges;
   }
 }

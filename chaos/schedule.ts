@@ -23,8 +23,8 @@ export interface Fault {
   target?: number;
   /** How long the process or database stays down or paused, ms (kills and database faults). */
   downMs?: number;
-  /** Svix faults: how many message.create calls the rule answers. */
-  calls?: number;
+  /** Svix faults: how long the rule stays, ms (by time, not by count: a slowed relay must not drag an outage out). */
+  durationMs?: number;
   /** svix5xx: the status; svix429: Retry-After seconds; svixLatency: the longest delay, ms. */
   status?: number;
   retryAfterSeconds?: number;
@@ -57,13 +57,18 @@ function drawFault(kind: FaultKind, atMs: number, random: () => number, relays: 
     case "databasePause":
       return { atMs, kind, downMs: between(random, 2000, 5000) };
     case "svix5xx":
-      return { atMs, kind, calls: between(random, 20, 200), status: [500, 502, 503, 504][Math.floor(random() * 4)] };
+      return {
+        atMs,
+        kind,
+        durationMs: between(random, 1000, 5000),
+        status: [500, 502, 503, 504][Math.floor(random() * 4)],
+      };
     case "svix429":
-      return { atMs, kind, calls: between(random, 50, 300), retryAfterSeconds: between(random, 1, 2) };
+      return { atMs, kind, durationMs: between(random, 2000, 8000), retryAfterSeconds: between(random, 1, 2) };
     case "svixHang":
-      return { atMs, kind, calls: between(random, 2, 10) };
+      return { atMs, kind, durationMs: between(random, 500, 2000) };
     case "svixLatency":
-      return { atMs, kind, calls: between(random, 50, 300), maxLatencyMs: between(random, 1000, 4000) };
+      return { atMs, kind, durationMs: between(random, 3000, 10_000), maxLatencyMs: between(random, 1000, 4000) };
   }
 }
 
@@ -147,12 +152,12 @@ export function describeFault(fault: Fault): string {
     case "databasePause":
       return `${at}  PostgreSQL paused (SIGSTOP) for ${fault.downMs} ms`;
     case "svix5xx":
-      return `${at}  Svix answers ${fault.status} to the next ${fault.calls} message.create calls`;
+      return `${at}  Svix answers ${fault.status} to every message.create for ${fault.durationMs} ms`;
     case "svix429":
-      return `${at}  Svix answers 429 (Retry-After: ${fault.retryAfterSeconds}) to the next ${fault.calls} message.create calls`;
+      return `${at}  Svix answers 429 (Retry-After: ${fault.retryAfterSeconds}) to every message.create for ${fault.durationMs} ms`;
     case "svixHang":
-      return `${at}  Svix never answers the next ${fault.calls} message.create calls`;
+      return `${at}  Svix never answers a message.create made in the next ${fault.durationMs} ms`;
     case "svixLatency":
-      return `${at}  Svix delays the next ${fault.calls} message.create calls by up to ${fault.maxLatencyMs} ms`;
+      return `${at}  Svix delays every message.create by up to ${fault.maxLatencyMs} ms for ${fault.durationMs} ms`;
   }
 }
