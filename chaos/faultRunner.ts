@@ -115,6 +115,8 @@ export class FaultRunner {
   private startedAt = 0;
   private readonly parts: FaultTargets;
   private svixChanges: Promise<void> = Promise.resolve();
+  /** When the worker was last killed (0: never), for the drain: its leases expire later. */
+  lastWorkerKillAt = 0;
   private readonly activeSvixRules = new Set<Record<string, unknown>>();
 
   constructor(parts: FaultTargets) {
@@ -159,6 +161,7 @@ export class FaultRunner {
       case "workerKill":
         if (worker.down) return this.skip("kill -9 worker: already down");
         this.counts.workerKilled += 1;
+        this.lastWorkerKillAt = Date.now();
         this.note(`kill -9 worker (pid ${worker.proc?.child.pid}), restart in ${fault.downMs} ms`);
         await worker.kill9(fault.downMs ?? 1000);
         return this.note("worker restarted");

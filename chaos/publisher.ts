@@ -49,6 +49,8 @@ export class Publisher {
   readonly uncertain = new Set<string>();
   /** Pub/Sub message id of every message published. */
   readonly messageIds = new Set<string>();
+  /** When each message was published (epoch ms), by Pub/Sub message id. */
+  readonly publishedAt = new Map<string, number>();
   readonly stats: PublisherStats = { messages: 0, unique: 0, repeats: 0, poison: 0, failed: 0 };
   private readonly random: () => number;
   private readonly runTag = randomBytes(4).toString("hex");
@@ -165,6 +167,7 @@ export class Publisher {
       .then(
         (messageId) => {
           this.messageIds.add(messageId);
+          this.publishedAt.set(messageId, Date.now());
           done(true, messageId);
         },
         () => {

@@ -263,10 +263,29 @@ const checkNow = async (withSvix: boolean) => {
   // Without Svix's list (listing an external Svix costs its rate limit), only the ledger and the quarantine count.
   return withSvix ? result.problems : result.problems.filter((p) => !/lost|duplicated|not published/.test(p));
 };
+// The worker's count of pulled messages, and since when it has not changed: a message leased by a
+// killed worker comes back only when its lease expires, so the pull path is quiet only once the
+// worker has taken nothing for a while and the last kill is long past.
+let pulled = -1;
+let pulledChangedAt = Date.now();
+const workerPulled = async (): Promise<number> => {
+  const res = await fetch(`http://127.0.0.1:${worker.port}/metrics`, { signal: AbortSignal.timeout(2000) });
+  const text = await res.text();
+  let sum = 0;
+  for (const m of text.matchAll(/^relay_pulled_messages_total(?:\{[^}]*\})? (\d+)/gm)) sum += Number(m[1]);
+  return sum;
+};
 for (;;) {
   // Svix is listed only once the ledger and the quarantine are complete and pushes have stopped.
   const quietMs = Date.now() - proxy.lastRequestAt;
-  const quiet = proxy.inFlight === 0 && quietMs > 10_000;
+  const nowPulled = await workerPulled().catch(() => -2);
+  if (nowPulled !== pulled) {
+    pulled = nowPulled;
+    pulledChangedAt = Date.now();
+  }
+  const pullQuietMs = Date.now() - pulledChangedAt;
+  const sinceWorkerKillMs = Date.now() - runner.lastWorkerKillAt;
+  const quiet = proxy.inFlight === 0 && quietMs > 10_000 && pullQuietMs > 15_000 && sinceWorkerKillMs > 70_000;
   let problems = await checkNow(false).catch((error: Error) => [`not readable yet: ${error.message}`]);
   if (problems.length === 0 && quiet) {
     problems = await checkNow(true).catch((error: Error) => [`not readable yet: ${error.message}`]);
@@ -274,14 +293,16 @@ for (;;) {
   }
   if (Date.now() - publishEnd > drainTimeoutMs) {
     drainTimedOut = true;
-    say(`drain: still unsettled after ${drainTimeoutMs / 1000} s: ${problems.join("; ") || "pushes still arriving"}`);
+    say(
+      `drain: still unsettled after ${drainTimeoutMs / 1000} s: ${problems.join("; ") || "Pub/Sub still delivering"}`,
+    );
     break;
   }
   if (Date.now() - lastSay > 5000) {
     lastSay = Date.now();
     const state = problems.length ? problems.join("; ") : "ledger and quarantine complete";
     say(
-      `[drain ${((Date.now() - publishEnd) / 1000).toFixed(0)} s] ${state} · pushes in flight ${proxy.inFlight}, last ${(quietMs / 1000).toFixed(0)} s ago`,
+      `[drain ${((Date.now() - publishEnd) / 1000).toFixed(0)} s] ${state} · pushes in flight ${proxy.inFlight}, last ${(quietMs / 1000).toFixed(0)} s ago · last pull ${(pullQuietMs / 1000).toFixed(0)} s ago`,
     );
   }
   await sleep(1000);
@@ -346,8 +367,13 @@ if (neverAcknowledged.length > 0)
   report.problems.push(
     `${neverAcknowledged.length} message(s) left the push subscription without a relay's 2xx: ${neverAcknowledged.slice(0, 10).join(", ")}`,
   );
-if (pushLeft.size + pullLeft.size > 0)
-  report.problems.push(`left on the subscriptions: push ${pushLeft.size}, pull ${pullLeft.size}`);
+if (pushLeft.size + pullLeft.size > 0) {
+  const at = [...pushLeft, ...pullLeft].map((id) => publisher.publishedAt.get(id)).filter((t) => t !== undefined);
+  const when = at.length
+    ? `, published ${((Math.min(...at) - publishStart) / 1000).toFixed(1)}–${((Math.max(...at) - publishStart) / 1000).toFixed(1)} s`
+    : "";
+  report.problems.push(`left on the subscriptions: push ${pushLeft.size}, pull ${pullLeft.size}${when}`);
+}
 report.ok = report.problems.length === 0;
 say(`\nchaos summary\n${summaryTable(report)}`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
