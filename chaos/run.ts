@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { PubSub } from "@google-cloud/pubsub";
 import pg from "pg";
 import { check } from "./checker.ts";
+import { drain } from "./drain.ts";
 import { FaultRunner, Service } from "./faultRunner.ts";
 import {
   deliveredCount,
@@ -26,7 +27,6 @@ import {
   type Database,
   freePort,
   proxiedDatabase,
-  ROOT,
   sleep,
   startDatabase,
   startPubsubEmulator,
@@ -247,8 +247,6 @@ runner.note(`publishing ended: ${publisher.stats.messages} messages, ${publisher
 
 // ---- drain: until Svix, the ledger and the quarantine have everything and pushes stopped ---------
 const relayUrl = () => `http://127.0.0.1:${(relays.find((r) => !r.down) ?? relays[0]!).port}`;
-let drainTimedOut = false;
-let lastSay = 0;
 const checkNow = async (withSvix: boolean) => {
   const [quarantined, ledger] = await Promise.all([quarantinedMessageIds(relayUrl()), ledgerStatuses(sql)]);
   const result = check({
@@ -260,53 +258,18 @@ const checkNow = async (withSvix: boolean) => {
     ledger,
     unacked: 0,
   });
-  // Without Svix's list (listing an external Svix costs its rate limit), only the ledger and the quarantine count.
+  // Without Svix's list, only the ledger and the quarantine count.
   return withSvix ? result.problems : result.problems.filter((p) => !/lost|duplicated|not published/.test(p));
 };
-// The worker's count of pulled messages, and since when it has not changed: a message leased by a
-// killed worker comes back only when its lease expires, so the pull path is quiet only once the
-// worker has taken nothing for a while and the last kill is long past.
-let pulled = -1;
-let pulledChangedAt = Date.now();
-const workerPulled = async (): Promise<number> => {
-  const res = await fetch(`http://127.0.0.1:${worker.port}/metrics`, { signal: AbortSignal.timeout(2000) });
-  const text = await res.text();
-  let sum = 0;
-  for (const m of text.matchAll(/^relay_pulled_messages_total(?:\{[^}]*\})? (\d+)/gm)) sum += Number(m[1]);
-  return sum;
-};
-for (;;) {
-  // Svix is listed only once the ledger and the quarantine are complete and pushes have stopped.
-  const quietMs = Date.now() - proxy.lastRequestAt;
-  const nowPulled = await workerPulled().catch(() => -2);
-  if (nowPulled !== pulled) {
-    pulled = nowPulled;
-    pulledChangedAt = Date.now();
-  }
-  const pullQuietMs = Date.now() - pulledChangedAt;
-  const sinceWorkerKillMs = Date.now() - runner.lastWorkerKillAt;
-  const quiet = proxy.inFlight === 0 && quietMs > 10_000 && pullQuietMs > 15_000 && sinceWorkerKillMs > 70_000;
-  let problems = await checkNow(false).catch((error: Error) => [`not readable yet: ${error.message}`]);
-  if (problems.length === 0 && quiet) {
-    problems = await checkNow(true).catch((error: Error) => [`not readable yet: ${error.message}`]);
-    if (problems.length === 0) break;
-  }
-  if (Date.now() - publishEnd > drainTimeoutMs) {
-    drainTimedOut = true;
-    say(
-      `drain: still unsettled after ${drainTimeoutMs / 1000} s: ${problems.join("; ") || "Pub/Sub still delivering"}`,
-    );
-    break;
-  }
-  if (Date.now() - lastSay > 5000) {
-    lastSay = Date.now();
-    const state = problems.length ? problems.join("; ") : "ledger and quarantine complete";
-    say(
-      `[drain ${((Date.now() - publishEnd) / 1000).toFixed(0)} s] ${state} · pushes in flight ${proxy.inFlight}, last ${(quietMs / 1000).toFixed(0)} s ago · last pull ${(pullQuietMs / 1000).toFixed(0)} s ago`,
-    );
-  }
-  await sleep(1000);
-}
+const { timedOut: drainTimedOut } = await drain({
+  startedAt: publishEnd,
+  timeoutMs: drainTimeoutMs,
+  proxy,
+  workerMetricsUrl: `http://127.0.0.1:${worker.port}/metrics`,
+  lastWorkerKillAt: () => runner.lastWorkerKillAt,
+  problems: checkNow,
+  say,
+});
 clearInterval(progress);
 const drainSeconds = (Date.now() - publishEnd) / 1000;
 runner.note(`settled after ${drainSeconds.toFixed(1)} s${drainTimedOut ? " (timed out)" : ""}`);
@@ -386,5 +349,4 @@ if (!report.ok) {
   say(`logs: ${supervisor.logDir}${values.keep ? "" : " (removed; rerun with --keep to keep them)"}`);
 }
 await cleanUp();
-void ROOT;
 process.exit(report.ok ? 0 : 1);
