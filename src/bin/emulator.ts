@@ -19,6 +19,11 @@ const HELP = usage(
     { flag: "retry-after", arg: "S", help: "Retry-After seconds sent with those 429s" },
     { flag: "fail-first", arg: "N", help: "answer the first N message.create calls with --fail-status" },
     { flag: "fail-status", arg: "CODE", help: "status for --fail-first (default 503)" },
+    {
+      flag: "fail-rate",
+      arg: "P",
+      help: "answer that share (0–1) of message.create calls with --fail-status, at random",
+    },
     { flag: "hang", arg: "N", help: "never answer the first N message.create calls" },
     { flag: "latency", arg: "MIN-MAX", help: "delay message.create answers by MIN to MAX ms" },
     {
@@ -52,6 +57,7 @@ const values = parseCli(
     "retry-after": { type: "string" },
     "fail-first": { type: "string" },
     "fail-status": { type: "string", default: "503" },
+    "fail-rate": { type: "string" },
     hang: { type: "string" },
     latency: { type: "string" },
     endpoint: { type: "string" },
@@ -94,6 +100,12 @@ if (values["fail-first"])
     operation: "message.create",
     times: Number(values["fail-first"]),
   });
+if (values["fail-rate"] !== undefined) {
+  const probability = Number(values["fail-rate"]);
+  if (!(values["fail-rate"].trim() !== "" && probability >= 0 && probability <= 1))
+    fail("--fail-rate must be a number from 0 to 1", 2);
+  rules.push({ kind: "status", status: Number(values["fail-status"]), operation: "message.create", probability });
+}
 if (values.hang) rules.push({ kind: "hang", operation: "message.create", times: Number(values.hang) });
 if (values.latency) {
   const [min, max] = values.latency.split("-").map(Number);

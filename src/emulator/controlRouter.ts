@@ -1,6 +1,6 @@
 import express, { type Request, type Response, Router } from "express";
 import type { EmulatorState } from "./emulatorState.ts";
-import type { CallRecord, FaultPlan, FaultRule, RateLimit } from "./faults.ts";
+import { type CallRecord, type FaultPlan, type FaultRule, isFaultProbability, type RateLimit } from "./faults.ts";
 import {
   type OperationalWebhookConfig,
   type OperationalWebhookSender,
@@ -35,6 +35,9 @@ export function controlRouter(emulator: EmulatorControls): Router {
     const rules = (Array.isArray(req.body) ? req.body : [req.body]) as FaultRule[];
     if (rules.some((r) => !r || typeof r !== "object" || !KINDS.has(r.kind))) {
       return badRequest(res, "each fault needs kind: status | hang | reset | latency");
+    }
+    if (rules.some((r) => !isFaultProbability(r.probability))) {
+      return badRequest(res, "probability must be a number from 0 to 1");
     }
     emulator.faults.add(...rules);
     res.status(201).json({ added: rules.length });

@@ -31,11 +31,14 @@ export type EmulatorOperation =
  * - latency: delay the real answer by a random time in [minMs, maxMs].
  * `phase: "after"` applies the fault after the call took effect (the message exists, the
  * answer is lost): the window between Svix's 2xx and the relay's commit.
+ * `probability` (0–1, absent: 1) applies the rule to that share of the matching calls, at random:
+ * a Svix that fails 10 % of its calls; a call the dice spare consumes none of `times`.
  */
 export type FaultRule = {
   operation?: EmulatorOperation | "*";
   times?: number;
   phase?: "before" | "after";
+  probability?: number;
 } & (
   | {
       kind: "status";
@@ -74,8 +77,20 @@ function matches(rule: { operation?: EmulatorOperation | "*" }, op: EmulatorOper
   return rule.operation === undefined || rule.operation === "*" || rule.operation === op;
 }
 
+/** A valid probability of a fault rule: absent, or a number from 0 to 1. */
+export function isFaultProbability(value: unknown): boolean {
+  return value === undefined || (typeof value === "number" && value >= 0 && value <= 1);
+}
+
 export class FaultPlan {
   private rules: FaultRule[] = [];
+  /** Uniform in [0, 1): decides the rules with a probability (tests pass their own). */
+  private readonly random: () => number;
+
+  constructor(options: { random?: () => number } = {}) {
+    this.random = options.random ?? Math.random;
+  }
+
   private rateLimit: RateLimit | undefined;
   private windowStart = 0;
   private windowCount = 0;
@@ -97,7 +112,15 @@ export class FaultPlan {
 
   /** The first live rule for this call and phase, consuming one of its `times`. */
   take(op: EmulatorOperation, phase: "before" | "after"): FaultRule | undefined {
-    const rule = this.rules.find((r) => matches(r, op) && (r.phase ?? "before") === phase && (r.times ?? 1) > 0);
+    // One draw per call, compared with each rule's probability: the first rule that applies wins.
+    const draw = this.random();
+    const rule = this.rules.find(
+      (r) =>
+        matches(r, op) &&
+        (r.phase ?? "before") === phase &&
+        (r.times ?? 1) > 0 &&
+        (r.probability === undefined || draw < r.probability),
+    );
     if (rule && rule.times !== undefined) rule.times -= 1;
     return rule;
   }

@@ -208,3 +208,50 @@ describe("Pacer", () => {
     expect(paceAfterQuietPeriod(2)).toBe(2.5);
   });
 });
+
+describe("Pacer after a storm of 429s", () => {
+  // Chaos seed 11: a burst of 429s (Retry-After 2 s) came right after 5xx and hung calls, while the
+  // instances were sending little; each 429 with nothing accepted before it lowered the pace, down
+  // to 1 call per second, and +5 % per 30 s left a backlog of 8,000 events draining at ~1/s.
+  function stormed(c: ReturnType<typeof clock>) {
+    const pacer = new Pacer({ clock: c, increaseEveryMs: 30_000 });
+    for (let i = 0; i < 100; i += 1) {
+      pacer.answeredCall(); // 100 calls accepted within one second
+      c.advance(9);
+    }
+    pacer.throttled();
+    for (let i = 0; i < 80; i += 1) {
+      c.advance(2000); // paused by Retry-After, nothing accepted, then refused again
+      pacer.waitMs();
+      pacer.throttled();
+    }
+    c.advance(600);
+    pacer.waitMs();
+    return pacer;
+  }
+
+  it("drives the pace to its minimum", () => {
+    expect(stormed(clock()).ratePerSecond).toBe(1);
+  });
+
+  it("comes back halfway to what Svix once accepted after each quiet period", () => {
+    const c = clock();
+    const pacer = stormed(c);
+    c.advance(30_000);
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBeCloseTo((1 + 93) / 2, 5);
+    c.advance(30_000);
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBeCloseTo((47 + 93) / 2, 5);
+  });
+
+  it("is not raised by the peak while it paces at or above it: then the additive increase only", () => {
+    const c = clock();
+    const pacer = new Pacer({ clock: c, backoffShare: 1, increaseEveryMs: 5000 });
+    for (let i = 0; i < 10; i += 1) pacer.answeredCall();
+    pacer.throttled();
+    c.advance(5000);
+    pacer.waitMs();
+    expect(pacer.ratePerSecond).toBe(10.5);
+  });
+});

@@ -10,7 +10,7 @@ export interface PacerOptions {
   minRatePerSecond?: number;
   /** After a 429, the pace is this share of what Svix accepted in the second before it (0.93: one call late on the event loop must not make a window overflow). */
   backoffShare?: number;
-  /** Without a 429 for this long (30 s), the pace goes up a little: Svix's limit may have risen, and each probe past it costs a Retry-After pause. */
+  /** Without a 429 for this long (30 s), the pace goes up a little (or halfway back to what Svix once accepted): Svix's limit may have risen, and each probe past it costs a Retry-After pause. */
   increaseEveryMs?: number;
   /** Tokens saved up beyond one, in seconds of pace (0): a saved burst would land on the edge of a rate-limit window. */
   burstSeconds?: number;
@@ -37,6 +37,10 @@ export class Pacer {
   private readonly answered: number[] = [];
   /** A 429 whose burst is still being answered: when it came, and the pace before it. */
   private learning: { at: number; before: number | undefined } | undefined;
+  /** The most calls Svix answered (not 429) within one clock second so far, and the current second's count. */
+  private peak = 0;
+  private second = 0;
+  private secondCount = 0;
 
   constructor(options: PacerOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -90,6 +94,13 @@ export class Pacer {
   /** Svix answered a call (anything but 429). */
   answeredCall(): void {
     const now = this.clock.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.secondCount = 0;
+    }
+    this.secondCount += 1;
+    this.peak = Math.max(this.peak, this.secondCount);
     this.answered.push(now);
     if (this.answered.length > 4096) this.answered.splice(0, this.answered.length - 2048);
   }
@@ -132,7 +143,10 @@ export class Pacer {
     const rate = this.rate;
     if (now - this.changedAt >= this.increaseEveryMs) {
       // Additive increase: a little more each quiet period, until the next 429 says where the limit is.
-      this.rate = rate + Math.max(0.5, rate * 0.05);
+      // But at least halfway back to the share of the most Svix ever accepted in a second: a storm
+      // of 429s that came while little was being sent (paused by Retry-After, the circuit open)
+      // drives the pace to its minimum, and 5 % a period would take hours to drain the backlog.
+      this.rate = Math.max(rate + Math.max(0.5, rate * 0.05), (rate + this.peak * this.share) / 2);
       this.changedAt = now;
     }
     const capacity = Math.max(1, this.rate! * this.burstSeconds);
