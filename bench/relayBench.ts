@@ -253,7 +253,11 @@ async function main(): Promise<void> {
   say(
     `load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at the end (${cpus().length} CPUs, shared by relay, forwarder, emulator, PostgreSQL and the load generator)\n`,
   );
-  if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) })}`);
+  // The main thread's CPU per event over the profiled phases: the profile's shares in ms per event.
+  const handled = relayPhases.reduce((sum, p) => sum + p.handled, 0);
+  const mainThreadMs = relayPhases.reduce((sum, p) => sum + (p.serviceThreadsCpuMs.MainThread ?? 0), 0);
+  const mainThreadMsPerEvent = handled > 0 && mainThreadMs > 0 ? mainThreadMs / handled : undefined;
+  if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) }, mainThreadMsPerEvent)}`);
 
   const document = {
     startedAt: startedAt.toISOString(),
@@ -283,7 +287,7 @@ async function main(): Promise<void> {
       latency: results.latency && { ...results.latency, phases: results.latency.phases.map(phaseForJson) },
       outage: results.outage && { ...results.outage, phases: results.outage.phases.map(phaseForJson) },
     },
-    profile: profile && { ...profile, file: relative(root, profile.file) },
+    profile: profile && { ...profile, file: relative(root, profile.file), mainThreadMsPerEvent },
   };
   const json = `${JSON.stringify(document, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`;
   writeFileSync(join(resultsDir, `${stamp}.json`), json);
