@@ -79,7 +79,9 @@ emulator in its own process, loaded with autocannon, every request a distinct ev
 
 Results: a table on stdout; bench/results/<timestamp>.json, bench/results/latest.json and
 bench/results/latest.svg; child process logs in bench/results/logs/<timestamp>/.
-Relay settings from the environment (e.g. SVIX_MAX_IN_FLIGHT) are passed on to the relay.
+Relay settings from the environment (e.g. SVIX_MAX_IN_FLIGHT) are passed on to the relay;
+OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_TRACES_SAMPLER are not (tracing is the tracing scenario's).
+The relay's memory at rest (zero-configuration PGlite, and PostgreSQL): node bench/restingMemory.ts --help.
 `;
 
 function positive(name: string, value: string | undefined, allowZero = false): number {
