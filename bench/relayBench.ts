@@ -230,19 +230,39 @@ async function main(): Promise<void> {
   ]
     .flatMap((p) => p ?? [])
     .filter((p) => p.service === "relay");
-  const profileWindows = relayPhases.map((p): [number, number] => [
-    p.startedAt - relaySpawnedAt,
-    p.endedAt - relaySpawnedAt,
-  ]);
+  const windowsOf = (phases: typeof relayPhases) =>
+    phases.map((p): [number, number] => [p.startedAt - relaySpawnedAt, p.endedAt - relaySpawnedAt]);
+  const profileWindows = windowsOf(relayPhases);
+  // The main thread's CPU per event over some phases: a profile's shares in ms per event.
+  const mainThreadMsPerEventOf = (phases: typeof relayPhases) => {
+    const handled = phases.reduce((sum, p) => sum + p.handled, 0);
+    const ms = phases.reduce((sum, p) => sum + (p.serviceThreadsCpuMs.MainThread ?? 0), 0);
+    return handled > 0 && ms > 0 ? ms / handled : undefined;
+  };
 
   // The relay writes its CPU profile when it exits: stop it now, before reading the profile.
   const relayExit = await stopChild(relay.child);
   children.splice(children.indexOf(relay.child), 1);
   let profile: ProfileSummary | undefined;
+  // With several kinds of phase (steady's sizes), each kind's profile too.
+  const profileByLabel: Array<{ label: string; summary: ProfileSummary; mainThreadMsPerEvent: number | undefined }> =
+    [];
   if (o.profile) {
     const file = findProfile(profileDir, relay.child.pid);
-    if (file) profile = summarizeProfile(file, root, profileWindows.length > 0 ? profileWindows : undefined);
-    else
+    if (file) {
+      profile = summarizeProfile(file, root, profileWindows.length > 0 ? profileWindows : undefined);
+      const labels = [...new Set(relayPhases.map((p) => p.label))];
+      if (labels.length > 1) {
+        for (const label of labels) {
+          const phases = relayPhases.filter((p) => p.label === label);
+          profileByLabel.push({
+            label,
+            summary: summarizeProfile(file, root, windowsOf(phases), 12),
+            mainThreadMsPerEvent: mainThreadMsPerEventOf(phases),
+          });
+        }
+      }
+    } else
       say(
         `no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`,
       );
@@ -253,11 +273,10 @@ async function main(): Promise<void> {
   say(
     `load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at the end (${cpus().length} CPUs, shared by relay, forwarder, emulator, PostgreSQL and the load generator)\n`,
   );
-  // The main thread's CPU per event over the profiled phases: the profile's shares in ms per event.
-  const handled = relayPhases.reduce((sum, p) => sum + p.handled, 0);
-  const mainThreadMs = relayPhases.reduce((sum, p) => sum + (p.serviceThreadsCpuMs.MainThread ?? 0), 0);
-  const mainThreadMsPerEvent = handled > 0 && mainThreadMs > 0 ? mainThreadMs / handled : undefined;
+  const mainThreadMsPerEvent = mainThreadMsPerEventOf(relayPhases);
   if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) }, mainThreadMsPerEvent)}`);
+  for (const { label, summary, mainThreadMsPerEvent: ms } of profileByLabel)
+    say(`\n${label} phases only:\n${formatProfile({ ...summary, file: relative(root, summary.file) }, ms)}`);
 
   const document = {
     startedAt: startedAt.toISOString(),
@@ -287,7 +306,12 @@ async function main(): Promise<void> {
       latency: results.latency && { ...results.latency, phases: results.latency.phases.map(phaseForJson) },
       outage: results.outage && { ...results.outage, phases: results.outage.phases.map(phaseForJson) },
     },
-    profile: profile && { ...profile, file: relative(root, profile.file), mainThreadMsPerEvent },
+    profile: profile && {
+      ...profile,
+      file: relative(root, profile.file),
+      mainThreadMsPerEvent,
+      byLabel: profileByLabel.map((p) => ({ ...p, summary: { ...p.summary, file: relative(root, p.summary.file) } })),
+    },
   };
   const json = `${JSON.stringify(document, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`;
   writeFileSync(join(resultsDir, `${stamp}.json`), json);
