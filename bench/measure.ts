@@ -236,6 +236,12 @@ export interface Pooled {
   cpuMsPerEvent: CpuSplit;
   /** PostgreSQL's counters per event (WAL server-wide); absent without PostgreSQL. */
   pgPerEvent?: PgCounters;
+  /** The same counters per second of the phases (load, then waiting for Svix): others' rate, in the forwarder's. */
+  pgPerSecond?: PgCounters;
+  /** Seconds from each phase's start to the end of its measurements, summed. */
+  wallSeconds: number;
+  /** Events handled, summed. */
+  handled: number;
   /** The service's CPU ms per event by thread name. */
   threadsCpuMsPerEvent: Record<string, number>;
   answers: Record<string, number>;
@@ -248,6 +254,7 @@ export function pool(results: readonly PhaseResult[], service: string, label: st
   const mine = results.filter((r) => r.service === service && r.label === label);
   const sum = (f: (r: PhaseResult) => number) => mine.reduce((s, r) => s + f(r), 0);
   const handled = sum((r) => Math.max(r.svixMessages, r.acked));
+  const wallSeconds = sum((r) => (r.endedAt - r.startedAt) / 1000);
   const answers: Record<string, number> = {};
   for (const r of mine) for (const [k, n] of Object.entries(r.answers)) answers[k] = (answers[k] ?? 0) + n;
   const all = mine.flatMap((r) => r.latencies.all);
@@ -275,8 +282,13 @@ export function pool(results: readonly PhaseResult[], service: string, label: st
           pgPerEvent: Object.fromEntries(
             Object.keys(mine[0]!.pg!).map((k) => [k, sum((r) => r.pg![k as keyof PgCounters]) / handled]),
           ) as unknown as PgCounters,
+          pgPerSecond: Object.fromEntries(
+            Object.keys(mine[0]!.pg!).map((k) => [k, sum((r) => r.pg![k as keyof PgCounters]) / wallSeconds]),
+          ) as unknown as PgCounters,
         }
       : {}),
+    wallSeconds,
+    handled,
     threadsCpuMsPerEvent,
     answers,
     svixDuplicates: sum((r) => r.svixDuplicates),

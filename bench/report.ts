@@ -163,6 +163,21 @@ export function resultRows(r: BenchResults): Row[] {
           `${num(pg.walBytes)}, ${num(pg.walRecords, 1)}`,
           pgIdle ? `${num(pgIdle.walBytes)}, ${num(pgIdle.walRecords, 1)} (others' load)` : "",
         );
+        // The server's WAL and CPU less what the rest of the machine caused meanwhile: the rate
+        // seen during the forwarder's phases (which write nothing) over the relay's phases' time.
+        const idleRate = s.forwarder.pgPerSecond;
+        if (idleRate) {
+          const net = (perEvent: number, perSecond: number) =>
+            (perEvent * s.relay.handled - perSecond * s.relay.wallSeconds) / s.relay.handled;
+          const serverIdleMsPerSecond =
+            (s.forwarder.cpuMsPerEvent.postgresServer * s.forwarder.handled) / s.forwarder.wallSeconds;
+          row(
+            label,
+            "  less others' (forwarder phases' rate)",
+            `WAL ${num(net(pg.walBytes, idleRate.walBytes))} B, ${num(net(pg.walRecords, idleRate.walRecords), 1)} rec; CPU ${num(net(s.relay.cpuMsPerEvent.postgresServer, serverIdleMsPerSecond), 3)} ms`,
+            `others: ${num(idleRate.walBytes / 1024)} KiB/s WAL`,
+          );
+        }
       }
       row(label, "answers", answers(s.relay.answers), answers(s.forwarder.answers));
     }
