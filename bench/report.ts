@@ -281,6 +281,13 @@ export function resultRows(r: BenchResults): Row[] {
       o.missing === 0 && o.duplicated === 0 ? "pass" : "FAIL",
     );
     row("outage", "message.create calls (503)", `${o.svixCalls.total} (${o.svixCalls.unavailable})`, "n/a");
+    const a = o.afterEnd;
+    row(
+      "outage",
+      "after the end: hung calls at; created from–to",
+      `${a.hungAt.map((t) => `${num(t, 2)} s`).join(", ") || "none"}; ${num(a.firstCreatedAt, 2)}–${num(a.lastCreatedAt, 2)} s`,
+      "n/a",
+    );
   }
   if (r.rateLimited) {
     const l = r.rateLimited;

@@ -30,6 +30,18 @@ export interface OutageResult {
   duplicated: number;
   /** message.create calls in the emulator's log, and those answered 503. */
   svixCalls: { total: number; unavailable: number };
+  /**
+   * After the outage's end, from the emulator's call log (seconds since the end): when the two
+   * calls that hung arrived, when the first and the last message was created, and the calls
+   * made in between (what the relay sent once Svix answered again).
+   */
+  afterEnd: {
+    hungAt: number[];
+    firstCreatedAt: number | null;
+    lastCreatedAt: number | null;
+    createCalls: number;
+    created: number;
+  };
   phases: PhaseResult[];
 }
 
@@ -38,6 +50,7 @@ export async function runOutage(ctx: BenchContext, o: OutageOptions): Promise<Ou
     `outage: Svix answers 503 for ${o.duration} s while ${o.rate} pushes/s arrive (${o.connections} connections), then two calls hang\n`,
   );
   await waitForDrain(ctx.relay.url, 60_000);
+  let ended = 0;
   const phase = await measurePhase(ctx, ctx.relay, {
     label: "outage",
     connections: o.connections,
@@ -49,7 +62,7 @@ export async function runOutage(ctx: BenchContext, o: OutageOptions): Promise<Ou
     // The outage's end, from which recovery is counted: the 503 rule goes, and the next two calls hang.
     afterLoad: async () => {
       await ctx.emulator.clearFaults();
-      const ended = Date.now();
+      ended = Date.now();
       await ctx.emulator.addFaults([{ kind: "hang", operation: "message.create", times: 2 }]);
       return ended;
     },
@@ -57,6 +70,18 @@ export async function runOutage(ctx: BenchContext, o: OutageOptions): Promise<Ou
   });
   const calls = await ctx.emulator.calls();
   const creates = calls.filter((c) => c.operation === "message.create");
+  const after = creates.filter((c) => c.at >= ended);
+  const created = after.filter((c) => c.status >= 200 && c.status < 300).map((c) => (c.at - ended) / 1000);
+  const afterEnd = {
+    hungAt: after.filter((c) => c.status === 0).map((c) => (c.at - ended) / 1000),
+    firstCreatedAt: created.length > 0 ? Math.min(...created) : null,
+    lastCreatedAt: created.length > 0 ? Math.max(...created) : null,
+    createCalls: after.length,
+    created: created.length,
+  };
+  ctx.say(
+    `  after the outage's end: calls hung at ${afterEnd.hungAt.map((t) => `${t.toFixed(2)} s`).join(", ") || "none"}; messages created from ${afterEnd.firstCreatedAt?.toFixed(2) ?? "–"} s to ${afterEnd.lastCreatedAt?.toFixed(2) ?? "–"} s (${afterEnd.created} of ${afterEnd.createCalls} calls)\n`,
+  );
   await ctx.emulator.clearFaults();
   const recoverySeconds = phase.delivery?.seconds ?? null;
   return {
@@ -71,6 +96,7 @@ export async function runOutage(ctx: BenchContext, o: OutageOptions): Promise<Ou
     missing: phase.delivery?.missing ?? Number.NaN,
     duplicated: phase.delivery?.duplicated ?? Number.NaN,
     svixCalls: { total: creates.length, unavailable: creates.filter((c) => c.status === 503).length },
+    afterEnd,
     phases: [phase],
   };
 }
