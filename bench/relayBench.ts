@@ -140,12 +140,15 @@ async function main(): Promise<void> {
   // Tracing: a second relay on the same database, exporting every span to a sink of our own.
   let sink: Started | undefined;
   let traced: Started | undefined;
+  let tracedSpawnedAt = 0;
   if (o.scenarios.includes("tracing")) {
     sink = await startOtlpSink(root, logDir, track);
+    tracedSpawnedAt = Date.now();
     traced = await startRelay(
       {
         root,
         logDir,
+        profileDir: o.profile ? profileDir : undefined,
         svixUrl: emulator.url,
         databaseEnv: database.env,
         name: "relay-traced",
@@ -266,6 +269,24 @@ async function main(): Promise<void> {
       say(
         `no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`,
       );
+    // The traced relay's profile too: where tracing's cost goes.
+    const tracedPhases = (results.tracing?.phases ?? []).filter((p) => p.service === "relay-traced");
+    if (traced && tracedPhases.length > 0) {
+      await stopChild(traced.child);
+      children.splice(children.indexOf(traced.child), 1);
+      const tracedFile = findProfile(profileDir, traced.child.pid);
+      if (tracedFile)
+        profileByLabel.push({
+          label: "relay-traced (tracing on)",
+          summary: summarizeProfile(
+            tracedFile,
+            root,
+            tracedPhases.map((p): [number, number] => [p.startedAt - tracedSpawnedAt, p.endedAt - tracedSpawnedAt]),
+            20,
+          ),
+          mainThreadMsPerEvent: mainThreadMsPerEventOf(tracedPhases),
+        });
+    }
   }
 
   const rows = resultRows(results);
