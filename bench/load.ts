@@ -5,7 +5,7 @@ import autocannon from "autocannon";
 export interface BenchEvent {
   id: string;
   project: string;
-  /** small: a user.created event (≈ 0.7 KB); large: a subscription.activated event carrying its plan's coverage (≈ 6 KB). */
+  /** small: a user.created event (350 bytes); large: a subscription.activated event carrying its plan's coverage (5,860 bytes). */
   size?: EventSize;
 }
 
@@ -58,7 +58,7 @@ export function eventBody(event: BenchEvent): string {
 
 /**
  * A valid subscription.activated event as the platform publishes it (schemas/event-types.json's
- * example), its plan carrying the coverage: ≈ 6 KB, the weight of a real `subscription.*` event.
+ * example), its plan carrying the coverage: 5,860 bytes, the weight of a real `subscription.*` event.
  */
 export function largeEventBody(event: BenchEvent): string {
   const suffix = event.id.slice(4);
@@ -103,7 +103,7 @@ export function pushBody(eventText: string, messageId: string): string {
   });
 }
 
-/** The shape of test/helpers/events.ts's makeEvent: a valid user.created event (≈ 0.7 KB). */
+/** The shape of test/helpers/events.ts's makeEvent: a valid user.created event (350 bytes with the bench's ids). */
 export function smallEventBody(event: BenchEvent): string {
   return JSON.stringify({
     object: "event",

@@ -1,4 +1,4 @@
-// `npm run bench -- [--scenario steady|projects|tracing|latency|rate-limited|outage|overload] [--db pglite] [--profile] …`
+// `npm run bench -- [--scenario steady|projects|tracing|latency|outage|rate-limited|overload] [--db pglite] [--profile] …`
 // The relay's benchmark: the relay as `npm start` runs it against a bare forwarder, both sending to
 // the Svix emulator in its own process, loaded with autocannon; results next to the performance
 // targets (bench/report.ts), in bench/results/. `--help` lists the options.

@@ -246,7 +246,7 @@ export function resultRows(r: BenchResults): Row[] {
     );
     row(
       label,
-      "acked events missing / duplicated in Svix",
+      "acked events not in Svix at the end / twice",
       `${l.relayMissing} / ${l.relayDuplicated}`,
       `${l.forwarderMissing} / ${l.forwarderDuplicated}`,
       "0 / 0",
@@ -274,7 +274,7 @@ export function resultRows(r: BenchResults): Row[] {
     );
     row(
       "outage",
-      "acked events missing / duplicated in Svix",
+      "acked events not in Svix at the end / twice",
       `${o.missing} / ${o.duplicated}`,
       "n/a",
       "0 / 0",

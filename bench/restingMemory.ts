@@ -1,11 +1,13 @@
 // `node bench/restingMemory.ts [--baseline DIR] [--tree NAME=DIR …] [--postgres] [--rounds N] [--settle S] [--sample S]`
 // The relay's memory at rest: started as `npm start` starts it with nothing configured (no
 // DATABASE_URL, no Svix key: the embedded PGlite in a fresh DATA_DIR and the built-in Svix
-// emulator), left alone for --settle seconds, then its RSS sampled for --sample seconds (the
-// median is reported). --baseline DIR runs the relay of another tree (e.g. `git archive` of an
-// older commit, with node_modules and src/generated beside it) the same way, alternating with
-// this one round by round (--tree NAME=DIR: more trees, e.g. one per setting tried); --postgres adds the relay on a PostgreSQL database of its own (with
-// the Svix emulator in its own process). Results: stdout and bench/results/resting-memory-<time>.json.
+// emulator), left alone for --settle seconds (15), then its RSS sampled for --sample seconds (5;
+// the median is reported), --rounds times (3). --baseline DIR runs the relay of another tree
+// (e.g. `git archive` of an older commit, with node_modules and src/generated beside it) the same
+// way, alternating with this one round by round; --tree NAME=DIR adds more trees (one per
+// setting tried); --postgres adds the relay on a PostgreSQL database of its own (DATABASE_URL's
+// server as in the bench, with the Svix emulator in its own process).
+// Results: stdout and bench/results/resting-memory-<time>.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";

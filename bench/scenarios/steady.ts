@@ -1,7 +1,7 @@
 // steady: a healthy Svix answering at once, fixed concurrency, distinct events. The relay's
 // throughput next to the bare forwarder's, measured in alternating phases so that whatever else
-// the (shared) machine does lands on both; for each event size of the mix (small ≈ 0.4 KB,
-// large ≈ 6 KB, mixed: one large in four), as a median over the rounds' ratios.
+// the (shared) machine does lands on both; for each event size of the mix (small, 350 bytes;
+// large, 5,860 bytes; mixed: one large in four), as a median over the rounds' ratios.
 import { largeEventBody, smallEventBody, type BenchEvent, type EventSize } from "../load.ts";
 import { eventSource, measurePhase, pool, type BenchContext, type PhaseResult, type Pooled } from "../measure.ts";
 
