@@ -34,6 +34,8 @@ declare module "autocannon" {
       headers?: Record<string, string>;
       requests?: Request[];
       pipelining?: number;
+      /** Requests per second over all connections. */
+      overallRate?: number;
     }
 
     interface Histogram {

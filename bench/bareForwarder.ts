@@ -1,6 +1,7 @@
 // The baseline the relay is measured against: the least a service can do to turn an HTTP post
-// into a Svix message. Parse the JSON body, one `message.create` with the svix SDK, answer 200.
-// No validation, no database, no retries of its own, no resilience.
+// into a Svix message. Parse the JSON body (a Pub/Sub push envelope: decode its base64 data and
+// parse that), one `message.create` with the svix SDK, answer 200. No validation, no database, no
+// retries of its own, no resilience.
 //   PORT=0 SVIX_API_KEY=… SVIX_SERVER_URL=http://127.0.0.1:8071 node bench/bareForwarder.ts
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,6 +11,11 @@ interface ForwardedEvent {
   id: string;
   type: string;
   project: string;
+}
+
+/** A wrapped Pub/Sub push: the event is the message's data, base64. */
+interface PushEnvelope {
+  message: { data: string };
 }
 
 const apiKey = process.env.SVIX_API_KEY;
@@ -34,7 +40,12 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== "POST") return reply(res, 404, { error: "POST an event" });
-  const event = JSON.parse(await readBody(req)) as ForwardedEvent & Record<string, unknown>;
+  const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+  const event = (
+    "message" in body && !("object" in body)
+      ? JSON.parse(Buffer.from((body as unknown as PushEnvelope).message.data, "base64").toString("utf8"))
+      : body
+  ) as ForwardedEvent & Record<string, unknown>;
   const message = await svix.message.create(event.project, {
     eventType: event.type,
     eventId: event.id,

@@ -46,6 +46,11 @@ export class EmulatorControl {
     await this.send("POST", "faults", { kind: "latency", minMs: ms, maxMs: ms, operation: "message.create" });
   }
 
+  /** Adds fault rules (src/emulator/faults.ts's FaultRule), after those already there. */
+  async addFaults(rules: Array<Record<string, unknown>>): Promise<void> {
+    await this.send("POST", "faults", rules);
+  }
+
   /** Removes every fault and the rate limit. */
   async clearFaults(): Promise<void> {
     await this.send("DELETE", "faults");

@@ -5,7 +5,12 @@ import autocannon from "autocannon";
 export interface BenchEvent {
   id: string;
   project: string;
+  /** small: a user.created event (350 bytes); large: a subscription.activated event carrying its plan's coverage (5,860 bytes). */
+  size?: EventSize;
 }
+
+export const EVENT_SIZES = ["small", "large"] as const;
+export type EventSize = (typeof EVENT_SIZES)[number];
 
 export interface LoadSpec {
   /** Base URL of the service under load; events go to `${url}/notifications`. */
@@ -18,6 +23,10 @@ export interface LoadSpec {
   nextEvent: () => BenchEvent;
   /** Seconds before autocannon gives up on one answer. */
   timeoutSeconds?: number;
+  /** Post each event as Pub/Sub pushes it (the wrapped envelope, base64 data) instead of the bare event. */
+  push?: boolean;
+  /** Requests per second over all connections (autocannon's overallRate); as fast as answered when absent. */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -36,8 +45,66 @@ export interface LoadResult {
   latency: { all: number[]; ok: number[]; shed: number[] };
 }
 
-/** The shape of test/helpers/events.ts's makeEvent: a valid user.created event. */
+/**
+ * Two-letter codes standing in for the ISO 3166-1 alpha-2 codes of a plan's coverage: a real
+ * subscription event lists ≈ 250 of them.
+ */
+const COVERAGE = Array.from({ length: 250 }, (_, i) => String.fromCharCode(65 + Math.floor(i / 26), 65 + (i % 26)));
+
+/** The event's JSON text: small or large (README, Performance: the size mix). */
 export function eventBody(event: BenchEvent): string {
+  return event.size === "large" ? largeEventBody(event) : smallEventBody(event);
+}
+
+/**
+ * A valid subscription.activated event as the platform publishes it (schemas/event-types.json's
+ * example), its plan carrying the coverage: 5,860 bytes, the weight of a real `subscription.*` event.
+ */
+export function largeEventBody(event: BenchEvent): string {
+  const suffix = event.id.slice(4);
+  return JSON.stringify({
+    object: "event",
+    id: event.id,
+    data: {
+      object: "subscription",
+      id: `sub_${suffix}`,
+      plan: {
+        object: "plan",
+        id: "pln_0SNlurA049MEWV3V0q7gjQbM4EVo",
+        name: "Gigs Unlimited",
+        coverage: COVERAGE.map((countryCode) => ({ countryCode })),
+      },
+      phoneNumber: "+19591234567",
+      status: "active",
+      user: { object: "user", id: `usr_${suffix}`, email: "jerry@example.com" },
+      activatedAt: "2026-11-27T10:00:00Z",
+      createdAt: "2026-11-27T09:58:02Z",
+    },
+    datacontenttype: "application/json",
+    project: event.project,
+    source: "https://api.gigs.com",
+    specversion: "1.0",
+    time: "2026-11-27T10:00:00Z",
+    type: "subscription.activated",
+    version: "2023-01-30",
+  });
+}
+
+/** The Pub/Sub push envelope (wrapped form) around an event's text, as test/helpers/events.ts's wrapped(). */
+export function pushBody(eventText: string, messageId: string): string {
+  return JSON.stringify({
+    message: {
+      data: Buffer.from(eventText).toString("base64"),
+      attributes: { origin: "platform" },
+      messageId,
+      publishTime: "2026-11-27T10:00:01Z",
+    },
+    subscription: "projects/gigs-bench/subscriptions/relay-push",
+  });
+}
+
+/** The shape of test/helpers/events.ts's makeEvent: a valid user.created event (350 bytes with the bench's ids). */
+export function smallEventBody(event: BenchEvent): string {
   return JSON.stringify({
     object: "event",
     id: event.id,
@@ -65,11 +132,13 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const answers: Record<string, number> = {};
   const latency = { all: [] as number[], ok: [] as number[], shed: [] as number[] };
   let maxRetryAfter = 0;
+  let messageId = 0;
   const instance = autocannon({
     url: `${spec.url}/notifications`,
     connections: spec.connections,
     ...(spec.amount === undefined ? { duration: spec.duration ?? 10 } : { amount: spec.amount }),
     timeout: spec.timeoutSeconds ?? 10,
+    ...(spec.rate === undefined ? {} : { overallRate: spec.rate }),
     requests: [
       {
         method: "POST",
@@ -81,7 +150,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
           const event = spec.nextEvent();
           context.eventId = event.id;
           sent.push(event.id);
-          return { ...request, body: eventBody(event) };
+          const text = eventBody(event);
+          return { ...request, body: spec.push ? pushBody(text, String(1e12 + messageId++)) : text };
         },
         onResponse: (status, _body, context, headers) => {
           answers[status] = (answers[status] ?? 0) + 1;

@@ -130,13 +130,19 @@ export class ThreadMeter {
   }
 }
 
-/** Pids whose command line contains `needle`, e.g. the PostgreSQL backends serving one database. */
-function pidsMatching(needle: string): number[] {
+/**
+ * Pids whose command line contains `needle`, e.g. the PostgreSQL backends serving one database;
+ * with `byName`, pids whose process name (comm) is `needle`: every process of a PostgreSQL server.
+ */
+function pidsMatching(needle: string, byName = false): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) pids.push(Number(entry));
+      const matches = byName
+        ? readFileSync(`/proc/${entry}/comm`, "utf8").trim() === needle
+        : readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle);
+      if (matches) pids.push(Number(entry));
     } catch {
       // Gone, or not ours to read.
     }
@@ -150,16 +156,19 @@ function pidsMatching(needle: string): number[] {
  */
 export class ProcessGroupMeter {
   private readonly needle: string;
+  private readonly byName: boolean;
   private readonly start: Map<number, number>;
 
-  constructor(needle: string) {
+  /** `byName`: match the process name exactly (`postgres`: the whole server) instead of the command line. */
+  constructor(needle: string, byName = false) {
     this.needle = needle;
-    this.start = new Map(pidsMatching(needle).map((pid) => [pid, cpuMs(pid) ?? 0]));
+    this.byName = byName;
+    this.start = new Map(pidsMatching(needle, byName).map((pid) => [pid, cpuMs(pid) ?? 0]));
   }
 
   read(): number {
     let total = 0;
-    for (const pid of pidsMatching(this.needle)) total += (cpuMs(pid) ?? 0) - (this.start.get(pid) ?? 0);
+    for (const pid of pidsMatching(this.needle, this.byName)) total += (cpuMs(pid) ?? 0) - (this.start.get(pid) ?? 0);
     return total;
   }
 }

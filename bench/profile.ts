@@ -37,6 +37,11 @@ export interface ProfileSummary {
   idleSamples: number;
   topFunctions: ProfileEntry[];
   topModules: ProfileEntry[];
+  /**
+   * Self time by module, with native code and Node's internals counted for the library or relay
+   * module that called them (writev under pg is pg's): where the CPU goes, by what asked for it.
+   */
+  topCallerModules: ProfileEntry[];
 }
 
 /** The .cpuprofile Node wrote for `pid` in `dir` (its name carries the pid), if any. */
@@ -102,13 +107,18 @@ export function summarizeProfile(
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parentOf = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
-  const callerOf = (node: CpuProfileNode): string | undefined => {
+  const callerFrameOf = (node: CpuProfileNode): { name: string; where: string } | undefined => {
     for (let id = parentOf.get(node.id); id !== undefined; id = parentOf.get(id)) {
       const frame = byId.get(id)!.callFrame;
-      if (!isOpaque(frame.url)) return `${frame.functionName || "(anonymous)"} ${shortUrl(frame.url, root)}`;
+      if (!isOpaque(frame.url)) return { name: frame.functionName || "(anonymous)", where: shortUrl(frame.url, root) };
     }
     return undefined;
   };
+  const callerOf = (node: CpuProfileNode): string | undefined => {
+    const frame = callerFrameOf(node);
+    return frame && `${frame.name} ${frame.where}`;
+  };
+  const byCallerModule = new Map<string, number>();
   const byFunction = new Map<string, { name: string; where: string; samples: number; callers: Map<string, number> }>();
   const byModule = new Map<string, number>();
   let total = 0;
@@ -126,6 +136,9 @@ export function summarizeProfile(
     byFunction.set(key, entry);
     const mod = name.startsWith("(") && !node.callFrame.url ? name : moduleOf(where);
     byModule.set(mod, (byModule.get(mod) ?? 0) + samples);
+    const callerFrame = isOpaque(node.callFrame.url) && !name.startsWith("(") ? callerFrameOf(node) : undefined;
+    const callerMod = callerFrame ? moduleOf(callerFrame.where) : mod;
+    byCallerModule.set(callerMod, (byCallerModule.get(callerMod) ?? 0) + samples);
   }
   const idle = byModule.get("(idle)") ?? 0;
   const rank = (
@@ -150,21 +163,32 @@ export function summarizeProfile(
     idleSamples: idle,
     topFunctions: rank([...byFunction.values()]),
     topModules: rank([...byModule].map(([name, samples]) => ({ name, where: "", samples }))),
+    topCallerModules: rank([...byCallerModule].map(([name, samples]) => ({ name, where: "", samples }))),
   };
 }
 
-export function formatProfile(summary: ProfileSummary): string {
+/**
+ * `mainThreadMsPerEvent`: the relay's main-thread CPU per event over the profiled phases (from
+ * /proc); each function's share of the busy samples times it is what that function costs per event.
+ */
+export function formatProfile(summary: ProfileSummary, mainThreadMsPerEvent?: number): string {
   const idle = ((summary.idleSamples / summary.totalSamples) * 100).toFixed(1);
   const lines = [
     `relay CPU profile: ${summary.file}`,
     `  ${summary.totalSamples} samples, ${idle} % idle, ${summary.windows ? `taken while the relay was under load (${summary.windows.length} phase(s))` : "the whole process life, start-up included"}; main thread only`,
-    "top functions by self time   % of all samples, (% of busy samples)",
+    `top functions by self time   % of all samples, (% of busy samples)${mainThreadMsPerEvent === undefined ? "" : `, ms per event (of the main thread's ${mainThreadMsPerEvent.toFixed(3)} ms/event)`}`,
   ];
+  const perEvent = (e: ProfileEntry) =>
+    mainThreadMsPerEvent === undefined || Number.isNaN(e.busyShare)
+      ? ""
+      : `  ${(e.busyShare * mainThreadMsPerEvent).toFixed(3)} ms/ev`;
   const share = (e: ProfileEntry) =>
-    `${(e.share * 100).toFixed(1).padStart(5)} % ${Number.isNaN(e.busyShare) ? "        " : `(${(e.busyShare * 100).toFixed(1).padStart(4)} %)`}`;
+    `${(e.share * 100).toFixed(1).padStart(5)} % ${Number.isNaN(e.busyShare) ? "        " : `(${(e.busyShare * 100).toFixed(1).padStart(4)} %)`}${perEvent(e)}`;
   for (const e of summary.topFunctions)
     lines.push(`  ${share(e)}  ${e.name}  ${e.where}${e.calledFrom ? `  ← mostly ${e.calledFrom}` : ""}`);
   lines.push("by module (self time):");
   for (const e of summary.topModules.slice(0, 10)) lines.push(`  ${share(e)}  ${e.name}`);
+  lines.push("by module, native code and Node's internals counted for the module that called them:");
+  for (const e of summary.topCallerModules) lines.push(`  ${share(e)}  ${e.name}`);
   return `${lines.join("\n")}\n`;
 }

@@ -1,4 +1,4 @@
-// `npm run bench -- [--scenario steady|projects|rate-limited|overload] [--db pglite] [--profile] …`
+// `npm run bench -- [--scenario steady|projects|tracing|latency|outage|rate-limited|overload] [--db pglite] [--profile] …`
 // The relay's benchmark: the relay as `npm start` runs it against a bare forwarder, both sending to
 // the Svix emulator in its own process, loaded with autocannon; results next to the performance
 // targets (bench/report.ts), in bench/results/. `--help` lists the options.
@@ -15,11 +15,22 @@ import { EmulatorControl } from "./emulatorControl.ts";
 import { phaseForJson, warmUp, type BenchContext } from "./measure.ts";
 import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from "./profile.ts";
 import { chartGroups, formatTable, resultRows, TARGETS, type BenchResults } from "./report.ts";
+import { PgStats } from "./pgStats.ts";
+import { runLatency } from "./scenarios/latency.ts";
+import { runOutage } from "./scenarios/outage.ts";
 import { runOverload } from "./scenarios/overload.ts";
 import { runProjects } from "./scenarios/projects.ts";
 import { runRateLimited } from "./scenarios/rateLimited.ts";
 import { runSteady } from "./scenarios/steady.ts";
-import { passedRelaySettings, startEmulator, startForwarder, startRelay } from "./services.ts";
+import { runTracing } from "./scenarios/tracing.ts";
+import {
+  passedRelaySettings,
+  startEmulator,
+  startForwarder,
+  startOtlpSink,
+  startRelay,
+  type Started,
+} from "./services.ts";
 import { barChartSvg } from "./svgChart.ts";
 
 const say = (text: string) => void process.stdout.write(text);
@@ -56,9 +67,11 @@ if (o.profile) mkdirSync(profileDir, { recursive: true });
 // ends, fails or is interrupted: the relay before the emulator and the database it uses.
 const children: Child[] = [];
 let database: BenchDatabase | undefined;
+let pgStats: PgStats | undefined;
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    await pgStats?.close();
     for (const child of [...children].reverse()) {
       const { code, signal } = await stopChild(child);
       if (code !== 0)
@@ -124,15 +137,33 @@ async function main(): Promise<void> {
     { root, logDir, svixUrl: emulator.url, databaseEnv: database.env, profileDir: o.profile ? profileDir : undefined },
     track,
   );
-  for (const { name, child, url } of [
-    { name: "emulator", ...emulator },
-    { name: "forwarder", ...forwarder },
-    { name: "relay", ...relay },
-  ]) {
-    say(`${name.padEnd(9)} ${url}  pid ${child.pid}  node ${child.args.join(" ")}\n`);
+  // Tracing: a second relay on the same database, exporting every span to a sink of our own.
+  let sink: Started | undefined;
+  let traced: Started | undefined;
+  let tracedSpawnedAt = 0;
+  if (o.scenarios.includes("tracing")) {
+    sink = await startOtlpSink(root, logDir, track);
+    tracedSpawnedAt = Date.now();
+    traced = await startRelay(
+      {
+        root,
+        logDir,
+        profileDir: o.profile ? profileDir : undefined,
+        svixUrl: emulator.url,
+        databaseEnv: database.env,
+        name: "relay-traced",
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
+      },
+      track,
+    );
   }
+  const started = [emulator, forwarder, relay, ...(sink ? [sink] : []), ...(traced ? [traced] : [])];
+  for (const { child, url } of started)
+    say(`${child.name.padEnd(12)} ${url}  pid ${child.pid}  node ${child.args.join(" ")}\n`);
   say("\n");
 
+  const databaseName = database.env.DATABASE_URL ? new URL(database.env.DATABASE_URL).pathname.slice(1) : undefined;
+  if (databaseName) pgStats = await PgStats.open(adminUrl, databaseName);
   const run = randomBytes(4).toString("hex");
   let sequence = 0;
   const ctx: BenchContext = {
@@ -140,17 +171,38 @@ async function main(): Promise<void> {
     emulatorChild: emulator.child,
     relay: { name: "relay", url: relay.url, child: relay.child },
     forwarder: { name: "forwarder", url: forwarder.url, child: forwarder.child },
-    databaseName: database.env.DATABASE_URL ? new URL(database.env.DATABASE_URL).pathname.slice(1) : undefined,
+    databaseName,
+    pgStats,
     newEventId: () => `evt_bench_${run}_${sequence++}`,
     say,
   };
   const results: BenchResults = {};
   const startedAt = new Date();
-  await warmUp(ctx, o.warmup, o.connections);
+  const tracedService = traced && { name: "relay-traced", url: traced.url, child: traced.child };
+  await warmUp(ctx, o.warmup, o.connections, tracedService ? [tracedService] : []);
   say("\n");
   for (const scenario of o.scenarios) {
     if (scenario === "steady") results.steady = await runSteady(ctx, o);
     if (scenario === "projects") results.projects = await runProjects(ctx, o);
+    if (scenario === "tracing" && tracedService && sink)
+      results.tracing = await runTracing(ctx, tracedService, sink.url, o);
+    if (scenario === "latency") {
+      results.latency = await runLatency(ctx, {
+        connections: o.connections,
+        duration: o.latencyDuration,
+        rounds: o.rounds,
+        svixLatencyMs: o.latencySvixMs,
+        deliveryWaitMs: o.deliveryWait * 1000,
+      });
+    }
+    if (scenario === "outage") {
+      results.outage = await runOutage(ctx, {
+        duration: o.outageDuration,
+        rate: o.outageRate,
+        connections: o.connections,
+        deliveryWaitMs: o.deliveryWait * 1000,
+      });
+    }
     if (scenario === "rate-limited") {
       results.rateLimited = await runRateLimited(ctx, {
         events: o.rateEvents,
@@ -163,7 +215,7 @@ async function main(): Promise<void> {
       results.overload = await runOverload(ctx, {
         connections: o.overloadConnections,
         duration: o.overloadDuration,
-        svixLatencyMs: o.svixLatencyMs,
+        svixLatencyMs: o.svixLatencyMs ?? 300,
       });
     }
     say("\n");
@@ -171,25 +223,70 @@ async function main(): Promise<void> {
   const loadEnd = loadavg();
   // The profile's clock starts when the relay's process does, close enough to its spawn; only the
   // relay's own phases count (in the forwarder's it idles, and the idle share would mislead).
-  const relayPhases = [results.steady?.phases, results.projects?.phases, results.overload?.phases]
+  const relayPhases = [
+    results.steady?.phases,
+    results.projects?.phases,
+    results.tracing?.phases,
+    results.latency?.phases,
+    results.outage?.phases,
+    results.overload?.phases,
+  ]
     .flatMap((p) => p ?? [])
     .filter((p) => p.service === "relay");
-  const profileWindows = relayPhases.map((p): [number, number] => [
-    p.startedAt - relaySpawnedAt,
-    p.endedAt - relaySpawnedAt,
-  ]);
+  const windowsOf = (phases: typeof relayPhases) =>
+    phases.map((p): [number, number] => [p.startedAt - relaySpawnedAt, p.endedAt - relaySpawnedAt]);
+  const profileWindows = windowsOf(relayPhases);
+  // The main thread's CPU per event over some phases: a profile's shares in ms per event.
+  const mainThreadMsPerEventOf = (phases: typeof relayPhases) => {
+    const handled = phases.reduce((sum, p) => sum + p.handled, 0);
+    const ms = phases.reduce((sum, p) => sum + (p.serviceThreadsCpuMs.MainThread ?? 0), 0);
+    return handled > 0 && ms > 0 ? ms / handled : undefined;
+  };
 
   // The relay writes its CPU profile when it exits: stop it now, before reading the profile.
   const relayExit = await stopChild(relay.child);
   children.splice(children.indexOf(relay.child), 1);
   let profile: ProfileSummary | undefined;
+  // With several kinds of phase (steady's sizes), each kind's profile too.
+  const profileByLabel: Array<{ label: string; summary: ProfileSummary; mainThreadMsPerEvent: number | undefined }> =
+    [];
   if (o.profile) {
     const file = findProfile(profileDir, relay.child.pid);
-    if (file) profile = summarizeProfile(file, root, profileWindows.length > 0 ? profileWindows : undefined);
-    else
+    if (file) {
+      profile = summarizeProfile(file, root, profileWindows.length > 0 ? profileWindows : undefined);
+      const labels = [...new Set(relayPhases.map((p) => p.label))];
+      if (labels.length > 1) {
+        for (const label of labels) {
+          const phases = relayPhases.filter((p) => p.label === label);
+          profileByLabel.push({
+            label,
+            summary: summarizeProfile(file, root, windowsOf(phases), 12),
+            mainThreadMsPerEvent: mainThreadMsPerEventOf(phases),
+          });
+        }
+      }
+    } else
       say(
         `no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`,
       );
+    // The traced relay's profile too: where tracing's cost goes.
+    const tracedPhases = (results.tracing?.phases ?? []).filter((p) => p.service === "relay-traced");
+    if (traced && tracedPhases.length > 0) {
+      await stopChild(traced.child);
+      children.splice(children.indexOf(traced.child), 1);
+      const tracedFile = findProfile(profileDir, traced.child.pid);
+      if (tracedFile)
+        profileByLabel.push({
+          label: "relay-traced (tracing on)",
+          summary: summarizeProfile(
+            tracedFile,
+            root,
+            tracedPhases.map((p): [number, number] => [p.startedAt - tracedSpawnedAt, p.endedAt - tracedSpawnedAt]),
+            20,
+          ),
+          mainThreadMsPerEvent: mainThreadMsPerEventOf(tracedPhases),
+        });
+    }
   }
 
   const rows = resultRows(results);
@@ -197,7 +294,10 @@ async function main(): Promise<void> {
   say(
     `load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at the start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at the end (${cpus().length} CPUs, shared by relay, forwarder, emulator, PostgreSQL and the load generator)\n`,
   );
-  if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) })}`);
+  const mainThreadMsPerEvent = mainThreadMsPerEventOf(relayPhases);
+  if (profile) say(`\n${formatProfile({ ...profile, file: relative(root, profile.file) }, mainThreadMsPerEvent)}`);
+  for (const { label, summary, mainThreadMsPerEvent: ms } of profileByLabel)
+    say(`\n${label} phases only:\n${formatProfile({ ...summary, file: relative(root, summary.file) }, ms)}`);
 
   const document = {
     startedAt: startedAt.toISOString(),
@@ -214,9 +314,7 @@ async function main(): Promise<void> {
     options: o,
     database: { kind: database.kind, server: serverSettings },
     relaySettingsFromEnvironment: passedRelaySettings(root),
-    commands: Object.fromEntries(
-      [emulator, forwarder, relay].map((s) => [s.child.name, `node ${s.child.args.join(" ")}`]),
-    ),
+    commands: Object.fromEntries(started.map((s) => [s.child.name, `node ${s.child.args.join(" ")}`])),
     relayExit,
     targets: TARGETS,
     table: rows,
@@ -225,8 +323,16 @@ async function main(): Promise<void> {
       projects: results.projects && { ...results.projects, phases: results.projects.phases.map(phaseForJson) },
       rateLimited: results.rateLimited,
       overload: results.overload && { ...results.overload, phases: results.overload.phases.map(phaseForJson) },
+      tracing: results.tracing && { ...results.tracing, phases: results.tracing.phases.map(phaseForJson) },
+      latency: results.latency && { ...results.latency, phases: results.latency.phases.map(phaseForJson) },
+      outage: results.outage && { ...results.outage, phases: results.outage.phases.map(phaseForJson) },
     },
-    profile: profile && { ...profile, file: relative(root, profile.file) },
+    profile: profile && {
+      ...profile,
+      file: relative(root, profile.file),
+      mainThreadMsPerEvent,
+      byLabel: profileByLabel.map((p) => ({ ...p, summary: { ...p.summary, file: relative(root, p.summary.file) } })),
+    },
   };
   const json = `${JSON.stringify(document, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`;
   writeFileSync(join(resultsDir, `${stamp}.json`), json);

@@ -1,16 +1,22 @@
 // The results table: each measured number next to the relay's performance target for it
 // (README, Performance: what each target is and where it comes from). The targets are comparison
 // columns only; nothing measured is adjusted to meet them.
+import type { LatencyResult } from "./scenarios/latency.ts";
+import type { OutageResult } from "./scenarios/outage.ts";
 import type { OverloadResult } from "./scenarios/overload.ts";
 import type { ProjectsResult } from "./scenarios/projects.ts";
 import type { RateLimitedResult } from "./scenarios/rateLimited.ts";
 import type { SteadyResult } from "./scenarios/steady.ts";
+import type { TracingResult } from "./scenarios/tracing.ts";
 import type { BarGroup } from "./svgChart.ts";
 
 export interface BenchResults {
   steady?: SteadyResult;
   projects?: ProjectsResult;
+  tracing?: TracingResult;
+  latency?: LatencyResult;
   rateLimited?: RateLimitedResult;
+  outage?: OutageResult;
   overload?: OverloadResult;
 }
 
@@ -28,19 +34,34 @@ export interface Row {
 /**
  * The relay's performance targets. The relay does what a bare forwarder does (read an event, one
  * Svix call, answer) plus validation and the ledger, so it is measured against one in the same
- * run: at least 0.6 of its throughput (goal 0.8); its own CPU per event as low as the
- * forwarder's was when the targets were set (0.26 ms, rounded up); under Svix's rate limit L,
- * delivering at ≥ 0.9 L with ≤ 5 % of calls drawing a 429; under overload, a peak RSS below
- * 300 MB (a Cloud Run instance of 512 MiB keeps headroom); 10,000 projects as fast as one (≥ 0.9).
+ * run: at least 0.7 of its throughput with Svix answering at once (goal 0.8), judged on the
+ * median of alternating rounds, for every event size (a real subscription event weighs ≈ 6 KB);
+ * its own CPU per event as low as the forwarder's was when the targets were set (0.26 ms, rounded
+ * up); under Svix's rate limit L, delivering at ≥ 0.9 L with ≤ 5 % of calls drawing a 429; under
+ * overload, a peak RSS below 300 MB (a Cloud Run instance of 512 MiB keeps headroom); 10,000
+ * projects as fast as one (≥ 0.9).
+ *
+ * With Svix answering in 100 ms, the relay answers a push on commit: a push holds a Pub/Sub slot
+ * for p99 ≤ 50 ms (not a Svix round trip), so at the same concurrency it answers ≥ 2.5 × the pushes
+ * a forwarder waiting for Svix can; and answering first delays nothing for long: every
+ * acknowledged event is in Svix, exactly once, within 20 s of the load's end. After a 15 s Svix
+ * outage ending with two hung calls, every event acknowledged during it is in Svix ≤ 5 s after
+ * Svix answers again. Tracing every event (all spans sampled, exported over OTLP/HTTP) keeps
+ * ≥ 0.9 of the throughput without tracing, so that it can stay on in production.
  */
 export const TARGETS = {
-  steadyRatio: 0.6,
+  steadyRatio: 0.7,
   steadyRatioGoal: 0.8,
   relayCpuMsPerEvent: 0.4,
   deliveredOfLimit: 0.9,
   max429Share: 0.05,
   overloadPeakRssMb: 300,
   projectsRatio: 0.9,
+  latencyRelayP99Ms: 50,
+  latencyPushesRatio: 2.5,
+  latencyDeliverySeconds: 20,
+  outageRecoverySeconds: 5,
+  tracingRatio: 0.9,
 } as const;
 
 const num = (v: number | null | undefined, digits = 0) =>
@@ -76,50 +97,197 @@ export function resultRows(r: BenchResults): Row[] {
   const row = (scenario: string, metric: string, relay: string, forwarder = "", target = "", verdict: Verdict = "") =>
     rows.push({ scenario, metric, relay, forwarder, target, verdict });
   if (r.steady) {
-    const s = r.steady;
+    for (const [size, s] of Object.entries(r.steady.sizes)) {
+      const label = `steady ${size}${r.steady.push ? " push" : ""}`;
+      row(
+        label,
+        `events/s (2xx), ${num(s.eventBytes)} B events`,
+        num(s.relay.eventsPerSec) + spread(s.relay.perPhaseEventsPerSec, 0),
+        num(s.forwarder.eventsPerSec) + spread(s.forwarder.perPhaseEventsPerSec, 0),
+      );
+      row(
+        label,
+        "latency p50 / p99 ms",
+        `${num(s.relay.p50Ms)} / ${num(s.relay.p99Ms)}`,
+        `${num(s.forwarder.p50Ms)} / ${num(s.forwarder.p99Ms)}`,
+      );
+      const ratioVerdict: Verdict =
+        s.medianRatio >= TARGETS.steadyRatioGoal ? "goal" : atLeast(s.medianRatio, TARGETS.steadyRatio);
+      row(
+        label,
+        "relay ÷ forwarder, median of rounds (range)",
+        num(s.medianRatio, 2) + spread(s.perRoundRatio),
+        "",
+        `≥ ${TARGETS.steadyRatio} (goal ${TARGETS.steadyRatioGoal})`,
+        ratioVerdict,
+      );
+      row(
+        label,
+        "CPU ms per event",
+        num(s.relay.cpuMsPerEvent.service, 3),
+        num(s.forwarder.cpuMsPerEvent.service, 3),
+        `relay ≤ ${TARGETS.relayCpuMsPerEvent}`,
+        atMost(s.relay.cpuMsPerEvent.service, TARGETS.relayCpuMsPerEvent),
+      );
+      row(
+        label,
+        "  by thread (ms per event)",
+        threadSplit(s.relay.threadsCpuMsPerEvent),
+        threadSplit(s.forwarder.threadsCpuMsPerEvent),
+      );
+      row(
+        label,
+        "emulator CPU ms per event",
+        num(s.relay.cpuMsPerEvent.emulator, 3),
+        num(s.forwarder.cpuMsPerEvent.emulator, 3),
+      );
+      row(label, "PostgreSQL backends CPU ms per event", num(s.relay.cpuMsPerEvent.database, 3), "none");
+      row(
+        label,
+        "all PostgreSQL processes CPU ms/event",
+        num(s.relay.cpuMsPerEvent.postgresServer, 3),
+        `${num(s.forwarder.cpuMsPerEvent.postgresServer, 3)} (others' load)`,
+      );
+      const pg = s.relay.pgPerEvent;
+      const pgIdle = s.forwarder.pgPerEvent;
+      if (pg) {
+        row(
+          label,
+          "per event: commits, rows ins/upd",
+          `${num(pg.xactCommit, 2)}, ${num(pg.tupInserted, 2)}/${num(pg.tupUpdated, 2)}`,
+          "none",
+        );
+        row(
+          label,
+          "per event: WAL bytes, records (server)",
+          `${num(pg.walBytes)}, ${num(pg.walRecords, 1)}`,
+          pgIdle ? `${num(pgIdle.walBytes)}, ${num(pgIdle.walRecords, 1)} (others' load)` : "",
+        );
+        // The server's WAL and CPU less what the rest of the machine caused meanwhile: the rate
+        // seen during the forwarder's phases (which write nothing) over the relay's phases' time.
+        const idleRate = s.forwarder.pgPerSecond;
+        if (idleRate) {
+          const net = (perEvent: number, perSecond: number) =>
+            (perEvent * s.relay.handled - perSecond * s.relay.wallSeconds) / s.relay.handled;
+          const serverIdleMsPerSecond =
+            (s.forwarder.cpuMsPerEvent.postgresServer * s.forwarder.handled) / s.forwarder.wallSeconds;
+          row(
+            label,
+            "  less others' (forwarder phases' rate)",
+            `WAL ${num(net(pg.walBytes, idleRate.walBytes))} B, ${num(net(pg.walRecords, idleRate.walRecords), 1)} rec; CPU ${num(net(s.relay.cpuMsPerEvent.postgresServer, serverIdleMsPerSecond), 3)} ms`,
+            `others: ${num(idleRate.walBytes / 1024)} KiB/s WAL`,
+          );
+        }
+      }
+      row(label, "answers", answers(s.relay.answers), answers(s.forwarder.answers));
+    }
+  }
+  if (r.tracing) {
+    const t = r.tracing;
+    row("tracing", "events/s off / on", `${num(t.off.eventsPerSec)} / ${num(t.on.eventsPerSec)}`, "n/a");
     row(
-      "steady",
-      "events/s (2xx)",
-      num(s.relay.eventsPerSec) + spread(s.relay.perPhaseEventsPerSec, 0),
-      num(s.forwarder.eventsPerSec) + spread(s.forwarder.perPhaseEventsPerSec, 0),
+      "tracing",
+      "on ÷ off, median of rounds (range)",
+      num(t.medianRatio, 2) + spread(t.perRoundRatio),
+      "n/a",
+      `≥ ${TARGETS.tracingRatio}`,
+      atLeast(t.medianRatio, TARGETS.tracingRatio),
     );
     row(
-      "steady",
-      "latency p50 / p99 ms",
-      `${num(s.relay.p50Ms)} / ${num(s.relay.p99Ms)}`,
-      `${num(s.forwarder.p50Ms)} / ${num(s.forwarder.p99Ms)}`,
+      "tracing",
+      "CPU ms per event off / on",
+      `${num(t.off.cpuMsPerEvent.service, 3)} / ${num(t.on.cpuMsPerEvent.service, 3)}`,
+      "n/a",
     );
-    const ratioVerdict: Verdict = s.ratio >= TARGETS.steadyRatioGoal ? "goal" : atLeast(s.ratio, TARGETS.steadyRatio);
     row(
-      "steady",
-      "throughput relay ÷ forwarder",
-      num(s.ratio, 2) + spread(s.perRoundRatio),
+      "tracing",
+      "OTLP exports per event, bytes per event",
+      `${num(t.exportRequestsPerEvent, 4)}, ${num(t.exportBytesPerEvent)}`,
+      "n/a",
+    );
+    row("tracing", "answers off / on", `${answers(t.off.answers)} / ${answers(t.on.answers)}`, "n/a");
+  }
+  if (r.latency) {
+    const l = r.latency;
+    const label = `latency ${l.svixLatencyMs} ms`;
+    row(
+      label,
+      "pushes answered/s",
+      num(l.relay.eventsPerSec) + spread(l.relay.perPhaseEventsPerSec, 0),
+      num(l.forwarder.eventsPerSec) + spread(l.forwarder.perPhaseEventsPerSec, 0),
+    );
+    row(
+      label,
+      "relay ÷ forwarder pushes/s, median (range)",
+      num(l.medianRatio, 2) + spread(l.perRoundRatio),
       "",
-      `≥ ${TARGETS.steadyRatio} (goal ${TARGETS.steadyRatioGoal})`,
-      ratioVerdict,
+      `≥ ${TARGETS.latencyPushesRatio}`,
+      atLeast(l.medianRatio, TARGETS.latencyPushesRatio),
     );
     row(
-      "steady",
-      "CPU ms per event",
-      num(s.relay.cpuMsPerEvent.service, 3),
-      num(s.forwarder.cpuMsPerEvent.service, 3),
-      `relay ≤ ${TARGETS.relayCpuMsPerEvent}`,
-      atMost(s.relay.cpuMsPerEvent.service, TARGETS.relayCpuMsPerEvent),
+      label,
+      "latency p50 / p99 ms",
+      `${num(l.relay.p50Ms, 1)} / ${num(l.relay.p99Ms, 1)}`,
+      `${num(l.forwarder.p50Ms, 1)} / ${num(l.forwarder.p99Ms, 1)}`,
+      `relay p99 ≤ ${TARGETS.latencyRelayP99Ms}`,
+      atMost(l.relay.p99Ms, TARGETS.latencyRelayP99Ms),
+    );
+    const seconds = l.relayDeliverySeconds;
+    const worst = seconds.some((x) => x === null) ? Number.POSITIVE_INFINITY : Math.max(...(seconds as number[]));
+    const deliveryOk = Number.isFinite(worst) && worst <= TARGETS.latencyDeliverySeconds;
+    const onceOk = l.relayMissing === 0 && l.relayDuplicated === 0;
+    row(
+      label,
+      "all acked in Svix, s after the load (rounds)",
+      seconds.map((x) => (x === null ? "not within the wait" : num(x, 1))).join(", "),
+      "",
+      `≤ ${TARGETS.latencyDeliverySeconds} s`,
+      deliveryOk ? "pass" : "FAIL",
     );
     row(
-      "steady",
-      "  by thread (ms per event)",
-      threadSplit(s.relay.threadsCpuMsPerEvent),
-      threadSplit(s.forwarder.threadsCpuMsPerEvent),
+      label,
+      "acked events not in Svix at the end / twice",
+      `${l.relayMissing} / ${l.relayDuplicated}`,
+      `${l.forwarderMissing} / ${l.forwarderDuplicated}`,
+      "0 / 0",
+      onceOk ? "pass" : "FAIL",
+    );
+    row(label, "CPU ms per event", num(l.relay.cpuMsPerEvent.service, 3), num(l.forwarder.cpuMsPerEvent.service, 3));
+    row(label, "answers", answers(l.relay.answers), answers(l.forwarder.answers));
+  }
+  if (r.outage) {
+    const o = r.outage;
+    row(
+      "outage",
+      `pushes during ${o.duration} s of 503s (${o.rate}/s)`,
+      `${o.acked} acked of ${o.sent}; ${answers(o.answers)}`,
+      "n/a",
+    );
+    row("outage", "push latency p50 / p99 ms", `${num(o.p50Ms, 1)} / ${num(o.p99Ms, 1)}`, "n/a");
+    row(
+      "outage",
+      "all acked in Svix, s after the outage",
+      o.recoverySeconds === null ? "not within the wait" : num(o.recoverySeconds, 1),
+      "n/a",
+      `≤ ${TARGETS.outageRecoverySeconds} s`,
+      o.recoverySeconds !== null && o.recoverySeconds <= TARGETS.outageRecoverySeconds ? "pass" : "FAIL",
     );
     row(
-      "steady",
-      "emulator CPU ms per event",
-      num(s.relay.cpuMsPerEvent.emulator, 3),
-      num(s.forwarder.cpuMsPerEvent.emulator, 3),
+      "outage",
+      "acked events not in Svix at the end / twice",
+      `${o.missing} / ${o.duplicated}`,
+      "n/a",
+      "0 / 0",
+      o.missing === 0 && o.duplicated === 0 ? "pass" : "FAIL",
     );
-    row("steady", "PostgreSQL backends CPU ms per event", num(s.relay.cpuMsPerEvent.database, 3), "none");
-    row("steady", "answers", answers(s.relay.answers), answers(s.forwarder.answers));
+    row("outage", "message.create calls (503)", `${o.svixCalls.total} (${o.svixCalls.unavailable})`, "n/a");
+    const a = o.afterEnd;
+    row(
+      "outage",
+      "after the end: hung calls at; created from–to",
+      `${a.hungAt.map((t) => `${num(t, 2)} s`).join(", ") || "none"}; ${num(a.firstCreatedAt, 2)}–${num(a.lastCreatedAt, 2)} s`,
+      "n/a",
+    );
   }
   if (r.rateLimited) {
     const l = r.rateLimited;
@@ -268,13 +436,25 @@ export function formatTable(rows: readonly Row[]): string {
 export function chartGroups(r: BenchResults): BarGroup[] {
   const groups: BarGroup[] = [];
   if (r.steady) {
+    for (const [size, s] of Object.entries(r.steady.sizes)) {
+      groups.push({
+        title: `steady ${size}`,
+        bars: [
+          { kind: "relay", value: s.relay.eventsPerSec },
+          { kind: "forwarder", value: s.forwarder.eventsPerSec },
+        ],
+        note: `relay ÷ fwd ${num(s.medianRatio, 2)}`,
+      });
+    }
+  }
+  if (r.latency) {
     groups.push({
-      title: "steady",
+      title: `latency ${r.latency.svixLatencyMs} ms`,
       bars: [
-        { kind: "relay", value: r.steady.relay.eventsPerSec },
-        { kind: "forwarder", value: r.steady.forwarder.eventsPerSec },
+        { kind: "relay", value: r.latency.relay.eventsPerSec },
+        { kind: "forwarder", value: r.latency.forwarder.eventsPerSec },
       ],
-      note: `relay ÷ fwd ${num(r.steady.ratio, 2)}`,
+      note: `relay ÷ fwd ${num(r.latency.medianRatio, 2)}`,
     });
   }
   if (r.projects) {

@@ -26,6 +26,10 @@ const OWNED_BY_BENCH = [
   "API_TOKENS",
   "INGEST_TOKENS",
   "INGEST_AUTH",
+  // Tracing is the benchmark's to switch on (--scenario tracing), not the environment's.
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_TRACES_SAMPLER",
 ];
 
 function baseEnv(): NodeJS.ProcessEnv {
@@ -115,13 +119,18 @@ export interface RelayStart {
   databaseEnv: Record<string, string>;
   /** Directory for --cpu-prof; no profiling when absent. */
   profileDir?: string;
+  /** The process's name in the benchmark and its log's ("relay" by default). */
+  name?: string;
+  /** More environment, e.g. the OTEL_* variables of the traced relay. */
+  env?: Record<string, string>;
 }
 
 export async function startRelay(o: RelayStart, track: Track): Promise<Started> {
   const port = await freePort();
   const profile = o.profileDir ? ["--cpu-prof", "--cpu-prof-dir", o.profileDir] : [];
+  const name = o.name ?? "relay";
   const child = startChild({
-    name: "relay",
+    name,
     args: [...profile, ...relayArgs(o.root)],
     env: {
       ...baseEnv(),
@@ -133,13 +142,28 @@ export async function startRelay(o: RelayStart, track: Track): Promise<Started> 
       SVIX_SERVER_URL: o.svixUrl,
       // The load generator sends no credentials: an open API on loopback, on purpose.
       OPEN_API: "true",
+      ...o.env,
     },
     cwd: o.root,
-    logFile: join(o.logDir, "relay.log"),
+    logFile: join(o.logDir, `${name}.log`),
   });
   track(child);
   const url = `http://127.0.0.1:${port}`;
   // LOG_LEVEL=warn hides the "relay listening" line: readiness is the relay's own /readyz.
   await waitForHttp(child, `${url}/readyz`, 120_000);
   return { child, url };
+}
+
+/** The OTLP/HTTP sink of the traced relay (bench/otlpSink.ts). */
+export async function startOtlpSink(root: string, logDir: string, track: Track): Promise<Started> {
+  const child = startChild({
+    name: "otlp-sink",
+    args: ["bench/otlpSink.ts"],
+    env: { ...baseEnv(), PORT: "0" },
+    cwd: root,
+    logFile: join(logDir, "otlp-sink.log"),
+  });
+  track(child);
+  const match = await child.waitForLine(/otlp sink on (http:\/\/\S+)/, 60_000);
+  return { child, url: match[1]! };
 }
