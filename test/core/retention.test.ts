@@ -2,10 +2,10 @@
 // or PostgreSQL with DATABASE_URL), with a fake clock: personal data cleared after
 // PAYLOAD_RETENTION_DAYS, audit rows deleted after AUDIT_RETENTION_DAYS, each at its exact edge.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { eventDigest } from "../../src/core/eventDigest.ts";
 import { makeEvent, wrapped } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { usingPostgres } from "../helpers/testDatabase.ts";
+import { insertClaimed } from "../helpers/claimedRow.ts";
 
 const DAY = 86_400_000;
 const BATCH = 2;
@@ -67,12 +67,7 @@ async function failed(): Promise<string> {
   return id;
 }
 async function received(): Promise<string> {
-  const event = makeEvent();
-  await h.container.store.insert({
-    event,
-    transport: { kind: "body" },
-    payloadDigest: eventDigest(event),
-    status: "received",
+  const event = await insertClaimed(h.container.store, {
     claimToken: "in-flight",
     claimExpiresAt: new Date(nowMs + 60_000),
   });

@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Counter } from "prom-client";
 import type { AppError } from "../../src/errors.ts";
-import { eventDigest } from "../../src/core/eventDigest.ts";
 import { MAX_EVENT_BYTES, type IngestRequest, type QuarantineOutcome } from "../../src/ingest/ingestService.ts";
 import { makeEvent, unwrappedHeaders, wrapped } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { insertClaimed } from "../helpers/claimedRow.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -83,12 +83,7 @@ describe("what arrives how", () => {
   });
 
   it("lets an internal caller wait for a delivery in flight, and answers Pub/Sub at once", async () => {
-    const event = makeEvent();
-    await h.container.store.insert({
-      event,
-      transport: { kind: "body" },
-      payloadDigest: eventDigest(event),
-      status: "received",
+    const event = await insertClaimed(h.container.store, {
       claimToken: "elsewhere",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });

@@ -9,6 +9,7 @@ import type { Transport } from "../../src/core/transport.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { waitFor, waitForValue } from "../helpers/waitFor.ts";
+import { insertClaimed } from "../helpers/claimedRow.ts";
 
 const BODY: Transport = { kind: "body" };
 let h: Harness;
@@ -253,12 +254,7 @@ describe("operator replay", () => {
       message: `The payload of event ${purged.id} was erased on 2026-10-01T00:00:00.000Z (personal-data retention); it cannot be replayed`,
     });
 
-    const inFlight = makeEvent();
-    await h.container.store.insert({
-      event: inFlight,
-      transport: BODY,
-      payloadDigest: eventDigest(inFlight),
-      status: "received",
+    const inFlight = await insertClaimed(h.container.store, {
       claimToken: "elsewhere",
       claimExpiresAt: new Date(Date.now() + 30_000),
     });
@@ -416,12 +412,7 @@ describe("the smaller print", () => {
       message: expect.stringContaining("was erased on an earlier date (personal-data retention)"),
     });
 
-    const inFlight = makeEvent();
-    await h.container.store.insert({
-      event: inFlight,
-      transport: BODY,
-      payloadDigest: eventDigest(inFlight),
-      status: "received",
+    const inFlight = await insertClaimed(h.container.store, {
       claimToken: "elsewhere",
       claimExpiresAt: new Date(Date.now() + 30_000),
     });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventDigest } from "../../src/core/eventDigest.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
+import { insertClaimed } from "../helpers/claimedRow.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -83,12 +84,7 @@ describe("POST /notifications/:eventId/replay", () => {
   });
 
   it("answers 503 + Retry-After, not 409, for a notification being delivered right now: it is not done yet", async () => {
-    const event = makeEvent();
-    await h.container.store.insert({
-      event,
-      transport: { kind: "body" },
-      payloadDigest: eventDigest(event),
-      status: "received",
+    const event = await insertClaimed(h.container.store, {
       claimToken: "live",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });

@@ -10,6 +10,7 @@ import { eventDigest } from "../../src/core/eventDigest.ts";
 import { makeEvent, wrapped } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
+import { insertClaimed } from "../helpers/claimedRow.ts";
 
 const DAY = 86_400_000;
 let h: Harness;
@@ -108,12 +109,7 @@ describe("DELETE /notifications/:eventId/payload (an erasure request)", () => {
   });
 
   it("waits for a delivery in flight (503) and answers 404 for an unknown event", async () => {
-    const event = makeEvent();
-    await h.container.store.insert({
-      event,
-      transport: { kind: "body" },
-      payloadDigest: eventDigest(event),
-      status: "received",
+    const event = await insertClaimed(h.container.store, {
       claimToken: "live",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });
@@ -148,15 +144,7 @@ describe("npm run purge", () => {
       await migrate(db);
       const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
       const settled = async (daysOld: number, status: "delivered" | "queued" = "delivered") => {
-        const event = makeEvent();
-        await store.insert({
-          event,
-          transport: { kind: "body" },
-          payloadDigest: eventDigest(event),
-          status: "received",
-          claimToken: "c",
-          claimExpiresAt: new Date(Date.now() + 60_000),
-        });
+        const event = await insertClaimed(store, { claimToken: "c", claimExpiresAt: new Date(Date.now() + 60_000) });
         await store.complete(event.id, "c", { status, countsAsFailure: false, attempts: [] });
         const at = new Date(Date.now() - daysOld * DAY);
         await db.prisma.notification.update({ where: { eventId: event.id }, data: { createdAt: at, updatedAt: at } });

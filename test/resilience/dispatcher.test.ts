@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { eventDigest } from "../../src/core/eventDigest.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { startHarness, type Harness } from "../helpers/relayHarness.ts";
 import { waitFor } from "../helpers/waitFor.ts";
+import { insertClaimed } from "../helpers/claimedRow.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -21,13 +21,8 @@ describe("the dispatcher", () => {
     // The whole request budget for the Svix call: on a loaded machine the first call of a fresh
     // relay once took over the default 3 s, and its retry made a second attempt.
     h = await startHarness({ SVIX_TIMEOUT_MS: "7000" });
-    const event = makeEvent();
     // What a process killed between its claim and its Svix call leaves behind.
-    await h.container.store.insert({
-      event,
-      transport: { kind: "body" },
-      payloadDigest: eventDigest(event),
-      status: "received",
+    const event = await insertClaimed(h.container.store, {
       claimToken: "dead-process",
       claimExpiresAt: new Date(Date.now() - 1000),
     });
@@ -40,12 +35,7 @@ describe("the dispatcher", () => {
 
   it("leaves a live claim alone", async () => {
     h = await startHarness();
-    const event = makeEvent();
-    await h.container.store.insert({
-      event,
-      transport: { kind: "body" },
-      payloadDigest: eventDigest(event),
-      status: "received",
+    await insertClaimed(h.container.store, {
       claimToken: "live",
       claimExpiresAt: new Date(Date.now() + 60_000),
     });
