@@ -26,10 +26,6 @@ export class BackgroundDeliveries {
     this.clock = options.clock;
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   /** Carries a delivery on after the answer; its failure to record is logged (the claim then expires and the dispatcher takes over). */
   add(delivery: Promise<unknown>, owner: Pending): void {
     const tracked = delivery
@@ -63,13 +59,15 @@ export class BackgroundDeliveries {
     clearTimeout(timer);
     const left = [...this.pending.values()];
     const now = new Date(this.clock.now());
-    for (const { eventId, claimToken } of left) {
-      await this.ledger
-        .release([eventId], claimToken, now)
-        .catch((error: unknown) =>
-          this.logger.warn({ err: error, eventId }, "could not hand back a claim at shutdown; it expires by itself"),
-        );
-    }
+    await Promise.all(
+      left.map(({ eventId, claimToken }) =>
+        this.ledger
+          .release([eventId], claimToken, now)
+          .catch((error: unknown) =>
+            this.logger.warn({ err: error, eventId }, "could not hand back a claim at shutdown; it expires by itself"),
+          ),
+      ),
+    );
     if (left.length > 0) {
       this.logger.warn({ released: left.length }, "deliveries still running at shutdown handed back, due at once");
     }

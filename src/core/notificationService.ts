@@ -89,11 +89,6 @@ export class NotificationService {
     });
   }
 
-  /** Deliveries this instance is still making after having answered. */
-  get deliveriesInBackground(): number {
-    return this.background.size;
-  }
-
   /** Resolves once the deliveries made after an answer have ended (tests; a caller that must see the outcome). */
   idle(): Promise<void> {
     return this.background.idle();

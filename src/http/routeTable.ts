@@ -17,7 +17,7 @@ const ROUTES: RouteEntry[] = Object.entries(OPENAPI.paths)
     Object.keys(operations).map((method) => ({
       method: method.toUpperCase(),
       path: path.replace(/\{(\w+)\}/g, ":$1"),
-      pattern: new RegExp(`^${escapeRegExp(path).replace(/\\?\{\w+\\?\}/g, "[^/]+")}/?$`),
+      pattern: new RegExp(`^${escapeRegExp(path).replace(/\{\w+\}/g, "[^/]+")}/?$`),
       params: (path.match(/\{/g) ?? []).length,
     })),
   )

@@ -43,13 +43,10 @@ export interface Metrics {
   endToEnd: Histogram<"transport">;
   /** Answered HTTP requests by route pattern ("POST /notifications", "unmatched") and status class (2xx…5xx). */
   httpRequests: Counter<"route" | "status_class">;
-  /** Notifications waiting for the dispatcher (queued; received with an expired claim), read from the ledger on scrape. */
-  queueDepth: Gauge<"status">;
-  /** Age of the oldest queued or stuck notification, seconds; 0 when none. */
-  queueOldestAge: Gauge;
-  /** Failed ledger reads of the queue gauges (which then keep their last values). */
-  queueReadFailures: Counter;
-  /** Reads the queue gauges from the ledger on scrape, at most once per QUEUE_REFRESH_MS. */
+  /**
+   * Reads the queue gauges (relay_queue_depth, relay_queue_oldest_age_seconds, their read
+   * failures) from the ledger on scrape, at most once per QUEUE_REFRESH_MS.
+   */
   watchQueue(source: QueueSource): void;
 }
 
@@ -67,7 +64,7 @@ export const NOTIFICATION_OUTCOMES = [
  * From 50 ms (Pub/Sub's own publish-to-push latency) to an hour (a Svix outage drained by the
  * dispatcher): a pager needs both ends, and the quantiles in between.
  */
-export const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -182,9 +179,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ["route", "status_class"],
       registers,
     }),
-    queueDepth: queue.depth,
-    queueOldestAge: queue.oldestAge,
-    queueReadFailures: queue.readFailures,
     watchQueue: (source) => queue.watch(source),
   };
 }

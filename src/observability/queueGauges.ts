@@ -24,9 +24,6 @@ export interface QueueSource {
 export const QUEUE_REFRESH_MS = 5_000;
 
 export interface QueueGauges {
-  depth: Gauge<"status">;
-  oldestAge: Gauge;
-  readFailures: Counter;
   /** Starts reading the gauges from `source` on scrape; until a read succeeds the depth has no series and the age is 0. */
   watch(source: QueueSource): void;
 }
@@ -72,7 +69,8 @@ export function queueGauges(registers: Registry[], refreshMs = QUEUE_REFRESH_MS)
     return reading;
   };
 
-  const depth = new Gauge({
+  // Registered in `registers`; prom-client reads them through collect().
+  new Gauge({
     name: "relay_queue_depth",
     help: "Notifications waiting for the dispatcher: status=queued, and status=received whose claim has expired (stuck)",
     labelNames: ["status"],
@@ -84,7 +82,7 @@ export function queueGauges(registers: Registry[], refreshMs = QUEUE_REFRESH_MS)
       this.set({ status: "received" }, values.stuck);
     },
   });
-  const oldestAge = new Gauge({
+  new Gauge({
     name: "relay_queue_oldest_age_seconds",
     help: "Age of the oldest queued or stuck notification, seconds since it arrived (0 when none)",
     registers,
@@ -94,9 +92,6 @@ export function queueGauges(registers: Registry[], refreshMs = QUEUE_REFRESH_MS)
     },
   });
   return {
-    depth,
-    oldestAge,
-    readFailures,
     watch(next) {
       source = next;
       last = undefined;

@@ -76,7 +76,7 @@ export function traceparentOf(span: Span | undefined): string | null {
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** A stored traceparent as a span context (for a parent or a link); undefined when absent or malformed. */
-export function spanContextOf(traceparent: string | null | undefined): SpanContext | undefined {
+function spanContextOf(traceparent: string | null | undefined): SpanContext | undefined {
   const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
   if (!match) return undefined;
   return { traceId: match[1]!, spanId: match[2]!, traceFlags: Number.parseInt(match[3]!, 16), isRemote: true };

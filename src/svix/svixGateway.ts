@@ -81,12 +81,13 @@ export class SdkSvixGateway implements SvixApi {
         const span = trace.getActiveSpan();
         if (span?.isRecording()) {
           const method = request.method ?? "GET";
-          span.updateName(`${method} ${urlTemplate(url.pathname)}`);
+          const template = urlTemplate(url.pathname);
+          span.updateName(`${method} ${template}`);
           span.setAttributes({
             "http.request.method": method,
             "server.address": url.hostname,
             "server.port": Number(url.port) || (url.protocol === "https:" ? 443 : 80),
-            "url.template": urlTemplate(url.pathname),
+            "url.template": template,
           });
           request.headers = { ...request.headers };
           propagation.inject(otelContext.active(), request.headers);
@@ -254,7 +255,7 @@ export class SdkSvixGateway implements SvixApi {
 }
 
 /** A Svix API path with its ids as placeholders: a span name and url.template without customer data. */
-export function urlTemplate(path: string): string {
+function urlTemplate(path: string): string {
   return path
     .replace(/^(\/api\/v1\/app\/)[^/]+/, "$1{app_id}")
     .replace(/(\/msg\/)[^/]+/, "$1{msg_id}")
