@@ -173,10 +173,12 @@ describe("what cannot be read", () => {
       message: `The event is ${MAX_EVENT_BYTES + 1} bytes; Svix takes at most ${MAX_EVENT_BYTES}`,
     });
     // Inside an envelope the event's own size counts, not the envelope's (which base64 makes larger).
-    expect((await accept({ body: json(wrapped(sized(MAX_EVENT_BYTES))), fromPubsub: true })).outcome).toMatchObject({
+    const enveloped = sized(MAX_EVENT_BYTES);
+    expect((await accept({ body: json(wrapped(enveloped)), fromPubsub: true })).outcome).toMatchObject({
       status: "accepted",
     });
     await h.settle();
+    expect((await h.container.store.summary(enveloped.id))?.status).toBe("delivered");
   });
 });
 

@@ -49,6 +49,10 @@ describe("Pub/Sub push — acknowledged once recorded", () => {
     await h.settle();
     expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
     expect(h.emulator.state.allMessages().filter((m) => m.eventId === event.id)).toHaveLength(1);
+    // Delivered under the claim the push took, by the same process — not later by the dispatcher.
+    expect((await h.container.store.attemptsOf(event.id)).map((a) => [a.trigger, a.outcome])).toEqual([
+      ["ingress", "delivered"],
+    ]);
   });
 
   it("answers a duplicate still in flight elsewhere at once, with 200: the ledger owns it", async () => {

@@ -108,10 +108,12 @@ describe("verified Pub/Sub push (PUBSUB_AUDIENCE set)", () => {
 
   it("admits a push with a valid Google-signed token, and that token may do nothing else", async () => {
     const token = await google.sign();
+    const event = makeEvent();
     expect(
-      (await h.http.post("/notifications").set(bearer(token)).send(wrapped(makeEvent())).expect(200)).body.data.status,
+      (await h.http.post("/notifications").set(bearer(token)).send(wrapped(event)).expect(200)).body.data.status,
     ).toBe("accepted");
     await h.settle();
+    expect((await h.container.store.summary(event.id))?.status).toBe("delivered");
     await h.http.get("/notifications").set(bearer(token)).expect(403);
     await h.http.get("/metrics").set(bearer(token)).expect(403);
   });
