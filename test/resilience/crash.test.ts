@@ -93,17 +93,23 @@ describe("crashes (kill -9) and restarts", () => {
     relay = await startRelayProcess(env);
     const port = new URL(relay.url).port;
     const events = Array.from({ length: 30 }, (_, i) => makeEvent({ project: `project-${i % 3}` }));
-    const pushes = Promise.all(events.map((e) => pushUntilAcked(() => relay!.url, wrapped(e))));
+    let acked = 0;
+    const pushes = Promise.all(
+      events.map((e) => pushUntilAcked(() => relay!.url, wrapped(e)).then(() => (acked += 1))),
+    );
     const inSvixAtKill: number[] = [];
+    const ackedAtKill: number[] = [];
     for (let kill = 0; kill < 2; kill += 1) {
       await waitFor(() => emulator.state.allMessages().length > (kill + 1) * 5);
       inSvixAtKill.push(emulator.state.allMessages().length);
+      ackedAtKill.push(acked);
       await killHard();
       relay = await startRelayProcess(env, Number(port));
     }
     await pushes;
     // Killed while Svix calls were under way: pushes answered on commit, not all of them in Svix yet.
     expect(inSvixAtKill[0]).toBeLessThan(events.length);
+    expect(ackedAtKill[0]).toBeGreaterThan(inSvixAtKill[0]!);
     const rows = await ledger(events.length);
     expectExactlyOnce(
       events.map((e) => e.id),
