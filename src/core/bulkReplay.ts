@@ -1,7 +1,7 @@
 import { AppError, isAppError, type ErrorDetail } from "../errors.ts";
 import { isStorableIdentifier } from "./event.ts";
 import type { NotificationService } from "./notificationService.ts";
-import type { NotificationLedger, NotificationStatus } from "./ports/ledger.ts";
+import { type NotificationLedger, type NotificationStatus, REPLAYABLE_STATUSES } from "./ports/ledger.ts";
 
 export interface ReplayFilter {
   status: Extract<NotificationStatus, "failed" | "rejected" | "queued">;
@@ -27,7 +27,6 @@ export interface ReplaySummary {
   results: Array<{ eventId: string; status: string }>;
 }
 
-const REPLAYABLE = ["failed", "rejected", "queued"] as const;
 export const REPLAY_MAX = 1000;
 
 /** A replay filter from a request body: every problem named. */
@@ -37,8 +36,8 @@ export function parseReplayFilter(body: unknown): ReplayFilter {
   const known = new Set(["status", "project", "type", "since", "until", "limit"]);
   for (const key of Object.keys(b))
     if (!known.has(key)) details.push({ path: `/${key}`, message: "is not a known field" });
-  if (!REPLAYABLE.includes(b.status as never))
-    details.push({ path: "/status", message: `must be one of ${REPLAYABLE.join(", ")}` });
+  if (!REPLAYABLE_STATUSES.includes(b.status as never))
+    details.push({ path: "/status", message: `must be one of ${REPLAYABLE_STATUSES.join(", ")}` });
   for (const key of ["project", "type"] as const) {
     if (b[key] !== undefined && !(typeof b[key] === "string" && isStorableIdentifier(b[key] as string)))
       details.push({ path: `/${key}`, message: "must be 1 to 256 characters" });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { NotificationStatus } from "../core/ports/ledger.ts";
+import { type NotificationStatus, REPLAYABLE_STATUSES } from "../core/ports/ledger.ts";
 import type { StatusCounts } from "./dashboardData.ts";
 import type { Viewer } from "./gate.ts";
 import { html, trustedHtml, type SafeHtml } from "./html.ts";
@@ -66,19 +66,23 @@ export function csrfField(viewer: Viewer): SafeHtml {
   return html`<input type="hidden" name="csrf" value="${viewer.csrf}">`;
 }
 
-/** A button that posts (with the CSRF token) to a dashboard action. */
-/** Statuses an operator may replay. */
-export const REPLAYABLE: ReadonlySet<string> = new Set(["queued", "failed", "rejected"]);
+const REPLAYABLE: ReadonlySet<string> = new Set(REPLAYABLE_STATUSES);
+
+/** Whether an operator may replay the notification: a replayable status, its payload kept. */
+export function canReplay(n: { status: string; payloadPurgedAt: Date | null }): boolean {
+  return REPLAYABLE.has(n.status) && !n.payloadPurgedAt;
+}
 
 /** The Replay button of a notification, where it can be replayed (its payload kept); nothing otherwise. */
 export function replayButton(
   viewer: Viewer,
   n: { eventId: string; status: string; payloadPurgedAt: Date | null },
 ): SafeHtml {
-  if (!REPLAYABLE.has(n.status) || n.payloadPurgedAt) return html``;
+  if (!canReplay(n)) return html``;
   return postButton(viewer, `${notificationHref(n.eventId)}/replay`, "Replay");
 }
 
+/** A button that posts (with the CSRF token) to a dashboard action. */
 export function postButton(
   viewer: Viewer,
   action: string,

@@ -16,6 +16,7 @@ import type {
   ProjectStatusCount,
   QueueDepth,
 } from "../core/ports/ledger.ts";
+import { REPLAYABLE_STATUSES } from "../core/ports/ledger.ts";
 import type { TransportKind } from "../core/transport.ts";
 import type { SqlRunner } from "./database.ts";
 import { HotPathWriter } from "./hotPath.ts";
@@ -192,7 +193,7 @@ export class NotificationStore implements NotificationLedger {
         where: {
           eventId,
           OR: [
-            { status: { in: ["queued", "failed", "rejected"] } },
+            { status: { in: [...REPLAYABLE_STATUSES] } },
             { status: "received", OR: [{ claimExpiresAt: null }, { claimExpiresAt: { lte: now } }] },
           ],
         },

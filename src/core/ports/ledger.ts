@@ -8,6 +8,8 @@ import type { Transport } from "../transport.ts";
  * rejected: Svix refused it for good; failed: the dispatcher gave up after the retry horizon.
  */
 export type NotificationStatus = "received" | "queued" | "delivered" | "rejected" | "failed";
+/** The statuses an operator may replay (a `received` one only once its claim has expired). */
+export const REPLAYABLE_STATUSES = ["failed", "rejected", "queued"] as const satisfies readonly NotificationStatus[];
 export const NOTIFICATION_STATUSES: readonly NotificationStatus[] = [
   "received",
   "queued",

@@ -2,7 +2,7 @@ import type { NotificationDetail } from "../dashboardData.ts";
 import type { Viewer } from "../gate.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { traceIdOf } from "../../observability/tracing.ts";
-import { page, projectHref, REPLAYABLE, replayButton, statusBadge, table, time, transportName } from "../layout.ts";
+import { page, projectHref, canReplay, replayButton, statusBadge, table, time, transportName } from "../layout.ts";
 
 /** One notification: where it stands, every Svix call made for it, what Svix said about its endpoints. No payload. */
 export function notificationPage(
@@ -36,7 +36,7 @@ export function notificationPage(
     ]),
     "Svix has reported nothing about its delivery to the customer's endpoints.",
   );
-  const replay = REPLAYABLE.has(n.status) && !n.payloadPurgedAt ? html`<p>${replayButton(viewer, n)}</p>` : "";
+  const replay = canReplay(n) ? html`<p>${replayButton(viewer, n)}</p>` : "";
   const traceId = traceIdOf(n.traceContext);
   const traceLink = traceId
     ? traceProject
