@@ -24,6 +24,28 @@ import { db } from "./ledgerErrors.ts";
 
 type SummaryRow = Omit<Notification, "payload">;
 
+/**
+ * The dispatcher's claim: the oldest due notifications (queued and due, or claimed by an owner
+ * whose claim expired), taken by one conditional update. SKIP LOCKED: instances claiming at the
+ * same moment take different rows instead of waiting on each other; the lock re-checks the
+ * condition on the row's latest version. Its condition implies the predicate of
+ * notifications_backlog_created_at_idx, so PostgreSQL walks only the backlog, in order, and stops
+ * at the limit (exported for the test that reads its plan).
+ */
+export function claimDueSql(now: Date, limit: number, claim: Claim, recoveredAt?: Date): Prisma.Sql {
+  return Prisma.sql`
+    UPDATE notifications SET status = 'received', claim_token = ${claim.token}, claim_expires_at = ${claim.expiresAt}, updated_at = ${now}
+    WHERE event_id IN (
+      SELECT event_id FROM notifications
+      WHERE ((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ${now} OR updated_at < ${recoveredAt ?? null}::timestamptz))
+         OR (status = 'received' AND claim_expires_at <= ${now}))
+        AND payload IS NOT NULL
+      ORDER BY created_at, event_id
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING *`;
+}
+
 export function toSummary(row: SummaryRow): NotificationSummary {
   return {
     eventId: row.eventId,
@@ -159,19 +181,7 @@ export class NotificationStore implements NotificationLedger {
 
   claimDue(now: Date, limit: number, claim: Claim, recoveredAt?: Date): Promise<NotificationRecord[]> {
     return db("claim due", async () => {
-      // SKIP LOCKED: instances claiming at the same moment take different rows instead of
-      // waiting on each other; the lock re-checks the condition on the row's latest version.
-      const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
-        UPDATE notifications SET status = 'received', claim_token = ${claim.token}, claim_expires_at = ${claim.expiresAt}, updated_at = ${now}
-        WHERE event_id IN (
-          SELECT event_id FROM notifications
-          WHERE ((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ${now} OR updated_at < ${recoveredAt ?? null}::timestamptz))
-             OR (status = 'received' AND claim_expires_at <= ${now}))
-            AND payload IS NOT NULL
-          ORDER BY created_at, event_id
-          LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED)
-        RETURNING *`;
+      const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>(claimDueSql(now, limit, claim, recoveredAt));
       return rows
         .map((r) => toRecord(fromRaw(r)))
         .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.eventId.localeCompare(b.eventId));
