@@ -12,6 +12,8 @@ import type { SvixGateway } from "./ports/svix.ts";
 const PACE_WAIT_MAX_MS = 2000;
 /** How often a worker looks for a free place for a Svix call while every one is taken. */
 const ROOM_POLL_MS = 5;
+/** How long the loop waits on a probe before it asks the circuit whether another may go. */
+const PROBE_WAIT_MS = 100;
 
 /** A stored payload the relay can send: an object with an id, a project and a type. */
 function isEventShaped(payload: unknown): payload is PlatformEvent {
@@ -57,7 +59,11 @@ export class Dispatcher {
   /** Set by stop(): a pass gives back what it has not sent yet. */
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** Probe passes still waiting for their (hung) call while the loop went on. */
+  private readonly probes = new Set<Promise<unknown>>();
   private wakeUp: (() => void) | undefined;
+  /** wake() came while no pause was running (during a pass): the next pause is skipped. */
+  private woken = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: DispatcherOptions) {
@@ -75,11 +81,13 @@ export class Dispatcher {
     this.stopping = true;
     this.wake();
     await this.loop;
+    await Promise.all(this.probes);
     this.loop = undefined;
   }
 
   /** Ends the current pause at once (Svix came back, something was queued). */
   wake(): void {
+    this.woken = true;
     clearTimeout(this.timer);
     this.wakeUp?.();
   }
@@ -87,15 +95,35 @@ export class Dispatcher {
   private async run(): Promise<void> {
     while (!this.stopping) {
       let pauseMs = this.options.intervalMs * (0.75 + Math.random() / 2);
+      this.woken = false;
       try {
         const wait = this.options.svix.blockedMs();
         if (wait > 0) pauseMs = wait;
+        else if (this.options.svix.probing()) pauseMs = await this.probe();
         else if ((await this.pass()).claimed >= this.options.batchSize) pauseMs = 0;
       } catch (error) {
         this.options.logger.warn({ err: error }, "dispatcher pass failed");
       }
+      // Woken during the pass (Svix came back, a row became due): the pause is skipped, unless
+      // Svix still says wait.
+      if (this.woken && !this.stopping) pauseMs = Math.min(pauseMs, this.options.svix.blockedMs());
       if (pauseMs > 0 && !this.stopping) await this.pause(pauseMs);
     }
+  }
+
+  /**
+   * The circuit lets a probe through: one notification goes as the probe. The loop does not wait
+   * for a probe that hangs: the circuit says when another may go (blockedMs), and the first answer
+   * decides. Returns the pause before the next turn: none once the probe has gone (the circuit
+   * decides the wait), the usual interval when nothing was due.
+   */
+  private async probe(): Promise<number> {
+    const pass = this.pass();
+    const settled = await Promise.race([pass, sleep(PROBE_WAIT_MS).then(() => undefined)]);
+    if (settled) return settled.claimed === 0 ? this.options.intervalMs : 0;
+    const running = pass.catch(() => undefined).finally(() => this.probes.delete(running));
+    this.probes.add(running);
+    return 0;
   }
 
   private pause(ms: number): Promise<void> {

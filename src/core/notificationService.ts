@@ -50,6 +50,11 @@ export interface NotificationServiceOptions {
   eventTypes?: { seen(type: string): void };
   /** Asked about every new event before it is recorded; throws to refuse it (an undeclared type). */
   eventTypePolicy?: { admit(event: PlatformEvent): void };
+  /**
+   * Told when a delivery ends queued and due at once (a call that hung through Svix's recovery):
+   * the dispatcher should not sleep out its pause before sending it.
+   */
+  onDueNow?: () => void;
 }
 
 export interface RelayOptions {
@@ -345,6 +350,8 @@ export class NotificationService {
         : new AppError("database_unavailable", "The ledger is unavailable", { cause: error });
     }
     if (completion.status === "delivered") this.options.eventTypes?.seen(event.type);
+    if (completion.status === "queued" && (completion.nextAttemptAt?.getTime() ?? 0) <= this.options.clock.now())
+      this.options.onDueNow?.();
     const outcome = completion.status === "delivered" && duplicate ? "duplicate" : completion.status;
     const durationMs = Math.round(performance.now() - t0);
     metrics.notifications.inc({ outcome });

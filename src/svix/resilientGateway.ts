@@ -28,6 +28,12 @@ export interface ResilientGatewayOptions {
   circuitCooldownMs: number;
   /** Longest wait for the probe's answer, ms (default 1000). */
   probeTimeoutMs?: number;
+  /**
+   * A probe unanswered this long lets one more probe go (default 250 ms), up to MAX_PROBES at
+   * once: an outage that ends with hung calls costs a quarter second per hung call, not a probe
+   * timeout each.
+   */
+  probeHedgeMs?: number;
   /** Pause after a 429 without Retry-After, doubled per consecutive 429 up to rateLimitMaxMs. */
   rateLimitBaseMs?: number;
   rateLimitMaxMs?: number;
@@ -39,11 +45,16 @@ export interface ResilientGatewayOptions {
   clock?: Clock;
   /** Told when Svix answers again after the circuit opened (the dispatcher wakes up). */
   onRecovered?: () => void;
+  /** Told when the circuit opens (the dispatcher wakes up to sleep exactly until a probe may go). */
+  onOpened?: () => void;
   /** Paces calls under the rate limit learned from Svix's 429s. */
   pacer?: Pacer;
 }
 
 type Circuit = { state: "closed" } | { state: "open"; until: number } | { state: "half_open" };
+
+/** Probes in flight at most while the circuit is half-open (each is a real delivery). */
+const MAX_PROBES = 3;
 
 /**
  * Wraps the Svix gateway with what the SDK lacks, per instance:
@@ -60,8 +71,8 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private consecutive429 = 0;
   private consecutiveFailures = 0;
   private circuit: Circuit = { state: "closed" };
-  private probeInFlight = false;
-  private probeStartedAt = 0;
+  private probesInFlight = 0;
+  private lastProbeStartedAt = 0;
   private inFlight = 0;
   private lastRecovery = 0;
 
@@ -69,11 +80,13 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     this.options = {
       rateLimitBaseMs: 1000,
       probeTimeoutMs: 1000,
+      probeHedgeMs: 250,
       rateLimitMaxMs: 60_000,
       maxPauseMs: 300_000,
       retryBaseMs: 100,
       clock: systemClock,
       onRecovered: () => undefined,
+      onOpened: () => undefined,
       ...options,
       pacer: options.pacer ?? new Pacer({ clock: options.clock }),
     };
@@ -105,8 +118,19 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
 
   blockedMs(): number {
     const now = this.options.clock.now();
-    const circuitWait = this.circuit.state === "open" ? this.circuit.until - now : 0;
-    return Math.max(0, this.pausedUntil - now, circuitWait);
+    return Math.max(0, this.pausedUntil - now, this.circuitWaitMs(now));
+  }
+
+  /** How long the circuit refuses calls from now: open until its cool-down ends; half-open until a probe may go. */
+  private circuitWaitMs(now: number): number {
+    if (this.circuit.state === "open") return this.circuit.until - now;
+    if (this.circuit.state === "half_open" && this.probesInFlight > 0) {
+      // The probes running may still answer; another may go once the last has waited probeHedgeMs.
+      return this.probesInFlight >= MAX_PROBES
+        ? this.options.probeHedgeMs
+        : this.lastProbeStartedAt + this.options.probeHedgeMs - now;
+    }
+    return 0;
   }
 
   reserveCall(maxWaitMs?: number): number | undefined {
@@ -135,6 +159,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     try {
       for (let retry = 0; ; retry += 1) {
         const probe = this.admit(options.probe === true && retry === 0, options.reserved === true && retry === 0);
+        const startedAt = this.options.clock.now();
         try {
           // The probe learns whether Svix is back: a hung call must not keep the circuit open
           // (and every queued event waiting) for a whole SVIX_TIMEOUT_MS.
@@ -148,13 +173,13 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
               }
             : options;
           const result = await fn(callOptions);
-          this.succeeded();
+          this.succeeded(probe);
           return result;
         } catch (error) {
           const failure = isAppError(error)
             ? error
             : new AppError("svix_unavailable", "Svix call failed", { cause: error });
-          this.failed(failure, probe);
+          this.failed(failure, probe ? startedAt : undefined);
           const transient = failure.code === "svix_unavailable";
           const delay = this.options.retryBaseMs * 2 ** retry * (0.5 + Math.random() / 2);
           const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
@@ -191,11 +216,11 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
         },
       );
     }
-    if (this.circuit.state === "open" && (now >= this.circuit.until || (operatorProbe && !this.probeInFlight)))
+    if (this.circuit.state === "open" && (now >= this.circuit.until || (operatorProbe && this.probesInFlight === 0)))
       this.circuit = { state: "half_open" };
-    if (this.circuit.state === "open" || (this.circuit.state === "half_open" && this.probeInFlight)) {
+    const wait = this.circuitWaitMs(now);
+    if (this.circuit.state === "open" || wait > 0) {
       this.options.metrics.shed.inc({ reason: "circuit_open" });
-      const wait = this.circuit.state === "open" ? this.circuit.until - now : this.options.circuitCooldownMs;
       throw new AppError("svix_circuit_open", "Svix is failing; calls are paused until a probe succeeds", {
         retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
       });
@@ -207,18 +232,18 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       });
     }
     if (this.circuit.state === "half_open") {
-      this.probeInFlight = true;
-      this.probeStartedAt = now;
+      this.probesInFlight += 1;
+      this.lastProbeStartedAt = now;
       return true;
     }
     return false;
   }
 
-  private succeeded(): void {
+  private succeeded(probe: boolean): void {
+    if (probe) this.probesInFlight -= 1;
     this.options.pacer.answeredCall();
     this.consecutive429 = 0;
     this.consecutiveFailures = 0;
-    this.probeInFlight = false;
     if (this.circuit.state !== "closed") {
       this.circuit = { state: "closed" };
       this.lastRecovery = this.options.clock.now();
@@ -228,8 +253,11 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     }
   }
 
-  private failed(failure: AppError, probe: boolean): void {
-    if (probe) this.probeInFlight = false;
+  /** probeStartedAt: when the failed call was a probe, the moment it started. */
+  private failed(failure: AppError, probeStartedAt: number | undefined): void {
+    if (probeStartedAt !== undefined) this.probesInFlight -= 1;
+    // A probe that fails after another one closed the circuit is an ordinary failure: Svix answered that one.
+    const probe = probeStartedAt !== undefined && this.circuit.state !== "closed";
     if (failure.code === "svix_rate_limited") {
       this.options.pacer.throttled();
       this.options.metrics.svixPace.set(this.options.pacer.ratePerSecond ?? 0);
@@ -255,14 +283,14 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       }
       // Svix answered, so it is up: the failure streak ends, and a throttled probe closes the circuit.
       this.consecutiveFailures = 0;
-      if (this.circuit.state !== "closed") this.succeeded();
+      if (this.circuit.state !== "closed") this.succeeded(false);
       return;
     }
     if (failure.upstreamStatus !== undefined) this.options.pacer.answeredCall();
     if (failure.code !== "svix_unavailable" && failure.code !== "svix_unauthorized") {
       // A permanent rejection is an answer: Svix is up.
       this.consecutiveFailures = 0;
-      if (this.circuit.state !== "closed") this.succeeded();
+      if (this.circuit.state !== "closed") this.succeeded(false);
       return;
     }
     this.consecutiveFailures += 1;
@@ -275,14 +303,20 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       // has already waited that long, and after an outage that ends with hung calls each of them
       // would otherwise cost its timeout and a cool-down more before Svix is tried again.
       const now = this.options.clock.now();
-      const from = probe ? Math.min(now, this.probeStartedAt) : now;
-      this.circuit = { state: "open", until: Math.max(now, from + this.options.circuitCooldownMs) };
+      const from = probe ? Math.min(now, probeStartedAt) : now;
+      const until = Math.max(now, from + this.options.circuitCooldownMs);
+      // A hung probe that times out after a sibling failed at once does not shorten that one's cool-down.
+      this.circuit = {
+        state: "open",
+        until: this.circuit.state === "open" ? Math.max(this.circuit.until, until) : until,
+      };
       this.options.metrics.circuitOpen.set(1);
       if (first) {
         this.options.logger.warn(
           { failures: this.consecutiveFailures, cooldownMs: this.options.circuitCooldownMs, lastError: failure.code },
           "Svix keeps failing: circuit opened",
         );
+        this.options.onOpened();
       }
     }
   }

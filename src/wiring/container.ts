@@ -222,6 +222,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       circuitFailureThreshold: config.circuitFailureThreshold,
       circuitCooldownMs: config.circuitCooldownMs,
       onRecovered: () => dispatcher?.wake(),
+      onOpened: () => dispatcher?.wake(),
     });
     const store = new NotificationStore({ prisma: db.prisma, sql: db.sql });
     metrics.watchQueue(queueSource(store, clock));
@@ -244,6 +245,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
       retryBaseDelayMs: config.retryBaseDelayMs,
       retryMaxDelayMs: config.retryMaxDelayMs,
       retryHorizonMs: config.retryHorizonMs,
+      onDueNow: () => dispatcher?.wake(),
     });
     // Stopped after the servers and workers that feed it, before the database: deliveries made
     // after an answer finish (or are handed back) while the ledger is still there.

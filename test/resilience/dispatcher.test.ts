@@ -93,6 +93,40 @@ describe("the dispatcher", () => {
     expect(order).toEqual(events.map((e) => e.id));
   });
 
+  it("recovers from an outage that ends with two hung calls without waiting out their timeouts: the probe is hedged", async () => {
+    h = await startHarness({
+      SVIX_MAX_RETRIES: "0",
+      CIRCUIT_FAILURE_THRESHOLD: "3",
+      CIRCUIT_COOLDOWN_MS: "500",
+      DISPATCH_ENABLED: "true",
+      // A long pause between passes: the loop must not take it after a probe that failed or hangs.
+      DISPATCH_INTERVAL_MS: "2000",
+    });
+    h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create" });
+    const events = Array.from({ length: 10 }, () => makeEvent());
+    for (const e of events) await h.http.post("/notifications").send(e).expect(202);
+    await new Promise((r) => setTimeout(r, 1200));
+    h.emulator.faults.clear();
+    h.emulator.faults.add({ kind: "hang", operation: "message.create", times: 2 });
+    const recovered = Date.now();
+    await waitFor(
+      async () => (await h!.container.db.prisma.notification.count({ where: { status: "delivered" } })) === 10,
+      15_000,
+    );
+    // Each hung probe waited out its 1 s timeout and a pause between passes before the next one
+    // went: 4–5 s. Hedged, the next probe goes 250 ms after a silent one: the cool-down left
+    // (≤ 0.5 s), two hedges, and the backlog.
+    expect(Date.now() - recovered).toBeLessThan(3000);
+    const afterEnd = h.emulator.calls.filter((c) => c.operation === "message.create" && c.at >= recovered);
+    expect(afterEnd.filter((c) => c.status === 0)).toHaveLength(2);
+    expect(
+      h.emulator.state
+        .allMessages()
+        .map((m) => m.eventId)
+        .sort(),
+    ).toEqual(events.map((e) => e.id).sort());
+  });
+
   it("delivers everything queued within two seconds of Svix coming back, however long each one's backoff", async () => {
     h = await startHarness({
       SVIX_MAX_RETRIES: "0",

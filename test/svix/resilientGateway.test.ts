@@ -382,8 +382,9 @@ describe("ResilientSvixGateway", () => {
     expect(t.gateway.blockedMs()).toBe(5000);
     t.advance(5000);
     const probing = t.send();
-    // While the probe runs, others wait a whole cool-down.
-    expect(await t.fail()).toMatchObject({ code: "svix_circuit_open", retryAfterSeconds: 5 });
+    // While the probe runs, others wait until it has had probeHedgeMs (250 ms) to answer.
+    expect(await t.fail()).toMatchObject({ code: "svix_circuit_open", retryAfterSeconds: 1 });
+    expect(t.gateway.blockedMs()).toBe(250);
     probe.release("ok");
     expect(await probing).toBe("ok");
     expect(await t.gauge(t.metrics.circuitOpen)).toBe(0);
@@ -408,6 +409,54 @@ describe("ResilientSvixGateway", () => {
     expect(t.gateway.probing()).toBe(false);
     expect(t.recoveries()).toBe(1);
     expect(await t.gauge(t.metrics.circuitOpen)).toBe(0);
+  });
+
+  it("hedges a probe that does not answer: another goes after probeHedgeMs, three at most, and the first answer decides", async () => {
+    const hung = [held(), held(), held()];
+    const t = setup(["503", "503", "503", hung[0]!.step, hung[1]!.step, hung[2]!.step, "ok"]);
+    for (let i = 0; i < 3; i += 1) await t.send();
+    t.advance(5000);
+    const first = t.send();
+    expect(t.gateway.blockedMs()).toBe(250);
+    t.advance(249);
+    expect(await t.send()).toBe("svix_circuit_open");
+    t.advance(1);
+    const second = t.send();
+    t.advance(250);
+    const third = t.send();
+    t.advance(250);
+    // Three probes hang: no fourth, however long they take.
+    expect(t.gateway.blockedMs()).toBe(250);
+    expect(await t.send()).toBe("svix_circuit_open");
+    expect(t.calls).toHaveLength(6);
+    // The third answers: the circuit closes, and calls flow again while the other two still hang.
+    hung[2]!.release("ok");
+    expect(await third).toBe("ok");
+    expect(t.gateway.probing()).toBe(false);
+    expect(t.gateway.blockedMs()).toBe(0);
+    expect(await t.send()).toBe("ok");
+    // The first two time out later: ordinary failures (the circuit stays closed below the threshold).
+    hung[0]!.release("timeout");
+    hung[1]!.release("timeout");
+    expect([await first, await second]).toEqual(["svix_unavailable", "svix_unavailable"]);
+    expect(t.gateway.probing()).toBe(false);
+    expect(t.recoveries()).toBe(1);
+  });
+
+  it("opens the circuit again when a hedged probe fails at once, and a sibling that times out later does not shorten it", async () => {
+    const hung = held();
+    const t = setup(["503", "503", "503", hung.step, "503", "ok"]);
+    for (let i = 0; i < 3; i += 1) await t.send();
+    t.advance(5000);
+    const first = t.send();
+    t.advance(250);
+    expect(await t.send()).toBe("svix_unavailable");
+    // Open for a whole cool-down from the failed probe's start.
+    expect(t.gateway.blockedMs()).toBe(5000);
+    t.advance(100);
+    hung.release("timeout");
+    expect(await first).toBe("svix_unavailable");
+    expect(t.gateway.blockedMs()).toBe(4900);
   });
 
   it("lets no second probe through when a call from before the circuit opened fails while the probe runs", async () => {
