@@ -10,8 +10,6 @@ import type { SvixGateway } from "./ports/svix.ts";
 
 /** A pace slot (or a free place for a Svix call) further away than this is not waited for: the row goes back to the queue. */
 const PACE_WAIT_MAX_MS = 2000;
-/** How often a worker looks for a free place for a Svix call while every one is taken. */
-const ROOM_POLL_MS = 5;
 /** How long the loop waits on a probe before it asks the circuit whether another may go. */
 const PROBE_WAIT_MS = 100;
 
@@ -32,7 +30,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface DispatcherOptions {
   service: NotificationService;
   ledger: NotificationLedger;
-  svix: Pick<SvixGateway, "blockedMs" | "probing" | "recoveredAt" | "saturated" | "reserveCall">;
+  svix: Pick<SvixGateway, "blockedMs" | "probing" | "recoveredAt" | "saturated" | "whenRoom" | "reserveCall">;
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
@@ -59,6 +57,8 @@ export class Dispatcher {
   /** Set by stop(): a pass gives back what it has not sent yet. */
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** Workers waiting for a place for a Svix call: stop() ends their wait. */
+  private readonly roomWaits = new Set<() => void>();
   /** Probe passes still waiting for their (hung) call while the loop went on. */
   private readonly probes = new Set<Promise<unknown>>();
   private wakeUp: (() => void) | undefined;
@@ -79,6 +79,7 @@ export class Dispatcher {
   /** Stops claiming; a pass in progress finishes its deliveries in flight and gives back the rest. */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const giveUp of this.roomWaits) giveUp();
     this.wake();
     await this.loop;
     await Promise.all(this.probes);
@@ -200,12 +201,16 @@ export class Dispatcher {
 
   /** Waits up to maxMs for a free place for a Svix call; false when none came (or the instance is stopping). */
   private async roomWithin(maxMs: number): Promise<boolean> {
-    const until = performance.now() + maxMs;
-    while (this.options.svix.saturated()) {
-      if (this.stopping || performance.now() >= until) return false;
-      await sleep(ROOM_POLL_MS);
-    }
-    return true;
+    if (this.stopping) return false;
+    return new Promise<boolean>((resolve) => {
+      const done = (room: boolean) => {
+        this.roomWaits.delete(giveUp);
+        resolve(room && !this.stopping);
+      };
+      const giveUp = () => done(false);
+      this.roomWaits.add(giveUp);
+      void this.options.svix.whenRoom(maxMs).then(done);
+    });
   }
 
   private async failUnsendable(row: NotificationRecord, claimToken: string): Promise<void> {

@@ -74,6 +74,8 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
   private probesInFlight = 0;
   private lastProbeStartedAt = 0;
   private inFlight = 0;
+  /** Callers of whenRoom() waiting for a place, oldest first. */
+  private readonly roomWaiters: Array<() => void> = [];
   private lastRecovery = 0;
 
   constructor(options: ResilientGatewayOptions) {
@@ -142,6 +144,23 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
     return this.inFlight >= this.options.maxInFlight;
   }
 
+  whenRoom(maxWaitMs: number): Promise<boolean> {
+    if (!this.saturated()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const told = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const at = this.roomWaiters.indexOf(told);
+        if (at >= 0) this.roomWaiters.splice(at, 1);
+        resolve(false);
+      }, maxWaitMs);
+      timer.unref();
+      this.roomWaiters.push(told);
+    });
+  }
+
   probing(): boolean {
     return this.circuit.state !== "closed";
   }
@@ -196,6 +215,7 @@ export class ResilientSvixGateway implements SvixGateway, SvixAdmin {
       }
     } finally {
       this.inFlight -= 1;
+      this.roomWaiters.shift()?.();
     }
   }
 

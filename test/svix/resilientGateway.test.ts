@@ -284,6 +284,25 @@ describe("ResilientSvixGateway", () => {
     expect(await t.send()).toBe("ok");
   });
 
+  it("whenRoom: true at once while a place is free; else told when one frees, one waiter per place, oldest first; false after its wait", async () => {
+    const calls = [held(), held()];
+    const t = setup([calls[0]!.step, calls[1]!.step], { maxInFlight: 2 });
+    expect(await t.gateway.whenRoom(0)).toBe(true);
+    const running = [t.send(), t.send()];
+    const told: string[] = [];
+    const first = t.gateway.whenRoom(10_000).then((room) => told.push(`first ${room}`));
+    const second = t.gateway.whenRoom(10_000).then((room) => told.push(`second ${room}`));
+    expect(await t.gateway.whenRoom(20)).toBe(false);
+    expect(told).toEqual([]);
+    calls[0]!.release("ok");
+    await first;
+    expect(told).toEqual(["first true"]);
+    calls[1]!.release("503");
+    await second;
+    expect(told).toEqual(["first true", "second true"]);
+    await Promise.all(running);
+  });
+
   it("refuses calls during a Retry-After pause with the seconds left, counted as cooldown", async () => {
     const t = setup([{ retryAfter: 10 }]);
     await t.send();

@@ -60,6 +60,11 @@ export interface SvixGateway {
   /** True while every place for a Svix call on this instance is taken. */
   saturated(): boolean;
   /**
+   * Resolves true once a place for a Svix call is free (at once if one is), false after maxWaitMs
+   * without one. Waiters are told in turn, one per place freed; a place is not held for them.
+   */
+  whenRoom(maxWaitMs: number): Promise<boolean>;
+  /**
    * Books the next slot the pace allows, for a caller that can wait: milliseconds to wait first;
    * undefined (nothing booked) when the slot is further away than maxWaitMs.
    */
