@@ -30,7 +30,7 @@ const schema = {
     SVIX_TIMEOUT_MS: int(3000, 100, 60_000),
     REQUEST_BUDGET_MS: int(7000, 100, 600_000),
     SVIX_MAX_RETRIES: int(2, 0, 10),
-    SVIX_MAX_IN_FLIGHT: int(64, 1, 10_000),
+    SVIX_MAX_IN_FLIGHT: int(256, 1, 10_000),
     CIRCUIT_FAILURE_THRESHOLD: int(5, 1, 1000),
     // One probe a second while Svix is down: Svix answering again is noticed within about a second.
     CIRCUIT_COOLDOWN_MS: int(1000, 100, 600_000),
@@ -40,9 +40,9 @@ const schema = {
     IN_FLIGHT_WAIT_MS: int(1000, 0, 60_000),
     DISPATCH_ENABLED: { type: "boolean", default: true },
     DISPATCH_INTERVAL_MS: int(1000, 50, 3_600_000),
-    DISPATCH_BATCH_SIZE: int(128, 1, 1000),
+    DISPATCH_BATCH_SIZE: int(512, 1, 1000),
     // As many as Svix calls may be in flight (SVIX_MAX_IN_FLIGHT): a backlog drains at the rate Svix allows.
-    DISPATCH_CONCURRENCY: int(64, 1, 10_000),
+    DISPATCH_CONCURRENCY: int(256, 1, 10_000),
     RETRY_BASE_DELAY_MS: int(1000, 10, 3_600_000),
     RETRY_MAX_DELAY_MS: int(600_000, 100, 86_400_000),
     RETRY_HORIZON_HOURS: int(72, 1, 24 * 365),
