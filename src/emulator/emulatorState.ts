@@ -52,6 +52,8 @@ export function svixId(prefix: string): string {
 export class EmulatorState {
   readonly apps = new Map<string, EmulatedApp>();
   readonly messages = new Map<string, EmulatedMessage[]>();
+  /** Messages by application and eventId (Svix's 409 for an eventId it holds). */
+  private readonly byEventId = new Map<string, EmulatedMessage>();
   readonly eventTypes = new Map<string, EmulatedEventType>();
   /** application id → its endpoints, oldest first. */
   readonly endpoints = new Map<string, EmulatedEndpoint[]>();
@@ -144,6 +146,25 @@ export class EmulatorState {
     return this.messages.get(appId) ?? [];
   }
 
+  /** Stores a message of the application (kept findable by its eventId). */
+  addMessage(appId: string, message: EmulatedMessage): void {
+    let list = this.messages.get(appId);
+    if (!list) {
+      list = [];
+      this.messages.set(appId, list);
+    }
+    list.push(message);
+    if (message.eventId) this.byEventId.set(`${appId}\u0000${message.eventId}`, message);
+  }
+
+  /**
+   * The application's message with this eventId: looked up, not searched (a scan of every message
+   * made each create slower as a long benchmark went on).
+   */
+  messageWithEventId(appId: string, eventId: string): EmulatedMessage | undefined {
+    return this.byEventId.get(`${appId}\u0000${eventId}`);
+  }
+
   /** Every message in every application, oldest first. */
   allMessages(): Array<EmulatedMessage & { appId: string; appUid: string | null }> {
     const out: Array<EmulatedMessage & { appId: string; appUid: string | null }> = [];
@@ -157,6 +178,7 @@ export class EmulatorState {
   clear(): void {
     this.apps.clear();
     this.messages.clear();
+    this.byEventId.clear();
     this.eventTypes.clear();
     this.endpoints.clear();
     this.attempts.clear();

@@ -256,8 +256,7 @@ export class SvixEmulator {
     let app: EmulatedApp | undefined = this.state.findApp(appId);
     if (!app && body.application) app = this.newApp({ ...body.application, uid: body.application.uid ?? appId });
     if (!app) return httpError(404, "not_found", "Application not found");
-    const messages = this.state.messagesOf(app.id);
-    if (body.eventId && messages.some((m) => m.eventId === body.eventId)) {
+    if (body.eventId && this.state.messageWithEventId(app.id, body.eventId)) {
       return httpError(409, "conflict", "A message with this eventId already exists");
     }
     const message = {
@@ -269,7 +268,7 @@ export class SvixEmulator {
       tags: body.tags ?? null,
       timestamp: new Date().toISOString(),
     };
-    messages.push(message);
+    this.state.addMessage(app.id, message);
     this.dispatcher.dispatch(app, message);
     const withContent = req.query.with_content !== "false";
     return { status: 202, body: withContent ? message : { ...message, payload: {} } };

@@ -271,7 +271,7 @@ describe("POST /notifications from internal callers — Svix's answers map to th
   it("counts Svix's 409 for an existing eventId as delivered", async () => {
     const event = makeEvent();
     const app = h.emulator.state.createApp({ name: event.project, uid: event.project });
-    h.emulator.state.messagesOf(app.id).push({
+    h.emulator.state.addMessage(app.id, {
       id: "msg_existing",
       eventId: event.id,
       eventType: event.type,
