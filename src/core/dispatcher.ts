@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { PlatformEvent } from "./event.ts";
+import { isEventShaped, type PlatformEvent } from "./event.ts";
 import type { NotificationService } from "./notificationService.ts";
 import type { Clock } from "./ports/clock.ts";
 import type { NotificationLedger, NotificationRecord } from "./ports/ledger.ts";
@@ -12,18 +12,6 @@ import type { SvixGateway } from "./ports/svix.ts";
 const PACE_WAIT_MAX_MS = 2000;
 /** How long the loop waits on a probe before it asks the circuit whether another may go. */
 const PROBE_WAIT_MS = 100;
-
-/** A stored payload the relay can send: an object with an id, a project and a type. */
-function isEventShaped(payload: unknown): payload is PlatformEvent {
-  const p = payload as Partial<PlatformEvent> | null;
-  return (
-    typeof p === "object" &&
-    p !== null &&
-    typeof p.id === "string" &&
-    typeof p.project === "string" &&
-    typeof p.type === "string"
-  );
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,7 +5,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { context, trace } from "@opentelemetry/api";
 import { inSpan, linkTo, SpanKind, storedContext, traceparentOf } from "../observability/tracing.ts";
 import { BackgroundDeliveries } from "./backgroundDeliveries.ts";
-import type { PlatformEvent } from "./event.ts";
+import { isEventShaped, type PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
 import type { Clock } from "./ports/clock.ts";
 import type {
@@ -67,6 +67,8 @@ export interface RelayOptions {
    */
   respond?: "on_commit" | "on_delivery";
 }
+
+const UNSENDABLE = "The stored payload is not an event (no id, project or type): it cannot be sent; replay is refused";
 
 /** The ledger writes as spans: PostgreSQL (or PGlite, PostgreSQL in-process). */
 const LEDGER_WRITE = {
@@ -181,7 +183,7 @@ export class NotificationService {
    * failed, saying why, instead of being claimed again every CLAIM_TTL_MS.
    */
   async failUnsendable(record: NotificationRecord, claimToken: string): Promise<void> {
-    const error = "The stored payload is not an event (no id, project or type): it cannot be sent; replay is refused";
+    const error = UNSENDABLE;
     await this.options.ledger.complete(record.eventId, claimToken, {
       status: "failed",
       attempts: [],
@@ -217,6 +219,8 @@ export class NotificationService {
         `The payload of event ${eventId} was erased on ${record.payloadPurgedAt?.toISOString() ?? "an earlier date"} (personal-data retention); it cannot be replayed`,
       );
     }
+    const payload = record.payload;
+    if (!isEventShaped(payload)) throw new AppError("invalid_event", `Event ${eventId}: ${UNSENDABLE}`);
     const claim = this.newClaim();
     if (!(await ledger.claimForReplay(eventId, claim, new Date(clock.now())))) {
       throw new AppError("event_in_flight", `Event ${eventId} is being delivered right now; try again shortly`, {
@@ -232,7 +236,7 @@ export class NotificationService {
       },
       context.active(),
       () =>
-        this.deliver(record.payload!, claim.token, "replay", {
+        this.deliver(payload, claim.token, "replay", {
           failures: record.failures,
           createdAt: record.createdAt,
           transport: record.transport,

@@ -41,6 +41,23 @@ describe("POST /notifications/:eventId/replay", () => {
     expect(h.emulator.state.allMessages()).toHaveLength(1);
   });
 
+  it("refuses (400 invalid_event) a notification whose stored payload is no event, leaving it as it was, without a Svix call", async () => {
+    // A row written by hand or by a bug: the dispatcher marks such a row failed, saying replay is refused.
+    const eventId = `evt_not_an_event_${Date.now()}`;
+    await h.container.db.prisma.$executeRawUnsafe(
+      `INSERT INTO notifications (event_id, project, type, status, payload, transport, created_at, updated_at)
+       VALUES ($1, 'acme', 'user.created', 'failed', '{"note":"no id, project or type"}', 'body', now(), now())`,
+      eventId,
+    );
+    const res = await h.http.post(`/notifications/${eventId}/replay`).type("json").expect(400);
+    expect(res.body.error).toMatchObject({ code: "invalid_event", message: expect.stringMatching(/not an event/) });
+    expect((await h.http.get(`/notifications/${eventId}`).expect(200)).body.data).toMatchObject({
+      status: "failed",
+      attempts: [],
+    });
+    expect(h.emulator.calls).toHaveLength(0);
+  });
+
   it("delivers a queued notification now, whatever its backoff", async () => {
     h.emulator.faults.add({ kind: "status", status: 503, operation: "message.create", times: 1 });
     const event = makeEvent();
