@@ -63,14 +63,6 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   });
   // An idle client's error (the server restarted) must not crash the process; the next query reports it.
   pool.on("error", () => undefined);
-  // Every statement is planned with its parameters. A prepared statement's generic plan made while
-  // the ledger was small (a fresh deployment) kept a sequential scan as the ledger grew, until an
-  // ANALYZE happened to invalidate it: the completion batch took 8 ms at 50,000 rows, and more
-  // with every row, instead of 0.14 ms through the primary key (0.3 ms to plan). Queued on the new
-  // client before anything else it runs.
-  pool.on("connect", (client) => {
-    client.query("SET plan_cache_mode = force_custom_plan").catch(() => undefined);
-  });
   const adapterFactory = new PrismaPg(pool);
   const prisma = new PrismaClient({ adapter: adapterFactory });
   return {
