@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { Svix } from "svix";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/relayProcess.ts";
 
 // The two CLIs as a newcomer runs them: `npm run emulator -- --endpoint …` and `npm run webhook-sink`.
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -27,14 +28,6 @@ function run(script: string, args: string[]): Run {
   child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {

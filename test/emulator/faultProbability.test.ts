@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { FaultPlan } from "../../src/emulator/faults.ts";
+import { freePort } from "../helpers/relayProcess.ts";
 
 /** A random source that plays the given draws in a loop. */
 function draws(...values: number[]): () => number {
@@ -35,14 +36,6 @@ describe("a fault rule with a probability", () => {
     expect(failed).toBeLessThan(1200);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("npm run emulator -- --fail-rate P", () => {
   it("refuses a rate outside 0–1", async () => {

@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PubSub } from "@google-cloud/pubsub";
+import { freePort } from "./relayProcess.ts";
 
 /** The emulator's own launcher (≈2–3 s to start); `gcloud beta emulators pubsub start` wraps it in a Python process. */
 const EMULATOR_BIN =
@@ -170,13 +171,6 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** A port the OS just handed out on 127.0.0.1, released again: free unless someone takes it first. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function answersOk(port: number): Promise<boolean> {
   try {
