@@ -72,3 +72,23 @@ export async function describeServer(adminUrl: string): Promise<Record<string, s
     await client.end();
   }
 }
+
+/**
+ * ANALYZE on the bench database, as autovacuum does within a minute of a deployment's first
+ * events. Without it the relay's prepared statements may keep the generic plans PostgreSQL made
+ * while the ledger was empty (a sequential scan of notifications in the completion batch) for the
+ * whole run: the first ANALYZE invalidates them. A benchmark of a few minutes on a fresh database
+ * would otherwise measure that first minute, at random, on whichever relay prepared first.
+ */
+export async function analyzeBenchDatabase(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    const started = performance.now();
+    await client.query("ANALYZE");
+    return performance.now() - started;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

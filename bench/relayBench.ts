@@ -10,7 +10,13 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stopChild, type Child } from "./children.ts";
 import { HELP, parseBenchArgs, type BenchOptions } from "./cli.ts";
-import { createBenchDatabase, DEFAULT_ADMIN_URL, describeServer, type BenchDatabase } from "./database.ts";
+import {
+  analyzeBenchDatabase,
+  createBenchDatabase,
+  DEFAULT_ADMIN_URL,
+  describeServer,
+  type BenchDatabase,
+} from "./database.ts";
 import { EmulatorControl } from "./emulatorControl.ts";
 import { phaseForJson, warmUp, type BenchContext } from "./measure.ts";
 import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from "./profile.ts";
@@ -180,6 +186,12 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const tracedService = traced && { name: "relay-traced", url: traced.url, child: traced.child };
   await warmUp(ctx, o.warmup, o.connections, tracedService ? [tracedService] : []);
+  if (database.env.DATABASE_URL) {
+    const ms = await analyzeBenchDatabase(database.env.DATABASE_URL);
+    say(
+      `ANALYZE after the warm-up, as autovacuum would (${ms.toFixed(0)} ms): plans from here see the ledger's size\n`,
+    );
+  }
   say("\n");
   for (const scenario of o.scenarios) {
     if (scenario === "steady") results.steady = await runSteady(ctx, o);
