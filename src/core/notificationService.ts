@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { AppError, isAppError } from "../errors.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { context, trace } from "@opentelemetry/api";
-import { inSpan, linkTo, SpanKind, storedContext, traceparentOf } from "../observability/tracing.ts";
+import { inLeafSpan, inSpan, linkTo, SpanKind, storedContext, traceparentOf } from "../observability/tracing.ts";
 import { BackgroundDeliveries } from "./backgroundDeliveries.ts";
 import { isEventShaped, type PlatformEvent } from "./event.ts";
 import { eventDigest } from "./eventDigest.ts";
@@ -123,7 +123,7 @@ export class NotificationService {
     const claim = this.newClaim();
     // The trace it arrived in goes with it: the dispatcher's and a replay's spans join it.
     const traceContext = traceparentOf(trace.getActiveSpan());
-    const existing = await inSpan("ledger insert", LEDGER_WRITE, context.active(), () =>
+    const existing = await inLeafSpan("ledger insert", LEDGER_WRITE, () =>
       ledger.insert(
         waitMs > 0
           ? { event, transport, payloadDigest, status: "queued", nextAttemptAt: new Date(now + waitMs), traceContext }
@@ -340,9 +340,9 @@ export class NotificationService {
       );
     }
     try {
-      await inSpan("ledger complete", LEDGER_WRITE, context.active(), () =>
-        ledger.complete(event.id, claimToken, completion),
-      );
+      // No span of its own: the span around the delivery (the ingest's, or the dispatcher's)
+      // covers it, and a fourth span per event cost tracing a quarter more.
+      await ledger.complete(event.id, claimToken, completion);
     } catch (error) {
       // Svix may hold the message but the ledger does not say so: the caller gets a retryable
       // error; the claim expires and the dispatcher (or a redelivery) tries again, deduplicated

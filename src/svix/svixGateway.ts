@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { context as otelContext, propagation, trace } from "@opentelemetry/api";
-import { SpanKind, SpanStatusCode, tracer } from "../observability/tracing.ts";
+import { type Span, SpanKind, SpanStatusCode, tracer } from "../observability/tracing.ts";
 import { ApiException, AppPortalCapability, type EventTypeOut, Svix } from "svix";
 import { canonicalJson } from "../core/canonicalJson.ts";
 import { type Clock, systemClock } from "../core/ports/clock.ts";
@@ -78,7 +78,7 @@ export class SdkSvixGateway implements SvixApi {
         const request = init as { method?: string; headers?: Record<string, string>; body?: string };
         // The call's CLIENT span (started in call()): named and described from the request, and
         // its traceparent sent on, so Svix (and anyone tracing it) joins the event's trace.
-        const span = trace.getActiveSpan();
+        const span = context?.span;
         if (span?.isRecording()) {
           const method = request.method ?? "GET";
           const template = urlTemplate(url.pathname);
@@ -90,7 +90,7 @@ export class SdkSvixGateway implements SvixApi {
             "url.template": template,
           });
           request.headers = { ...request.headers };
-          propagation.inject(otelContext.active(), request.headers);
+          propagation.inject(trace.setSpan(otelContext.active(), span), request.headers);
         }
         const response = await this.http.request(url, request, context?.timeoutMs ?? this.timeoutMs);
         span?.setAttribute("http.response.status_code", response.status);
@@ -214,7 +214,7 @@ export class SdkSvixGateway implements SvixApi {
     fn: () => Promise<T>,
   ): Promise<T> {
     const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - this.clock.now();
-    const context: CallContext = { path, timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)) };
+
     const startedAt = new Date(this.clock.now());
     const t0 = performance.now();
     const report = (
@@ -227,10 +227,11 @@ export class SdkSvixGateway implements SvixApi {
       kind: SpanKind.CLIENT,
       attributes: { "gigs.svix.operation": operation },
     });
+    // The span goes with the call's own context (not made the active one: nothing under it makes
+    // spans or logs, and entering a context costs on every call).
+    const context: CallContext = { path, timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)), span };
     try {
-      const result = await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
-        this.current.run(context, fn),
-      );
+      const result = await this.current.run(context, fn);
       this.metrics.svixCalls.inc({ operation, result: "ok" });
       const messageId = operation === "message.create" ? (result as { id?: string }).id : undefined;
       report(messageId ? "delivered" : "ok", { messageId, httpStatus: context.response?.status });
@@ -320,6 +321,8 @@ interface CallContext {
   /** The path the call must reach (see call()). */
   path: string;
   timeoutMs: number;
+  /** The call's CLIENT span (a no-op one when tracing is off). */
+  span: Span;
   response?: { status: number; retryAfter: string | undefined };
 }
 
