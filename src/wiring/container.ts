@@ -105,9 +105,12 @@ export interface Container {
   readonly puller: PullWorker | undefined;
   /** Starts the background work of these roles (dispatch: dispatcher and purge; pull: the pull worker). */
   start(roles: readonly Role[]): void;
-  /** Registers something to stop before everything built so far (a server, say): shutdown runs in reverse order. */
-  onClose(close: () => Promise<void>): void;
-  /** Stops accepting, then stops everything in the reverse order of start. */
+  /**
+   * Registers something to stop before everything built so far (a server, say): shutdown runs in
+   * reverse order. `deadline` (the clock's epoch ms) is when the whole shutdown should be over.
+   */
+  onClose(close: (deadline: number) => Promise<void>): void;
+  /** Stops accepting, then stops everything in the reverse order of start, within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
 
@@ -160,10 +163,14 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
   });
 
   // Stopped in reverse order of registration: the last thing started stops first.
-  const closers: Array<() => Promise<void>> = [];
+  // One deadline for the whole shutdown, shared by every step that waits (the HTTP drain, then the
+  // deliveries made after an answer): each gets what the steps before it left, so the process is
+  // done within SHUTDOWN_TIMEOUT_MS (plus the short steps) and not once per step.
+  const closers: Array<(deadline: number) => Promise<void>> = [];
   const closeAll = async () => {
+    const deadline = clock.now() + config.shutdownTimeoutMs;
     while (closers.length > 0) {
-      await closers.pop()!().catch((err: unknown) => logger.error({ err }, "error while closing"));
+      await closers.pop()!(deadline).catch((err: unknown) => logger.error({ err }, "error while closing"));
     }
   };
   try {
@@ -249,8 +256,8 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     });
     // Stopped after the servers and workers that feed it, before the database: deliveries made
     // after an answer finish (or are handed back) while the ledger is still there.
-    closers.push(async () => {
-      await service.stop(config.shutdownTimeoutMs);
+    closers.push(async (deadline) => {
+      await service.stop(Math.max(0, deadline - clock.now()));
     });
     dispatcher = new Dispatcher({
       service,

@@ -234,4 +234,46 @@ describe("SIGTERM with deliveries under way after their answer", () => {
     expect(performance.now() - started).toBeLessThan(15_000);
     expectExactlyOnce([quick.id, stuck.id], rows);
   });
+
+  it("takes SHUTDOWN_TIMEOUT_MS for the whole shutdown, not once for the HTTP drain and again for the deliveries", async () => {
+    const shutdownMs = 4000;
+    const slow = {
+      ...env,
+      CLAIM_TTL_MS: "60000",
+      REQUEST_BUDGET_MS: "30000",
+      SVIX_TIMEOUT_MS: "30000",
+      SHUTDOWN_TIMEOUT_MS: String(shutdownMs),
+    };
+    emulator.faults.add({ kind: "hang", operation: "message.create", phase: "before", times: 2 });
+    relay = await startRelayProcess(slow);
+    // A push answered on commit whose Svix call hangs (a delivery after its answer)…
+    const pushed = makeEvent();
+    const res = await fetch(`${relay.url}/notifications`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(wrapped(pushed)),
+    });
+    expect(res.status).toBe(200);
+    // …and a direct post waiting for its hanging Svix call (a request the HTTP drain waits for).
+    const posted = fetch(`${relay.url}/notifications`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(makeEvent()),
+    }).then(
+      (r) => r.status,
+      () => "cut",
+    );
+    await waitFor(() => emulator.calls.filter((c) => c.operation === "message.create").length >= 2);
+    const stopping = performance.now();
+    relay.child.kill("SIGTERM");
+    expect(await relay.exited).toBe(0);
+    const tookMs = performance.now() - stopping;
+    // The drain used the whole budget (the post never finished); the deliveries got what was left:
+    // none, so they were handed back at once. Twice the budget before the shared deadline.
+    expect(tookMs).toBeGreaterThan(shutdownMs - 500);
+    expect(tookMs).toBeLessThan(shutdownMs + 2500);
+    expect(await posted).toBe("cut");
+    const handedBack = relay.output.find((line) => line.includes("handed back, due at once"));
+    expect(JSON.parse(handedBack ?? "{}")).toMatchObject({ released: 1 });
+  });
 });
