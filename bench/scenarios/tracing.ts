@@ -13,8 +13,13 @@ import {
 } from "../measure.ts";
 import { median } from "./steady.ts";
 
+/** Seconds of load on each relay before the rounds. */
+const TRACING_WARMUP_S = 10;
+
 export interface TracingOptions {
   connections: number;
+  /** The bench's warm-up (0: none, and none before these rounds either). */
+  warmup: number;
   duration: number;
   rounds: number;
   push: boolean;
@@ -55,6 +60,15 @@ export async function runTracing(
     nextEvent: eventSource(ctx, (n) => `bench-tracing-${n % 10}`),
     push: o.push,
   };
+  // Both relays under load again just before, unmeasured, for TRACING_WARMUP_S each: after other
+  // scenarios the untraced relay has been under load for minutes while the traced one sat idle
+  // since its warm-up, and the first traced round then measured its heap growing back (main
+  // thread 0.26 and V8's helper threads 0.06 ms an event, against 0.19–0.21 and 0.03 in the later
+  // rounds of the same run; a 3 s warm-up did not end it).
+  if (o.warmup > 0) {
+    for (const service of [ctx.relay, traced])
+      await measurePhase(ctx, service, { ...spec, label: "tracing warm-up", duration: TRACING_WARMUP_S });
+  }
   const phases: PhaseResult[] = [];
   const perRoundRatio: number[] = [];
   let exportRequests = 0;
