@@ -60,10 +60,10 @@ emulator in its own process, loaded with autocannon, every request a distinct ev
                       pglite: the embedded database in a temporary DATA_DIR
   --profile           run the relay with --cpu-prof (into bench/results/profiles) and print
                       its top functions by self time
-  tracing             steady's load on the relay with tracing off and on (a second relay with
-                      OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP sink the bench runs,
+  tracing             steady's load on two more relays started together, tracing off and on
+                      (OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP sink the bench runs,
                       OTEL_TRACES_SAMPLER=always_on), alternating rounds: on ÷ off, after
-                      10 s of unmeasured load on each relay (none with --warmup 0)
+                      10 s of unmeasured load on each (none with --warmup 0)
   latency             Svix answering in --svix-latency ms (100 here), 32 connections pushing
                       wrapped Pub/Sub envelopes for --latency-duration s, relay vs forwarder
                       in alternating rounds: pushes answered/s, p50/p99, and how long after

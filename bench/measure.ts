@@ -8,7 +8,7 @@ import { counterDiff, type PgCounters, type PgStats } from "./pgStats.ts";
 import { CpuMeter, ProcessGroupMeter, sampleRss, ThreadMeter } from "./procStats.ts";
 
 export interface Service {
-  /** relay, forwarder, or a variant of the relay (relay-traced). */
+  /** relay, forwarder, or a variant of the relay (relay-untraced, relay-traced). */
   name: string;
   url: string;
   child: Child;

@@ -143,27 +143,36 @@ async function main(): Promise<void> {
     { root, logDir, svixUrl: emulator.url, databaseEnv: database.env, profileDir: o.profile ? profileDir : undefined },
     track,
   );
-  // Tracing: a second relay on the same database, exporting every span to a sink of our own.
+  // Tracing: two more relays on the same database, started together and loaded alike, one of them
+  // exporting every span to a sink of our own: the only difference between them is tracing (the
+  // main relay's history, minutes of other scenarios, is not the traced one's).
   let sink: Started | undefined;
   let traced: Started | undefined;
+  let untraced: Started | undefined;
   let tracedSpawnedAt = 0;
   if (o.scenarios.includes("tracing")) {
     sink = await startOtlpSink(root, logDir, track);
     tracedSpawnedAt = Date.now();
-    traced = await startRelay(
-      {
-        root,
-        logDir,
-        profileDir: o.profile ? profileDir : undefined,
-        svixUrl: emulator.url,
-        databaseEnv: database.env,
-        name: "relay-traced",
-        env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
-      },
-      track,
-    );
+    const databaseEnv = database.env;
+    const twin = (name: string, env: Record<string, string>) =>
+      startRelay(
+        {
+          root,
+          logDir,
+          profileDir: o.profile ? profileDir : undefined,
+          svixUrl: emulator.url,
+          databaseEnv,
+          name,
+          env,
+        },
+        track,
+      );
+    [untraced, traced] = await Promise.all([
+      twin("relay-untraced", {}),
+      twin("relay-traced", { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" }),
+    ]);
   }
-  const started = [emulator, forwarder, relay, ...(sink ? [sink] : []), ...(traced ? [traced] : [])];
+  const started = [emulator, forwarder, relay, ...[sink, untraced, traced].filter((c) => c !== undefined)];
   for (const { child, url } of started)
     say(`${child.name.padEnd(12)} ${url}  pid ${child.pid}  node ${child.args.join(" ")}\n`);
   say("\n");
@@ -184,8 +193,12 @@ async function main(): Promise<void> {
   };
   const results: BenchResults = {};
   const startedAt = new Date();
-  const tracedService = traced && { name: "relay-traced", url: traced.url, child: traced.child };
-  await warmUp(ctx, o.warmup, o.connections, tracedService ? [tracedService] : []);
+  const twins = traced &&
+    untraced && {
+      off: { name: "relay-untraced", url: untraced.url, child: untraced.child },
+      on: { name: "relay-traced", url: traced.url, child: traced.child },
+    };
+  await warmUp(ctx, o.warmup, o.connections, twins ? [twins.off, twins.on] : []);
   if (database.env.DATABASE_URL) {
     const ms = await analyzeBenchDatabase(database.env.DATABASE_URL);
     say(
@@ -196,8 +209,7 @@ async function main(): Promise<void> {
   for (const scenario of o.scenarios) {
     if (scenario === "steady") results.steady = await runSteady(ctx, o);
     if (scenario === "projects") results.projects = await runProjects(ctx, o);
-    if (scenario === "tracing" && tracedService && sink)
-      results.tracing = await runTracing(ctx, tracedService, sink.url, o);
+    if (scenario === "tracing" && twins && sink) results.tracing = await runTracing(ctx, twins, sink.url, o);
     if (scenario === "latency") {
       results.latency = await runLatency(ctx, {
         connections: o.connections,
@@ -281,22 +293,26 @@ async function main(): Promise<void> {
       say(
         `no .cpuprofile for pid ${relay.child.pid} in ${relative(root, profileDir)} (relay exit: ${relayExit.code ?? relayExit.signal})\n`,
       );
-    // The traced relay's profile too: where tracing's cost goes.
-    const tracedPhases = (results.tracing?.phases ?? []).filter((p) => p.service === "relay-traced");
-    if (traced && tracedPhases.length > 0) {
-      await stopChild(traced.child);
-      children.splice(children.indexOf(traced.child), 1);
-      const tracedFile = findProfile(profileDir, traced.child.pid);
-      if (tracedFile)
+    // The twins' profiles too: where tracing's cost goes.
+    for (const [twin, label] of [
+      [untraced, "relay-untraced (tracing off)"],
+      [traced, "relay-traced (tracing on)"],
+    ] as const) {
+      const twinPhases = (results.tracing?.phases ?? []).filter((p) => p.service === twin?.child.name);
+      if (!twin || twinPhases.length === 0) continue;
+      await stopChild(twin.child);
+      children.splice(children.indexOf(twin.child), 1);
+      const file = findProfile(profileDir, twin.child.pid);
+      if (file)
         profileByLabel.push({
-          label: "relay-traced (tracing on)",
+          label,
           summary: summarizeProfile(
-            tracedFile,
+            file,
             root,
-            tracedPhases.map((p): [number, number] => [p.startedAt - tracedSpawnedAt, p.endedAt - tracedSpawnedAt]),
+            twinPhases.map((p): [number, number] => [p.startedAt - tracedSpawnedAt, p.endedAt - tracedSpawnedAt]),
             20,
           ),
-          mainThreadMsPerEvent: mainThreadMsPerEventOf(tracedPhases),
+          mainThreadMsPerEvent: mainThreadMsPerEventOf(twinPhases),
         });
     }
   }

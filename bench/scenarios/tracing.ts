@@ -1,5 +1,6 @@
-// tracing: the steady load on the relay with tracing off and on, alternating rounds. The traced
-// relay is a second relay process on the same database, exporting every span
+// tracing: the steady load on two relays, tracing off and on, alternating rounds. They are two
+// more relay processes on the same database, started together and loaded alike (the main relay's
+// history, the other scenarios, is in neither): one exports every span
 // (OTEL_TRACES_SAMPLER=always_on) over OTLP/HTTP to a sink the benchmark runs (bench/otlpSink.ts);
 // the other has no OTLP endpoint, i.e. tracing off (the API's no-op tracer).
 import {
@@ -46,7 +47,7 @@ async function sinkStats(url: string): Promise<{ requests: number; bytes: number
 
 export async function runTracing(
   ctx: BenchContext,
-  traced: Service,
+  twins: { off: Service; on: Service },
   sinkUrl: string,
   o: TracingOptions,
 ): Promise<TracingResult> {
@@ -60,13 +61,11 @@ export async function runTracing(
     nextEvent: eventSource(ctx, (n) => `bench-tracing-${n % 10}`),
     push: o.push,
   };
+  const { off, on: traced } = twins;
   // Both relays under load again just before, unmeasured, for TRACING_WARMUP_S each: after other
-  // scenarios the untraced relay has been under load for minutes while the traced one sat idle
-  // since its warm-up, and the first traced round then measured its heap growing back (main
-  // thread 0.26 and V8's helper threads 0.06 ms an event, against 0.19–0.21 and 0.03 in the later
-  // rounds of the same run; a 3 s warm-up did not end it).
+  // scenarios they have idled for minutes since the bench's warm-up.
   if (o.warmup > 0) {
-    for (const service of [ctx.relay, traced])
+    for (const service of [off, traced])
       await measurePhase(ctx, service, { ...spec, label: "tracing warm-up", duration: TRACING_WARMUP_S });
   }
   const phases: PhaseResult[] = [];
@@ -74,7 +73,7 @@ export async function runTracing(
   let exportRequests = 0;
   let exportBytes = 0;
   for (let round = 0; round < o.rounds; round++) {
-    const order = round % 2 === 0 ? [ctx.relay, traced] : [traced, ctx.relay];
+    const order = round % 2 === 0 ? [off, traced] : [traced, off];
     const inRound: PhaseResult[] = [];
     for (const service of order) {
       const before = await sinkStats(sinkUrl);
@@ -87,12 +86,12 @@ export async function runTracing(
     }
     phases.push(...inRound);
     const rate = (name: string) => inRound.find((r) => r.service === name)!.eventsPerSec;
-    perRoundRatio.push(rate(traced.name) / rate(ctx.relay.name));
+    perRoundRatio.push(rate(traced.name) / rate(off.name));
   }
   const on = pool(phases, traced.name, "tracing");
   const handled = phases.filter((p) => p.service === traced.name).reduce((s, p) => s + p.handled, 0);
   return {
-    off: pool(phases, ctx.relay.name, "tracing"),
+    off: pool(phases, off.name, "tracing"),
     on,
     perRoundRatio,
     medianRatio: median(perRoundRatio),
