@@ -27,4 +27,4 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 # Pending migrations are applied at start, under a database lock (safe with many instances).
 # To migrate with a role of its own instead: run `node src/bin/migrate.ts` as a job with
 # MIGRATE_DATABASE_URL, and start the service with MIGRATE_ON_START=false.
-CMD ["node", "--max-semi-space-size=4", "src/bin/relay.ts"]
+CMD ["node", "--max-semi-space-size=16", "src/bin/relay.ts"]

@@ -52,8 +52,8 @@ export function passedRelaySettings(root: string): Record<string, string> {
 }
 
 /**
- * The node arguments of an npm script (`"start": "node --max-semi-space-size=4 src/bin/relay.ts"` →
- * [--max-semi-space-size=4, src/bin/relay.ts]): the processes run exactly as their npm scripts run them, whatever loader
+ * The node arguments of an npm script (`"start": "node --max-semi-space-size=16 src/bin/relay.ts"` →
+ * [--max-semi-space-size=16, src/bin/relay.ts]): the processes run exactly as their npm scripts run them, whatever loader
  * the project uses this week. `fallback` when the script is not a plain `node …` command.
  */
 export function npmScriptArgs(root: string, script: string, fallback: string[]): string[] {

@@ -257,7 +257,7 @@ export async function startNodeService(
   env: NodeJS.ProcessEnv,
   port: number,
 ): Promise<Proc> {
-  const proc = supervisor.spawn(name, process.execPath, ["--max-semi-space-size=4", script], {
+  const proc = supervisor.spawn(name, process.execPath, ["--max-semi-space-size=16", script], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME ?? "/tmp", PORT: String(port), HOST: "127.0.0.1", ...env },
   });
   await waitUntil(

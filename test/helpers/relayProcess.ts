@@ -30,7 +30,7 @@ export async function startNodeProcess(
   readyMessage: string,
   port: number,
 ): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ["--max-semi-space-size=4", script], {
+  const child = spawn(process.execPath, ["--max-semi-space-size=16", script], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
