@@ -3,7 +3,6 @@
 // Google's Pub/Sub emulator, our Svix emulator, the relays and the pull worker.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { freePort } from "../bench/children.ts";
 

@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { FaultPlan } from "../../src/emulator/faults.ts";
 import { freePort } from "../helpers/relayProcess.ts";

@@ -3,7 +3,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PubSub } from "@google-cloud/pubsub";
@@ -169,8 +168,6 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     // ESRCH: the group is already gone.
   }
 }
-
-/** A port the OS just handed out on 127.0.0.1, released again: free unless someone takes it first. */
 
 async function answersOk(port: number): Promise<boolean> {
   try {
