@@ -183,13 +183,12 @@ export class NotificationService {
    * failed, saying why, instead of being claimed again every CLAIM_TTL_MS.
    */
   async failUnsendable(record: NotificationRecord, claimToken: string): Promise<void> {
-    const error = UNSENDABLE;
     await this.options.ledger.complete(record.eventId, claimToken, {
       status: "failed",
       attempts: [],
       countsAsFailure: false,
       errorCode: "invalid_event",
-      error,
+      error: UNSENDABLE,
     });
     this.options.metrics.notifications.inc({ outcome: "failed" });
     this.options.logger.warn(

@@ -118,7 +118,7 @@ export function traceLogFields(project: string | undefined): () => Record<string
 }
 
 /** Runs fn inside a span, ending it (with an error status when fn throws). */
-export async function inSpan<T>(
+export function inSpan<T>(
   name: string,
   options: { kind?: SpanKind; attributes?: Record<string, string | number | boolean | undefined>; links?: Link[] },
   parent: Context,
@@ -129,26 +129,23 @@ export async function inSpan<T>(
     { kind: options.kind, attributes: clean(options.attributes), links: options.links },
     parent,
   );
-  try {
-    return await context.with(trace.setSpan(parent, span), () => fn(span));
-  } catch (error) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as { code?: string }).code ?? "error" });
-    throw error;
-  } finally {
-    span.end();
-  }
+  return endingWith(span, () => context.with(trace.setSpan(parent, span), () => fn(span)));
 }
 
 /**
  * Runs fn inside a span that has no children, as a child of the active span: the span is not
  * made the active one (entering a context costs on every call, and nothing under fn makes spans).
  */
-export async function inLeafSpan<T>(
+export function inLeafSpan<T>(
   name: string,
   options: { kind?: SpanKind; attributes?: Record<string, string | number | boolean> },
   fn: () => Promise<T>,
 ): Promise<T> {
-  const span = tracer.startSpan(name, options);
+  return endingWith(tracer.startSpan(name, options), fn);
+}
+
+/** Ends the span once fn has settled, with an error status (the error's code) when it threw. */
+async function endingWith<T>(span: Span, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {

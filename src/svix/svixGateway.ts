@@ -214,7 +214,6 @@ export class SdkSvixGateway implements SvixApi {
     fn: () => Promise<T>,
   ): Promise<T> {
     const remaining = options.deadline === undefined ? this.timeoutMs : options.deadline - this.clock.now();
-
     const startedAt = new Date(this.clock.now());
     const t0 = performance.now();
     const report = (
