@@ -107,9 +107,9 @@ export interface Container {
   start(roles: readonly Role[]): void;
   /**
    * Registers something to stop before everything built so far (a server, say): shutdown runs in
-   * reverse order. `deadline` (the clock's epoch ms) is when the whole shutdown should be over.
+   * reverse order. `timeLeft()` is what remains of SHUTDOWN_TIMEOUT_MS, in ms (0 once it is spent).
    */
-  onClose(close: (deadline: number) => Promise<void>): void;
+  onClose(close: (timeLeft: () => number) => Promise<void>): void;
   /** Stops accepting, then stops everything in the reverse order of start, within SHUTDOWN_TIMEOUT_MS. */
   close(): Promise<void>;
 }
@@ -166,11 +166,12 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
   // One deadline for the whole shutdown, shared by every step that waits (the HTTP drain, then the
   // deliveries made after an answer): each gets what the steps before it left, so the process is
   // done within SHUTDOWN_TIMEOUT_MS (plus the short steps) and not once per step.
-  const closers: Array<(deadline: number) => Promise<void>> = [];
+  const closers: Array<(timeLeft: () => number) => Promise<void>> = [];
   const closeAll = async () => {
     const deadline = clock.now() + config.shutdownTimeoutMs;
+    const timeLeft = () => Math.max(0, deadline - clock.now());
     while (closers.length > 0) {
-      await closers.pop()!(deadline).catch((err: unknown) => logger.error({ err }, "error while closing"));
+      await closers.pop()!(timeLeft).catch((err: unknown) => logger.error({ err }, "error while closing"));
     }
   };
   try {
@@ -256,8 +257,8 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
     });
     // Stopped after the servers and workers that feed it, before the database: deliveries made
     // after an answer finish (or are handed back) while the ledger is still there.
-    closers.push(async (deadline) => {
-      await service.stop(Math.max(0, deadline - clock.now()));
+    closers.push(async (timeLeft) => {
+      await service.stop(timeLeft());
     });
     dispatcher = new Dispatcher({
       service,

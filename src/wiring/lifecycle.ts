@@ -43,10 +43,10 @@ async function listen(server: Server, config: Readonly<Config>): Promise<number>
 }
 
 /**
- * Stops a server the way a load balancer expects: no new connections, requests in flight
- * finish (up to timeoutMs, the shutdown's time left, then their connections are cut). close() waits for every
- * connection; a keep-alive one that finishes its request goes idle and would hold shutdown until
- * its timeout, so idle ones are closed as they appear.
+ * Stops a server the way a load balancer expects: no new connections, requests in flight finish
+ * (up to timeoutMs, the shutdown's time left, then their connections are cut). close() waits for
+ * every connection; a keep-alive one that finishes its request goes idle and would hold shutdown
+ * until its timeout, so idle ones are closed as they appear.
  */
 function drain(server: Server, timeoutMs: number, logger: Logger): Promise<void> {
   const force = setTimeout(() => {
@@ -129,7 +129,7 @@ async function start(
     throw error;
   });
   container.start(spec.roles);
-  container.onClose((deadline) => drain(server, Math.max(0, deadline - container.clock.now()), logger));
+  container.onClose((timeLeft) => drain(server, timeLeft(), logger));
   let stopping = false;
   onStop((signal) => {
     if (stopping) return;
