@@ -149,10 +149,11 @@ async function main(): Promise<void> {
   let sink: Started | undefined;
   let traced: Started | undefined;
   let untraced: Started | undefined;
-  let tracedSpawnedAt = 0;
+  let twinsSpawnedAt = 0;
   if (o.scenarios.includes("tracing")) {
     sink = await startOtlpSink(root, logDir, track);
-    tracedSpawnedAt = Date.now();
+    // Both spawned at once: one origin for both profiles' phase windows (ms after the spawn).
+    twinsSpawnedAt = Date.now();
     const databaseEnv = database.env;
     const twin = (name: string, env: Record<string, string>) =>
       startRelay(
@@ -193,11 +194,8 @@ async function main(): Promise<void> {
   };
   const results: BenchResults = {};
   const startedAt = new Date();
-  const twins = traced &&
-    untraced && {
-      off: { name: "relay-untraced", url: untraced.url, child: untraced.child },
-      on: { name: "relay-traced", url: traced.url, child: traced.child },
-    };
+  const serviceOf = ({ url, child }: Started) => ({ name: child.name, url, child });
+  const twins = traced && untraced && { off: serviceOf(untraced), on: serviceOf(traced) };
   await warmUp(ctx, o.warmup, o.connections, twins ? [twins.off, twins.on] : []);
   if (database.env.DATABASE_URL) {
     const ms = await analyzeBenchDatabase(database.env.DATABASE_URL);
@@ -309,7 +307,7 @@ async function main(): Promise<void> {
           summary: summarizeProfile(
             file,
             root,
-            twinPhases.map((p): [number, number] => [p.startedAt - tracedSpawnedAt, p.endedAt - tracedSpawnedAt]),
+            twinPhases.map((p): [number, number] => [p.startedAt - twinsSpawnedAt, p.endedAt - twinsSpawnedAt]),
             20,
           ),
           mainThreadMsPerEvent: mainThreadMsPerEventOf(twinPhases),
