@@ -65,6 +65,16 @@ export async function startRelayProcess(env: Record<string, string>, port?: numb
   return startNodeProcess("src/bin/relay.ts", env, "relay listening", port ?? (await freePort()));
 }
 
+/** POST /notifications with a JSON body (an event, or a Pub/Sub envelope). */
+export function postNotification(baseUrl: string, body: unknown, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${baseUrl}/notifications`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    ...init,
+  });
+}
+
 /** Like Pub/Sub: posts until 2xx, through connection errors (a dead relay) and 429/503. */
 export async function pushUntilAcked(url: () => string, body: unknown, maxMs = 60_000): Promise<number[]> {
   const seen: number[] = [];
@@ -72,12 +82,7 @@ export async function pushUntilAcked(url: () => string, body: unknown, maxMs = 6
   while (Date.now() < deadline) {
     let wait = 200;
     try {
-      const res = await fetch(`${url()}/notifications`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
+      const res = await postNotification(url(), body, { signal: AbortSignal.timeout(10_000) });
       seen.push(res.status);
       await res.arrayBuffer();
       if (res.ok) return seen;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
 import { makeEvent, wrapped } from "../helpers/events.ts";
-import { pushUntilAcked, startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
+import { postNotification, pushUntilAcked, startRelayProcess, type RelayProcess } from "../helpers/relayProcess.ts";
 import { createPostgresDatabase, usingPostgres } from "../helpers/testDatabase.ts";
 
 // kill -9 the relay (a real child process running src/bin/relay.ts) at chosen moments, restart it on
@@ -131,11 +131,7 @@ describe("crashes (kill -9) and restarts", () => {
     relay = await startRelayProcess(env);
     const port = Number(new URL(relay.url).port);
     const event = makeEvent();
-    void fetch(`${relay.url}/notifications`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(event),
-    }).catch(() => undefined);
+    void postNotification(relay.url, event).catch(() => undefined);
     await waitFor(() =>
       phase === "after"
         ? emulator.state.allMessages().length === 1
@@ -177,11 +173,7 @@ describe("crashes (kill -9) and restarts", () => {
     relay = await startRelayProcess(env);
     const port = Number(new URL(relay.url).port);
     const event = makeEvent();
-    const pushed = await fetch(`${relay.url}/notifications`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(wrapped(event)),
-    });
+    const pushed = await postNotification(relay.url, wrapped(event));
     expect(pushed.status).toBe(200);
     expect(((await pushed.json()) as { data: { status: string } }).data.status).toBe("accepted");
     await waitFor(() => emulator.calls.some((c) => c.operation === "message.create"));
@@ -211,11 +203,7 @@ describe("SIGTERM with deliveries under way after their answer", () => {
     const quick = makeEvent();
     const stuck = makeEvent();
     for (const event of [quick, stuck]) {
-      const res = await fetch(`${relay.url}/notifications`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(wrapped(event)),
-      });
+      const res = await postNotification(relay.url, wrapped(event));
       expect(res.status).toBe(200);
       await waitFor(() => emulator.calls.filter((c) => c.operation === "message.create").length >= 1);
     }
@@ -248,18 +236,10 @@ describe("SIGTERM with deliveries under way after their answer", () => {
     relay = await startRelayProcess(slow);
     // A push answered on commit whose Svix call hangs (a delivery after its answer)…
     const pushed = makeEvent();
-    const res = await fetch(`${relay.url}/notifications`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(wrapped(pushed)),
-    });
+    const res = await postNotification(relay.url, wrapped(pushed));
     expect(res.status).toBe(200);
     // …and a direct post waiting for its hanging Svix call (a request the HTTP drain waits for).
-    const posted = fetch(`${relay.url}/notifications`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(makeEvent()),
-    }).then(
+    const posted = postNotification(relay.url, makeEvent()).then(
       (r) => r.status,
       () => "cut",
     );
