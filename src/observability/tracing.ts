@@ -124,11 +124,8 @@ export function inSpan<T>(
   parent: Context,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const span = tracer.startSpan(
-    name,
-    { kind: options.kind, attributes: clean(options.attributes), links: options.links },
-    parent,
-  );
+  // Attributes left undefined are dropped by the SDK itself (cleanAttributes).
+  const span = tracer.startSpan(name, options, parent);
   return endingWith(span, () => context.with(trace.setSpan(parent, span), () => fn(span)));
 }
 
@@ -154,11 +151,4 @@ async function endingWith<T>(span: Span, fn: () => Promise<T>): Promise<T> {
   } finally {
     span.end();
   }
-}
-
-function clean(attributes: Record<string, string | number | boolean | undefined> | undefined) {
-  if (!attributes) return undefined;
-  const out: Record<string, string | number | boolean> = {};
-  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) out[key] = value;
-  return out;
 }

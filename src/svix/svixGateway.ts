@@ -64,6 +64,8 @@ export class SdkSvixGateway implements SvixApi {
    */
   private readonly current = new AsyncLocalStorage<CallContext>();
   private readonly http = new LeanHttpClient();
+  /** url.template of each operation's calls (span names and attributes), by operation. */
+  private readonly templates = new Map<string, string>();
 
   constructor(options: SvixGatewayOptions) {
     this.timeoutMs = options.requestTimeoutMs;
@@ -79,9 +81,11 @@ export class SdkSvixGateway implements SvixApi {
         // The call's CLIENT span (started in call()): named and described from the request, and
         // its traceparent sent on, so Svix (and anyone tracing it) joins the event's trace.
         const span = context?.span;
-        if (span?.isRecording()) {
+        if (context && span?.isRecording()) {
           const method = request.method ?? "GET";
-          const template = urlTemplate(url.pathname);
+          // One path shape per operation (each is one SDK method): its template is made once.
+          let template = this.templates.get(context.operation);
+          if (template === undefined) this.templates.set(context.operation, (template = urlTemplate(url.pathname)));
           span.updateName(`${method} ${template}`);
           span.setAttributes({
             "http.request.method": method,
@@ -222,13 +226,15 @@ export class SdkSvixGateway implements SvixApi {
     ) => options.onCall?.({ operation, outcome, startedAt, durationMs: Math.round(performance.now() - t0), ...extra });
     this.metrics.svixInFlight.inc();
     // A CLIENT span per HTTP call (retries are calls of their own); no key, no payload on it.
-    const span = tracer.startSpan(`svix ${operation}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { "gigs.svix.operation": operation },
-    });
+    const span = tracer.startSpan(`svix ${operation}`, { kind: SpanKind.CLIENT });
     // The span goes with the call's own context (not made the active one: nothing under it makes
     // spans or logs, and entering a context costs on every call).
-    const context: CallContext = { path, timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)), span };
+    const context: CallContext = {
+      operation,
+      path,
+      timeoutMs: Math.max(1, Math.min(this.timeoutMs, remaining)),
+      span,
+    };
     try {
       const result = await this.current.run(context, fn);
       this.metrics.svixCalls.inc({ operation, result: "ok" });
@@ -317,6 +323,8 @@ function describeBody(body: unknown): string {
 }
 
 interface CallContext {
+  /** The SDK operation ("message.create"), as metrics and reports name it. */
+  operation: string;
   /** The path the call must reach (see call()). */
   path: string;
   timeoutMs: number;
