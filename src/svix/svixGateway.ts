@@ -85,7 +85,10 @@ export class SdkSvixGateway implements SvixApi {
           const method = request.method ?? "GET";
           // One path shape per operation (each is one SDK method): its template is made once.
           let template = this.templates.get(context.operation);
-          if (template === undefined) this.templates.set(context.operation, (template = urlTemplate(url.pathname)));
+          if (template === undefined) {
+            template = urlTemplate(url.pathname);
+            this.templates.set(context.operation, template);
+          }
           span.updateName(`${method} ${template}`);
           span.setAttributes({
             "http.request.method": method,
