@@ -170,6 +170,18 @@ describe("one trace from the publisher to Svix", () => {
       spansOf(caller.traceId).find((s) => s.kind === SPAN_KIND.client && s.parentSpanId === dispatch.spanId),
     );
     expect(delivered.attributes["http.response.status_code"]).toBe(202);
+    expect(delivered.status.code).toBe(0);
+    // The call Svix answered 503 (the ingest's): a span with an error status, its type the status.
+    const failed = await waitForSpan("the Svix call answered 503", () =>
+      spansOf(caller.traceId).find(
+        (s) => s.kind === SPAN_KIND.client && s.attributes["http.response.status_code"] === 503,
+      ),
+    );
+    expect(failed.status.code).toBe(2);
+    expect(failed.attributes["error.type"]).toBe("503");
+    const ingest = spansOf(caller.traceId).find((s) => s.spanId === failed.parentSpanId);
+    expect(ingest).toMatchObject({ kind: SPAN_KIND.server, status: { code: 0 } });
+    expect(ingest?.attributes["gigs.relay.outcome"]).toBe("queued");
     const sent = emulator.state.allMessages().find((m) => m.eventId === event.id);
     expect(sent).toBeDefined();
     const calls = emulator.calls.filter(

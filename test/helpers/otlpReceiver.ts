@@ -12,6 +12,8 @@ export interface ReceivedSpan {
   kind: number;
   attributes: Record<string, string | number | boolean>;
   links: Array<{ traceId: string; spanId: string }>;
+  /** OTLP's Status: code 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string };
   serviceName: string;
   /** The content type it arrived with. */
   encoding: "protobuf" | "json";
@@ -85,6 +87,10 @@ function fromJson(request: Json): ReceivedSpan[] {
             ((s.attributes as Json[]) ?? []).map((a) => [a.key, jsonValue(a.value as Json)]),
           ),
           links: ((s.links as Json[]) ?? []).map((l) => ({ traceId: String(l.traceId), spanId: String(l.spanId) })),
+          status: {
+            code: Number((s.status as Json | undefined)?.code ?? 0),
+            message: String((s.status as Json | undefined)?.message ?? ""),
+          },
           serviceName: String(resource["service.name"] ?? ""),
           encoding: "json",
         });
@@ -171,6 +177,7 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
             const lf = fields(l);
             return { traceId: bytes(lf, 1).toString("hex"), spanId: bytes(lf, 2).toString("hex") };
           }),
+          status: statusOf(bytes(f, 15)),
           serviceName: String(resource["service.name"] ?? ""),
           encoding: "protobuf",
         });
@@ -178,4 +185,10 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
     }
   }
   return out;
+}
+
+/** A Status message: field 2 the message, field 3 the code. */
+function statusOf(buf: Buffer): ReceivedSpan["status"] {
+  const f = fields(buf);
+  return { code: Number((f.get(3)?.[0] as bigint | undefined) ?? 0n), message: bytes(f, 2).toString("utf8") };
 }
