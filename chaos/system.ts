@@ -4,7 +4,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../bench/children.ts";
+import { freePort, relayNodeFlags } from "../bench/children.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
 const PG_BIN = process.env.CHAOS_PG_BIN ?? "/usr/lib/postgresql/15/bin";
@@ -256,7 +256,7 @@ export async function startNodeService(
   env: NodeJS.ProcessEnv,
   port: number,
 ): Promise<Proc> {
-  const proc = supervisor.spawn(name, process.execPath, ["--max-semi-space-size=16", script], {
+  const proc = supervisor.spawn(name, process.execPath, [...relayNodeFlags(ROOT), script], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME ?? "/tmp", PORT: String(port), HOST: "127.0.0.1", ...env },
   });
   await waitUntil(

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { relayNodeFlags } from "../../bench/children.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -30,7 +31,7 @@ export async function startNodeProcess(
   readyMessage: string,
   port: number,
 ): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ["--max-semi-space-size=16", script], {
+  const child = spawn(process.execPath, [...relayNodeFlags(ROOT), script], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
