@@ -49,6 +49,8 @@ export class Dispatcher {
   private readonly roomWaits = new Set<() => void>();
   /** Probe passes still waiting for their (hung) call while the loop went on. */
   private readonly probes = new Set<Promise<unknown>>();
+  /** Rows claimed by passes under way and not settled yet (sent, failed or given back): event id → claim token. */
+  private readonly held = new Map<string, string>();
   private wakeUp: (() => void) | undefined;
   /** wake() came while no pause was running (during a pass): the next pause is skipped. */
   private woken = false;
@@ -64,14 +66,56 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** Stops claiming; a pass in progress finishes its deliveries in flight and gives back the rest. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming; a pass in progress finishes its deliveries in flight and gives back the rest.
+   * Waits at most timeoutMs (what the shutdown has left): the claims of rows still held then
+   * (a Svix call that hangs, a slot still awaited) are given back, due at once, so that another
+   * instance sends them now rather than when the claims expire; a call that lands afterwards is
+   * deduplicated by its idempotency key. The pass then ends by itself; start() does nothing
+   * until it has.
+   */
+  async stop(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopping = true;
     for (const giveUp of this.roomWaits) giveUp();
     this.wake();
-    await this.loop;
-    await Promise.all(this.probes);
-    this.loop = undefined;
+    const running = Promise.all([this.loop, ...this.probes]);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      running.then(() => true),
+      new Promise<false>((resolve) => {
+        if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (ended) {
+      this.loop = undefined;
+      return;
+    }
+    void running.then(() => {
+      if (this.stopping) this.loop = undefined;
+    });
+    await this.handBack();
+  }
+
+  /** Gives back, due at once, the claims of every row a pass under way still holds. */
+  private async handBack(): Promise<void> {
+    const byClaim = new Map<string, string[]>();
+    for (const [eventId, token] of this.held) byClaim.set(token, [...(byClaim.get(token) ?? []), eventId]);
+    const now = new Date(this.options.clock.now());
+    await Promise.all(
+      [...byClaim].map(([token, eventIds]) =>
+        this.options.ledger.release(eventIds, token, now).catch((error: unknown) => {
+          this.options.logger.warn(
+            { err: error, eventIds },
+            "could not hand back claims at shutdown; they expire by themselves",
+          );
+        }),
+      ),
+    );
+    this.options.logger.warn(
+      { released: this.held.size },
+      "dispatcher deliveries still running when the shutdown's time ran out handed back, due at once",
+    );
   }
 
   /** Ends the current pause at once (Svix came back, something was queued). */
@@ -140,6 +184,20 @@ export class Dispatcher {
       claim,
       recoveredAt > 0 ? new Date(recoveredAt) : undefined,
     );
+    for (const row of rows) this.held.set(row.eventId, claim.token);
+    try {
+      return await this.deliverClaimed(rows, claim.token);
+    } finally {
+      for (const row of rows) if (this.held.get(row.eventId) === claim.token) this.held.delete(row.eventId);
+    }
+  }
+
+  /** Delivers the rows a pass claimed with claimToken, with up to `concurrency` calls at once. */
+  private async deliverClaimed(
+    rows: NotificationRecord[],
+    claimToken: string,
+  ): Promise<{ claimed: number; delivered: number }> {
+    const { ledger, svix, clock } = this.options;
     const left: string[] = [];
     let delivered = 0;
     let next = 0;
@@ -149,7 +207,8 @@ export class Dispatcher {
       while (next < rows.length) {
         const row = rows[next++] as NotificationRecord;
         if (!isEventShaped(row.payload)) {
-          await this.failUnsendable(row, claim.token);
+          await this.failUnsendable(row, claimToken);
+          this.held.delete(row.eventId);
           continue;
         }
         // Every place for a Svix call is taken (the fast path shares them): wait for one rather
@@ -178,12 +237,13 @@ export class Dispatcher {
             continue;
           }
         }
-        if (await this.deliverOne({ ...row, payload: row.payload }, claim.token)) delivered += 1;
+        if (await this.deliverOne({ ...row, payload: row.payload }, claimToken)) delivered += 1;
+        this.held.delete(row.eventId);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, rows.length) }, worker));
     // Claimed but not sent (Svix asked to wait, or shutdown): back to the queue, untouched.
-    if (left.length > 0) await ledger.release(left, claim.token, new Date(clock.now() + svix.blockedMs()));
+    if (left.length > 0) await ledger.release(left, claimToken, new Date(clock.now() + svix.blockedMs()));
     return { claimed: rows.length, delivered };
   }
 

@@ -330,7 +330,7 @@ export async function buildContainer(config: Readonly<Config>, overrides: Contai
             if (config.dispatchEnabled) {
               const running = dispatcher!;
               running.start();
-              closers.push(() => running.stop());
+              closers.push((timeLeft) => running.stop(timeLeft()));
             }
           }
           if (role === "pull") {

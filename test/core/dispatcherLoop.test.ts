@@ -106,6 +106,31 @@ describe("the dispatcher's loop (start, wake, stop)", () => {
     expect(sentIds()).toEqual([a.id]);
   }, 30_000);
 
+  it("stop(timeoutMs) returns once its time is spent and gives back, due at once, the row whose Svix call hangs and the rows not sent; the late answer is still recorded", async () => {
+    const w = await world({ intervalMs: HOUR });
+    emulator.faults.add({ kind: "latency", minMs: 5000, maxMs: 5000, operation: "message.create", times: 1 });
+    const [a, b] = [await queued(), await queued()];
+    const inFlight = async () => (await w.metrics.svixInFlight.get()).values[0]?.value;
+    w.dispatcher.start();
+    await waitFor(async () => (await inFlight()) === 1, 20_000, "the first call in flight");
+    const started = performance.now();
+    await w.dispatcher.stop(300);
+    // Well before the hung call's 5 s (a wide margin: the machine is shared).
+    expect(performance.now() - started).toBeLessThan(3500);
+    await expectGivenBack(a.id, T0);
+    await expectGivenBack(b.id, T0);
+    expect(w.logs().find((l) => String(l.message).includes("handed back"))).toMatchObject({
+      level: "warn",
+      released: 2,
+    });
+    // The hung call lands: Svix holds a's message, and its answer is recorded though the claim
+    // was given back (Svix's answer is the truth; a send by another instance meanwhile would
+    // have been deduplicated by the idempotency key). b stays given back.
+    await waitFor(async () => (await row(a.id)).status === "delivered", 20_000, "the hung call's answer recorded");
+    expect(sentIds()).toEqual([a.id]);
+    await expectGivenBack(b.id, T0);
+  }, 30_000);
+
   it("start() while running starts no second loop: no two passes deliver at once", async () => {
     // A bulkhead of one Svix call: two loops would each deliver one row at the same time.
     const w = await world({ batchSize: 1, maxInFlight: 1, intervalMs: HOUR });
