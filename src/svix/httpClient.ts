@@ -31,40 +31,52 @@ export class LeanHttpClient {
   ): Promise<LeanResponse> {
     return new Promise((resolve, reject) => {
       const secure = url.protocol === "https:";
-      const req = (secure ? https : http).request(url, {
-        method: init.method ?? "GET",
-        headers: init.headers,
-        agent: secure ? this.httpsAgent : this.httpAgent,
-      });
+      let req: http.ClientRequest;
       const timer = setTimeout(() => req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      req.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      req.once("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.once("error", (error) => {
+      const attempt = (again: boolean) => {
+        req = (secure ? https : http).request(url, {
+          method: init.method ?? "GET",
+          headers: init.headers,
+          agent: secure ? this.httpsAgent : this.httpAgent,
+        });
+        req.once("error", (error: NodeJS.ErrnoException) => {
+          // A kept-alive connection that the server had closed as the call went out (an idle
+          // timeout on its side): nothing was answered on it. The call goes again once, on a new
+          // connection, as Node's documentation advises; a message create carries its
+          // idempotency key, so even a request the server had read is not made twice.
+          if (!again && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
+            attempt(true);
+            return;
+          }
           clearTimeout(timer);
           reject(error);
         });
-        res.once("end", () => {
-          clearTimeout(timer);
-          const body = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
-          const raw = res.headers;
-          const headers = {
-            get: (name: string) => {
-              const value = raw[name.toLowerCase()];
-              return typeof value === "string" ? value : null;
-            },
-            forEach: (callback: (value: string, name: string) => void) => {
-              for (const [name, value] of Object.entries(raw)) if (typeof value === "string") callback(value, name);
-            },
-          };
-          resolve({ status: res.statusCode ?? 0, headers, text: async () => body });
+        req.once("response", (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.once("error", (error) => {
+            clearTimeout(timer);
+            reject(error);
+          });
+          res.once("end", () => {
+            clearTimeout(timer);
+            const body = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+            const raw = res.headers;
+            const headers = {
+              get: (name: string) => {
+                const value = raw[name.toLowerCase()];
+                return typeof value === "string" ? value : null;
+              },
+              forEach: (callback: (value: string, name: string) => void) => {
+                for (const [name, value] of Object.entries(raw)) if (typeof value === "string") callback(value, name);
+              },
+            };
+            resolve({ status: res.statusCode ?? 0, headers, text: async () => body });
+          });
         });
-      });
-      req.end(init.body ?? undefined);
+        req.end(init.body ?? undefined);
+      };
+      attempt(false);
     });
   }
 

@@ -99,6 +99,45 @@ describe("LeanHttpClient", () => {
     });
   });
 
+  it("sends a call again, once, on a new connection when the kept-alive connection it went out on is dropped unanswered", async () => {
+    // The server drops its first connection when a second request arrives on it (as a server
+    // whose idle timeout fired just then does); anything else is answered.
+    let seen = 0;
+    handle = (req, res) => {
+      seen += 1;
+      if (req.socket === connections[0] && seen === 2) req.socket.destroy();
+      else res.end("ok");
+    };
+    client = new LeanHttpClient();
+    await (await client.request(new URL(`${base}/x`), {}, 2000)).text();
+    const again = await client.request(new URL(`${base}/x`), { method: "POST", body: "{}" }, 2000);
+    expect(await again.text()).toBe("ok");
+    expect(seen).toBe(3);
+    expect(connections).toHaveLength(2);
+  });
+
+  it("does not send again a call whose new connection is dropped, nor a call dropped twice", async () => {
+    let seen = 0;
+    handle = (req) => {
+      seen += 1;
+      req.socket.destroy();
+    };
+    client = new LeanHttpClient();
+    await expect(client.request(new URL(`${base}/x`), {}, 2000)).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect(seen).toBe(1);
+    // Two kept-alive connections (two calls at once), each dropped when a call arrives on it:
+    // the call goes on the first, once more on the second, and no more.
+    handle = (_req, res) => void setTimeout(() => res.end("ok"), 50);
+    await Promise.all([1, 2].map(async () => (await client.request(new URL(`${base}/x`), {}, 2000)).text()));
+    seen = 0;
+    handle = (req) => {
+      seen += 1;
+      req.socket.destroy();
+    };
+    await expect(client.request(new URL(`${base}/x`), {}, 2000)).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect(seen).toBe(2);
+  });
+
   it("rejects when the connection drops in the middle of the body", async () => {
     handle = (_req, res) => {
       res.writeHead(200, { "content-length": "100" });
