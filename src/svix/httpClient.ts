@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type { Socket } from "node:net";
 
 /** What the svix SDK reads of an answer: the status, the headers (for Retry-After) and the body. */
 export interface LeanResponse {
@@ -23,6 +24,19 @@ class TimeoutError extends Error {
 export class LeanHttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" });
+  /** When each kept-alive connection last finished a call (performance.now()). */
+  private readonly lastUsed = new WeakMap<Socket, number>();
+  private readonly staleAfterMs: number;
+
+  /**
+   * `staleAfterMs` (1 s): a kept-alive connection idle at least this long that the server drops
+   * unanswered was most likely closed by the server's idle timeout as the call went out (Node's
+   * is 5 s, load balancers' a minute or more): the call goes again once, on a new connection.
+   * One used more recently was dropped by a server that meant it: that is the call's failure.
+   */
+  constructor(options: { staleAfterMs?: number } = {}) {
+    this.staleAfterMs = options.staleAfterMs ?? 1000;
+  }
 
   request(
     url: URL,
@@ -39,12 +53,18 @@ export class LeanHttpClient {
           headers: init.headers,
           agent: secure ? this.httpsAgent : this.httpAgent,
         });
+        let socket: Socket | undefined;
+        req.once("socket", (s: Socket) => {
+          socket = s;
+        });
         req.once("error", (error: NodeJS.ErrnoException) => {
-          // A kept-alive connection that the server had closed as the call went out (an idle
-          // timeout on its side): nothing was answered on it. The call goes again once, on a new
-          // connection, as Node's documentation advises; a message create carries its
-          // idempotency key, so even a request the server had read is not made twice.
-          if (!again && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
+          // A kept-alive connection that the server had closed as the call went out (its idle
+          // timeout): nothing was answered on it. The call goes again once, on a new connection,
+          // as Node's documentation advises; a message create carries its idempotency key, so
+          // even a request the server had read is not made twice.
+          const used = socket && this.lastUsed.get(socket);
+          const stale = req.reusedSocket && used !== undefined && performance.now() - used >= this.staleAfterMs;
+          if (!again && stale && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
             attempt(true);
             return;
           }
@@ -60,6 +80,7 @@ export class LeanHttpClient {
           });
           res.once("end", () => {
             clearTimeout(timer);
+            if (socket) this.lastUsed.set(socket, performance.now());
             const body = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
             const raw = res.headers;
             const headers = {

@@ -108,8 +108,9 @@ describe("LeanHttpClient", () => {
       if (req.socket === connections[0] && seen === 2) req.socket.destroy();
       else res.end("ok");
     };
-    client = new LeanHttpClient();
+    client = new LeanHttpClient({ staleAfterMs: 50 });
     await (await client.request(new URL(`${base}/x`), {}, 2000)).text();
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const again = await client.request(new URL(`${base}/x`), { method: "POST", body: "{}" }, 2000);
     expect(await again.text()).toBe("ok");
     expect(seen).toBe(3);
@@ -122,18 +123,32 @@ describe("LeanHttpClient", () => {
       seen += 1;
       req.socket.destroy();
     };
-    client = new LeanHttpClient();
+    client = new LeanHttpClient({ staleAfterMs: 50 });
     await expect(client.request(new URL(`${base}/x`), {}, 2000)).rejects.toMatchObject({ code: "ECONNRESET" });
     expect(seen).toBe(1);
     // Two kept-alive connections (two calls at once), each dropped when a call arrives on it:
     // the call goes on the first, once more on the second, and no more.
     handle = (_req, res) => void setTimeout(() => res.end("ok"), 50);
     await Promise.all([1, 2].map(async () => (await client.request(new URL(`${base}/x`), {}, 2000)).text()));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     seen = 0;
     handle = (req) => {
       seen += 1;
       req.socket.destroy();
     };
+    await expect(client.request(new URL(`${base}/x`), {}, 2000)).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect(seen).toBe(2);
+  });
+
+  it("does not send again a call dropped on a connection used less than staleAfterMs before (the server meant it)", async () => {
+    let seen = 0;
+    handle = (req, res) => {
+      seen += 1;
+      if (seen === 2) req.socket.destroy();
+      else res.end("ok");
+    };
+    client = new LeanHttpClient();
+    await (await client.request(new URL(`${base}/x`), {}, 2000)).text();
     await expect(client.request(new URL(`${base}/x`), {}, 2000)).rejects.toMatchObject({ code: "ECONNRESET" });
     expect(seen).toBe(2);
   });

@@ -148,7 +148,9 @@ describe("SdkSvixGateway classifies every Svix answer once", () => {
   });
 
   it("a reset connection → svix_unavailable", async () => {
-    emulator.faults.add({ kind: "reset", times: 1 });
+    // Twice: on a kept-alive connection idle for a second or more, the client tries once more
+    // (LeanHttpClient's staleAfterMs), and that try is reset too.
+    emulator.faults.add({ kind: "reset", times: 2 });
     expect((await failure(gateway.createMessage(message()))).code).toBe("svix_unavailable");
   });
 
@@ -265,7 +267,7 @@ describe("the message an operator reads for each kind of answer", () => {
   });
 
   it("a network error names the socket's error, kept as the cause", async () => {
-    emulator.faults.add({ kind: "reset", times: 1 });
+    emulator.faults.add({ kind: "reset", times: 2 });
     const error = await failure(gateway.createMessage(message()));
     expect(error).toMatchObject({
       code: "svix_unavailable",
@@ -306,7 +308,7 @@ describe("what the gateway reports and counts", () => {
       { kind: "status", status: 403, times: 1 },
       { kind: "status", status: 400, times: 1 },
       { kind: "status", status: 503, times: 1 },
-      { kind: "reset", times: 1 },
+      { kind: "reset", times: 2 },
     );
     for (let i = 0; i < 5; i++) await failure(counted.createMessage(message()));
     const counts = (await metrics.svixCalls.get()).values.map((v) => ({ ...v.labels, value: v.value }));
@@ -508,7 +510,7 @@ describe("checkCredentials", () => {
   });
 
   it("unreachable on anything else, with what went wrong", async () => {
-    emulator.faults.add({ kind: "status", status: 503, times: 1 }, { kind: "reset", times: 1 });
+    emulator.faults.add({ kind: "status", status: 503, times: 1 }, { kind: "reset", times: 2 });
     expect(await gateway.checkCredentials()).toEqual({ status: "unreachable", detail: "Svix answered 503" });
     expect(await gateway.checkCredentials()).toEqual({
       status: "unreachable",
