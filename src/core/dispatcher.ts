@@ -99,6 +99,7 @@ export class Dispatcher {
 
   /** Gives back, due at once, the claims of every row a pass under way still holds. */
   private async handBack(): Promise<void> {
+    if (this.held.size === 0) return;
     const byClaim = new Map<string, string[]>();
     for (const [eventId, token] of this.held) byClaim.set(token, [...(byClaim.get(token) ?? []), eventId]);
     const now = new Date(this.options.clock.now());
