@@ -4,7 +4,8 @@ import { createMetrics } from "../../src/observability/metrics.ts";
 import type { SvixCall } from "../../src/core/ports/svix.ts";
 import { makeEvent } from "../helpers/events.ts";
 import { SvixEmulator } from "../../src/emulator/svixEmulator.ts";
-import { parseRetryAfter, SdkSvixGateway } from "../../src/svix/svixGateway.ts";
+import { parseRetryAfter } from "../../src/svix/svixErrors.ts";
+import { SdkSvixGateway } from "../../src/svix/svixGateway.ts";
 
 let emulator: SvixEmulator;
 let gateway: SdkSvixGateway;
