@@ -2,9 +2,8 @@
 // (npm's Node 24, not whatever `node` is on PATH), output kept in a log file, stopped with
 // SIGTERM and waited for, SIGKILL only when one does not exit in time.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
 
 export interface Child {
   name: string;
@@ -130,16 +129,3 @@ export async function freePort(): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * The V8 and Node flags `npm start` gives the relay (package.json's start script), without its
- * script and without the .env file: what the tests and the chaos run start the relay's programs
- * with (they pass their own environment), so a flag changed there is changed for every process
- * that runs the relay. None when the script is not a plain `node …` command.
- */
-export function relayNodeFlags(root: string): string[] {
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts?: Record<string, string> };
-  const words = (pkg.scripts?.start ?? "").trim().split(/\s+/);
-  if (words[0] !== "node") return [];
-  return words.slice(1).filter((w) => w.startsWith("--") && !w.startsWith("--env-file"));
-}

@@ -68,6 +68,15 @@ export function relayArgs(root: string): string[] {
   return npmScriptArgs(root, "start", ["src/bin/relay.ts"]);
 }
 
+/**
+ * The V8 and Node flags `npm start` gives the relay, without its script and without the .env
+ * file: what the tests and the chaos run start the relay's programs with (they pass their own
+ * environment), so a flag changed there is changed for every process that runs the relay.
+ */
+export function relayNodeFlags(root: string): string[] {
+  return relayArgs(root).filter((w) => w.startsWith("--") && !w.startsWith("--env-file"));
+}
+
 export interface Started {
   child: Child;
   url: string;

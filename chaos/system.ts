@@ -4,7 +4,8 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, relayNodeFlags } from "../bench/children.ts";
+import { freePort } from "../bench/children.ts";
+import { relayNodeFlags } from "../bench/services.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
 const PG_BIN = process.env.CHAOS_PG_BIN ?? "/usr/lib/postgresql/15/bin";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { relayNodeFlags } from "../../bench/children.ts";
+import { npmScriptArgs, relayNodeFlags } from "../../bench/services.ts";
 
 // The relay's V8 flags are written in package.json's start script; the tests, the chaos run and
 // the bench read them from there. The worker's script and the Dockerfile cannot, so they are held
@@ -16,8 +16,7 @@ describe("the relay's node flags", () => {
   });
 
   it("are the worker's too (npm run worker)", () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-    const words = pkg.scripts.worker!.split(/\s+/);
+    const words = npmScriptArgs(ROOT, "worker", []);
     expect(words.filter((w) => w.startsWith("--") && !w.startsWith("--env-file"))).toEqual(flags);
     expect(words.at(-1)).toBe("src/bin/worker.ts");
   });

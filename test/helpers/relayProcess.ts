@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { relayNodeFlags } from "../../bench/children.ts";
+import { relayNodeFlags } from "../../bench/services.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
