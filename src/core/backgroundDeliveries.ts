@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { isAppError } from "../errors.ts";
 import type { Clock } from "./ports/clock.ts";
 import type { NotificationLedger } from "./ports/ledger.ts";
+import { settledWithin } from "./settledWithin.ts";
 
 interface Pending {
   eventId: string;
@@ -51,12 +52,7 @@ export class BackgroundDeliveries {
   async drain(timeoutMs: number): Promise<{ finished: number; released: number }> {
     const total = this.pending.size;
     if (total === 0) return { finished: 0, released: 0 };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([Promise.allSettled([...this.pending.keys()]), timeout]);
-    clearTimeout(timer);
+    await settledWithin(Promise.allSettled([...this.pending.keys()]), timeoutMs);
     const left = [...this.pending.values()];
     const now = new Date(this.clock.now());
     await Promise.all(

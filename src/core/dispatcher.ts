@@ -7,6 +7,7 @@ import type { NotificationService } from "./notificationService.ts";
 import type { Clock } from "./ports/clock.ts";
 import type { NotificationLedger, NotificationRecord } from "./ports/ledger.ts";
 import type { SvixGateway } from "./ports/svix.ts";
+import { settledWithin } from "./settledWithin.ts";
 
 /** A pace slot (or a free place for a Svix call) further away than this is not waited for: the row goes back to the queue. */
 const PACE_WAIT_MAX_MS = 2000;
@@ -79,15 +80,7 @@ export class Dispatcher {
     for (const giveUp of this.roomWaits) giveUp();
     this.wake();
     const running = Promise.all([this.loop, ...this.probes]);
-    let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([
-      running.then(() => true),
-      new Promise<false>((resolve) => {
-        if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (ended) {
+    if (await settledWithin(running, timeoutMs)) {
       this.loop = undefined;
       return;
     }
